@@ -1,0 +1,98 @@
+"""The provider-adapter interface: what every cloud module implements.
+
+The shared runner flow (pipe/commands/runner.py) owns ordering, zone and spot
+fallback, rollback and sweeping; an adapter only speaks its cloud's SDK.
+Modelled on SkyPilot's provisioner: a narrow, cloud-neutral surface with plain
+dataclasses in and out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# Tag/label keys valid on all three clouds (GCP labels: lowercase letters,
+# digits, '-' and '_', values <= 63 chars), so one set of keys serves everywhere.
+TAG_MANAGED_BY = "cml-managed-by"
+TAG_MANAGED_BY_VALUE = "cml-runner-pipe"
+TAG_RUNNER_UUID = "cml-runner-uuid"
+TAG_REPOSITORY = "cml-repository"
+TAG_PIPELINE = "cml-pipeline"
+TAG_CREATED_AT = "cml-created-at"
+TAG_EXPIRES_AT = "cml-expires-at"
+
+
+class ProviderError(Exception):
+    """A permanent cloud failure; the message says what to fix."""
+
+
+class CapacityError(ProviderError):
+    """The cloud has no capacity for this type in this zone/market: try the next option."""
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """One launch attempt's inputs, already resolved to native names by the catalog."""
+
+    name: str  # instance name, also the runner name: cml-<10 chars>
+    region: str  # native region (AWS us-west-1, GCP us-west1, Azure westus2)
+    instance_type: str  # native machine type / VM size
+    image: str  # native image reference, resolved by Provider.resolve_image
+    disk_gb: int
+    user_data: str  # the rendered startup script (contains the runner's OAuth secret)
+    tags: dict[str, str]  # our tags plus CLOUD_METADATA, already sanitised for the cloud
+    accelerator: str = ""  # GCP accelerator type (nvidia-tesla-t4), empty if none or built into the type
+    accelerator_count: int = 0
+    spot_price: float | None = None  # max hourly USD for spot; None = up to on-demand
+    permission_set: str = ""  # instance profile / service account / managed identity
+    max_lifetime_s: int | None = None  # cloud-side hard limit where supported (GCP maxRunDuration)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A VM of ours as the cloud reports it."""
+
+    cloud: str
+    id: str  # AWS instance id, GCP instance name, Azure VM name
+    name: str
+    region: str
+    zone: str
+    instance_type: str
+    spot: bool
+    state: str  # pending | running | stopping | stopped | terminated (normalised)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def runner_uuid(self) -> str:
+        return self.tags.get(TAG_RUNNER_UUID, "")
+
+
+class Provider(Protocol):
+    """One cloud. Every method is safe to call again after a failure."""
+
+    cloud: str
+    region: str
+
+    def zones(self, instance_type: str) -> list[str]:
+        """Zones of the region to try, in order, that offer instance_type."""
+        ...
+
+    def resolve_image(self, requested: str, gpu: bool) -> str:
+        """The native image to boot: requested (CLOUD_IMAGE) if given, else the default."""
+        ...
+
+    def launch(self, spec: InstanceSpec, zone: str, spot: bool) -> Instance:
+        """Create one instance (and its per-instance resources) in zone.
+
+        Raises CapacityError when this zone/market has no capacity, after
+        removing anything this call created; ProviderError on permanent errors.
+        """
+        ...
+
+    def list_ours(self, repository_tag: str | None = None) -> list[Instance]:
+        """Our instances that are not terminated, optionally only one repository's."""
+        ...
+
+    def terminate(self, instance: Instance) -> None:
+        """Delete the instance and its per-instance resources; a missing one is not an error."""
+        ...

@@ -1,0 +1,1 @@
+"""Fixtures for aws tests (placeholder until written)."""

@@ -1,0 +1,1 @@
+"""Fixtures for azure tests (placeholder until written)."""

@@ -1,0 +1,1 @@
+"""Fixtures for bitbucket tests (placeholder until written)."""

@@ -1,0 +1,1 @@
+"""Fixtures for gcp tests (placeholder until written)."""

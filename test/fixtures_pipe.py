@@ -1,0 +1,1 @@
+"""Fixtures for pipe tests (placeholder until written)."""
