@@ -1,1 +1,85 @@
-"""Fixtures for aws tests (placeholder until written)."""
+"""AWS fixtures: moto_server on 127.0.0.1 (one per test session), reset before each test.
+
+- `moto`: the running MotoServer (url, reset()).
+- `aws_env`: the variables a pipe run needs to reach it (endpoint, dummy keys).
+- `aws_faults`: a FaultProxy in front of moto; `aws_env` routes through it, so a
+  test adds `aws_faults.faults.append(Fault(...))` to inject capacity errors.
+- `ec2`: a boto3 EC2 client on moto directly, for asserting what exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from fakes.aws_faults import FaultProxy
+from fakes.moto import MotoServer
+
+AWS_REGION = "us-west-1"
+
+
+@pytest.fixture(scope="session")
+def moto_session() -> Iterator[MotoServer]:
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def aws_fault_proxy(moto_session: MotoServer) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(moto_session.url).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture()
+def moto(moto_session: MotoServer) -> MotoServer:
+    moto_session.reset()
+    return moto_session
+
+
+@pytest.fixture()
+def aws_faults(moto: MotoServer, aws_fault_proxy: FaultProxy) -> Iterator[FaultProxy]:
+    aws_fault_proxy.faults.clear()
+    aws_fault_proxy.injected = 0
+    yield aws_fault_proxy
+    aws_fault_proxy.faults.clear()
+
+
+@pytest.fixture()
+def aws_env(aws_faults: FaultProxy) -> dict[str, str]:
+    return {
+        "CLOUD": "aws",
+        "AWS_ENDPOINT_URL": aws_faults.url,
+        "AWS_ACCESS_KEY_ID": "AKIAFAKEFORTESTS0001",
+        "AWS_SECRET_ACCESS_KEY": "fake-aws-secret-key-for-tests-0001",
+        "AWS_DEFAULT_REGION": AWS_REGION,
+    }
+
+
+@pytest.fixture()
+def ec2(moto: MotoServer) -> Any:
+    return boto3.client(
+        "ec2",
+        region_name=AWS_REGION,
+        endpoint_url=moto.url,
+        aws_access_key_id="AKIAFAKEFORTESTS0001",
+        aws_secret_access_key="fake-aws-secret-key-for-tests-0001",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def our_instances(
+    ec2: Any, states: tuple[str, ...] = ("pending", "running", "stopping", "stopped")
+) -> list[dict[str, Any]]:
+    """Instances tagged as ours, in the given states, as EC2 describes them."""
+    pages = ec2.get_paginator("describe_instances").paginate(
+        Filters=[
+            {"Name": "tag:cml-managed-by", "Values": ["cml-runner-pipe"]},
+            {"Name": "instance-state-name", "Values": list(states)},
+        ]
+    )
+    return [i for page in pages for r in page["Reservations"] for i in r["Instances"]]

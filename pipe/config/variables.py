@@ -12,13 +12,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-class ConfigError(Exception):
-    """Bad input. str() is the one line the user sees; it never contains a secret value."""
+# A pasted file or script as a value would swamp the one-line error.
+MAX_SHOWN_VALUE = 80
 
-    def __init__(self, variable: str, value: str, allowed: str, *, secret: bool = False) -> None:
-        shown = "<hidden>" if secret else repr(value)
-        super().__init__(f"{variable}: {shown} is not valid; {allowed}")
+
+class ConfigError(Exception):
+    """Bad input. str() is the one line the user sees; it never contains a secret value.
+
+    repr() of the value keeps the line single (newlines and escape codes show
+    escaped); message= replaces the standard wording for errors that are not
+    about one bad value (a missing variable, two conflicting ones).
+    """
+
+    def __init__(
+        self, variable: str, value: str, allowed: str, *, secret: bool = False, message: str | None = None
+    ) -> None:
+        if message is None:
+            message = f"{variable}: {shown_value(value, secret=secret)} is not valid; {allowed}"
+        super().__init__(message.replace("\r", " ").replace("\n", " "))
         self.variable = variable
+
+    @classmethod
+    def missing(cls, variable: str, hint: str) -> ConfigError:
+        return cls(variable, "", hint, message=f"{variable} is required: {hint}")
+
+    @classmethod
+    def conflict(cls, first: str, second: str, hint: str) -> ConfigError:
+        return cls(first, "", hint, message=f"{first} and {second} cannot both be set: {hint}")
+
+
+def shown_value(value: str, *, secret: bool = False) -> str:
+    if secret:
+        return "<hidden>"
+    if len(value) > MAX_SHOWN_VALUE:
+        return repr(value[:MAX_SHOWN_VALUE]) + f"... ({len(value)} characters)"
+    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -30,6 +58,10 @@ class Variable:
     secret: bool = False  # never printed, masked in logs
     modes: tuple[str, ...] = ("runner",)  # commands that read it; ("all",) for every command
     example: str = "'<string>'"  # placeholder for the README's YAML Definition
+    # Set by Bitbucket Pipelines itself (BITBUCKET_*): read, never shown in the YAML Definition.
+    context: bool = False
+    # A test or local-demo override, listed apart in the README.
+    testing: bool = False
 
 
 def cerberus_schema(variables: tuple[Variable, ...]) -> dict[str, dict[str, object]]:

@@ -39,7 +39,7 @@ class InstanceSpec:
     instance_type: str  # native machine type / VM size
     image: str  # native image reference, resolved by Provider.resolve_image
     disk_gb: int
-    user_data: str  # the rendered startup script (contains the runner's OAuth secret)
+    user_data: str | bytes  # the rendered startup script (holds the runner's OAuth secret); bytes = gzip
     tags: dict[str, str]  # our tags plus CLOUD_METADATA, already sanitised for the cloud
     accelerator: str = ""  # GCP accelerator type (nvidia-tesla-t4), empty if none or built into the type
     accelerator_count: int = 0

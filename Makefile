@@ -1,0 +1,41 @@
+# The two commands a newcomer needs (see README.md): `make demo` and `make test`.
+# Both create the virtual environment on first use; VENV=path picks another one (.ci/run does).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo dry-run test lint readme clean-venv
+
+$(STAMP): requirements.txt requirements-test.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt
+	touch $(STAMP)
+
+# The pipe's main job, locally and offline: runner mode as a DRY_RUN prints its plan and creates nothing.
+# The Bitbucket URL points at a closed loopback port, so nothing leaves this machine.
+demo: dry-run
+
+dry-run: $(STAMP)
+	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+	  COMMAND=runner DRY_RUN=true CLOUD=aws CLOUD_REGION=us-west CLOUD_TYPE=m CLOUD_GPU=t4 \
+	  LABELS=cml.runner IDLE_TIMEOUT=5min \
+	  BITBUCKET_WORKSPACE=demo-workspace BITBUCKET_REPO_SLUG=demo-repo BITBUCKET_BRANCH=main \
+	  BITBUCKET_COMMIT=0123456789abcdef0123456789abcdef01234567 BITBUCKET_BUILD_NUMBER=1 \
+	  BITBUCKET_ACCESS_TOKEN=demo-token-not-real BITBUCKET_API_URL=http://127.0.0.1:9/2.0 \
+	  $(BIN)/python -m pipe
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n auto
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/python tools/readme_variables.py --check
+
+readme: $(STAMP)
+	$(BIN)/python tools/readme_variables.py
+
+clean-venv:
+	rm -rf $(VENV)

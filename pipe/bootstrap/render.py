@@ -1,0 +1,177 @@
+"""Render the VM's boot script: one template, one launch's values, the idle agent inside."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import gzip
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+_HERE = Path(__file__).parent
+TEMPLATE = _HERE / "startup.sh"
+AGENT = _HERE / "agent.py"
+
+DEFAULT_RUNNER_IMAGE = "docker-public.packages.atlassian.com/sox/atlassian/bitbucket-pipelines-runner:1"
+RUNNER_SERVICE = "cml-runner.service"
+# Per-cloud user-data limits on the raw (not base64) bytes.
+USER_DATA_LIMIT = {"aws": 16384, "azure": 49152, "gcp": 262144}
+CLOUDS = ("aws", "gcp", "azure")
+AZURE_SELF_DELETE = ("resource-group", "vm", "none")
+
+
+@dataclass(frozen=True)
+class BootConfig:
+    cloud: str  # 'aws' | 'gcp' | 'azure'
+    account_uuid: str  # workspace uuid '{...}' (the runner's ACCOUNT_UUID)
+    repository_uuid: str  # '{...}' ('' for a workspace runner)
+    runner_uuid: str  # '{...}'
+    runner_name: str
+    oauth_client_id: str
+    oauth_client_secret: str  # the ONLY secret that may reach the VM
+    idle_timeout_s: int | None  # None = never
+    max_lifetime_s: int
+    single: bool
+    gpu: bool
+    user_startup_script: str = ""  # CLOUD_STARTUP_SCRIPT, decoded; runs before anything is installed or pulled
+    runner_image: str = DEFAULT_RUNNER_IMAGE
+    runtime_prerequisites_enabled: bool = True
+    # Azure: what the agent deletes through the VM's managed identity when it is done
+    # ('resource-group' = the runner's own group, 'vm', or 'none' = power off, the sweep deletes).
+    azure_self_delete: str = "resource-group"
+
+    @property
+    def runner_container(self) -> str:
+        return "runner-" + self.runner_uuid.strip("{}")
+
+
+def _check(cfg: BootConfig) -> None:
+    if cfg.cloud not in CLOUDS:
+        raise ValueError(f"cloud must be one of {', '.join(CLOUDS)}, not {cfg.cloud!r}")
+    if cfg.azure_self_delete not in AZURE_SELF_DELETE:
+        raise ValueError(f"azure_self_delete must be one of {', '.join(AZURE_SELF_DELETE)}")
+    for name in ("account_uuid", "repository_uuid", "runner_uuid"):
+        value = getattr(cfg, name)
+        if value and not re.fullmatch(r"\{?[0-9a-fA-F-]{32,36}\}?", value):
+            raise ValueError(f"{name} is not a UUID: {value!r}")
+    if not cfg.runner_uuid or not cfg.account_uuid:
+        raise ValueError("account_uuid and runner_uuid are required")
+    for name in ("oauth_client_id", "oauth_client_secret"):
+        value = getattr(cfg, name)
+        if not value or not re.fullmatch(r"[\x21-\x7e]+", value):
+            raise ValueError(f"{name} must be non-empty printable ASCII without spaces")
+    if not re.fullmatch(r"[\w./:@-]+", cfg.runner_image):
+        raise ValueError(f"runner_image is not an image reference: {cfg.runner_image!r}")
+    if cfg.max_lifetime_s <= 0 or (cfg.idle_timeout_s is not None and cfg.idle_timeout_s < 0):
+        raise ValueError("max_lifetime_s must be > 0 and idle_timeout_s >= 0 or None")
+    if re.search(r"^CML_USER_EOF$", cfg.user_startup_script, re.M):
+        raise ValueError("CLOUD_STARTUP_SCRIPT must not contain a line 'CML_USER_EOF'")
+
+
+def runner_env(cfg: BootConfig) -> dict[str, str]:
+    """The runner container's environment, as Atlassian's Linux Docker runner documents it."""
+    env = {"ACCOUNT_UUID": cfg.account_uuid}
+    if cfg.repository_uuid:
+        env["REPOSITORY_UUID"] = cfg.repository_uuid
+    env.update(
+        RUNNER_UUID=cfg.runner_uuid,
+        OAUTH_CLIENT_ID=cfg.oauth_client_id,
+        OAUTH_CLIENT_SECRET=cfg.oauth_client_secret,
+        WORKING_DIRECTORY="/tmp",
+        RUNTIME_PREREQUISITES_ENABLED="true" if cfg.runtime_prerequisites_enabled else "false",
+    )
+    return env
+
+
+def agent_config(cfg: BootConfig) -> dict[str, object]:
+    """The agent's settings (no secret); paths are filled in on the VM (they honour CML_ROOT)."""
+    return {
+        "cloud": cfg.cloud,
+        "runner_uuid": cfg.runner_uuid,
+        "runner_container": cfg.runner_container,
+        "runner_service": RUNNER_SERVICE,
+        "idle_timeout_s": cfg.idle_timeout_s,
+        "max_lifetime_s": cfg.max_lifetime_s,
+        "single": cfg.single,
+        "azure_self_delete": cfg.azure_self_delete,
+        "root": "@ROOT@",
+        "started_at_file": "@LIB@/started_at",
+        "baseline_file": "@LIB@/baseline",
+    }
+
+
+def shipped_agent() -> str:
+    """agent.py as shipped: the same code without docstrings and comments (user-data is small)."""
+    tree = ast.parse(AGENT.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(getattr(first.value, "value", None), str):
+                node.body = node.body[1:] or [ast.Pass()]
+    return "#!/usr/bin/env python3\n# cml-runner idle agent (pipe/bootstrap/agent.py)\n" + ast.unparse(tree) + "\n"
+
+
+def render_startup_script(cfg: BootConfig) -> str:
+    """The boot script text for user-data / startup-script / custom data."""
+    _check(cfg)
+    agent_b64 = base64.b64encode(gzip.compress(shipped_agent().encode(), 9, mtime=0)).decode()
+    agent_json = json.dumps(agent_config(cfg), indent=1).replace("@ROOT@", "$R").replace("@LIB@", "$LIB")
+    values = {
+        "@CLOUD@": cfg.cloud,
+        "@GPU@": "true" if cfg.gpu else "false",
+        "@RUNNER_IMAGE@": shlex.quote(cfg.runner_image),
+        "@RUNNER_CONTAINER@": shlex.quote(cfg.runner_container),
+        "@MAX_LIFETIME_S@": str(int(cfg.max_lifetime_s)),
+        "@AGENT_B64@": "\n".join(agent_b64[i : i + 76] for i in range(0, len(agent_b64), 76)),
+        "@AGENT_JSON@": agent_json,
+        "@RUNNER_ENV@": "\n".join(f"{k}={v}" for k, v in runner_env(cfg).items()),
+        "@USER_SCRIPT@": cfg.user_startup_script.rstrip("\n"),
+    }
+    text = TEMPLATE.read_text()
+    # One pass, so a value can never be re-substituted (e.g. a user script containing '@GPU@').
+    return re.sub("|".join(re.escape(k) for k in values), lambda m: values[m.group(0)], text)
+
+
+def render_user_data(cfg: BootConfig) -> str | bytes:
+    """What to hand the cloud: the script as text, or gzip bytes on AWS/Azure when it is over
+    the cloud's limit (cloud-init decompresses gzip user-data). Raises ValueError if too big."""
+    script = render_startup_script(cfg)
+    limit = USER_DATA_LIMIT[cfg.cloud]
+    raw = script.encode()
+    if len(raw) <= limit:
+        return script
+    if cfg.cloud != "gcp":
+        packed = gzip.compress(raw, 9, mtime=0)
+        if len(packed) <= limit:
+            return packed
+    raise ValueError(
+        f"the startup script is {len(raw)} bytes, over the {cfg.cloud} user-data limit of {limit} bytes "
+        "even compressed; shorten CLOUD_STARTUP_SCRIPT"
+    )
+
+
+def _env_block(script: str) -> dict[str, str]:
+    m = re.search(r"<<'CML_ENV_EOF'\n(.*?)\nCML_ENV_EOF\n", script, re.S)
+    if not m:
+        return {}
+    return dict(line.split("=", 1) for line in m.group(1).splitlines() if "=" in line)
+
+
+def runner_env_from_script(script: str | bytes) -> dict[str, str]:
+    """The environment a rendered script gives the runner container (for tests and the demo)."""
+    if isinstance(script, bytes):
+        script = gzip.decompress(script).decode() if script[:2] == b"\x1f\x8b" else script.decode()
+    return _env_block(script)
+
+
+def masked(script: str) -> str:
+    """The script with the OAuth client secret and client id replaced by '***' (for DRY_RUN)."""
+    env = _env_block(script)
+    for key in ("OAUTH_CLIENT_SECRET", "OAUTH_CLIENT_ID"):
+        value = env.get(key, "")
+        if value:
+            script = script.replace(value, "***")
+    return script

@@ -1,0 +1,208 @@
+#!/bin/bash
+# cml-runner boot script, rendered per launch by the pipe (pipe/bootstrap).
+# Contains the runner's own OAuth client secret and nothing else secret: keep it private.
+# Safe to run again: GCP reruns it on every boot; on AWS/Azure it installs itself as a
+# cloud-init per-boot script so every cloud behaves the same.
+# CML_ROOT (unset in production) prefixes every path so tests run it unprivileged.
+set -euo pipefail
+umask 077
+
+R="${CML_ROOT:-}"
+CLOUD=@CLOUD@
+GPU=@GPU@
+RUNNER_IMAGE=@RUNNER_IMAGE@
+RUNNER_CONTAINER=@RUNNER_CONTAINER@
+MAX_LIFETIME_S=@MAX_LIFETIME_S@
+ETC="$R/etc/cml-runner"
+LIB="$R/var/lib/cml-runner"
+OPT="$R/opt/cml-runner"
+export DEBIAN_FRONTEND=noninteractive
+
+now_us() { local t="${EPOCHREALTIME:-$(date +%s).000000}"; echo "${t//[.,]/}"; }
+log() {
+  echo "cml-runner: $*"
+  logger -t cml-runner -- "$*" 2>/dev/null || true
+}
+BOOT_T0=$(now_us)
+CURRENT_STEP=start
+STEP_T0=$BOOT_T0
+on_exit() {
+  local rc=$?
+  [ "$rc" -eq 0 ] || log "step ${CURRENT_STEP}: FAILED (exit ${rc}) after $((($(now_us) - STEP_T0) / 1000)) ms"
+}
+trap on_exit EXIT
+# step NAME FUNCTION: run one boot step under set -e, logging its duration (visible in the
+# cloud's serial console and the journal, so a slow boot can be diagnosed from the console).
+step() {
+  CURRENT_STEP="$1"
+  STEP_T0=$(now_us)
+  log "step $1: start"
+  "$2"
+  log "step $1: done in $((($(now_us) - STEP_T0) / 1000)) ms"
+}
+
+apt_install() {
+  apt-get update -q || { sleep 5; apt-get update -q; }
+  apt-get install -y -q --no-install-recommends "$@"
+}
+
+prepare() {
+  mkdir -p "$ETC" "$LIB" "$OPT"
+  chmod 700 "$ETC"
+  [ -s "$LIB/started_at" ] || date +%s >"$LIB/started_at"
+  if [ "$CLOUD" != gcp ] && [ -d "$R/var/lib/cloud" ] && [ -f "$0" ]; then
+    # cloud-init runs user-data once per instance; make it run on every boot like GCP does.
+    mkdir -p "$R/var/lib/cloud/scripts/per-boot"
+    install -m 700 "$0" "$R/var/lib/cloud/scripts/per-boot/cml-runner.sh"
+  fi
+}
+
+lifetime_fallback() {
+  # Belt and braces: a plain power-off 5 minutes after the agent's own MAX_LIFETIME deadline,
+  # should the agent be dead. Rescheduled on every boot from the first boot's start time.
+  local left=$(($(cat "$LIB/started_at") + MAX_LIFETIME_S - $(date +%s)))
+  if [ "$left" -le 0 ]; then
+    log "MAX_LIFETIME already reached: powering off"
+    shutdown -h now
+    exit 0
+  fi
+  shutdown -h "+$(((left + 59) / 60 + 5))" "cml-runner: MAX_LIFETIME reached" || true
+}
+
+install_agent() {
+  base64 -d <<'CML_AGENT_EOF' | gzip -dc >"$OPT/agent.py"
+@AGENT_B64@
+CML_AGENT_EOF
+  cat >"$ETC/agent.json" <<CML_AGENT_JSON
+@AGENT_JSON@
+CML_AGENT_JSON
+  cat >"$R/etc/systemd/system/cml-agent.service" <<CML_UNIT
+[Unit]
+Description=cml-runner idle agent (idle timeout, single step, MAX_LIFETIME, spot notices)
+After=network-online.target
+
+[Service]
+ExecStart=$(command -v python3) -u $OPT/agent.py $ETC/agent.json
+Restart=always
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+CML_UNIT
+  systemctl daemon-reload
+  systemctl enable cml-agent.service
+  systemctl restart cml-agent.service
+}
+
+user_script() {
+  cat >"$OPT/user-startup.sh" <<'CML_USER_EOF'
+@USER_SCRIPT@
+CML_USER_EOF
+  if grep -q '[^[:space:]]' "$OPT/user-startup.sh"; then
+    bash "$OPT/user-startup.sh"
+  else
+    log "no CLOUD_STARTUP_SCRIPT"
+  fi
+}
+
+ensure_docker() {
+  if ! command -v docker >/dev/null 2>&1; then
+    log "docker not found: installing docker.io from the distribution"
+    apt_install docker.io
+  fi
+  systemctl is-active --quiet docker || systemctl start docker
+}
+
+ensure_gpu() {
+  local i
+  for i in $(seq 36); do # a Deep Learning VM image may still be installing its own driver
+    command -v nvidia-smi >/dev/null 2>&1 || [ ! -d "$R/opt/deeplearning" ] && break
+    [ "$i" -eq 1 ] && log "waiting for the image's own NVIDIA driver install"
+    sleep 5
+  done
+  if ! command -v nvidia-smi >/dev/null 2>&1; then
+    log "NVIDIA driver not found: installing the recommended server driver"
+    command -v ubuntu-drivers >/dev/null 2>&1 || apt_install ubuntu-drivers-common
+    ubuntu-drivers install --gpgpu
+    modprobe nvidia 2>/dev/null || true
+  fi
+  if ! nvidia-smi -L >/dev/null 2>&1; then
+    if [ ! -e "$LIB/gpu-rebooted" ]; then
+      touch "$LIB/gpu-rebooted"
+      log "NVIDIA driver not loaded: rebooting once (this script runs again at boot)"
+      reboot
+      exit 0
+    fi
+    log "WARNING: nvidia-smi still fails after a reboot; steps will not see a GPU"
+  fi
+  if ! command -v nvidia-ctk >/dev/null 2>&1; then
+    log "NVIDIA container toolkit not found: installing it"
+    if ! apt-cache show nvidia-container-toolkit >/dev/null 2>&1; then
+      # Not in the distribution's archive: NVIDIA's own apt repository (their documented method).
+      local key=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg
+      curl -fsSL https://nvidia.github.io/libnvidia-container/gpgkey | gpg --batch --yes --dearmor -o "$R$key"
+      curl -fsSL https://nvidia.github.io/libnvidia-container/stable/deb/nvidia-container-toolkit.list |
+        sed "s#deb https://#deb [signed-by=$key] https://#g" >"$R/etc/apt/sources.list.d/nvidia-container-toolkit.list"
+    fi
+    apt_install nvidia-container-toolkit
+  fi
+  # Steps are containers the runner starts through the Docker socket: make the NVIDIA
+  # runtime Docker's default so a step's nvidia-smi sees the GPU without any docker flag.
+  if ! grep -Eq '"default-runtime": *"nvidia"' "$R/etc/docker/daemon.json" 2>/dev/null; then
+    mkdir -p "$R/etc/docker"
+    nvidia-ctk runtime configure --runtime=docker --set-as-default --config="$R/etc/docker/daemon.json"
+    systemctl restart docker
+  fi
+}
+
+pull_runner() {
+  docker image inspect "$RUNNER_IMAGE" >/dev/null 2>&1 && return 0
+  local i
+  for i in 1 2 3 4 5; do
+    docker pull -q "$RUNNER_IMAGE" && return 0
+    log "docker pull failed (attempt $i); retrying"
+    sleep $((i * 3))
+  done
+  return 1
+}
+
+start_runner() {
+  cat >"$ETC/runner.env" <<'CML_ENV_EOF'
+@RUNNER_ENV@
+CML_ENV_EOF
+  chmod 600 "$ETC/runner.env"
+  local docker_bin
+  docker_bin=$(command -v docker)
+  cat >"$R/etc/systemd/system/cml-runner.service" <<CML_UNIT
+[Unit]
+Description=Bitbucket Pipelines runner ($RUNNER_CONTAINER)
+After=docker.service network-online.target
+Requires=docker.service
+
+[Service]
+ExecStartPre=-$docker_bin rm -f $RUNNER_CONTAINER
+ExecStart=$docker_bin run --rm --name $RUNNER_CONTAINER --env-file $ETC/runner.env -v /tmp:/tmp -v /var/run/docker.sock:/var/run/docker.sock -v /var/lib/docker/containers:/var/lib/docker/containers:ro $RUNNER_IMAGE
+ExecStop=$docker_bin stop -t 30 $RUNNER_CONTAINER
+Restart=always
+RestartSec=5
+CML_UNIT
+  systemctl daemon-reload
+  if systemctl is-active --quiet cml-runner.service; then
+    log "runner already running"
+    return 0
+  fi
+  # Containers running now (e.g. started by CLOUD_STARTUP_SCRIPT) are not steps.
+  docker ps -q --no-trunc >"$LIB/baseline"
+  systemctl start cml-runner.service
+}
+
+log "boot script for $RUNNER_CONTAINER on $CLOUD (gpu: $GPU)"
+step prepare prepare
+step lifetime-fallback lifetime_fallback
+step agent install_agent
+step user-startup-script user_script
+step docker ensure_docker
+if [ "$GPU" = true ]; then step gpu ensure_gpu; fi
+step pull-runner-image pull_runner
+step start-runner start_runner
+log "boot done in $((($(now_us) - BOOT_T0) / 1000)) ms; the runner is starting"

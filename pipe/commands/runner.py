@@ -1,0 +1,256 @@
+"""COMMAND: runner. Reuse an online runner, or register one, start an instance for it and wait until it is ONLINE.
+
+The story: plan -> (DRY_RUN: print it, stop) -> sweep leftovers -> reuse? ->
+register runner -> render startup script -> launch (spot/zone fallback) ->
+wait for ONLINE. Anything created is rolled back if a later step fails or the
+pipe is stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipe import log as redaction
+from pipe.bitbucket.client import BitbucketClient, BitbucketError
+from pipe.bitbucket.models import RegisteredRunner, Repository, Runner
+from pipe.bootstrap.render import BootConfig, masked, render_startup_script, render_user_data
+from pipe.commands.clients import bitbucket_client
+from pipe.commands.sweep import sweep
+from pipe.config.common import CommonSettings
+from pipe.config.runner import RunnerSettings, random_name
+from pipe.providers import make_provider
+from pipe.providers.base import Instance, InstanceSpec, Provider, ProviderError
+from pipe.providers.tags import merge_user_tags, our_tags, repository_tag, runner_tag
+from pipe.runner.decide import NameInUse, decide
+from pipe.runner.launch import launch_with_fallback
+from pipe.runner.plan import LaunchPlan, build_plan
+from pipe.runner.rollback import Interrupted, Rollback, signals_raise
+from pipe.runner.wait import POLL_EVERY_S, wait_online
+
+
+# DRY_RUN registers nothing: the plan shows this where the runner's uuids will be.
+PLACEHOLDER_UUID = "{00000000-0000-0000-0000-000000000000}"
+
+
+class RunnerFailure(Exception):
+    """Runner mode failed after rolling back; str() is the one line shown."""
+
+
+@dataclass(frozen=True)
+class Launched:
+    runner: Runner
+    instance: Instance
+
+
+def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger, env: Mapping[str, str]) -> str:
+    plan = build_plan(settings, settings.name or random_name(), int(time.time()))
+    for line in plan.describe():
+        log.info("Plan: %s", line)
+    if common.dry_run:
+        _print_dry_run(plan, log)
+        return "DRY_RUN: nothing was created"
+
+    client = bitbucket_client(common, settings.runner_scope)
+    provider = make_provider(plan.cloud, plan.location.region, env)
+    repo_tag = repository_tag(common.workspace, common.repo_slug)
+    runners = client.list_runners()
+    try:
+        sweep(client, provider, runners, repo_tag, log=log)
+    except (ProviderError, BitbucketError) as problem:  # leftovers must not block a launch
+        log.warning("Sweep skipped: %s", str(problem).splitlines()[0])
+
+    try:
+        decision = decide(
+            runners, plan.requested_labels, name=plan.name, reuse=settings.reuse, reuse_idle=settings.reuse_idle
+        )
+    except NameInUse as conflict:
+        raise RunnerFailure(str(conflict)) from None
+    if decision.action == "reuse" and decision.runner is not None:
+        log.info("Reusing runner %s (%s): %s.", decision.runner.name, decision.runner.uuid, decision.reason)
+        _share(common, {"runner": decision.runner.name, "uuid": decision.runner.uuid, "reused": True})
+        return f"Reusing runner {decision.runner.name} with labels {', '.join(decision.runner.labels)}"
+    if decision.reason:
+        log.info("Provisioning a new runner: %s.", decision.reason)
+
+    launched = _launch(client, provider, plan, common, repo_tag, log)
+    instance = launched.instance
+    price = f"~${plan.machine.hourly_usd:.3f}/h" if plan.machine.hourly_usd is not None else "unknown price"
+    market = "spot" if instance.spot else "on-demand"
+    log.info(
+        "Runner: %s (%s), labels: %s", launched.runner.name, launched.runner.uuid, ", ".join(plan.requested_labels)
+    )
+    log.info(
+        "Instance: %s, type %s, zone %s, %s, estimated %s (on-demand list price)",
+        instance.id,
+        instance.instance_type,
+        instance.zone,
+        market,
+        price,
+    )
+    _share(
+        common,
+        {
+            "runner": launched.runner.name,
+            "uuid": launched.runner.uuid,
+            "labels": list(plan.requested_labels),
+            "instance": instance.id,
+            "zone": instance.zone,
+            "type": instance.instance_type,
+            "spot": instance.spot,
+            "reused": False,
+        },
+    )
+    return f"Runner {launched.runner.name} is ONLINE on {plan.cloud} instance {instance.id}"
+
+
+def _launch(
+    client: BitbucketClient,
+    provider: Provider,
+    plan: LaunchPlan,
+    common: CommonSettings,
+    repo_tag: str,
+    log: logging.Logger,
+) -> Launched:
+    rollback = Rollback()
+    # The handlers stay installed through the rollback, which ignores further signals itself.
+    with signals_raise():
+        try:
+            repository = client.repository()
+            image = provider.resolve_image(plan.image_request, plan.machine.has_gpu)
+            zones = list(plan.location.zones) or provider.zones(plan.machine.instance_type)
+            registered = client.create_runner(plan.name, list(plan.labels))
+            redaction.register_secret(registered.oauth_client_secret)
+            runner = registered.runner
+            rollback.add(f"delete runner {runner.name}", lambda: client.delete_runner(runner.uuid))
+            # Whatever the launch got to create is found by the runner's tag: this covers a stop mid-call.
+            rollback.add(
+                f"terminate instances of runner {runner.name}", lambda: _terminate_for(provider, runner, repo_tag)
+            )
+            spec = _spec(plan, registered, repository, image, common)
+            instance = launch_with_fallback(provider, spec, zones, plan.spot)
+            log.info("Instance %s is starting in %s; waiting for the runner to connect.", instance.id, instance.zone)
+            online = wait_online(
+                client.get_runner,
+                runner,
+                timeout_s=plan.wait_timeout_s,
+                what=f"instance {instance.id} booting",
+                poll_every_s=_poll_every(),
+            )
+            return Launched(online, instance)
+        except (Exception, Interrupted) as failure:
+            undone = rollback.size
+            failed = rollback.run()
+            reason = str(failure).splitlines()[0] if str(failure) else type(failure).__name__
+            if failed:
+                raise RunnerFailure(
+                    f"{reason}; rollback incomplete ({'; '.join(failed)}): run COMMAND: sweep"
+                ) from None
+            if undone:
+                raise RunnerFailure(f"{reason} (rolled back: the runner and instance were removed)") from None
+            raise
+
+
+def _spec(
+    plan: LaunchPlan, registered: RegisteredRunner, repository: Repository, image: str, common: CommonSettings
+) -> InstanceSpec:
+    runner = registered.runner
+    boot = BootConfig(
+        cloud=plan.cloud,
+        account_uuid=repository.workspace_uuid,
+        repository_uuid="" if plan.runner_scope == "workspace" else repository.uuid,
+        runner_uuid=runner.uuid,
+        runner_name=runner.name,
+        oauth_client_id=registered.oauth_client_id,
+        oauth_client_secret=registered.oauth_client_secret,
+        idle_timeout_s=plan.idle_timeout_s,
+        max_lifetime_s=plan.max_lifetime_s,
+        single=plan.single,
+        gpu=plan.machine.has_gpu,
+        user_startup_script=plan.startup_script,
+    )
+    try:
+        user_data = render_user_data(boot)
+    except ValueError as too_big:
+        raise RunnerFailure(str(too_big)) from None
+    tags = our_tags(
+        runner_uuid=runner.uuid,
+        workspace=common.workspace,
+        repo_slug=common.repo_slug,
+        pipeline=common.build_number or common.pipeline_uuid,
+        created_at=plan.created_at,
+        expires_at=plan.expires_at,
+    )
+    return InstanceSpec(
+        name=plan.name,
+        region=plan.location.region,
+        instance_type=plan.machine.instance_type,
+        image=image,
+        disk_gb=plan.disk_gb,
+        user_data=user_data,
+        tags=merge_user_tags(tags, plan.metadata, plan.cloud),
+        accelerator=plan.machine.accelerator,
+        accelerator_count=plan.machine.accelerator_count,
+        spot_price=plan.spot_price,
+        permission_set=plan.permission_set,
+        max_lifetime_s=plan.max_lifetime_s,
+    )
+
+
+def _terminate_for(provider: Provider, runner: Runner, repo_tag: str) -> None:
+    for instance in provider.list_ours(repo_tag):
+        if instance.runner_uuid == runner_tag(runner.uuid):
+            provider.terminate(instance)
+
+
+def _print_dry_run(plan: LaunchPlan, log: logging.Logger) -> None:
+    boot = BootConfig(
+        cloud=plan.cloud,
+        account_uuid=PLACEHOLDER_UUID,
+        repository_uuid=PLACEHOLDER_UUID,
+        runner_uuid=PLACEHOLDER_UUID,
+        runner_name=plan.name,
+        oauth_client_id="registered-at-launch",
+        oauth_client_secret="registered-at-launch",  # noqa: S106 - a placeholder, masked anyway
+        idle_timeout_s=plan.idle_timeout_s,
+        max_lifetime_s=plan.max_lifetime_s,
+        single=plan.single,
+        gpu=plan.machine.has_gpu,
+        user_startup_script=plan.startup_script,
+    )
+    tags = our_tags(
+        runner_uuid=PLACEHOLDER_UUID,
+        workspace="workspace",
+        repo_slug="repo",
+        pipeline="build",
+        created_at=plan.created_at,
+        expires_at=plan.expires_at,
+    )
+    log.info("Plan: tags: %s", json.dumps(merge_user_tags(tags, plan.metadata, plan.cloud), sort_keys=True))
+    log.info("Plan: startup script (secrets masked):\n%s", masked(render_startup_script(boot)))
+
+
+def _poll_every() -> float:
+    """CML_RUNNER_POLL_SECONDS is a test-only knob: tests need not wait 5 s per poll."""
+    raw = os.environ.get("CML_RUNNER_POLL_SECONDS", "")
+    try:
+        return max(0.05, float(raw)) if raw else POLL_EVERY_S
+    except ValueError:
+        return POLL_EVERY_S
+
+
+def _share(common: CommonSettings, data: dict[str, object]) -> None:
+    """Leave the runner's details for later steps of the same pipe."""
+    if not common.shared_storage_dir:
+        return
+    folder = Path(common.shared_storage_dir) / "cml-runner"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "runner.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    except OSError:
+        pass

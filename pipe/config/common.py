@@ -1,0 +1,219 @@
+"""Variables every command reads: COMMAND, DEBUG, DRY_RUN, Bitbucket auth and the pipeline's context."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pipe.config.parsers import check_text, parse_bool, parse_choice
+from pipe.config.variables import ConfigError, Variable
+
+COMMANDS = ("runner", "report", "pr", "sweep")
+DEFAULT_API_URL = "https://api.bitbucket.org/2.0"
+APP_PASSWORDS_OFF = "2026-07-28"
+
+_AUTH_HINT = (
+    "set BITBUCKET_ACCESS_TOKEN (a repository, project or workspace access token) "
+    "or ATLASSIAN_ACCOUNT_EMAIL and ATLASSIAN_API_TOKEN (an Atlassian API token with Bitbucket scopes)"
+)
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "COMMAND",
+        "What the pipe does: `runner` starts a cloud instance as a self-hosted runner, `report` posts a training "
+        "report, `pr` opens a pull request with files, `sweep` removes leftover instances.",
+        default="runner",
+        modes=("all",),
+        example="'<string>'",
+    ),
+    Variable(
+        "BITBUCKET_ACCESS_TOKEN",
+        "A repository, project or workspace access token (Bearer). Use this or the two ATLASSIAN_* variables.",
+        secret=True,
+        modes=("all",),
+        example="$BITBUCKET_ACCESS_TOKEN",
+    ),
+    Variable(
+        "ATLASSIAN_ACCOUNT_EMAIL",
+        "The Atlassian account email for an Atlassian API token (Basic auth), with ATLASSIAN_API_TOKEN.",
+        modes=("all",),
+        example="$ATLASSIAN_ACCOUNT_EMAIL",
+    ),
+    Variable(
+        "ATLASSIAN_API_TOKEN",
+        "An Atlassian API token with Bitbucket scopes, with ATLASSIAN_ACCOUNT_EMAIL.",
+        secret=True,
+        modes=("all",),
+        example="$ATLASSIAN_API_TOKEN",
+    ),
+    Variable(
+        "BITBUCKET_APP_PASSWORD",
+        f"Not accepted: Atlassian switched app passwords off on {APP_PASSWORDS_OFF}. Use one of the tokens above.",
+        secret=True,
+        modes=("all",),
+        example="",
+    ),
+    Variable(
+        "BITBUCKET_API_URL",
+        "The Bitbucket API base URL; for tests and the local demo.",
+        default=DEFAULT_API_URL,
+        modes=("all",),
+        testing=True,
+    ),
+    Variable("DRY_RUN", "Print the plan and make no changes.", default="false", modes=("all",), example="'<boolean>'"),
+    Variable("DEBUG", "Turn on extra debug information.", default="false", modes=("all",), example="'<boolean>'"),
+    # Bitbucket Pipelines sets these in every step; the pipe reads them, users do not.
+    Variable("BITBUCKET_WORKSPACE", "The workspace of the build.", modes=("all",), context=True),
+    Variable("BITBUCKET_REPO_SLUG", "The repository of the build.", modes=("all",), context=True),
+    Variable("BITBUCKET_REPO_UUID", "The repository's UUID.", modes=("all",), context=True),
+    Variable("BITBUCKET_COMMIT", "The commit the build runs on.", modes=("all",), context=True),
+    Variable("BITBUCKET_BRANCH", "The branch the build runs on.", modes=("all",), context=True),
+    Variable("BITBUCKET_PR_ID", "The pull request of a PR build.", modes=("all",), context=True),
+    Variable("BITBUCKET_PR_DESTINATION_BRANCH", "The PR's destination branch.", modes=("all",), context=True),
+    Variable("BITBUCKET_BUILD_NUMBER", "The build number.", modes=("all",), context=True),
+    Variable("BITBUCKET_PIPELINE_UUID", "The pipeline's UUID.", modes=("all",), context=True),
+    Variable("BITBUCKET_STEP_UUID", "The step's UUID.", modes=("all",), context=True),
+    Variable("BITBUCKET_CLONE_DIR", "The clone directory.", modes=("all",), context=True),
+    Variable("BITBUCKET_PIPE_SHARED_STORAGE_DIR", "Storage shared between pipes.", modes=("all",), context=True),
+    Variable("BITBUCKET_STEP_OIDC_TOKEN", "The step's OIDC token (oidc: true).", secret=True, modes=("all",), context=True),
+)
+
+_SLUG = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Arguments for pipe.bitbucket.client.Auth: access_token (Bearer) or email + api_token (Basic)."""
+
+    access_token: str = field(default="", repr=False)
+    email: str = ""
+    api_token: str = field(default="", repr=False)
+
+    @property
+    def kind(self) -> Literal["bearer", "basic"]:
+        return "bearer" if self.access_token else "basic"
+
+
+@dataclass(frozen=True)
+class CommonSettings:
+    command: str
+    debug: bool
+    dry_run: bool
+    api_url: str
+    auth: AuthSettings
+    workspace: str
+    repo_slug: str
+    repo_uuid: str = ""
+    commit: str = ""
+    branch: str = ""
+    pr_id: int | None = None
+    pr_destination_branch: str = ""
+    build_number: str = ""
+    pipeline_uuid: str = ""
+    step_uuid: str = ""
+    clone_dir: str = ""
+    shared_storage_dir: str = ""
+    oidc_token: str = field(default="", repr=False)
+    warnings: tuple[str, ...] = ()  # accepted but worth telling the user; printed by the entry point
+
+
+def load_command(env: Mapping[str, str]) -> str:
+    return parse_choice("COMMAND", env.get("COMMAND", ""), COMMANDS, "runner")
+
+
+def load_auth(env: Mapping[str, str]) -> tuple[AuthSettings, tuple[str, ...]]:
+    token = env.get("BITBUCKET_ACCESS_TOKEN", "").strip()
+    email = env.get("ATLASSIAN_ACCOUNT_EMAIL", "").strip()
+    api_token = env.get("ATLASSIAN_API_TOKEN", "").strip()
+    app_password = env.get("BITBUCKET_APP_PASSWORD", "").strip()
+    warnings: tuple[str, ...] = ()
+    if app_password:
+        if not (token or (email and api_token)):
+            raise ConfigError(
+                "BITBUCKET_APP_PASSWORD",
+                app_password,
+                "",
+                secret=True,
+                message=f"BITBUCKET_APP_PASSWORD is no longer accepted: Atlassian switched app passwords off on "
+                f"{APP_PASSWORDS_OFF}; {_AUTH_HINT}",
+            )
+        warnings = ("BITBUCKET_APP_PASSWORD is ignored: app passwords were switched off; using the token given",)
+    if email and not api_token:
+        raise ConfigError.missing("ATLASSIAN_API_TOKEN", "ATLASSIAN_ACCOUNT_EMAIL is set, so give its API token too")
+    if api_token and not email:
+        raise ConfigError.missing("ATLASSIAN_ACCOUNT_EMAIL", "ATLASSIAN_API_TOKEN is set, so give its account email")
+    if email and not re.fullmatch(r"[^@\s]+@[^@\s]+", email):
+        raise ConfigError("ATLASSIAN_ACCOUNT_EMAIL", email, "an email address, e.g. me@example.com")
+    if token:
+        # Both given: the access token wins; it is scoped to this repository, project or workspace.
+        return AuthSettings(access_token=token), warnings
+    if email:
+        return AuthSettings(email=email, api_token=api_token), warnings
+    raise ConfigError(
+        "BITBUCKET_ACCESS_TOKEN", "", _AUTH_HINT, message=f"Bitbucket credentials are missing: {_AUTH_HINT}"
+    )
+
+
+def _api_url(env: Mapping[str, str]) -> str:
+    url = check_text(
+        "BITBUCKET_API_URL",
+        env.get("BITBUCKET_API_URL", ""),
+        max_length=300,
+        pattern=r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~/-]*)?",
+        allowed="an http(s) URL such as https://api.bitbucket.org/2.0",
+    )
+    return (url or DEFAULT_API_URL).rstrip("/")
+
+
+def _required_slug(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError.missing(name, "Bitbucket Pipelines sets it; set it yourself when running the pipe elsewhere")
+    return check_text(name, value, max_length=128, pattern=_SLUG, allowed="letters, digits, '.', '_', '-'")
+
+
+def _pr_id(env: Mapping[str, str]) -> int | None:
+    value = env.get("BITBUCKET_PR_ID", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) <= 0:
+        raise ConfigError("BITBUCKET_PR_ID", value, "a positive whole number (the pull request id)")
+    return int(value)
+
+
+def load(env: Mapping[str, str]) -> CommonSettings:
+    def get(name: str) -> str:
+        return env.get(name, "").strip()
+
+    auth, warnings = load_auth(env)
+    commit = check_text(
+        "BITBUCKET_COMMIT", get("BITBUCKET_COMMIT").lower(), max_length=40, pattern=r"[0-9a-f]{7,40}", allowed="a commit hash"
+    )
+    return CommonSettings(
+        command=load_command(env),
+        debug=parse_bool("DEBUG", get("DEBUG")),
+        dry_run=parse_bool("DRY_RUN", get("DRY_RUN")),
+        api_url=_api_url(env),
+        auth=auth,
+        workspace=_required_slug(env, "BITBUCKET_WORKSPACE"),
+        repo_slug=_required_slug(env, "BITBUCKET_REPO_SLUG"),
+        repo_uuid=check_text("BITBUCKET_REPO_UUID", get("BITBUCKET_REPO_UUID"), max_length=40),
+        commit=commit,
+        branch=check_text("BITBUCKET_BRANCH", get("BITBUCKET_BRANCH"), max_length=255),
+        pr_id=_pr_id(env),
+        pr_destination_branch=check_text(
+            "BITBUCKET_PR_DESTINATION_BRANCH", get("BITBUCKET_PR_DESTINATION_BRANCH"), max_length=255
+        ),
+        build_number=check_text(
+            "BITBUCKET_BUILD_NUMBER", get("BITBUCKET_BUILD_NUMBER"), max_length=20, pattern=r"\d+", allowed="a number"
+        ),
+        pipeline_uuid=check_text("BITBUCKET_PIPELINE_UUID", get("BITBUCKET_PIPELINE_UUID"), max_length=40),
+        step_uuid=check_text("BITBUCKET_STEP_UUID", get("BITBUCKET_STEP_UUID"), max_length=40),
+        clone_dir=get("BITBUCKET_CLONE_DIR") or os.getcwd(),
+        shared_storage_dir=get("BITBUCKET_PIPE_SHARED_STORAGE_DIR"),
+        oidc_token=get("BITBUCKET_STEP_OIDC_TOKEN"),
+        warnings=warnings,
+    )

@@ -1,0 +1,205 @@
+"""Text -> typed value, for every kind of pipe variable.
+
+Each parser takes the variable's name and raw text and either returns the value
+or raises ConfigError naming the variable, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from collections.abc import Iterable
+
+from pipe.config.variables import ConfigError
+
+TRUE = frozenset({"true", "yes", "1", "on"})
+FALSE = frozenset({"false", "no", "0", "off"})
+
+NEVER = "never"
+_DURATION_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+}
+_DURATION_PART = re.compile(r"\s*(\d+)\s*([a-z]+)\s*")
+DURATION_HELP = "a whole number of seconds or a duration like 30s, 5min, 2h, 1h30m"
+
+# CONTRACT-NOTES: 1-50 characters of lowercase letters, digits, '.', '-', '_'.
+_LABEL = re.compile(r"^[a-z0-9._-]{1,50}$")
+# Labels Bitbucket gives other runner types: on our Linux Docker runner they would route steps wrongly.
+RESERVED_LABELS = frozenset({"windows", "macos", "linux.shell", "linux.arm64"})
+ALWAYS_LABELS = ("self.hosted", "linux")
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+
+
+def parse_bool(name: str, value: str, default: bool = False) -> bool:
+    low = value.strip().lower()
+    if not low:
+        return default
+    if low in TRUE:
+        return True
+    if low in FALSE:
+        return False
+    raise ConfigError(name, value, "use true or false")
+
+
+def parse_choice(name: str, value: str, choices: Iterable[str], default: str) -> str:
+    options = tuple(choices)
+    low = value.strip().lower() or default
+    if low not in options:
+        raise ConfigError(name, value, f"use one of {', '.join(options)}")
+    return low
+
+
+def parse_duration(name: str, value: str, *, default: str, allow_never: bool, max_s: int) -> int | None:
+    """Seconds, or None for 'never'. CML's -1 and 0 also mean never, as its idle watcher treats them."""
+    text = value.strip().lower() or default
+    allowed = DURATION_HELP + (", or never" if allow_never else "") + f"; at most {max_s // 3600}h"
+    if allow_never and text in (NEVER, "-1", "0"):
+        return None
+    if text.isdigit():
+        seconds = int(text)
+    else:
+        seconds = 0
+        position = 0
+        for match in _DURATION_PART.finditer(text):
+            unit = _DURATION_UNITS.get(match.group(2))
+            if match.start() != position or unit is None:
+                raise ConfigError(name, value, allowed)
+            seconds += int(match.group(1)) * unit
+            position = match.end()
+        if position != len(text) or position == 0:
+            raise ConfigError(name, value, allowed)
+    if seconds <= 0 or seconds > max_s:
+        raise ConfigError(name, value, allowed)
+    return seconds
+
+
+def parse_finite_duration(name: str, value: str, *, default: str, max_s: int) -> int:
+    seconds = parse_duration(name, value, default=default, allow_never=False, max_s=max_s)
+    if seconds is None:  # unreachable with allow_never=False; keeps the type exact
+        raise ConfigError(name, value, DURATION_HELP)
+    return seconds
+
+
+def parse_int(name: str, value: str, *, default: int, minimum: int, maximum: int, unit: str = "") -> int:
+    text = value.strip()
+    allowed = f"a whole number{' of ' + unit if unit else ''} from {minimum} to {maximum}"
+    if not text:
+        return default
+    if not re.fullmatch(r"\+?\d+", text):
+        raise ConfigError(name, value, allowed)
+    number = int(text)
+    if not minimum <= number <= maximum:
+        raise ConfigError(name, value, allowed)
+    return number
+
+
+def parse_positive_float(name: str, value: str, allowed: str) -> float:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise ConfigError(name, value, allowed) from None
+    if not math.isfinite(number) or number <= 0:
+        raise ConfigError(name, value, allowed)
+    return number
+
+
+def parse_labels(name: str, value: str, default: str) -> tuple[str, ...]:
+    """self.hosted and linux first (every step routed here needs them), then the user's labels, deduplicated."""
+    text = value if value.strip() else default
+    labels: list[str] = list(ALWAYS_LABELS)
+    given = [item.strip() for item in text.split(",")]
+    if not any(given):
+        raise ConfigError(name, value, "a comma-separated list of labels, e.g. cml.runner,gpu")
+    for label in given:
+        if not label:
+            continue  # a stray or trailing comma
+        if not _LABEL.match(label):
+            raise ConfigError(
+                name, value, f"label {label!r}: each label is 1-50 characters of a-z, 0-9, '.', '-', '_'"
+            )
+        if label in RESERVED_LABELS:
+            raise ConfigError(name, value, f"label {label!r} belongs to another runner type; these runners are linux")
+        if label not in labels:
+            labels.append(label)
+    return tuple(labels)
+
+
+def parse_metadata(name: str, value: str, reserved_prefix: str) -> dict[str, str]:
+    """key=value pairs separated by commas or newlines; the cloud adapters sanitise them per cloud."""
+    result: dict[str, str] = {}
+    for item in re.split(r"[,\n]", value):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, val = item.partition("=")
+        key, val = key.strip(), val.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,62}", key):
+            raise ConfigError(
+                name, value, f"entry {item!r}: use key=value pairs separated by commas; keys of up to 63 letters, "
+                "digits, '.', '_', '-', ':', '/', '@', '+'"
+            )
+        if key.lower().startswith(reserved_prefix):
+            raise ConfigError(name, value, f"key {key!r}: keys starting with {reserved_prefix!r} are the pipe's own")
+        if len(val) > 256 or _CONTROL.search(val):
+            raise ConfigError(name, value, f"value of {key!r}: up to 256 printable characters")
+        result[key] = val
+    return result
+
+
+def decode_startup_script(name: str, value: str, max_bytes: int) -> str:
+    """CML takes the script base64-encoded; we accept that or plain text.
+
+    Text counts as base64 only if it decodes strictly to printable UTF-8, so a
+    plain script is never mistaken for base64 (plain shell is almost never
+    valid base64 that decodes to readable text).
+    """
+    if not value.strip():
+        return ""
+    compact = "".join(value.split())
+    script = value
+    if len(compact) % 4 == 0 and _BASE64.match(compact):
+        try:
+            decoded = base64.b64decode(compact, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            decoded = ""
+        if decoded and not _CONTROL.search(decoded):
+            script = decoded
+    if "\x00" in script:
+        raise ConfigError(name, value, "a shell script as text or base64; it contains a NUL byte")
+    size = len(script.encode("utf-8"))
+    if size > max_bytes:
+        raise ConfigError(
+            name, value, f"at most {max_bytes} bytes ({size} given): cloud user data is small; fetch bigger scripts"
+        )
+    return script
+
+
+def check_text(name: str, value: str, *, max_length: int, pattern: str | None = None, allowed: str = "") -> str:
+    """Free text that ends up in an API call: one line, bounded, optionally matching pattern."""
+    text = value.strip()
+    if len(text) > max_length or _CONTROL.search(text) or "\n" in text:
+        raise ConfigError(name, value, allowed or f"one line of at most {max_length} characters")
+    if text and pattern is not None and not re.fullmatch(pattern, text):
+        raise ConfigError(name, value, allowed)
+    return text

@@ -1,0 +1,76 @@
+"""The files to commit: FILES patterns resolved in the clone directory, size-checked, read as bytes."""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipe.pr import PrError
+
+# POST /2.0/repositories/{workspace}/{repo_slug}/src documents no size limit. The one public report
+# (BCLOUD-17993, "Won't Fix") has ~20 MB requests failing with 500, so one commit through the API
+# carries at most 10 MB in all. Bigger models belong in DVC remote storage or Git LFS.
+MAX_COMMIT_BYTES = 10_000_000
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: str  # repository path, posix, relative to the clone directory
+    source: Path  # where it is on disk
+    size: int
+
+
+def collect(patterns: Iterable[str], clone_dir: Path) -> list[LocalFile]:
+    """Every file the patterns match (a matched directory brings all files under it), sorted by path.
+
+    A pattern that matches nothing is an error naming it; so is a match that leads outside the clone.
+    """
+    root = Path(os.path.realpath(clone_dir))
+    found: dict[str, LocalFile] = {}
+    for pattern in patterns:
+        matches = glob.glob(pattern, root_dir=root, recursive=True)
+        files = [f for m in matches for f in _files_under(root, root / m)]
+        if not files:
+            raise PrError(f"FILES: {pattern!r} matches no file in the clone directory {root}")
+        for source in files:
+            path = _repo_path(root, source, pattern)
+            found[path] = LocalFile(path=path, source=source, size=source.stat().st_size)
+    return [found[p] for p in sorted(found)]
+
+
+def _files_under(root: Path, match: Path) -> list[Path]:
+    if match.is_dir():
+        return sorted(p for p in match.rglob("*") if p.is_file() and ".git" not in p.relative_to(root).parts)
+    return [match] if match.is_file() else []
+
+
+def _repo_path(root: Path, source: Path, pattern: str) -> str:
+    normal = Path(os.path.normpath(source))
+    real = Path(os.path.realpath(source))
+    if not normal.is_relative_to(root) or not real.is_relative_to(root):
+        raise PrError(f"FILES: {pattern!r} leads to {source}, outside the clone directory {root}")
+    return normal.relative_to(root).as_posix()
+
+
+def check_size(files: list[LocalFile], limit: int = MAX_COMMIT_BYTES) -> None:
+    """Refuse, before any API call, what one commit through the Bitbucket API cannot carry."""
+    total = sum(f.size for f in files)
+    if total <= limit:
+        return
+    biggest = ", ".join(f"{f.path} ({_mb(f.size)})" for f in sorted(files, key=lambda f: -f.size)[:3])
+    raise PrError(
+        f"FILES: {_mb(total)} to commit, more than the {_mb(limit)} one commit through the Bitbucket API can carry "
+        f"(largest: {biggest}). Keep large files out of git: push them to DVC remote storage (dvc add + dvc push) "
+        f"or track them with Git LFS, and commit the small .dvc or LFS pointer files instead"
+    )
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+def read(files: list[LocalFile]) -> dict[str, bytes]:
+    return {f.path: f.source.read_bytes() for f in files}

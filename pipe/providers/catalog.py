@@ -1,0 +1,266 @@
+"""Generic machine requests -> native names per cloud, with estimated list prices.
+
+CML's table is the starting point (m -> m5.2xlarge on AWS), with three
+deliberate changes: 's' has 8 GiB of memory (CML's 1 GiB t2.micro cannot run
+the Bitbucket runner plus a step), GPUs retired by their cloud (K80
+everywhere, V100 on Azure) are refused with the valid choices instead of
+failing at launch, and CML's non-existent AWS p3.xlarge is p3.2xlarge.
+
+Prices are on-demand USD per hour in US regions, for the plan's cost estimate
+only; they are not fetched live.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SIZES = ("s", "m", "l", "xl")
+GENERIC_REGIONS = ("us-east", "us-west", "eu-west", "eu-north")
+CLOUDS = ("aws", "gcp", "azure")
+
+
+class CatalogError(Exception):
+    """An unknown or impossible request; str() names the variable and lists what is valid."""
+
+    def __init__(self, variable: str, value: str, allowed: str) -> None:
+        super().__init__(f"{variable}: {value!r} is not valid; {allowed}")
+        self.variable = variable
+        self.value = value
+        self.allowed = allowed
+
+
+@dataclass(frozen=True)
+class Machine:
+    instance_type: str
+    accelerator: str = ""  # GCP: attached accelerator type; empty where the type carries its GPUs
+    accelerator_count: int = 0
+    gpu: str = ""  # generic GPU name, empty for CPU-only
+    hourly_usd: float | None = None
+
+    @property
+    def has_gpu(self) -> bool:
+        return bool(self.gpu)
+
+
+@dataclass(frozen=True)
+class Location:
+    region: str
+    zones: tuple[str, ...]  # preferred order; empty = let the adapter discover them
+
+
+# (size, gpu) -> (native type, accelerator, count, price). gpu "" = CPU only.
+_Row = tuple[str, str, int, float]
+_AWS: dict[tuple[str, str], _Row] = {
+    ("s", ""): ("t3.large", "", 0, 0.0832),
+    ("m", ""): ("m5.2xlarge", "", 0, 0.384),
+    ("l", ""): ("m5.8xlarge", "", 0, 1.536),
+    ("xl", ""): ("m5.16xlarge", "", 0, 3.072),
+    ("s", "t4"): ("g4dn.xlarge", "", 0, 0.526),
+    ("m", "t4"): ("g4dn.xlarge", "", 0, 0.526),
+    ("l", "t4"): ("g4dn.12xlarge", "", 0, 3.912),
+    ("xl", "t4"): ("g4dn.metal", "", 0, 7.824),
+    ("s", "a10g"): ("g5.xlarge", "", 0, 1.006),
+    ("m", "a10g"): ("g5.2xlarge", "", 0, 1.212),
+    ("l", "a10g"): ("g5.12xlarge", "", 0, 5.672),
+    ("xl", "a10g"): ("g5.48xlarge", "", 0, 16.288),
+    ("s", "l4"): ("g6.xlarge", "", 0, 0.805),
+    ("m", "l4"): ("g6.2xlarge", "", 0, 0.978),
+    ("l", "l4"): ("g6.12xlarge", "", 0, 4.602),
+    ("xl", "l4"): ("g6.48xlarge", "", 0, 13.35),
+    ("l", "a100"): ("p4d.24xlarge", "", 0, 32.773),
+    ("xl", "a100"): ("p4d.24xlarge", "", 0, 32.773),
+    ("xl", "h100"): ("p5.48xlarge", "", 0, 98.32),
+    ("m", "v100"): ("p3.2xlarge", "", 0, 3.06),
+    ("l", "v100"): ("p3.8xlarge", "", 0, 12.24),
+    ("xl", "v100"): ("p3.16xlarge", "", 0, 24.48),
+}
+_GCP: dict[tuple[str, str], _Row] = {
+    ("s", ""): ("e2-standard-2", "", 0, 0.067),
+    ("m", ""): ("e2-standard-8", "", 0, 0.268),
+    ("l", ""): ("e2-standard-32", "", 0, 1.072),
+    ("xl", ""): ("n2-standard-64", "", 0, 3.108),
+    ("s", "t4"): ("n1-standard-4", "nvidia-tesla-t4", 1, 0.54),
+    ("m", "t4"): ("n1-standard-8", "nvidia-tesla-t4", 1, 0.73),
+    ("l", "t4"): ("n1-standard-32", "nvidia-tesla-t4", 4, 2.92),
+    ("xl", "t4"): ("n1-standard-64", "nvidia-tesla-t4", 4, 4.44),
+    ("s", "l4"): ("g2-standard-4", "", 0, 0.71),
+    ("m", "l4"): ("g2-standard-8", "", 0, 0.85),
+    ("l", "l4"): ("g2-standard-48", "", 0, 4.0),
+    ("xl", "l4"): ("g2-standard-96", "", 0, 8.0),
+    ("s", "a100"): ("a2-highgpu-1g", "", 0, 3.67),
+    ("m", "a100"): ("a2-highgpu-1g", "", 0, 3.67),
+    ("l", "a100"): ("a2-highgpu-4g", "", 0, 14.69),
+    ("xl", "a100"): ("a2-highgpu-8g", "", 0, 29.39),
+    ("s", "h100"): ("a3-highgpu-1g", "", 0, 11.06),
+    ("m", "h100"): ("a3-highgpu-1g", "", 0, 11.06),
+    ("l", "h100"): ("a3-highgpu-4g", "", 0, 44.2),
+    ("xl", "h100"): ("a3-highgpu-8g", "", 0, 88.25),
+    ("s", "v100"): ("n1-standard-4", "nvidia-tesla-v100", 1, 2.67),
+    ("m", "v100"): ("n1-standard-8", "nvidia-tesla-v100", 1, 2.86),
+    ("l", "v100"): ("n1-standard-32", "nvidia-tesla-v100", 4, 11.44),
+    ("xl", "v100"): ("n1-standard-64", "nvidia-tesla-v100", 8, 22.88),
+}
+_AZURE: dict[tuple[str, str], _Row] = {
+    ("s", ""): ("Standard_D2s_v5", "", 0, 0.096),
+    ("m", ""): ("Standard_F8s_v2", "", 0, 0.338),
+    ("l", ""): ("Standard_F32s_v2", "", 0, 1.353),
+    ("xl", ""): ("Standard_F64s_v2", "", 0, 2.706),
+    ("s", "t4"): ("Standard_NC4as_T4_v3", "", 0, 0.526),
+    ("m", "t4"): ("Standard_NC8as_T4_v3", "", 0, 0.752),
+    ("l", "t4"): ("Standard_NC64as_T4_v3", "", 0, 4.352),
+    ("s", "a100"): ("Standard_NC24ads_A100_v4", "", 0, 3.673),
+    ("m", "a100"): ("Standard_NC24ads_A100_v4", "", 0, 3.673),
+    ("l", "a100"): ("Standard_NC48ads_A100_v4", "", 0, 7.346),
+    ("xl", "a100"): ("Standard_NC96ads_A100_v4", "", 0, 14.692),
+    ("s", "h100"): ("Standard_NC40ads_H100_v5", "", 0, 6.98),
+    ("m", "h100"): ("Standard_NC40ads_H100_v5", "", 0, 6.98),
+    ("l", "h100"): ("Standard_NC80adis_H100_v5", "", 0, 13.96),
+    ("xl", "h100"): ("Standard_ND96isr_H100_v5", "", 0, 98.32),
+}
+_TABLES = {"aws": _AWS, "gcp": _GCP, "azure": _AZURE}
+
+GPUS = ("t4", "a10g", "l4", "a100", "h100", "k80", "v100")
+_RETIRED = {"k80": "K80 GPUs are retired on every cloud"}
+# GCP accelerator names, for GCP_TYPE + CLOUD_GPU and for native CLOUD_GPU values.
+_GCP_ACCELERATORS = {
+    "t4": "nvidia-tesla-t4",
+    "v100": "nvidia-tesla-v100",
+    "l4": "nvidia-l4",
+    "a100": "nvidia-tesla-a100",
+    "h100": "nvidia-h100-80gb",
+    "p4": "nvidia-tesla-p4",
+    "p100": "nvidia-tesla-p100",
+}
+
+_REGIONS: dict[str, dict[str, Location]] = {
+    "aws": {
+        "us-east": Location("us-east-1", ()),
+        "us-west": Location("us-west-1", ()),
+        "eu-west": Location("eu-west-1", ()),
+        "eu-north": Location("eu-north-1", ()),
+    },
+    "gcp": {
+        "us-east": Location("us-east1", ("us-east1-c", "us-east1-b", "us-east1-d")),
+        "us-west": Location("us-west1", ("us-west1-b", "us-west1-a", "us-west1-c")),
+        "eu-west": Location("europe-west1", ("europe-west1-d", "europe-west1-b", "europe-west1-c")),
+        "eu-north": Location("europe-north1", ("europe-north1-a", "europe-north1-b", "europe-north1-c")),
+    },
+    "azure": {
+        "us-east": Location("eastus", ()),
+        "us-west": Location("westus2", ()),
+        "eu-west": Location("westeurope", ()),
+        "eu-north": Location("northeurope", ()),
+    },
+}
+
+_NATIVE_REGION = {
+    "aws": re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]?$"),
+    "gcp": re.compile(r"^[a-z]+-[a-z]+\d(-[a-z])?$"),
+    "azure": re.compile(r"^[a-z][a-z0-9]{2,40}$"),
+}
+_NATIVE_TYPE = {
+    "aws": re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$"),
+    "gcp": re.compile(r"^[a-z][a-z0-9-]{1,62}$"),
+    "azure": re.compile(r"^(Standard|Basic)_[A-Za-z0-9_-]+$"),
+}
+
+
+def valid_gpus(cloud: str, size: str) -> list[str]:
+    return sorted({gpu for (s, gpu) in _TABLES[cloud] if s == size and gpu})
+
+
+def resolve_location(cloud: str, region: str) -> Location:
+    """Generic region -> native region and zone order; native regions (and zones) pass through."""
+    generic = _REGIONS[cloud].get(region)
+    if generic:
+        return generic
+    if not _NATIVE_REGION[cloud].match(region):
+        allowed = ", ".join(GENERIC_REGIONS)
+        raise CatalogError("CLOUD_REGION", region, f"use one of {allowed} or a native {cloud} region")
+    if cloud == "aws" and region[-1].isalpha():  # us-east-1a is a zone of us-east-1
+        return Location(region[:-1], (region,))
+    if cloud == "gcp" and re.match(r".*\d-[a-z]$", region):  # us-west1-b is a zone of us-west1
+        return Location(region.rsplit("-", 1)[0], (region,))
+    return Location(region, ())
+
+
+def resolve_machine(cloud: str, instance_type: str, gpu: str) -> Machine:
+    """CLOUD_TYPE and CLOUD_GPU -> a native machine; refuses what the cloud cannot give."""
+    table = _TABLES[cloud]
+    gpu = gpu.lower()
+    if gpu in ("", "nogpu"):
+        gpu = ""
+    if gpu in _RETIRED:
+        raise CatalogError("CLOUD_GPU", gpu, f"{_RETIRED[gpu]}; on {cloud} choose one of {', '.join(_gpus_of(cloud))}")
+    if instance_type in SIZES:
+        if gpu and gpu not in _gpus_of(cloud) and not (cloud == "gcp" and gpu.startswith("nvidia-")):
+            raise CatalogError("CLOUD_GPU", gpu, f"on {cloud} choose one of {', '.join(_gpus_of(cloud))}")
+        if cloud == "gcp" and gpu.startswith("nvidia-"):  # native accelerator on a generic size: N1 host
+            host = _GCP[(instance_type, "t4")]
+            return Machine(host[0], gpu, 1, _generic_gpu(gpu), None)
+        row = table.get((instance_type, gpu))
+        if row is None:
+            sizes = [s for s in SIZES if (s, gpu) in table]
+            raise CatalogError("CLOUD_TYPE", instance_type, f"{gpu} on {cloud} comes in sizes {', '.join(sizes)}")
+        return Machine(row[0], row[1], row[2], gpu, row[3])
+    if not _NATIVE_TYPE[cloud].match(instance_type):
+        raise CatalogError(
+            "CLOUD_TYPE", instance_type, f"use one of {', '.join(SIZES)} or a native {cloud} machine type"
+        )
+    return _native_machine(cloud, instance_type, gpu)
+
+
+def _native_machine(cloud: str, instance_type: str, gpu: str) -> Machine:
+    known = {row[0]: (g, row) for (_, g), row in _TABLES[cloud].items()}
+    if cloud == "gcp" and gpu:
+        name, _, count = gpu.partition("*")  # CML's accelerator*count syntax
+        accelerator = name if name.startswith("nvidia-") else _GCP_ACCELERATORS.get(name, "")
+        if not accelerator:
+            raise CatalogError("CLOUD_GPU", gpu, f"on gcp choose one of {', '.join(sorted(_GCP_ACCELERATORS))}")
+        if count and not count.isdigit():
+            raise CatalogError("CLOUD_GPU", gpu, "the count after '*' must be a whole number, e.g. t4*2")
+        return Machine(instance_type, accelerator, int(count or 1), _generic_gpu(accelerator), None)
+    entry = known.get(instance_type)
+    if gpu:
+        # On AWS and Azure the type carries its GPUs: a GPU that contradicts the type is a mistake.
+        if entry is None or entry[0] != gpu:
+            raise CatalogError(
+                "CLOUD_GPU", gpu, f"on {cloud} a native CLOUD_TYPE decides the GPU; leave CLOUD_GPU empty"
+            )
+    if entry is None:
+        return Machine(instance_type, hourly_usd=None, gpu=_guess_gpu(cloud, instance_type))
+    row = entry[1]
+    return Machine(row[0], row[1], row[2], entry[0], row[3])
+
+
+def _gpus_of(cloud: str) -> list[str]:
+    return sorted({gpu for (_, gpu) in _TABLES[cloud] if gpu})
+
+
+def _generic_gpu(accelerator: str) -> str:
+    for generic, native in _GCP_ACCELERATORS.items():
+        if native == accelerator:
+            return generic
+    return accelerator
+
+
+_AWS_GPU_FAMILIES = ("p2", "p3", "p4", "p5", "g3", "g4dn", "g5", "g6", "g6e")
+
+
+def _guess_gpu(cloud: str, instance_type: str) -> str:
+    """A GPU marker for native types outside the table, so the right image is picked."""
+    if cloud == "aws" and instance_type.split(".")[0] in _AWS_GPU_FAMILIES:
+        return "gpu"
+    if cloud == "azure" and re.match(r"^Standard_N", instance_type):
+        return "gpu"
+    if cloud == "gcp" and re.match(r"^(a2|a3|a4|g2|g4)-", instance_type):
+        return "gpu"
+    return ""
+
+
+def hourly_price(cloud: str, instance_type: str) -> float | None:
+    for row in _TABLES[cloud].values():
+        if row[0] == instance_type:
+            return row[3]
+    return None

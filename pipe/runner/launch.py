@@ -1,0 +1,39 @@
+"""One instance from a list of options: spot in each zone, then on-demand in each zone.
+
+The order is the cheapest first; an adapter's CapacityError moves on to the
+next option, anything else stops at once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pipe.providers.base import CapacityError, Instance, InstanceSpec, Provider, ProviderError
+
+log = logging.getLogger(__name__)
+
+
+def attempts(zones: list[str], spot: bool) -> list[tuple[str, bool]]:
+    markets = [True, False] if spot else [False]
+    return [(zone, market) for market in markets for zone in zones]
+
+
+def launch_with_fallback(provider: Provider, spec: InstanceSpec, zones: list[str], spot: bool) -> Instance:
+    warned = False
+    for zone, use_spot in attempts(zones, spot):
+        if spot and not use_spot and not warned:
+            log.warning(
+                "No spot capacity for %s in %s: falling back to on-demand.", spec.instance_type, provider.region
+            )
+            warned = True
+        market = "spot" if use_spot else "on-demand"
+        log.info("Launching %s (%s) in %s...", spec.instance_type, market, zone)
+        try:
+            return provider.launch(spec, zone, use_spot)
+        except CapacityError as shortage:
+            log.warning("No capacity: %s", shortage)
+    tried = ", ".join(zones)
+    raise ProviderError(
+        f"no capacity for {spec.instance_type} in any zone of {provider.region} ({tried}, "
+        f"{'spot and on-demand' if spot else 'on-demand'}); try another CLOUD_REGION or CLOUD_TYPE"
+    )

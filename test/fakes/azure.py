@@ -1,0 +1,954 @@
+"""A local Azure: Azure Resource Manager and the Entra ID token endpoint on https://127.0.0.1.
+
+No Azure emulator exists, so the real SDK (azure-identity, azure-mgmt-*) talks to
+this server over real HTTPS with a certificate generated per server. Stateful:
+resource groups hold VNets, NSGs, public IPs, NICs and VMs; deleting a group
+deletes what it holds. Long-running operations answer with Azure-AsyncOperation
+(PUT) or Location (DELETE) headers when async_polls > 0, as ARM does.
+
+Every request body is checked against the SDK's own models (fakes.azure_schema):
+an unknown field is answered 400 and recorded in `violations`, and so is any
+response of ours that the SDK models would not describe.
+
+Control API (tests): fail(...) injects faults; requests is the log; groups(),
+resources(), resource(), custom_data() read state; seed_group(), add_identity(),
+set_power_state() arrange it; on_vm_created(group, vm, startup script text) is called in a
+thread when a VM is created, for a stand-in that plays the VM.
+
+Run by hand: python -m fakes.azure --port 8443 (from test/), prints the variables to use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import copy
+import datetime
+import gzip
+import ipaddress
+import itertools
+import json
+import re
+import shutil
+import signal
+import ssl
+import sys
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from azure.mgmt.compute import models as cm
+from azure.mgmt.network import models as nm
+from azure.mgmt.resource.resources import models as rm
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from fakes.azure_schema import check
+
+SUBSCRIPTION_ID = "00000000-0000-0000-0000-00000000c0de"
+TENANT_ID = "11111111-1111-1111-1111-111111111111"
+CLIENT_ID = "22222222-2222-2222-2222-222222222222"
+CLIENT_SECRET = "fake-client-secret"
+OIDC_TOKEN = "fake.bitbucket.oidc-token"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ARM_SCOPE = "https://management.azure.com/.default"
+
+# (namespace, type) lowercased -> (canonical type, model describing the body)
+RESOURCE_TYPES: dict[tuple[str, str], tuple[str, type]] = {
+    ("microsoft.network", "virtualnetworks"): ("Microsoft.Network/virtualNetworks", nm.VirtualNetwork),
+    ("microsoft.network", "networksecuritygroups"): (
+        "Microsoft.Network/networkSecurityGroups",
+        nm.NetworkSecurityGroup,
+    ),
+    ("microsoft.network", "publicipaddresses"): ("Microsoft.Network/publicIPAddresses", nm.PublicIPAddress),
+    ("microsoft.network", "networkinterfaces"): ("Microsoft.Network/networkInterfaces", nm.NetworkInterface),
+    ("microsoft.compute", "virtualmachines"): ("Microsoft.Compute/virtualMachines", cm.VirtualMachine),
+}
+VM_TYPE = "Microsoft.Compute/virtualMachines"
+
+_DEFAULT_RULES = (  # Azure's default rules: inbound only from the VNet and the load balancer
+    ("AllowVnetInBound", "Inbound", 65000, "Allow", "VirtualNetwork", "VirtualNetwork"),
+    ("AllowAzureLoadBalancerInBound", "Inbound", 65001, "Allow", "AzureLoadBalancer", "*"),
+    ("DenyAllInBound", "Inbound", 65500, "Deny", "*", "*"),
+    ("AllowVnetOutBound", "Outbound", 65000, "Allow", "VirtualNetwork", "VirtualNetwork"),
+    ("AllowInternetOutBound", "Outbound", 65001, "Allow", "*", "Internet"),
+    ("DenyAllOutBound", "Outbound", 65500, "Deny", "*", "*"),
+)
+
+_TOKEN = re.compile(r"^/(?P<tenant>[^/]+)/oauth2/v2\.0/token$")
+_OPENID = re.compile(r"^/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration$")
+_GROUPS = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups$", re.I)
+_GROUP = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)$", re.I)
+_PROVIDER = r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/(?P<ns>[^/]+)/(?P<type>[^/]+)"
+_LIST = re.compile(_PROVIDER + "$", re.I)
+_RESOURCE = re.compile(_PROVIDER + r"/(?P<name>[^/]+)$", re.I)
+_INSTANCE_VIEW = re.compile(_PROVIDER + r"/(?P<name>[^/]+)/instanceview$", re.I)
+_OPERATION = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/providers/(?P<ns>[^/]+)/locations/(?P<loc>[^/]+)/"
+    r"(?P<kind>operations|operationresults)/(?P<op>[^/]+)$",
+    re.I,
+)
+
+
+class ArmError(Exception):
+    def __init__(self, status: int, code: str, message: str, target: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.target = status, code, message, target
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.target:
+            error["target"] = self.target
+        return {"error": error}
+
+
+@dataclass
+class Fault:
+    method: str  # "PUT", "*" for any
+    pattern: re.Pattern[str]  # searched in the request path
+    status: int
+    code: str
+    message: str
+    times: int = 1
+    lro: bool = False  # accept the PUT, then end its operation Failed with code/message
+    retry_after: str | None = None
+    target: str | None = None
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any  # parsed JSON, or the form of a token request (secrets masked)
+    status: int = 0
+
+
+@dataclass
+class _Operation:
+    id: str
+    polls_left: int
+    on_done: Callable[[], None]
+    error: dict[str, Any] | None = None
+    status: str = "InProgress"
+
+
+@dataclass
+class _Group:
+    name: str
+    location: str
+    tags: dict[str, str]
+    state: str = "Succeeded"
+    resources: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (type lower, name lower)
+
+
+class AzureFake:
+    """The server and its state. Thread-safe; start() before use, stop() after."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        subscription_id: str = SUBSCRIPTION_ID,
+        tenant_id: str = TENANT_ID,
+        client_id: str = CLIENT_ID,
+        client_secret: str = CLIENT_SECRET,
+        oidc_token: str = OIDC_TOKEN,
+    ) -> None:
+        self.subscription_id = subscription_id
+        self.tenant_id = tenant_id
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.oidc_token = oidc_token
+        self._lock = threading.RLock()
+        self._dir = Path(tempfile.mkdtemp(prefix="azure-fake-"))
+        self.cert_path, key_path = _self_signed_cert(self._dir)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(self.cert_path), str(key_path))
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server.daemon_threads = True
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.port = self._server.server_address[1]
+        self.url = f"https://127.0.0.1:{self.port}"
+        self._thread: threading.Thread | None = None
+        self.on_vm_created: Callable[[str, str, str], None] | None = None
+        self.reset()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> AzureFake:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="azure-fake", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> AzureFake:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget all state, faults, the log and settings (the server keeps running)."""
+        with self._lock:
+            self._groups: dict[str, _Group] = {}
+            self._operations: dict[str, _Operation] = {}
+            self._faults: list[Fault] = []
+            self._custom_data: dict[tuple[str, str], str] = {}
+            self._power: dict[tuple[str, str], str] = {}
+            self._tokens: set[str] = set()
+            self._identities: set[str] = set()
+            self._ids = itertools.count(1)
+            self.requests: list[LoggedRequest] = []
+            self.violations: list[str] = []
+            self.sign_ins: list[str] = []  # "client_secret" or "client_assertion", one per token issued
+            self.async_polls = 0  # polls a long-running operation takes (the last reports its end); 0 = synchronous
+            self.retry_after: int | None = 1  # Retry-After on async responses; None = omit
+            self.page_size = 0  # items per page of list responses; 0 = one page
+            self.on_vm_created = None
+
+    def env(self) -> dict[str, str]:
+        """Variables that point the adapter's from_env() at this server (service principal)."""
+        return {
+            "AZURE_SUBSCRIPTION_ID": self.subscription_id,
+            "AZURE_TENANT_ID": self.tenant_id,
+            "AZURE_CLIENT_ID": self.client_id,
+            "AZURE_CLIENT_SECRET": self.client_secret,
+            "AZURE_RESOURCE_MANAGER_ENDPOINT": self.url,
+            "AZURE_AUTHORITY_HOST": self.url,
+            "AZURE_CA_BUNDLE": str(self.cert_path),
+        }
+
+    # -- control API ------------------------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        path_pattern: str,
+        *,
+        status: int = 409,
+        code: str = "AllocationFailed",
+        message: str = "Allocation failed. We do not have sufficient capacity for the requested VM size.",
+        times: int = 1,
+        lro: bool = False,
+        retry_after: str | None = None,
+        target: str | None = None,
+    ) -> None:
+        """Answer the next `times` requests whose method and path match with this error.
+
+        lro=True (PUT only): accept the request, then end its operation Failed (as
+        AllocationFailed does on Azure); the resource stays with provisioningState Failed.
+        """
+        with self._lock:
+            self._faults.append(
+                Fault(
+                    method.upper(),
+                    re.compile(path_pattern, re.I),
+                    status,
+                    code,
+                    message,
+                    times,
+                    lro,
+                    retry_after,
+                    target,
+                )
+            )
+
+    def fail_vm_create(self, code: str = "AllocationFailed", *, lro: bool = True, times: int = 1) -> None:
+        status = 200 if lro else 409
+        self.fail(
+            "PUT",
+            r"/virtualMachines/[^/]+$",
+            status=status,
+            code=code,
+            message=f"{code}: test fault",
+            times=times,
+            lro=lro,
+        )
+
+    def groups(self) -> list[str]:
+        with self._lock:
+            return sorted(g.name for g in self._groups.values())
+
+    def group_tags(self, group: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._group(group).tags)
+
+    def resources(self, group: str) -> list[tuple[str, str]]:
+        """(type, name) of every resource in group."""
+        with self._lock:
+            return sorted((r["type"], r["name"]) for r in self._group(group).resources.values())
+
+    def resource(self, group: str, type_: str, name: str) -> dict[str, Any]:
+        """The stored document of one resource (as GET returns it)."""
+        with self._lock:
+            g = self._group(group)
+            return self._output(g, g.resources[(type_.lower(), name.lower())], {})
+
+    def custom_data(self, group: str, vm: str) -> str:
+        """The custom data the VM was created with, as sent (base64); GET never returns it."""
+        with self._lock:
+            return self._custom_data[(group.lower(), vm.lower())]
+
+    def seed_group(self, name: str, tags: dict[str, str], location: str = "westus2") -> None:
+        with self._lock:
+            self._groups[name.lower()] = _Group(name, location, dict(tags))
+
+    def add_identity(self, group: str, name: str) -> str:
+        """Register a user-assigned managed identity; VMs may only reference registered ones."""
+        ident = (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{group}"
+            f"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+        )
+        with self._lock:
+            self._identities.add(ident.lower())
+        return ident
+
+    def set_power_state(self, group: str, vm: str, state: str) -> None:
+        """running | stopped | deallocated | starting | stopping | deallocating."""
+        with self._lock:
+            self._power[(group.lower(), vm.lower())] = state
+
+    # -- dispatch (called by the handler) ---------------------------------------------------------
+
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], Any]:
+        parts = urlsplit(raw_path)
+        path = parts.path.rstrip("/") or "/"
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        entry = LoggedRequest(method, path, query, None)
+        with self._lock:
+            self.requests.append(entry)
+        out_headers: dict[str, str] = {}
+        try:
+            token = _TOKEN.match(path)
+            openid = _OPENID.match(path)
+            if openid and method == "GET":  # MSAL reads the tenant's OpenID configuration first
+                self._take_fault(method, path)
+                status, out_headers, out = 200, {}, self._openid(openid["tenant"])
+            elif token:
+                if method != "POST":
+                    raise ArmError(405, "MethodNotAllowed", "token endpoint takes POST")
+                form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
+                entry.body = {k: ("***" if k in ("client_secret", "client_assertion") else v) for k, v in form.items()}
+                self._take_fault(method, path)
+                status, out_headers, out = 200, {}, self._token(token["tenant"], form)
+            else:
+                entry.body = json.loads(body) if body else None
+                self._authorize(headers)
+                if "api-version" not in query or not re.fullmatch(
+                    r"\d{4}-\d{2}-\d{2}(-preview)?", query["api-version"]
+                ):
+                    raise ArmError(400, "MissingApiVersionParameter", "The api-version query parameter is required.")
+                fault = self._take_fault(method, path)
+                status, out_headers, out = self._arm(method, path, query, entry.body, headers, fault)
+        except ArmError as err:
+            status, out = err.status, err.body()
+            if err.status == 400 and err.code == "InvalidRequestContent":
+                with self._lock:
+                    self.violations.append(f"{method} {path}: {err.message}")
+        except _Fault as f:
+            status, out = f.fault.status, ArmError(f.fault.status, f.fault.code, f.fault.message, f.fault.target).body()
+            out_headers = {"Retry-After": f.fault.retry_after} if f.fault.retry_after is not None else {}
+        entry.status = status
+        return status, out_headers, out
+
+    def _take_fault(self, method: str, path: str, *, lro: bool = False) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.times > 0 and fault.method in ("*", method) and fault.pattern.search(path):
+                    fault.times -= 1
+                    if fault.lro and method == "PUT":
+                        return fault
+                    raise _Fault(fault)
+        return None
+
+    # -- Entra ID ---------------------------------------------------------------------------------
+
+    def _openid(self, tenant: str) -> dict[str, Any]:
+        if tenant != self.tenant_id:
+            raise ArmError(400, "invalid_tenant", f"AADSTS90002: Tenant '{tenant}' not found.")
+        base = f"{self.url}/{tenant}"
+        return {
+            "issuer": f"{base}/v2.0",
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "tenant_region_scope": "NA",
+        }
+
+    def _token(self, tenant: str, form: dict[str, str]) -> dict[str, Any]:
+        def refuse(status: int, error: str, description: str) -> ArmError:
+            err = ArmError(status, error, description)
+            err.body = lambda: {"error": error, "error_description": description}  # type: ignore[method-assign]
+            return err
+
+        if tenant != self.tenant_id:
+            raise refuse(400, "invalid_request", f"AADSTS90002: Tenant '{tenant}' not found.")
+        if form.get("grant_type") != "client_credentials":
+            raise refuse(400, "unsupported_grant_type", "AADSTS70003: only client_credentials here")
+        if form.get("client_id") != self.client_id:
+            raise refuse(400, "unauthorized_client", "AADSTS700016: Application not found in the directory.")
+        if ARM_SCOPE not in form.get("scope", "").split():
+            raise refuse(400, "invalid_scope", f"AADSTS70011: scope must be {ARM_SCOPE}")
+        if "client_secret" in form:
+            if form["client_secret"] != self.client_secret:
+                raise refuse(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+            kind = "client_secret"
+        elif "client_assertion" in form:
+            if form.get("client_assertion_type") != ASSERTION_TYPE or form["client_assertion"] != self.oidc_token:
+                raise refuse(401, "invalid_client", "AADSTS700213: No matching federated identity record found.")
+            kind = "client_assertion"
+        else:
+            raise refuse(401, "invalid_client", "AADSTS7000216: client_secret or client_assertion is required.")
+        access = f"fake-arm-token-{uuid.uuid4().hex}"
+        with self._lock:
+            self._tokens.add(access)
+            self.sign_ins.append(kind)
+        return {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": access}
+
+    def _authorize(self, headers: dict[str, str]) -> None:
+        auth = headers.get("authorization", "")
+        with self._lock:
+            ok = auth.startswith("Bearer ") and auth[len("Bearer ") :] in self._tokens
+        if not ok:
+            raise ArmError(401, "InvalidAuthenticationToken", "The access token is invalid or missing.")
+
+    # -- ARM --------------------------------------------------------------------------------------
+
+    def _arm(
+        self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str], fault: Fault | None
+    ) -> tuple[int, dict[str, str], Any]:
+        for pattern in (_GROUPS, _GROUP, _LIST, _RESOURCE, _INSTANCE_VIEW, _OPERATION):
+            m = pattern.match(path)
+            if m:
+                break
+        else:
+            raise ArmError(404, "InvalidResourceType", f"No route for {path}")
+        if m["sub"] != self.subscription_id:
+            raise ArmError(404, "SubscriptionNotFound", f"The subscription '{m['sub']}' could not be found.")
+        with self._lock:
+            if pattern is _GROUPS and method == "GET":
+                return self._list_groups(query, headers.get("host", f"127.0.0.1:{self.port}"), path)
+            if pattern is _GROUP:
+                return self._group_route(method, m["rg"], body, query)
+            if pattern is _OPERATION and method == "GET":
+                return self._poll(m["op"], m["kind"].lower())
+            if pattern is _INSTANCE_VIEW and method == "GET":
+                group = self._group(m["rg"])
+                vm = group.resources.get((VM_TYPE.lower(), m["name"].lower()))
+                if vm is None:
+                    raise ArmError(404, "ResourceNotFound", f"The Resource '{VM_TYPE}/{m['name']}' was not found.")
+                return 200, {}, self._respond(cm.VirtualMachineInstanceView, self._instance_view(group, vm))
+            kind = RESOURCE_TYPES.get((m["ns"].lower(), m["type"].lower()))
+            if kind is None:
+                raise ArmError(400, "InvalidResourceType", f"The resource type '{m['ns']}/{m['type']}' is not served")
+            if pattern is _LIST and method == "GET":
+                group = self._group(m["rg"])
+                items = [self._output(group, r, query) for r in group.resources.values() if r["type"] == kind[0]]
+                return 200, {}, {"value": [self._respond(kind[1], i) for i in items]}
+            if pattern is _RESOURCE:
+                if method == "PUT":
+                    return self._put(m["rg"], kind, m["name"], body, fault)
+                if method == "GET":
+                    group = self._group(m["rg"])
+                    doc = group.resources.get((kind[0].lower(), m["name"].lower()))
+                    if doc is None:
+                        raise ArmError(404, "ResourceNotFound", f"The Resource '{kind[0]}/{m['name']}' was not found.")
+                    return 200, {}, self._respond(kind[1], self._output(group, doc, query))
+                if method == "DELETE":
+                    return self._delete_resource(m["rg"], kind[0], m["name"])
+        raise ArmError(405, "MethodNotAllowed", f"{method} {path}")
+
+    # resource groups
+
+    def _group(self, name: str) -> _Group:
+        group = self._groups.get(name.lower())
+        if group is None:
+            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
+        return group
+
+    def _group_doc(self, group: _Group) -> dict[str, Any]:
+        return {
+            "id": f"/subscriptions/{self.subscription_id}/resourceGroups/{group.name}",
+            "name": group.name,
+            "type": "Microsoft.Resources/resourceGroups",
+            "location": group.location,
+            "tags": dict(group.tags),
+            "properties": {"provisioningState": group.state},
+        }
+
+    def _group_route(self, method: str, name: str, body: Any, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        if method == "PUT":
+            self._validate(rm.ResourceGroup, body)
+            if not isinstance(body, dict) or not body.get("location"):
+                raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+            existing = self._groups.get(name.lower())
+            if existing is not None and existing.state == "Deleting":
+                raise ArmError(
+                    409, "ResourceGroupBeingDeleted", f"The resource group '{name}' is in deprovisioning state"
+                )
+            if existing is None:
+                self._groups[name.lower()] = _Group(name, body["location"], dict(body.get("tags") or {}))
+            else:
+                existing.tags = dict(body.get("tags") or {})
+            group = self._groups[name.lower()]
+            return (201 if existing is None else 200), {}, self._respond(rm.ResourceGroup, self._group_doc(group))
+        if method == "GET":
+            return 200, {}, self._respond(rm.ResourceGroup, self._group_doc(self._group(name)))
+        if method == "HEAD":
+            return (204 if name.lower() in self._groups else 404), {}, None
+        if method == "DELETE":
+            group = self._group(name)
+            forced = query.get("forceDeletionTypes", "")
+            if forced and forced.lower() not in (
+                "microsoft.compute/virtualmachines",
+                "microsoft.compute/virtualmachinescalesets",
+            ):
+                raise ArmError(400, "InvalidForceDeletionType", f"forceDeletionTypes {forced!r} is not supported")
+
+            def done() -> None:
+                self._groups.pop(name.lower(), None)
+                for key in [k for k in self._custom_data if k[0] == name.lower()]:
+                    self._custom_data.pop(key, None)
+                    self._power.pop(key, None)
+
+            if self.async_polls <= 0:
+                done()
+                return 200, {}, None
+            group.state = "Deleting"
+            op = self._operation(done)
+            return 202, self._async_headers("Microsoft.Resources", group.location, op, location_header=True), None
+        raise ArmError(405, "MethodNotAllowed", method)
+
+    def _list_groups(self, query: dict[str, str], host: str, path: str) -> tuple[int, dict[str, str], Any]:
+        groups = sorted(self._groups.values(), key=lambda g: g.name.lower())
+        flt = query.get("$filter", "")
+        if flt:
+            m = re.fullmatch(r"tagName eq '([^']*)'(?: and tagValue eq '([^']*)')?", flt.strip())
+            if not m:
+                raise ArmError(400, "InvalidFilterInQueryString", f"Invalid $filter {flt!r}")
+            groups = [g for g in groups if m[1] in g.tags and (m[2] is None or g.tags[m[1]] == m[2])]
+        start = int(query.get("$skiptoken", "0") or 0)
+        size = self.page_size or len(groups) or 1
+        page = groups[start : start + size]
+        out: dict[str, Any] = {"value": [self._respond(rm.ResourceGroup, self._group_doc(g)) for g in page]}
+        if start + size < len(groups):
+            params = {k: v for k, v in query.items() if k != "$skiptoken"} | {"$skiptoken": str(start + size)}
+            out["nextLink"] = f"https://{host}{path}?{urlencode(params)}"
+        return 200, {}, out
+
+    # resources
+
+    def _put(
+        self, group_name: str, kind: tuple[str, type], name: str, body: Any, fault: Fault | None
+    ) -> tuple[int, dict[str, str], Any]:
+        type_, model = kind
+        self._validate(model, body)
+        group = self._group(group_name)
+        if group.state == "Deleting":
+            raise ArmError(409, "ResourceGroupBeingDeleted", f"The resource group '{group.name}' is being deleted")
+        if not isinstance(body, dict) or not body.get("location"):
+            raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+        rid = f"/subscriptions/{self.subscription_id}/resourceGroups/{group.name}/providers/{type_}/{name}"
+        key = (type_.lower(), name.lower())
+        existing = key in group.resources
+        doc: dict[str, Any] = {
+            "id": rid,
+            "name": name,
+            "type": type_,
+            "location": body["location"],
+            "tags": dict(body.get("tags") or {}),
+        }
+        props = copy.deepcopy(body.get("properties") or {})
+        for extra in ("zones", "sku", "identity"):
+            if extra in body:
+                doc[extra] = copy.deepcopy(body[extra])
+        builder = {
+            "Microsoft.Network/virtualNetworks": self._vnet,
+            "Microsoft.Network/networkSecurityGroups": self._nsg,
+            "Microsoft.Network/publicIPAddresses": self._public_ip,
+            "Microsoft.Network/networkInterfaces": self._nic,
+            VM_TYPE: self._vm,
+        }[type_]
+        builder(group, doc, props)
+        doc["properties"] = props
+        is_vm = type_ == VM_TYPE
+        if is_vm:
+            self._custom_data[(group.name.lower(), name.lower())] = props.get("osProfile", {}).get("customData", "")
+
+        def succeed() -> None:
+            props["provisioningState"] = "Succeeded"
+            if is_vm:
+                self._power[(group.name.lower(), name.lower())] = "running"
+                hook = self.on_vm_created
+                if hook is not None:
+                    raw = base64.b64decode(self._custom_data[(group.name.lower(), name.lower())] or "")
+                    data = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode()
+                    threading.Thread(target=hook, args=(group.name, name, data), daemon=True).start()
+
+        group.resources[key] = doc
+        if fault is None and self.async_polls <= 0:
+            succeed()
+            return (200 if existing else 201), {}, self._respond(model, self._output(group, doc, {}))
+        props["provisioningState"] = "Updating" if existing else "Creating"
+        if fault is not None:
+            error = ArmError(fault.status, fault.code, fault.message, fault.target).body()["error"]
+
+            def fail() -> None:
+                props["provisioningState"] = "Failed"
+
+            op = self._operation(fail, error=error)
+        else:
+            op = self._operation(succeed)
+        location = doc["location"]
+        ns = type_.split("/")[0]
+        return (
+            (200 if existing else 201),
+            self._async_headers(ns, location, op),
+            self._respond(model, self._output(group, doc, {})),
+        )
+
+    def _delete_resource(self, group_name: str, type_: str, name: str) -> tuple[int, dict[str, str], Any]:
+        group = self._group(group_name)
+        if group.resources.pop((type_.lower(), name.lower()), None) is None:
+            return 204, {}, None
+        self._custom_data.pop((group.name.lower(), name.lower()), None)
+        return 200, {}, None
+
+    def _ref(self, rid: Any, what: str, target: str) -> tuple[_Group, dict[str, Any]]:
+        """The resource an id points at, which must exist in this subscription."""
+        m = re.match(_PROVIDER + r"/(?P<name>[^/]+)(?:/subnets/(?P<sub_name>[^/]+))?$", str(rid or ""), re.I)
+        group = self._groups.get(m["rg"].lower()) if m and m["sub"] == self.subscription_id else None
+        doc = group.resources.get((f"{m['ns']}/{m['type']}".lower(), m["name"].lower())) if group and m else None
+        if group is None or doc is None or m is None:
+            raise ArmError(
+                400, "InvalidResourceReference", f"{what} {rid!r} referenced by the resource was not found.", target
+            )
+        if m["sub_name"]:
+            subnets = [s for s in doc["properties"].get("subnets", []) if s["name"].lower() == m["sub_name"].lower()]
+            if not subnets:
+                raise ArmError(400, "InvalidResourceReference", f"Subnet {rid!r} was not found.", target)
+        return group, doc
+
+    def _child(self, parent: dict[str, Any], kind: str, item: dict[str, Any]) -> None:
+        item["id"] = f"{parent['id']}/{kind}/{item.get('name', '')}"
+        item["type"] = f"{parent['type']}/{kind}"
+        item.setdefault("properties", {})["provisioningState"] = "Succeeded"
+
+    def _vnet(self, group: _Group, doc: dict[str, Any], props: dict[str, Any]) -> None:
+        prefixes = props.get("addressSpace", {}).get("addressPrefixes") or []
+        if not prefixes:
+            raise ArmError(400, "InvalidAddressSpace", "addressSpace.addressPrefixes is required", "addressSpace")
+        for subnet in props.get("subnets") or []:
+            if not subnet.get("name"):
+                raise ArmError(400, "InvalidRequestFormat", "Every subnet needs a name", "subnets")
+            sp = subnet.get("properties") or {}
+            prefix = sp.get("addressPrefix")
+            if not prefix or not any(
+                ipaddress.ip_network(prefix).subnet_of(ipaddress.ip_network(p))  # type: ignore[arg-type]
+                for p in prefixes
+            ):
+                raise ArmError(400, "NetcfgSubnetRangeOutsideVnet", f"Subnet prefix {prefix} outside {prefixes}")
+            if sp.get("networkSecurityGroup"):
+                self._ref(sp["networkSecurityGroup"].get("id"), "Network security group", "networkSecurityGroup")
+            self._child(doc, "subnets", subnet)
+        props["resourceGuid"] = str(uuid.uuid4())
+
+    def _nsg(self, group: _Group, doc: dict[str, Any], props: dict[str, Any]) -> None:
+        for rule in props.get("securityRules") or []:
+            self._child(doc, "securityRules", rule)
+        props["defaultSecurityRules"] = []
+        for name, direction, priority, access, source, destination in _DEFAULT_RULES:
+            rule = {
+                "name": name,
+                "properties": {
+                    "protocol": "*",
+                    "sourcePortRange": "*",
+                    "destinationPortRange": "*",
+                    "sourceAddressPrefix": source,
+                    "destinationAddressPrefix": destination,
+                    "access": access,
+                    "priority": priority,
+                    "direction": direction,
+                },
+            }
+            self._child(doc, "defaultSecurityRules", rule)
+            props["defaultSecurityRules"].append(rule)
+        props["resourceGuid"] = str(uuid.uuid4())
+
+    def _public_ip(self, group: _Group, doc: dict[str, Any], props: dict[str, Any]) -> None:
+        sku = (doc.get("sku") or {}).get("name", "Basic")
+        if sku == "Standard" and props.get("publicIPAllocationMethod", "Static") != "Static":
+            raise ArmError(400, "StandardSkuPublicIPAddressesMustBeStatic", "Standard SKU public IPs must be Static")
+        props.setdefault("publicIPAddressVersion", "IPv4")
+        props["ipAddress"] = f"203.0.113.{next(self._ids) % 250 + 1}"  # TEST-NET-3, never routed
+        props["resourceGuid"] = str(uuid.uuid4())
+
+    def _nic(self, group: _Group, doc: dict[str, Any], props: dict[str, Any]) -> None:
+        configs = props.get("ipConfigurations") or []
+        if not configs:
+            raise ArmError(400, "InvalidRequestFormat", "At least one IP configuration is required", "ipConfigurations")
+        if props.get("networkSecurityGroup"):
+            self._ref(props["networkSecurityGroup"].get("id"), "Network security group", "networkSecurityGroup")
+        for i, config in enumerate(configs):
+            cp = config.setdefault("properties", {})
+            self._ref((cp.get("subnet") or {}).get("id"), "Subnet", "subnet")
+            if cp.get("publicIPAddress"):
+                self._ref(cp["publicIPAddress"].get("id"), "Public IP address", "publicIPAddress")
+            cp["privateIPAddress"] = f"10.0.0.{4 + i}"
+            cp.setdefault("privateIPAllocationMethod", "Dynamic")
+            cp["primary"] = i == 0
+            self._child(doc, "ipConfigurations", config)
+        props["resourceGuid"] = str(uuid.uuid4())
+
+    def _vm(self, group: _Group, doc: dict[str, Any], props: dict[str, Any]) -> None:
+        def bad(target: str, message: str) -> ArmError:
+            return ArmError(400, "InvalidParameter", message, target)
+
+        if not (props.get("hardwareProfile") or {}).get("vmSize"):
+            raise bad("vmSize", "The value of parameter vmSize is invalid.")
+        image = (props.get("storageProfile") or {}).get("imageReference") or {}
+        if not all(image.get(k) for k in ("publisher", "offer", "sku", "version")):
+            raise bad("imageReference", "The platform image reference needs publisher, offer, sku and version.")
+        os_profile = props.get("osProfile") or {}
+        if not os_profile.get("adminUsername") or not os_profile.get("computerName"):
+            raise bad("osProfile", "adminUsername and computerName are required.")
+        linux = os_profile.get("linuxConfiguration") or {}
+        if linux.get("disablePasswordAuthentication") and not (linux.get("ssh") or {}).get("publicKeys"):
+            raise bad("linuxConfiguration.ssh.publicKeys", "SSH keys are required when password login is disabled.")
+        if not linux.get("disablePasswordAuthentication") and not os_profile.get("adminPassword"):
+            raise bad("adminPassword", "Required parameter 'adminPassword' is missing (null).")
+        custom = os_profile.get("customData")
+        if custom is not None:
+            try:
+                base64.b64decode(custom, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise bad("customData", "Custom data in OSProfile must be in Base64 encoding.") from exc
+        priority = props.get("priority", "Regular")
+        if priority.lower() != "spot" and (props.get("evictionPolicy") or props.get("billingProfile")):
+            raise bad("evictionPolicy", "Eviction policy and billing profile can be set only for Spot VMs.")
+        max_price = (props.get("billingProfile") or {}).get("maxPrice")
+        if max_price is not None and max_price != -1 and max_price <= 0:
+            raise bad("billingProfile.maxPrice", "maxPrice must be -1 or greater than 0.")
+        nics = (props.get("networkProfile") or {}).get("networkInterfaces") or []
+        if not nics:
+            raise bad("networkProfile", "At least one network interface is required.")
+        for nic in nics:
+            self._ref(nic.get("id"), "Network interface", "networkInterfaces")
+        identity = doc.get("identity")
+        if identity:
+            for ident in identity.get("userAssignedIdentities") or {}:
+                if ident.lower() not in self._identities:
+                    raise ArmError(
+                        400, "FailedIdentityOperation", f"Identity '{ident}' was not found.", "userAssignedIdentities"
+                    )
+                identity["userAssignedIdentities"][ident] = {
+                    "principalId": str(uuid.uuid4()),
+                    "clientId": str(uuid.uuid4()),
+                }
+        os_disk = (props.get("storageProfile") or {}).get("osDisk") or {}
+        disk_name = os_disk.get("name") or f"{doc['name']}_OsDisk_1"
+        os_disk.setdefault("managedDisk", {})["id"] = (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{group.name}/providers/Microsoft.Compute/disks/{disk_name}"
+        )
+        props["vmId"] = str(uuid.uuid4())
+        props["timeCreated"] = datetime.datetime.now(datetime.UTC).isoformat()
+
+    def _output(self, group: _Group, doc: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        """A resource as GET returns it: without write-only fields, with the instance view when asked."""
+        out = copy.deepcopy(doc)
+        if out["type"] == VM_TYPE:
+            out["properties"].get("osProfile", {}).pop("customData", None)
+            if query.get("$expand", "").lower() == "instanceview":
+                out["properties"]["instanceView"] = self._instance_view(group, doc)
+        return out
+
+    def _instance_view(self, group: _Group, vm: dict[str, Any]) -> dict[str, Any]:
+        state = vm["properties"].get("provisioningState", "Succeeded")
+        statuses = [{"code": f"ProvisioningState/{state.lower()}", "level": "Info", "displayStatus": state}]
+        power = self._power.get((group.name.lower(), vm["name"].lower()))
+        if power and state == "Succeeded":
+            statuses.append({"code": f"PowerState/{power}", "level": "Info", "displayStatus": f"VM {power}"})
+        return {"computerName": vm["properties"].get("osProfile", {}).get("computerName"), "statuses": statuses}
+
+    # operations
+
+    def _operation(self, on_done: Callable[[], None], error: dict[str, Any] | None = None) -> _Operation:
+        op = _Operation(str(uuid.uuid4()), max(self.async_polls, 1) - 1, on_done, error)
+        self._operations[op.id] = op
+        return op
+
+    def _async_headers(
+        self, ns: str, location: str, op: _Operation, *, location_header: bool = False
+    ) -> dict[str, str]:
+        base = f"{self.url}/subscriptions/{self.subscription_id}/providers/{ns}/locations/{location}"
+        headers = {}
+        if location_header:
+            headers["Location"] = f"{base}/operationResults/{op.id}?api-version=2025-04-01"
+        else:
+            headers["Azure-AsyncOperation"] = f"{base}/operations/{op.id}?api-version=2025-04-01"
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+    def _poll(self, op_id: str, kind: str) -> tuple[int, dict[str, str], Any]:
+        op = self._operations.get(op_id)
+        if op is None:
+            raise ArmError(404, "OperationNotFound", f"Operation {op_id} not found")
+        if op.status == "InProgress":
+            if op.polls_left > 0:
+                op.polls_left -= 1
+            else:
+                op.status = "Failed" if op.error else "Succeeded"
+                op.on_done()
+        if kind == "operationresults":  # Location polling: 202 while running, then 200
+            if op.status == "InProgress":
+                headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
+                return 202, headers, None
+            if op.status == "Failed":
+                return 400, {}, {"error": op.error}
+            return 200, {}, None
+        body: dict[str, Any] = {"id": op.id, "name": op.id, "status": op.status}
+        if op.error:
+            body["error"] = op.error if op.status == "Failed" else None
+            body = {k: v for k, v in body.items() if v is not None}
+        headers = (
+            {"Retry-After": str(self.retry_after)} if self.retry_after is not None and op.status == "InProgress" else {}
+        )
+        return 200, headers, body
+
+    # schema checks
+
+    def _validate(self, model: type, body: Any) -> None:
+        problems = check(model, body)
+        if problems:
+            raise ArmError(400, "InvalidRequestContent", "; ".join(problems))
+
+    def _respond(self, model: type, doc: dict[str, Any]) -> dict[str, Any]:
+        problems = check(model, doc)
+        if problems:
+            self.violations.append(f"response {model.__name__}: " + "; ".join(problems))
+        return doc
+
+
+class _Fault(Exception):
+    def __init__(self, fault: Fault) -> None:
+        super().__init__(fault.code)
+        self.fault = fault
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: AzureFake
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, out_headers, out = self.fake.handle(self.command, self.path, headers, body)
+        data = json.dumps(out).encode() if out is not None else b""
+        self.send_response(status)
+        for key, value in out_headers.items():
+            self.send_header(key, value)
+        self.send_header("x-ms-request-id", str(uuid.uuid4()))
+        if data:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data and self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet; the fake keeps its own log
+        return
+
+
+def _self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A per-server certificate for 127.0.0.1/localhost that is its own CA."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "azure-fake 127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local Azure Resource Manager + Entra ID token endpoint (HTTPS)")
+    parser.add_argument("--port", type=int, default=8443)
+    parser.add_argument("--async-polls", type=int, default=1, help="InProgress polls before an operation ends")
+    parser.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on async responses")
+    args = parser.parse_args(argv)
+    fake = AzureFake(port=args.port)
+    fake.async_polls = args.async_polls
+    fake.retry_after = args.retry_after
+    print(f"Azure fake on {fake.url}", flush=True)
+    print(f"certificate: {fake.cert_path}", flush=True)
+    for key, value in fake.env().items():
+        print(f"export {key}={value}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    fake.start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""The idle agent's decisions, driven by a fake clock, a fake container list and a fake cloud."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import pytest
+
+from pipe.bootstrap import agent as agent_mod
+from pipe.bootstrap.agent import LOG_BUSY_CAP_S, Agent
+
+POLL = 5.0
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@dataclass
+class FakeHost:
+    """Steps are (start, end) intervals on the fake clock; a step only starts while the runner runs."""
+
+    clock: FakeClock
+    steps: list[tuple[float, float]] = field(default_factory=list)
+    runner_running: bool = True
+    on_stop: list[float] = field(default_factory=list)  # durations of steps that start while stopping
+    log_lines: list[tuple[float, str]] = field(default_factory=list)
+    errors_at: set[float] = field(default_factory=set)  # times at which `docker ps` fails
+    events: list[tuple[float, str]] = field(default_factory=list)
+    told: list[str] = field(default_factory=list)
+    skipped: list[tuple[float, float]] = field(default_factory=list)
+
+    def live(self) -> list[tuple[float, float]]:
+        return [s for s in self.steps if s[0] <= self.clock.t < s[1]]
+
+    def step_containers(self) -> list[str]:
+        if self.clock.t in self.errors_at:
+            raise OSError("Cannot connect to the Docker daemon")
+        return [f"step-{a}" for a, _ in self.live()]
+
+    def runner_log(self) -> list[str]:
+        due = [line for t, line in self.log_lines if t <= self.clock.t]
+        self.log_lines = [(t, line) for t, line in self.log_lines if t > self.clock.t]
+        return due
+
+    def stop_runner(self) -> None:
+        self.events.append((self.clock.t, "stop"))
+        self.runner_running = False
+        self.steps += [(self.clock.t, self.clock.t + d) for d in self.on_stop]
+        self.on_stop = []
+
+    def start_runner(self) -> None:
+        self.events.append((self.clock.t, "start"))
+        self.runner_running = True
+
+    def tell_steps(self, message: str) -> None:
+        self.told.append(message)
+
+
+@dataclass
+class FakeCloud:
+    clock: FakeClock
+    host: FakeHost
+    notice_at: float | None = None
+    notice: str = "spot"
+    terminated: list[tuple[float, str, int]] = field(default_factory=list)  # (time, reason, live steps)
+
+    def interruption(self) -> str | None:
+        return self.notice if self.notice_at is not None and self.clock.t >= self.notice_at else None
+
+    def terminate(self, reason: str) -> None:
+        self.terminated.append((self.clock.t, reason, len(self.host.live())))
+
+
+def make(
+    idle: float | None = 300, lifetime: float = 10 * 3600, single: bool = False, **host_kw: object
+) -> tuple[Agent, FakeClock, FakeHost, FakeCloud]:
+    clock = FakeClock()
+    host = FakeHost(clock, **host_kw)  # type: ignore[arg-type]
+    cloud = FakeCloud(clock, host)
+    agent = Agent(
+        idle_timeout_s=idle, max_lifetime_s=lifetime, started_at=0.0, single=single,
+        clock=clock, host=host, cloud=cloud, log=lambda _m: None, poll_s=POLL,
+    )  # fmt: skip
+    return agent, clock, host, cloud
+
+
+def run_until(agent: Agent, clock: FakeClock, limit: float) -> str | None:
+    while clock.t <= limit:
+        reason = agent.poll()
+        if reason:
+            return reason
+        clock.sleep(POLL)
+    return None
+
+
+def test_idle_vm_powers_off_after_idle_timeout() -> None:
+    agent, clock, host, cloud = make(idle=300)
+    assert run_until(agent, clock, 3600) == "idle for 300 s"
+    assert [t for t, _, _ in cloud.terminated] == [300.0]
+    assert (300.0, "stop") in host.events
+
+
+def test_never_powers_off_during_a_long_step_and_powers_off_within_idle_timeout_plus_30s_after() -> None:
+    agent, clock, _host, cloud = make(idle=300, steps=[(100, 5000)])
+    run_until(agent, clock, 20_000)
+    [(t, reason, live)] = cloud.terminated
+    assert live == 0 and reason.startswith("idle")
+    assert 5000 + 300 <= t <= 5000 + 300 + 30
+
+
+def test_idle_clock_runs_only_while_no_step_runs() -> None:
+    # gaps of 250 s between steps never add up to the 300 s idle timeout
+    steps = [(i * 350.0 + 100, i * 350.0 + 200) for i in range(20)]
+    agent, clock, _host, cloud = make(idle=300, steps=steps)
+    run_until(agent, clock, 20_000)
+    [(t, _, _)] = cloud.terminated
+    assert t >= steps[-1][1] + 300
+
+
+def test_step_that_starts_while_the_runner_is_stopping_keeps_the_vm_and_restarts_the_runner() -> None:
+    agent, clock, host, cloud = make(idle=300, on_stop=[600.0])
+    assert agent.poll() is None
+    assert run_until(agent, clock, 600) is None
+    assert [e for _, e in host.events] == ["stop", "start"] and host.runner_running
+    assert run_until(agent, clock, 5000) is not None
+    [(t, _, live)] = cloud.terminated
+    assert live == 0 and 900 + 300 <= t <= 900 + 330
+
+
+def test_runner_log_covers_the_image_pull_before_step_containers_exist() -> None:
+    lines = [(280.0, "Updating step progress to PULLING_IMAGES."), (700.0, "Updating step progress to COMPLETED.")]
+    agent, clock, _host, cloud = make(idle=300, log_lines=lines, steps=[(500, 650)])
+    run_until(agent, clock, 5000)
+    [(t, _, _)] = cloud.terminated
+    assert 700 + 300 <= t <= 700 + 330
+
+
+def test_a_start_line_without_an_end_holds_the_vm_at_most_the_log_cap() -> None:
+    agent, clock, _host, cloud = make(idle=300, log_lines=[(10.0, "Setting runner state to executing step.")])
+    run_until(agent, clock, 10 * 3600)
+    [(t, _, _)] = cloud.terminated
+    assert LOG_BUSY_CAP_S <= t <= 10 + LOG_BUSY_CAP_S + 300 + 30
+
+
+def test_a_docker_hiccup_during_a_step_is_not_a_step_end() -> None:
+    agent, clock, _host, cloud = make(idle=300, single=True, steps=[(0, 1000)], errors_at={200.0, 205.0})
+    run_until(agent, clock, 5000)
+    [(t, reason, live)] = cloud.terminated
+    assert reason == "single step done" and live == 0 and 1000 <= t <= 1000 + POLL
+
+
+def test_docker_broken_for_good_does_not_keep_the_vm_forever() -> None:
+    agent, clock, host, cloud = make(idle=300, steps=[(0, 100)])
+    host.errors_at = {float(t) for t in range(100, 100_000, 5)}
+    run_until(agent, clock, 100_000)
+    [(t, _, _)] = cloud.terminated
+    assert t <= 100 + agent_mod.DOCKER_ERRORS_BEFORE_IDLE * POLL + 300 + 30
+
+
+def test_single_powers_off_after_the_first_step() -> None:
+    agent, clock, _host, cloud = make(idle=None, single=True, steps=[(50, 400), (600, 700)])
+    assert run_until(agent, clock, 5000) == "single step done"
+    [(t, _, live)] = cloud.terminated
+    assert live == 0 and 400 <= t <= 400 + POLL
+
+
+def test_single_without_any_step_still_honours_the_idle_timeout() -> None:
+    agent, clock, _host, _cloud = make(idle=120, single=True)
+    assert run_until(agent, clock, 5000) == "idle for 120 s"
+
+
+def test_never_idle_timeout_runs_until_max_lifetime() -> None:
+    agent, clock, _host, cloud = make(idle=None, lifetime=7200, steps=[(10, 20)])
+    assert run_until(agent, clock, 10_000) == "max lifetime reached"
+    assert [t for t, _, _ in cloud.terminated] == [7200.0]
+
+
+def test_max_lifetime_ends_even_a_running_step_and_says_so() -> None:
+    agent, clock, host, cloud = make(idle=300, lifetime=3600, steps=[(100, 99_999)])
+    assert run_until(agent, clock, 10_000) == "max lifetime reached"
+    [(t, _, live)] = cloud.terminated
+    assert t == 3600 and live == 1
+    assert any("MAX_LIFETIME" in m for m in host.told)
+    assert (3600, "stop") in host.events
+
+
+def test_max_lifetime_counts_from_the_first_boot_not_the_agent_start() -> None:
+    clock = FakeClock()
+    clock.t = 5000.0  # the agent (re)started 5000 s after the first boot
+    host = FakeHost(clock, steps=[(0, 99_999)])
+    cloud = FakeCloud(clock, host)
+    agent = Agent(idle_timeout_s=None, max_lifetime_s=6000, started_at=0.0, single=False,
+                  clock=clock, host=host, cloud=cloud, log=lambda _m: None)  # fmt: skip
+    assert run_until(agent, clock, 99_999) == "max lifetime reached"
+    assert cloud.terminated[0][0] == 6000
+
+
+def test_interruption_notice_stops_the_runner_and_tells_the_step() -> None:
+    agent, clock, host, cloud = make(idle=300, steps=[(0, 99_999)])
+    cloud.notice_at, cloud.notice = 1234.0, "AWS spot instance-action terminate"
+    reason = run_until(agent, clock, 10_000)
+    assert reason == "interrupted: AWS spot instance-action terminate"
+    assert 1234 <= cloud.terminated[0][0] <= 1234 + POLL
+    assert (cloud.terminated[0][0], "stop") in host.events
+    assert host.told and "reclaiming" in host.told[0]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_randomised_step_patterns_never_power_off_during_a_step_and_never_idle_too_long(seed: int) -> None:
+    rng = random.Random(1000 + seed)  # noqa: S311 - reproducible test data
+    for _ in range(40):
+        idle = rng.choice([0, 30, 60, 300, 900])
+        single = rng.random() < 0.2
+        t, steps = 0.0, []
+        for _ in range(rng.randint(0, 12)):
+            t += rng.choice([rng.uniform(0, idle * 0.9 + 1), rng.uniform(0, idle * 2 + 60)])
+            length = rng.uniform(1, 3000)
+            steps.append((round(t), round(t + length)))
+            t += length
+        on_stop = [rng.uniform(10, 500)] if rng.random() < 0.2 else []
+        agent, clock, host, cloud = make(idle=idle, single=single, steps=steps, on_stop=on_stop)
+        reason = run_until(agent, clock, 200_000)
+        assert reason is not None
+        [(end, why, live)] = cloud.terminated
+        assert live == 0, (seed, idle, steps, why)
+        # the last activity before the power-off: a step end, a step started while stopping, or the start
+        activity = [0.0] + [b for a, b in host.steps if a <= end]
+        last = max(activity)
+        limit = POLL if (single and any(b <= end for _, b in host.steps)) else idle + 30
+        assert end - last <= limit, (seed, idle, steps, end, why)
+        # and no earlier gap was long enough that it should have powered off then
+        busy = sorted((a, b) for a, b in host.steps if a < end)
+        prev = 0.0
+        for a, b in busy:
+            assert a - prev < idle + 2 * POLL or (single and prev > 0), (seed, idle, steps, end)
+            prev = max(prev, b)

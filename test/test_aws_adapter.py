@@ -1,0 +1,148 @@
+"""The AWS adapter through boto3 against moto_server (and the fault proxy) over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import boto3
+import pytest
+from fakes.aws_faults import Fault, FaultProxy
+from fakes.moto import CUSTOM_AMI, GPU_AMI, UBUNTU_AMI
+from fixtures_aws import AWS_REGION, our_instances
+
+from pipe.providers.aws import AwsProvider, from_env
+from pipe.providers.base import CapacityError, InstanceSpec, ProviderError
+
+TAGS = {
+    "cml-managed-by": "cml-runner-pipe",
+    "cml-runner-uuid": "1111-2222",
+    "cml-repository": "acme_ml-seeds",
+    "cml-pipeline": "42",
+    "cml-created-at": "1000",
+    "cml-expires-at": "2000",
+}
+
+
+def provider(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> AwsProvider:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return from_env(AWS_REGION, env)
+
+
+def spec(**overrides: Any) -> InstanceSpec:
+    fields: dict[str, Any] = {
+        "name": "cml-abc",
+        "region": AWS_REGION,
+        "instance_type": "m5.2xlarge",
+        "image": UBUNTU_AMI,
+        "disk_gb": 50,
+        "user_data": "#!/bin/bash\necho hello\n",
+        "tags": TAGS,
+    }
+    fields.update(overrides)
+    return InstanceSpec(**fields)
+
+
+def test_launch_creates_one_hardened_tagged_instance(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, ec2: Any
+) -> None:
+    aws = provider(aws_env, monkeypatch)
+    iam = boto3.client("iam", region_name=AWS_REGION, endpoint_url=aws_env["AWS_ENDPOINT_URL"])
+    iam.create_instance_profile(InstanceProfileName="cml-runner-profile")
+    zone = aws.zones("m5.2xlarge")[0]
+    instance = aws.launch(spec(permission_set="cml-runner-profile"), zone, spot=False)
+    assert raw_profile(ec2, instance.id).endswith("instance-profile/cml-runner-profile")
+
+    [raw] = our_instances(ec2)
+    assert raw["InstanceId"] == instance.id
+    assert raw["InstanceType"] == "m5.2xlarge"
+    assert raw["ImageId"] == UBUNTU_AMI
+    assert raw["Placement"]["AvailabilityZone"] == zone
+    assert raw["MetadataOptions"]["HttpTokens"] == "required"
+    tags = {t["Key"]: t["Value"] for t in raw["Tags"]}
+    assert tags == {**TAGS, "Name": "cml-abc"}
+    behaviour = ec2.describe_instance_attribute(InstanceId=instance.id, Attribute="instanceInitiatedShutdownBehavior")
+    assert behaviour["InstanceInitiatedShutdownBehavior"]["Value"] == "terminate"
+    user_data = ec2.describe_instance_attribute(InstanceId=instance.id, Attribute="userData")["UserData"]["Value"]
+    assert base64.b64decode(user_data).decode() == "#!/bin/bash\necho hello\n"
+    volume_id = raw["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+    volume = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
+    assert volume["Size"] == 50
+    assert {t["Key"]: t["Value"] for t in volume["Tags"]}["cml-runner-uuid"] == "1111-2222"
+    eni_groups = [g["GroupId"] for g in raw["NetworkInterfaces"][0]["Groups"]]
+    [group] = ec2.describe_security_groups(GroupIds=eni_groups)["SecurityGroups"]
+    assert group["GroupName"] == "cml-runner-pipe"
+    assert group["IpPermissions"] == []
+
+
+def raw_profile(ec2: Any, instance_id: str) -> str:
+    [raw] = [i for r in ec2.describe_instances(InstanceIds=[instance_id])["Reservations"] for i in r["Instances"]]
+    return str(raw["IamInstanceProfile"]["Arn"])
+
+
+def test_missing_instance_profile_names_the_variable(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    aws = provider(aws_env, monkeypatch)
+    with pytest.raises(ProviderError, match="CLOUD_PERMISSION_SET"):
+        aws.launch(spec(permission_set="no-such-profile"), aws.zones("m5.2xlarge")[0], spot=False)
+
+
+def test_spot_request_carries_max_price(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, aws_faults: FaultProxy
+) -> None:
+    aws = provider(aws_env, monkeypatch)
+    zone = aws.zones("m5.2xlarge")[0]
+    aws_faults.faults.append(Fault("RunInstances", zone=zone, spot=True))
+    with pytest.raises(CapacityError, match="spot"):
+        aws.launch(spec(spot_price=0.12), zone, spot=True)
+    assert aws_faults.injected >= 1
+    assert aws.launch(spec(), zone, spot=False).zone == zone
+
+
+def test_default_images_are_the_newest_ubuntu_and_the_gpu_image(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aws = provider(aws_env, monkeypatch)
+    assert aws.resolve_image("", gpu=False) == UBUNTU_AMI
+    assert aws.resolve_image("", gpu=True) == GPU_AMI
+    assert aws.resolve_image("acme-training-*", gpu=False) == CUSTOM_AMI
+    assert aws.resolve_image("ami-0123456789abcdef0", gpu=False) == "ami-0123456789abcdef0"
+    with pytest.raises(ProviderError, match="CLOUD_IMAGE"):
+        aws.resolve_image("no-such-image-*", gpu=False)
+
+
+def test_list_ours_ignores_foreign_instances_and_terminate_is_idempotent(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, ec2: Any
+) -> None:
+    aws = provider(aws_env, monkeypatch)
+    ec2.run_instances(ImageId=UBUNTU_AMI, InstanceType="t3.micro", MinCount=1, MaxCount=1)
+    zone = aws.zones("m5.2xlarge")[0]
+    ours = aws.launch(spec(), zone, spot=False)
+    assert [i.id for i in aws.list_ours()] == [ours.id]
+    assert aws.list_ours(repository_tag="other_repo") == []
+    aws.terminate(ours)
+    aws.terminate(ours)
+    assert aws.list_ours() == []
+    assert len(our_instances(ec2, states=("terminated",))) == 1
+
+
+def test_unknown_type_in_region_is_a_clear_error(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    aws = provider(aws_env, monkeypatch)
+    with pytest.raises(ProviderError, match="CLOUD_TYPE"):
+        aws.zones("x9.mega")
+
+
+def test_oidc_role_is_assumed_with_the_step_token(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {
+        **aws_env,
+        "AWS_OIDC_ROLE_ARN": "arn:aws:iam::123456789012:role/cml",
+        "BITBUCKET_STEP_OIDC_TOKEN": "eyJ.fake.jwt",
+    }
+    aws = provider(env, monkeypatch)
+    assert aws.zones("m5.2xlarge")
+
+
+def test_oidc_without_token_says_to_enable_oidc(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {**aws_env, "AWS_OIDC_ROLE_ARN": "arn:aws:iam::123456789012:role/cml"}
+    with pytest.raises(ProviderError, match="oidc: true"):
+        provider(env, monkeypatch)

@@ -1,0 +1,52 @@
+"""Naming defaults (after `cml pr create`) and the re-run decision, on plain data."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipe.config.pr import PrSettings
+from pipe.pr.plan import Action, decide, names
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+URL = "https://bitbucket.org/acme/ml-seeds/commits/" + SHA
+
+
+def test_defaults_follow_cml() -> None:
+    n = names(PrSettings(files=("m",)), target="main", commit=SHA, commit_url=URL, report=None)
+    assert n.target == "main"
+    assert n.branch == "main-cml-pr-01234567"
+    assert n.title == "CML PR for main 01234567"
+    assert n.message == "CML PR for 01234567"
+    assert n.description == f"Automated commits for {URL} created by CML Runner."
+
+
+def test_variables_override_and_skip_ci_is_appended_once() -> None:
+    s = PrSettings(files=("m",), branch="model", message="New model", skip_ci=True, title="T", description="D")
+    n = names(s, target="develop", commit=SHA, commit_url=URL, report=None)
+    assert (n.branch, n.message, n.title, n.description) == ("model", "New model [skip ci]", "T", "D")
+    s2 = PrSettings(files=("m",), message="Already [skip ci]", skip_ci=True)
+    assert names(s2, target="main", commit=SHA, commit_url=URL, report=None).message == "Already [skip ci]"
+
+
+def test_report_is_the_description() -> None:
+    s = PrSettings(files=("m",), description="ignored")
+    assert names(s, target="main", commit=SHA, commit_url=URL, report="# Report").description == "# Report"
+
+
+@pytest.mark.parametrize(
+    ("branch_exists", "changed", "pr_open", "on_target", "action"),
+    [
+        (False, True, False, False, Action.COMMIT),  # first run
+        (True, True, True, False, Action.COMMIT),  # the branch and its PR exist, new content: commit on top
+        (True, True, False, False, Action.COMMIT),  # a stale branch without a PR: commit on top, open one
+        (True, False, True, False, Action.KEEP_PR),  # a re-run: the same PR, nothing new
+        (True, False, False, False, Action.OPEN_PR),  # an earlier run committed but did not get to open the PR
+        (False, False, False, False, Action.NOTHING),  # the files already match the build's commit
+        (False, True, False, True, Action.NOTHING),  # a re-run after MERGE removed the branch
+        (True, False, False, True, Action.NOTHING),  # a re-run after MERGE kept the branch
+        (True, True, True, True, Action.COMMIT),  # an open PR gets new content whatever the target holds
+        (True, False, True, True, Action.KEEP_PR),
+    ],
+)
+def test_decide(branch_exists: bool, changed: bool, pr_open: bool, on_target: bool, action: Action) -> None:
+    assert decide(branch_exists=branch_exists, changed=changed, pr_open=pr_open, on_target=on_target) is action

@@ -1,0 +1,91 @@
+"""Report mode's variables: what load() accepts and the one-line errors it gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipe.config.report import VARIABLES, load
+from pipe.config.variables import ConfigError
+from pipe.report.insights import Threshold
+
+
+@pytest.fixture
+def clone(tmp_path: Path) -> Path:
+    (tmp_path / "report.md").write_text("# Report\n")
+    (tmp_path / "metrics.json").write_text('{"acc": 0.9}')
+    return tmp_path
+
+
+def env(clone: Path, **values: str) -> dict[str, str]:
+    return {"BITBUCKET_CLONE_DIR": str(clone), "REPORT_FILE": "report.md", **values}
+
+
+def test_defaults(clone: Path) -> None:
+    s = load(env(clone))
+    assert s.report_file == clone / "report.md"
+    assert (s.target.kind, s.update, s.publish, s.watermark_title) == ("auto", False, True, "")
+    assert s.metrics_file is None and s.thresholds == () and s.preview_file is None
+
+
+def test_everything(clone: Path) -> None:
+    s = load(
+        env(
+            clone,
+            TARGET="pr/12",
+            UPDATE="yes",
+            PUBLISH="false",
+            METRICS_FILE="metrics.json",
+            THRESHOLDS="acc>=0.9, loss < 0.3",
+            PREVIEW_FILE="out/preview.md",
+            WATERMARK_TITLE="run {run} of {workflow}",
+            BITBUCKET_BUILD_NUMBER="42",
+            BITBUCKET_PIPELINE_UUID="{abc}",
+        )
+    )
+    assert (s.target.kind, s.target.pr_id, s.update, s.publish) == ("pr", 12, True, False)
+    assert s.thresholds == (Threshold("acc", ">=", 0.9), Threshold("loss", "<", 0.3))
+    assert s.metrics_file == clone / "metrics.json"
+    assert s.preview_file == clone / "out" / "preview.md"
+    assert s.watermark_title == "run 42 of abc"
+
+
+@pytest.mark.parametrize(
+    ("values", "names"),
+    [
+        ({"REPORT_FILE": ""}, "REPORT_FILE is required"),
+        ({"REPORT_FILE": "nope.md"}, "REPORT_FILE: 'nope.md'"),
+        ({"REPORT_FILE": "."}, "is a directory"),
+        ({"TARGET": "issue/3"}, "TARGET: 'issue/3'"),
+        ({"TARGET": "commit/xyz"}, "TARGET: 'commit/xyz'"),
+        ({"UPDATE": "maybe"}, "UPDATE: 'maybe'"),
+        ({"METRICS_FILE": "missing.json"}, "METRICS_FILE: 'missing.json'"),
+        ({"METRICS_FILE": "metrics.json", "THRESHOLDS": "acc=>0.9"}, "THRESHOLDS: 'acc=>0.9'"),
+        ({"METRICS_FILE": "metrics.json", "THRESHOLDS": "acc>=high"}, "THRESHOLDS: 'acc>=high'"),
+        ({"THRESHOLDS": "acc>=0.9"}, "THRESHOLDS needs METRICS_FILE"),
+        ({"PREVIEW_FILE": "."}, "PREVIEW_FILE"),
+    ],
+)
+def test_errors_name_the_variable_on_one_line(clone: Path, values: dict[str, str], names: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load(env(clone, **values))
+    assert names in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_unreadable_report(clone: Path) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root reads any file")
+    (clone / "report.md").chmod(0)
+    with pytest.raises(ConfigError, match="REPORT_FILE"):
+        load(env(clone))
+
+
+def test_declared_variables() -> None:
+    names = [v.name for v in VARIABLES]
+    assert names[0] == "REPORT_FILE" and VARIABLES[0].required
+    for name in ("TARGET", "UPDATE", "WATERMARK_TITLE", "PUBLISH", "METRICS_FILE", "THRESHOLDS", "PREVIEW_FILE"):
+        assert name in names

@@ -1,0 +1,270 @@
+"""Runner mode's decisions on plain data: catalog, reuse, sweep, fallback order, waiting, rollback."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+
+from pipe.bitbucket.models import Runner
+from pipe.providers.base import CapacityError, Instance, InstanceSpec, ProviderError
+from pipe.providers.catalog import CatalogError, resolve_location, resolve_machine
+from pipe.runner.decide import STALE_RUNNER_S, NameInUse, decide, plan_sweep
+from pipe.runner.launch import attempts, launch_with_fallback
+from pipe.runner.plan import MARKER_LABEL
+from pipe.runner.rollback import Interrupted, Rollback, signals_raise
+from pipe.runner.wait import PROGRESS_EVERY_S, RunnerVanished, WaitTimeout, wait_online
+from pipe.runner.wait import Clock as WaitClock
+
+LABELS = ("self.hosted", "linux", "cml.runner")
+NOW = 2_000_000_000
+
+
+def runner(
+    uuid: str, status: str = "ONLINE", *, busy: bool = False, labels: tuple[str, ...] = LABELS, **kw: str
+) -> Runner:
+    return Runner(
+        uuid=uuid,
+        name=kw.get("name", f"cml-{uuid}"),
+        labels=labels,
+        status=status,
+        busy=busy,
+        created_on=kw.get("created_on", ""),
+        updated_on=kw.get("updated_on", ""),
+    )
+
+
+# --- catalog
+
+
+@pytest.mark.parametrize(
+    ("cloud", "size", "gpu", "expected"),
+    [
+        ("aws", "m", "", ("m5.2xlarge", "", 0)),
+        ("aws", "m", "t4", ("g4dn.xlarge", "", 0)),
+        ("aws", "xl", "h100", ("p5.48xlarge", "", 0)),
+        ("gcp", "m", "t4", ("n1-standard-8", "nvidia-tesla-t4", 1)),
+        ("gcp", "s", "l4", ("g2-standard-4", "", 0)),
+        ("azure", "m", "", ("Standard_F8s_v2", "", 0)),
+        ("azure", "l", "a100", ("Standard_NC48ads_A100_v4", "", 0)),
+        ("aws", "g5.xlarge", "", ("g5.xlarge", "", 0)),
+        ("gcp", "n1-standard-16", "t4*2", ("n1-standard-16", "nvidia-tesla-t4", 2)),
+        ("gcp", "n1-standard-16", "nvidia-tesla-v100", ("n1-standard-16", "nvidia-tesla-v100", 1)),
+    ],
+)
+def test_catalog_resolves_generic_and_native(cloud: str, size: str, gpu: str, expected: tuple[str, str, int]) -> None:
+    machine = resolve_machine(cloud, size, gpu)
+    assert (machine.instance_type, machine.accelerator, machine.accelerator_count) == expected
+
+
+def test_catalog_prices_known_types_and_marks_gpus() -> None:
+    assert resolve_machine("aws", "m", "").hourly_usd == pytest.approx(0.384)
+    assert resolve_machine("aws", "m", "t4").has_gpu
+    assert not resolve_machine("aws", "m", "").has_gpu
+    assert resolve_machine("aws", "p3.2xlarge", "").has_gpu
+    assert resolve_machine("aws", "c7i.large", "").hourly_usd is None
+
+
+@pytest.mark.parametrize(
+    ("cloud", "size", "gpu", "variable", "hint"),
+    [
+        ("aws", "s", "a100", "CLOUD_TYPE", "l, xl"),
+        ("azure", "m", "a10g", "CLOUD_GPU", "a100, h100, t4"),
+        ("gcp", "m", "k80", "CLOUD_GPU", "retired"),
+        ("aws", "m", "v99", "CLOUD_GPU", "a100"),
+        ("aws", "huge", "", "CLOUD_TYPE", "s, m, l, xl"),
+        ("aws", "m5.2xlarge", "t4", "CLOUD_GPU", "native CLOUD_TYPE"),
+        ("gcp", "n1-standard-8", "t4*x", "CLOUD_GPU", "whole number"),
+    ],
+)
+def test_catalog_refuses_impossible_requests_listing_what_is_valid(
+    cloud: str, size: str, gpu: str, variable: str, hint: str
+) -> None:
+    with pytest.raises(CatalogError) as error:
+        resolve_machine(cloud, size, gpu)
+    assert str(error.value).startswith(f"{variable}: ")
+    assert hint in str(error.value)
+
+
+def test_regions_generic_native_and_zones() -> None:
+    assert resolve_location("aws", "us-west").region == "us-west-1"
+    assert resolve_location("aws", "us-east-1a") == resolve_location("aws", "us-east-1a")
+    assert resolve_location("aws", "us-east-1a").zones == ("us-east-1a",)
+    assert resolve_location("gcp", "eu-west").zones[0] == "europe-west1-d"
+    assert resolve_location("gcp", "europe-west4-a").region == "europe-west4"
+    assert resolve_location("azure", "eu-north").region == "northeurope"
+    with pytest.raises(CatalogError, match="CLOUD_REGION"):
+        resolve_location("aws", "mars-1")
+
+
+# --- reuse
+
+
+def test_reuse_takes_any_online_runner_with_all_labels_busy_or_not() -> None:
+    runners = [runner("a", "OFFLINE"), runner("b", busy=True), runner("c", labels=("self.hosted", "linux"))]
+    decision = decide(runners, LABELS, name="cml-new", reuse=True, reuse_idle=False)
+    assert (decision.action, decision.runner and decision.runner.uuid) == ("reuse", "b")
+
+
+def test_reuse_idle_skips_busy_runners_and_provisions_when_all_are_busy() -> None:
+    busy, idle = runner("b", busy=True), runner("i")
+    assert decide([busy, idle], LABELS, name="x", reuse=False, reuse_idle=True).runner == idle
+    assert decide([busy], LABELS, name="x", reuse=False, reuse_idle=True).action == "provision"
+
+
+def test_without_reuse_always_provisions_and_a_taken_name_is_an_error() -> None:
+    assert decide([runner("a")], LABELS, name="x", reuse=False, reuse_idle=False).action == "provision"
+    with pytest.raises(NameInUse, match="NAME"):
+        decide([runner("a", name="taken")], LABELS, name="taken", reuse=False, reuse_idle=False)
+    assert decide([runner("a", name="taken")], LABELS, name="taken", reuse=True, reuse_idle=False).action == "reuse"
+
+
+# --- sweep
+
+
+def instance(runner_uuid: str, *, expires: int = NOW + 3600, state: str = "running") -> Instance:
+    return Instance(
+        cloud="aws",
+        id=f"i-{runner_uuid}",
+        name="n",
+        region="r",
+        zone="z",
+        instance_type="t",
+        spot=False,
+        state=state,
+        tags={"cml-managed-by": "cml-runner-pipe", "cml-runner-uuid": runner_uuid, "cml-expires-at": str(expires)},
+    )
+
+
+OURS = (*LABELS, MARKER_LABEL)
+OLD = "2020-01-01T00:00:00+00:00"
+
+
+def test_sweep_terminates_expired_orphaned_and_stopped_instances_only() -> None:
+    runners = [runner("{live}", labels=OURS), runner("{expired}", labels=OURS), runner("{stopped}", labels=OURS)]
+    instances = [
+        instance("live"),
+        instance("expired", expires=NOW - 1),
+        instance("gone"),
+        instance("stopped", state="stopped"),
+    ]
+    plan = plan_sweep(runners, instances, NOW)
+    assert sorted(i.id for i, _ in plan.terminate) == ["i-expired", "i-gone", "i-stopped"]
+
+
+def test_sweep_deletes_only_our_stale_down_runners_without_instances() -> None:
+    recent = datetime.fromtimestamp(NOW - STALE_RUNNER_S + 60, tz=UTC).isoformat()
+    runners = [
+        runner("{old-offline}", "OFFLINE", labels=OURS, updated_on=OLD),
+        runner("{recent}", "UNREGISTERED", labels=OURS, created_on=recent),
+        runner("{foreign}", "OFFLINE", updated_on=OLD),
+        runner("{online}", "ONLINE", labels=OURS, updated_on=OLD),
+        runner("{with-instance}", "OFFLINE", labels=OURS, updated_on=OLD),
+        runner("{busy}", "OFFLINE", labels=OURS, busy=True, updated_on=OLD),
+    ]
+    plan = plan_sweep(runners, [instance("with-instance")], NOW)
+    assert [r.uuid for r, _ in plan.delete_runners] == ["{old-offline}"]
+
+
+# --- launch fallback
+
+
+@dataclass
+class FakeProvider:
+    short: set[tuple[str, bool]]
+    region: str = "us-west-1"
+    cloud: str = "aws"
+    calls: list[tuple[str, bool]] = field(default_factory=list)
+
+    def launch(self, spec: InstanceSpec, zone: str, spot: bool) -> Instance:
+        self.calls.append((zone, spot))
+        if (zone, spot) in self.short:
+            raise CapacityError(f"{zone} {spot}")
+        return instance("x")
+
+
+SPEC = InstanceSpec(name="n", region="r", instance_type="t", image="i", disk_gb=1, user_data="", tags={})
+
+
+def test_spot_is_tried_in_every_zone_before_on_demand() -> None:
+    assert attempts(["a", "b"], spot=True) == [("a", True), ("b", True), ("a", False), ("b", False)]
+    provider = FakeProvider(short={("a", True), ("b", True)})
+    launch_with_fallback(provider, SPEC, ["a", "b"], spot=True)  # type: ignore[arg-type]
+    assert provider.calls == [("a", True), ("b", True), ("a", False)]
+
+
+def test_no_capacity_anywhere_is_one_clear_error() -> None:
+    provider = FakeProvider(short={("a", False), ("b", False)})
+    with pytest.raises(ProviderError, match=r"no capacity for t in any zone of us-west-1 \(a, b"):
+        launch_with_fallback(provider, SPEC, ["a", "b"], spot=False)  # type: ignore[arg-type]
+
+
+# --- waiting
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def test_wait_returns_when_online_and_reports_progress_at_a_steady_cadence(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    clock = FakeTime()
+    statuses = iter(["UNREGISTERED"] * 20 + ["ONLINE"])
+    got = wait_online(
+        lambda uuid: runner(uuid, next(statuses)),
+        runner("r", "UNREGISTERED"),
+        timeout_s=600,
+        what="booting",
+        clock=WaitClock(clock.now, clock.sleep),
+        poll_every_s=5,
+    )
+    assert got.status == "ONLINE"
+    progress = [r for r in caplog.records if "elapsed" in r.getMessage()]
+    assert len(progress) == int(clock.t // PROGRESS_EVERY_S)  # one line per 15 s, not one per poll
+
+
+def test_wait_times_out_and_notices_a_deleted_runner() -> None:
+    clock = FakeTime()
+    with pytest.raises(WaitTimeout, match="WAIT_TIMEOUT"):
+        wait_online(
+            lambda uuid: runner(uuid, "OFFLINE"),
+            runner("r"),
+            timeout_s=30,
+            what="x",
+            clock=WaitClock(clock.now, clock.sleep),
+            poll_every_s=5,
+        )
+    assert clock.t == 30
+    with pytest.raises(RunnerVanished):
+        wait_online(lambda uuid: None, runner("r"), timeout_s=30, what="x", clock=WaitClock(clock.now, clock.sleep))
+
+
+# --- rollback
+
+
+def test_rollback_runs_every_step_in_reverse_even_after_a_failure() -> None:
+    done: list[str] = []
+    rollback = Rollback()
+    rollback.add("first", lambda: done.append("first"))
+    rollback.add("broken", lambda: (_ for _ in ()).throw(RuntimeError("boom")))
+    rollback.add("last", lambda: done.append("last"))
+    assert rollback.run() == ["broken"]
+    assert done == ["last", "first"]
+
+
+def test_sigterm_raises_interrupted_inside_the_guarded_block() -> None:
+    with pytest.raises(Interrupted, match="SIGTERM"), signals_raise():
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):
+            pass
