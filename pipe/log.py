@@ -125,8 +125,8 @@ def install() -> None:
                 handler.setStream(err)
             elif handler.stream is sys.stdout:
                 handler.setStream(out)
-    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    sys.stdout, sys.stderr = out, err
     # Child loggers' records reach root handlers, whose filter masks them; loggers
     # with their own handlers (set up later by an SDK) still write through the wrapped streams.
-    logging.lastResort = logging.StreamHandler(err)  # type: ignore[arg-type]
+    logging.lastResort = logging.StreamHandler(err)
     logging.lastResort.addFilter(redacting_filter)

@@ -24,6 +24,7 @@ import sys
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):
     # Run as a script: sys.path[0] is pipe/, where pipe.py would shadow the package.
@@ -33,7 +34,7 @@ from bitbucket_pipes_toolkit import Pipe, fail, success
 
 from pipe import log as redaction
 from pipe.config import COMMAND_CONFIG, all_variables, optional_module
-from pipe.config.common import COMMANDS, CommonSettings
+from pipe.config.common import COMMANDS
 from pipe.config.common import load as load_common
 from pipe.config.parsers import TRUE
 from pipe.config.variables import cerberus_schema
@@ -48,7 +49,7 @@ class PipeFailure(Exception):
     """A command failed in a way the user can act on; str() is the one line shown."""
 
 
-class CmlRunnerPipe(Pipe):  # type: ignore[misc]  # the toolkit is untyped
+class CmlRunnerPipe(Pipe):
     def __init__(self, env: Mapping[str, str]) -> None:
         super().__init__(
             pipe_metadata=_metadata(),
@@ -93,9 +94,8 @@ def _debug_requested(env: Mapping[str, str]) -> bool:
 
 def _not_available(command: str) -> PipeFailure:
     built = [c for c in COMMANDS if _has_command(c)]
-    return PipeFailure(
-        f"COMMAND: {command!r} is not available in this version of the pipe yet; available: {', '.join(built) or 'none'}"
-    )
+    available = ", ".join(built) or "none"
+    return PipeFailure(f"COMMAND: {command!r} is not available in this version of the pipe yet; available: {available}")
 
 
 def _has_command(command: str) -> bool:
@@ -112,7 +112,7 @@ def _load_mode_settings(command: str, env: Mapping[str, str]) -> object:
     return load(env)
 
 
-def _command_module(command: str) -> object:
+def _command_module(command: str) -> Any:
     module = optional_module(f"pipe.commands.{command}")
     if not callable(getattr(module, "run", None)):
         raise _not_available(command)

@@ -47,7 +47,7 @@ def test_never_and_cml_disabling_values(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["5 parsecs", "-5m", "m5", "1.5h", "h", "5m-", "never", "0s", "31d", "%x"])
 def test_bad_durations(text: str) -> None:
-    with pytest.raises(ConfigError, match="^MAX_LIFETIME: "):
+    with pytest.raises(ConfigError, match=r"^MAX_LIFETIME: "):
         parse_duration("MAX_LIFETIME", text, default="12h", allow_never=False, max_s=30 * 86400)
 
 
@@ -66,7 +66,7 @@ def test_labels_always_include_self_hosted_and_linux_first_and_deduplicate() -> 
 
 @pytest.mark.parametrize("text", ["GPU", "a b", "{x}", "'q'", "a" * 51, ",", "windows", "linux.shell", "naïve"])
 def test_bad_labels(text: str) -> None:
-    with pytest.raises(ConfigError, match="^LABELS: "):
+    with pytest.raises(ConfigError, match=r"^LABELS: "):
         parse_labels("LABELS", text, "cml.runner")
 
 
@@ -78,7 +78,7 @@ def test_metadata_commas_newlines_and_equals_in_values() -> None:
 
 @pytest.mark.parametrize("text", ["team", "=x", "cml-runner-uuid=1", "bad key=1", "k=\x07"])
 def test_bad_metadata(text: str) -> None:
-    with pytest.raises(ConfigError, match="^CLOUD_METADATA: "):
+    with pytest.raises(ConfigError, match=r"^CLOUD_METADATA: "):
         parse_metadata("CLOUD_METADATA", text, "cml-")
 
 
@@ -147,7 +147,7 @@ def test_gpu_none_values() -> None:
 
 
 def test_conflicts_name_both_variables() -> None:
-    with pytest.raises(ConfigError, match="^REUSE and SINGLE cannot both be set"):
+    with pytest.raises(ConfigError, match=r"^REUSE and SINGLE cannot both be set"):
         runner.load({"CLOUD": "aws", "REUSE": "true", "SINGLE": "true"})
 
 

@@ -37,14 +37,24 @@ CASES: list[tuple[str, dict[str, str | None], str, str | None]] = [
     ("dry-run-bool", {"DRY_RUN": "key: [unclosed"}, "DRY_RUN", "key: [unclosed"),
     ("api-url", {"BITBUCKET_API_URL": "ftp://example"}, "BITBUCKET_API_URL", "ftp://example"),
     ("credentials-missing", {"BITBUCKET_ACCESS_TOKEN": None}, "BITBUCKET_ACCESS_TOKEN", None),
-    ("app-password", {"BITBUCKET_ACCESS_TOKEN": None, "BITBUCKET_APP_PASSWORD": APP_PASSWORD}, "BITBUCKET_APP_PASSWORD", None),
+    (
+        "app-password",
+        {"BITBUCKET_ACCESS_TOKEN": None, "BITBUCKET_APP_PASSWORD": APP_PASSWORD},
+        "BITBUCKET_APP_PASSWORD",
+        None,
+    ),
     (
         "email-without-token",
         {"BITBUCKET_ACCESS_TOKEN": None, "ATLASSIAN_ACCOUNT_EMAIL": "me@example.com"},
         "ATLASSIAN_API_TOKEN",
         None,
     ),
-    ("token-without-email", {"BITBUCKET_ACCESS_TOKEN": None, "ATLASSIAN_API_TOKEN": API_TOKEN}, "ATLASSIAN_ACCOUNT_EMAIL", None),
+    (
+        "token-without-email",
+        {"BITBUCKET_ACCESS_TOKEN": None, "ATLASSIAN_API_TOKEN": API_TOKEN},
+        "ATLASSIAN_ACCOUNT_EMAIL",
+        None,
+    ),
     (
         "email-malformed",
         {"ATLASSIAN_ACCOUNT_EMAIL": "not-an-email", "ATLASSIAN_API_TOKEN": API_TOKEN},

@@ -16,6 +16,7 @@ import pytest
 from fakes.bitbucket import FakeBitbucket
 from fixtures_pipe import output_lines, run_pipe
 
+from pipe.bitbucket.client import BitbucketClient, BitbucketError
 from pipe.commands import pr as pr_command
 from pipe.config import pr as pr_config
 from pipe.config.common import load as load_common
@@ -378,3 +379,19 @@ def test_rerun_after_a_merge_that_kept_the_branch_opens_no_second_pr(
     assert run_mode(**variables).startswith("Nothing to commit")
     [pr] = repo.pulls.values()
     assert pr.state == "MERGED"
+
+
+def test_the_local_bitbucket_refuses_an_oversize_commit_as_bitbucket_does(
+    bitbucket: FakeBitbucket, bb_client: BitbucketClient
+) -> None:
+    """Why PR mode checks sizes first: past the limit, /src fails with a bare 500 and nothing is created."""
+    main = bitbucket.repo().branches["main"]
+    with pytest.raises(BitbucketError, match="500"):
+        bb_client.commit_files(
+            branch="too-big",
+            parent=main,
+            message="m",
+            author="A <a@b.c>",
+            files={"m.bin": b"\0" * (MAX_COMMIT_BYTES + 1)},
+        )
+    assert "too-big" not in bitbucket.repo().branches

@@ -42,8 +42,10 @@ def _mode(v: Variable) -> str:
 
 GROUPS: tuple[tuple[str, Callable[[Variable], bool]], ...] = (
     ("Every mode", lambda v: _mode(v) == "all" and not v.testing),
-    ("Runner mode (`COMMAND: runner`, the default; `sweep` reads CLOUD and CLOUD_REGION)",
-     lambda v: _mode(v) == "runner" and not _is_cloud(v) and not v.testing),  # fmt: skip
+    (
+        "Runner mode (`COMMAND: runner`, the default; `sweep` reads CLOUD and CLOUD_REGION)",
+        lambda v: _mode(v) == "runner" and not _is_cloud(v) and not v.testing,
+    ),
     ("Cloud credentials (runner and sweep modes)", _is_cloud),
     ("Report mode (`COMMAND: report`)", lambda v: _mode(v) == "report" and not v.testing),
     ("PR mode (`COMMAND: pr`)", lambda v: _mode(v) == "pr" and not v.testing),
@@ -91,7 +93,7 @@ def yaml_definition(variables: Iterable[Variable], image: str) -> str:
         lines = ["```yaml", "script:", f"  - pipe: docker://{image}", "    variables:"]
         if mode != "runner":
             lines.append(f"      COMMAND: '{mode}'")
-        lines.append("      BITBUCKET_ACCESS_TOKEN: $BITBUCKET_ACCESS_TOKEN # Or ATLASSIAN_ACCOUNT_EMAIL + ATLASSIAN_API_TOKEN")
+        lines.append(f"      BITBUCKET_ACCESS_TOKEN: $BITBUCKET_ACCESS_TOKEN # Or {AUTH[1]} + {AUTH[2]}")
         for v in own:
             if v.required:
                 lines.append(f"      {v.name}: {v.example}")
@@ -111,12 +113,16 @@ def generated_sections() -> dict[str, str]:
     return {"yaml-definition": yaml_definition(variables, pipe_image()), "variables": variables_table(variables)}
 
 
+def _between_markers(body: str) -> Callable[[re.Match[str]], str]:
+    return lambda match: match.group(1) + body + "\n" + match.group(2)
+
+
 def render(readme: str) -> str:
     for name, body in generated_sections().items():
         pattern = re.compile(rf"(<!-- generated:{name} -->\n)(?:.*?\n)?(<!-- /generated:{name} -->)", re.DOTALL)
         if not pattern.search(readme):
             raise SystemExit(f"README.md has no <!-- generated:{name} --> section")
-        readme = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), readme)
+        readme = pattern.sub(_between_markers(body), readme)
     return readme
 
 

@@ -29,6 +29,9 @@ from pipe.bitbucket.models import (
 )
 
 __all__ = ["DEFAULT_API_URL", "Auth", "BitbucketClient", "BitbucketError"]
+# POST /src documents no size limit. The one public report (BCLOUD-17993, "Won't Fix") has ~20 MB
+# requests failing with 500, so one commit through the API carries at most 10 MB in all.
+SRC_MAX_COMMIT_BYTES = 10_000_000
 
 DEFAULT_API_URL = "https://api.bitbucket.org/2.0"
 ANNOTATIONS_PER_REQUEST = 100  # Bitbucket's limit per POST

@@ -19,20 +19,19 @@ from pathlib import Path
 from pipe import log as redaction
 from pipe.bitbucket.client import BitbucketClient, BitbucketError
 from pipe.bitbucket.models import RegisteredRunner, Repository, Runner
-from pipe.bootstrap.render import BootConfig, masked, render_startup_script, render_user_data
+from pipe.bootstrap.render import masked, render_startup_script, render_user_data
 from pipe.commands.clients import bitbucket_client
 from pipe.commands.sweep import sweep
 from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings, random_name
 from pipe.providers import make_provider
 from pipe.providers.base import Instance, InstanceSpec, Provider, ProviderError
-from pipe.providers.tags import merge_user_tags, our_tags, repository_tag, runner_tag
+from pipe.providers.tags import repository_tag, runner_tag
 from pipe.runner.decide import NameInUse, decide
 from pipe.runner.launch import launch_with_fallback
 from pipe.runner.plan import LaunchPlan, build_plan
 from pipe.runner.rollback import Interrupted, Rollback, signals_raise
 from pipe.runner.wait import POLL_EVERY_S, wait_online
-
 
 # DRY_RUN registers nothing: the plan shows this where the runner's uuids will be.
 PLACEHOLDER_UUID = "{00000000-0000-0000-0000-000000000000}"
@@ -53,7 +52,7 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
     for line in plan.describe():
         log.info("Plan: %s", line)
     if common.dry_run:
-        _print_dry_run(plan, log)
+        _print_dry_run(plan, common, log)
         return "DRY_RUN: nothing was created"
 
     client = bitbucket_client(common, settings.runner_scope)
@@ -160,32 +159,17 @@ def _spec(
     plan: LaunchPlan, registered: RegisteredRunner, repository: Repository, image: str, common: CommonSettings
 ) -> InstanceSpec:
     runner = registered.runner
-    boot = BootConfig(
-        cloud=plan.cloud,
+    boot = plan.boot_config(
         account_uuid=repository.workspace_uuid,
-        repository_uuid="" if plan.runner_scope == "workspace" else repository.uuid,
+        repository_uuid=repository.uuid,
         runner_uuid=runner.uuid,
-        runner_name=runner.name,
-        oauth_client_id=registered.oauth_client_id,
-        oauth_client_secret=registered.oauth_client_secret,
-        idle_timeout_s=plan.idle_timeout_s,
-        max_lifetime_s=plan.max_lifetime_s,
-        single=plan.single,
-        gpu=plan.machine.has_gpu,
-        user_startup_script=plan.startup_script,
+        client_id=registered.oauth_client_id,
+        client_secret=registered.oauth_client_secret,
     )
     try:
         user_data = render_user_data(boot)
     except ValueError as too_big:
         raise RunnerFailure(str(too_big)) from None
-    tags = our_tags(
-        runner_uuid=runner.uuid,
-        workspace=common.workspace,
-        repo_slug=common.repo_slug,
-        pipeline=common.build_number or common.pipeline_uuid,
-        created_at=plan.created_at,
-        expires_at=plan.expires_at,
-    )
     return InstanceSpec(
         name=plan.name,
         region=plan.location.region,
@@ -193,7 +177,7 @@ def _spec(
         image=image,
         disk_gb=plan.disk_gb,
         user_data=user_data,
-        tags=merge_user_tags(tags, plan.metadata, plan.cloud),
+        tags=plan.tags(runner_uuid=runner.uuid, **_build(common)),
         accelerator=plan.machine.accelerator,
         accelerator_count=plan.machine.accelerator_count,
         spot_price=plan.spot_price,
@@ -202,36 +186,30 @@ def _spec(
     )
 
 
+def _build(common: CommonSettings) -> dict[str, str]:
+    return {
+        "workspace": common.workspace,
+        "repo_slug": common.repo_slug,
+        "pipeline": common.build_number or common.pipeline_uuid,
+    }
+
+
 def _terminate_for(provider: Provider, runner: Runner, repo_tag: str) -> None:
     for instance in provider.list_ours(repo_tag):
         if instance.runner_uuid == runner_tag(runner.uuid):
             provider.terminate(instance)
 
 
-def _print_dry_run(plan: LaunchPlan, log: logging.Logger) -> None:
-    boot = BootConfig(
-        cloud=plan.cloud,
+def _print_dry_run(plan: LaunchPlan, common: CommonSettings, log: logging.Logger) -> None:
+    boot = plan.boot_config(
         account_uuid=PLACEHOLDER_UUID,
         repository_uuid=PLACEHOLDER_UUID,
         runner_uuid=PLACEHOLDER_UUID,
-        runner_name=plan.name,
-        oauth_client_id="registered-at-launch",
-        oauth_client_secret="registered-at-launch",  # noqa: S106 - a placeholder, masked anyway
-        idle_timeout_s=plan.idle_timeout_s,
-        max_lifetime_s=plan.max_lifetime_s,
-        single=plan.single,
-        gpu=plan.machine.has_gpu,
-        user_startup_script=plan.startup_script,
+        client_id="registered-at-launch",
+        client_secret="registered-at-launch",  # noqa: S106 - a placeholder, masked anyway
     )
-    tags = our_tags(
-        runner_uuid=PLACEHOLDER_UUID,
-        workspace="workspace",
-        repo_slug="repo",
-        pipeline="build",
-        created_at=plan.created_at,
-        expires_at=plan.expires_at,
-    )
-    log.info("Plan: tags: %s", json.dumps(merge_user_tags(tags, plan.metadata, plan.cloud), sort_keys=True))
+    tags = plan.tags(runner_uuid=PLACEHOLDER_UUID, **_build(common))
+    log.info("Plan: tags: %s", json.dumps(tags, sort_keys=True))
     log.info("Plan: startup script (secrets masked):\n%s", masked(render_startup_script(boot)))
 
 

@@ -53,4 +53,5 @@ def __getattr__(name: str) -> object:
         return all_variables()
     raise AttributeError(name)
 
+
 __all__ = ["COMMAND_CONFIG", "CONFIG_MODULES", "ConfigError", "Variable", "all_variables", "schema"]

@@ -78,7 +78,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BITBUCKET_STEP_UUID", "The step's UUID.", modes=("all",), context=True),
     Variable("BITBUCKET_CLONE_DIR", "The clone directory.", modes=("all",), context=True),
     Variable("BITBUCKET_PIPE_SHARED_STORAGE_DIR", "Storage shared between pipes.", modes=("all",), context=True),
-    Variable("BITBUCKET_STEP_OIDC_TOKEN", "The step's OIDC token (oidc: true).", secret=True, modes=("all",), context=True),
+    Variable(
+        "BITBUCKET_STEP_OIDC_TOKEN", "The step's OIDC token (oidc: true).", secret=True, modes=("all",), context=True
+    ),
 )
 
 _SLUG = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -190,7 +192,11 @@ def load(env: Mapping[str, str]) -> CommonSettings:
 
     auth, warnings = load_auth(env)
     commit = check_text(
-        "BITBUCKET_COMMIT", get("BITBUCKET_COMMIT").lower(), max_length=40, pattern=r"[0-9a-f]{7,40}", allowed="a commit hash"
+        "BITBUCKET_COMMIT",
+        get("BITBUCKET_COMMIT").lower(),
+        max_length=40,
+        pattern=r"[0-9a-f]{7,40}",
+        allowed="a commit hash",
     )
     return CommonSettings(
         command=load_command(env),

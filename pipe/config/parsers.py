@@ -135,9 +135,7 @@ def parse_labels(name: str, value: str, default: str) -> tuple[str, ...]:
         if not label:
             continue  # a stray or trailing comma
         if not _LABEL.match(label):
-            raise ConfigError(
-                name, value, f"label {label!r}: each label is 1-50 characters of a-z, 0-9, '.', '-', '_'"
-            )
+            raise ConfigError(name, value, f"label {label!r}: each label is 1-50 characters of a-z, 0-9, '.', '-', '_'")
         if label in RESERVED_LABELS:
             raise ConfigError(name, value, f"label {label!r} belongs to another runner type; these runners are linux")
         if label not in labels:
@@ -156,8 +154,10 @@ def parse_metadata(name: str, value: str, reserved_prefix: str) -> dict[str, str
         key, val = key.strip(), val.strip()
         if not sep or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,62}", key):
             raise ConfigError(
-                name, value, f"entry {item!r}: use key=value pairs separated by commas; keys of up to 63 letters, "
-                "digits, '.', '_', '-', ':', '/', '@', '+'"
+                name,
+                value,
+                f"entry {item!r}: use key=value pairs separated by commas; keys of up to 63 letters, "
+                "digits, '.', '_', '-', ':', '/', '@', '+'",
             )
         if key.lower().startswith(reserved_prefix):
             raise ConfigError(name, value, f"key {key!r}: keys starting with {reserved_prefix!r} are the pipe's own")

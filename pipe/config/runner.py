@@ -44,7 +44,9 @@ _RUNNER = ("runner",)
 _RUNNER_SWEEP = ("runner", "sweep")
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("CLOUD", "The cloud to start the instance on: `aws`, `gcp` or `azure`.", required=True, modes=_RUNNER_SWEEP),
+    Variable(
+        "CLOUD", "The cloud to start the instance on: `aws`, `gcp` or `azure`.", required=True, modes=_RUNNER_SWEEP
+    ),
     Variable(
         "CLOUD_REGION",
         "Generic region `us-east`, `us-west`, `eu-west`, `eu-north`, or a native region or zone "
@@ -58,7 +60,9 @@ VARIABLES: tuple[Variable, ...] = (
         "`Standard_NC4as_T4_v3`).",
         default="m",
     ),
-    Variable("CLOUD_GPU", "GPU: `t4`, `a10g`, `l4`, `a100`, `h100`, `v100`, or a native accelerator name.", default="none"),
+    Variable(
+        "CLOUD_GPU", "GPU: `t4`, `a10g`, `l4`, `a100`, `h100`, `v100`, or a native accelerator name.", default="none"
+    ),
     Variable("CLOUD_SPOT", "Use a spot (preemptible) instance.", default="false", example="'<boolean>'"),
     Variable(
         "CLOUD_SPOT_PRICE",
@@ -78,8 +82,8 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "CLOUD_PERMISSION_SET",
-        "The instance's own cloud identity: AWS instance profile ARN or name, GCP `service-account-email[,scopes=...]`, "
-        "Azure user-assigned identity resource ids (comma-separated).",
+        "The instance's own cloud identity: AWS instance profile ARN or name, "
+        "GCP `service-account-email[,scopes=...]`, Azure user-assigned identity resource ids (comma-separated).",
     ),
     Variable("CLOUD_METADATA", "Extra tags for the instance: `key=value` pairs, comma-separated."),
     Variable(
@@ -89,7 +93,9 @@ VARIABLES: tuple[Variable, ...] = (
         default="5min",
     ),
     Variable("MAX_LIFETIME", "Terminate the instance this long after it started, busy or not.", default="12h"),
-    Variable("REUSE", "Start nothing if an online runner already has all the labels.", default="false", example="'<boolean>'"),
+    Variable(
+        "REUSE", "Start nothing if an online runner already has all the labels.", default="false", example="'<boolean>'"
+    ),
     Variable(
         "REUSE_IDLE",
         "Start nothing if an online runner with all the labels is idle (not running a step).",
@@ -113,7 +119,11 @@ VARIABLES: tuple[Variable, ...] = (
     # and so that secret ones are masked in all output.
     Variable("AWS_ACCESS_KEY_ID", "AWS access key id.", modes=_RUNNER_SWEEP, example="$AWS_ACCESS_KEY_ID"),
     Variable(
-        "AWS_SECRET_ACCESS_KEY", "AWS secret access key.", secret=True, modes=_RUNNER_SWEEP, example="$AWS_SECRET_ACCESS_KEY"
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS secret access key.",
+        secret=True,
+        modes=_RUNNER_SWEEP,
+        example="$AWS_SECRET_ACCESS_KEY",
     ),
     Variable("AWS_SESSION_TOKEN", "AWS session token, for temporary keys.", secret=True, modes=_RUNNER_SWEEP),
     Variable(
@@ -129,7 +139,9 @@ VARIABLES: tuple[Variable, ...] = (
         example="$GCP_CREDENTIALS",
     ),
     Variable("GOOGLE_CREDENTIALS", "Same as GCP_CREDENTIALS.", secret=True, modes=_RUNNER_SWEEP),
-    Variable("GOOGLE_APPLICATION_CREDENTIALS", "Path to a GCP key file, instead of GCP_CREDENTIALS.", modes=_RUNNER_SWEEP),
+    Variable(
+        "GOOGLE_APPLICATION_CREDENTIALS", "Path to a GCP key file, instead of GCP_CREDENTIALS.", modes=_RUNNER_SWEEP
+    ),
     Variable(
         "GCP_WORKLOAD_IDENTITY_PROVIDER",
         "GCP workload identity provider (`projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/"
@@ -141,7 +153,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("GCP_NETWORK", "GCP VPC network for the instance.", default="default", modes=_RUNNER_SWEEP),
     Variable("GCP_SUBNETWORK", "GCP subnetwork for the instance.", modes=_RUNNER_SWEEP),
     Variable(
-        "GCP_EXTERNAL_IP", "Give the GCP instance an external IP.", default="false", modes=_RUNNER_SWEEP, example="'<boolean>'"
+        "GCP_EXTERNAL_IP",
+        "Give the GCP instance an external IP.",
+        default="false",
+        modes=_RUNNER_SWEEP,
+        example="'<boolean>'",
     ),
     Variable("AZURE_CLIENT_ID", "Azure service principal (app) id.", modes=_RUNNER_SWEEP, example="$AZURE_CLIENT_ID"),
     Variable(
@@ -154,12 +170,19 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("AZURE_TENANT_ID", "Azure tenant id.", modes=_RUNNER_SWEEP, example="$AZURE_TENANT_ID"),
     Variable("AZURE_SUBSCRIPTION_ID", "Azure subscription id.", modes=_RUNNER_SWEEP, example="$AZURE_SUBSCRIPTION_ID"),
     Variable(
-        "AZURE_PUBLIC_IP", "Give the Azure instance a public IP.", default="true", modes=_RUNNER_SWEEP, example="'<boolean>'"
+        "AZURE_PUBLIC_IP",
+        "Give the Azure instance a public IP.",
+        default="true",
+        modes=_RUNNER_SWEEP,
+        example="'<boolean>'",
     ),
     Variable("AWS_ENDPOINT_URL", "AWS API endpoint override.", modes=_RUNNER_SWEEP, testing=True),
     Variable("GCP_COMPUTE_ENDPOINT", "GCP Compute API endpoint override.", modes=_RUNNER_SWEEP, testing=True),
     Variable(
-        "AZURE_RESOURCE_MANAGER_ENDPOINT", "Azure Resource Manager endpoint override.", modes=_RUNNER_SWEEP, testing=True
+        "AZURE_RESOURCE_MANAGER_ENDPOINT",
+        "Azure Resource Manager endpoint override.",
+        modes=_RUNNER_SWEEP,
+        testing=True,
     ),
     Variable("AZURE_AUTHORITY_HOST", "Azure sign-in host override.", modes=_RUNNER_SWEEP, testing=True),
     Variable("AZURE_CA_BUNDLE", "CA bundle to trust for the Azure endpoints.", modes=_RUNNER_SWEEP, testing=True),
@@ -258,8 +281,11 @@ def _permission_set(value: str, cloud: str) -> str:
 
 def _exclusive(reuse: bool, reuse_idle: bool, single: bool) -> None:
     """CML's --reuse, --reuse-idle and --single conflict pairwise."""
-    pairs = (("REUSE", reuse, "REUSE_IDLE", reuse_idle), ("REUSE", reuse, "SINGLE", single))
-    pairs += (("REUSE_IDLE", reuse_idle, "SINGLE", single),)
+    pairs = (
+        ("REUSE", reuse, "REUSE_IDLE", reuse_idle),
+        ("REUSE", reuse, "SINGLE", single),
+        ("REUSE_IDLE", reuse_idle, "SINGLE", single),
+    )
     for first, a, second, b in pairs:
         if a and b:
             raise ConfigError.conflict(first, second, "choose one of REUSE, REUSE_IDLE and SINGLE")
@@ -278,12 +304,15 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
     single = parse_bool("SINGLE", get("SINGLE"))
     _exclusive(reuse, reuse_idle, single)
 
-    idle = parse_duration("IDLE_TIMEOUT", get("IDLE_TIMEOUT"), default="5min", allow_never=True, max_s=MAX_LIFETIME_LIMIT_S)
+    idle = parse_duration(
+        "IDLE_TIMEOUT", get("IDLE_TIMEOUT"), default="5min", allow_never=True, max_s=MAX_LIFETIME_LIMIT_S
+    )
     lifetime = parse_finite_duration("MAX_LIFETIME", get("MAX_LIFETIME"), default="12h", max_s=MAX_LIFETIME_LIMIT_S)
     if idle is not None and lifetime <= idle:
         raise ConfigError(
-            "MAX_LIFETIME", get("MAX_LIFETIME") or "12h", f"must be longer than IDLE_TIMEOUT ({idle}s), or the idle "
-            "timeout could never fire"
+            "MAX_LIFETIME",
+            get("MAX_LIFETIME") or "12h",
+            f"must be longer than IDLE_TIMEOUT ({idle}s), or the idle timeout could never fire",
         )
     wait = parse_finite_duration("WAIT_TIMEOUT", get("WAIT_TIMEOUT"), default="10min", max_s=MAX_WAIT_TIMEOUT_S)
 
@@ -332,8 +361,9 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         labels=parse_labels("LABELS", env.get("LABELS", ""), DEFAULT_LABELS),
         name=name or random_name(),
         wait_timeout_s=wait,
-        runner_scope="workspace" if parse_choice("RUNNER_SCOPE", get("RUNNER_SCOPE"), RUNNER_SCOPES, "repository")
-        == "workspace" else "repository",
+        runner_scope="workspace"
+        if parse_choice("RUNNER_SCOPE", get("RUNNER_SCOPE"), RUNNER_SCOPES, "repository") == "workspace"
+        else "repository",
         aws_oidc_role_arn=check_text(
             "AWS_OIDC_ROLE_ARN",
             get("AWS_OIDC_ROLE_ARN"),
@@ -350,7 +380,9 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         ),
         aws_endpoint_url=_endpoint("AWS_ENDPOINT_URL", get("AWS_ENDPOINT_URL")),
         gcp_compute_endpoint=_endpoint("GCP_COMPUTE_ENDPOINT", get("GCP_COMPUTE_ENDPOINT")),
-        azure_resource_manager_endpoint=_endpoint("AZURE_RESOURCE_MANAGER_ENDPOINT", get("AZURE_RESOURCE_MANAGER_ENDPOINT")),
+        azure_resource_manager_endpoint=_endpoint(
+            "AZURE_RESOURCE_MANAGER_ENDPOINT", get("AZURE_RESOURCE_MANAGER_ENDPOINT")
+        ),
         gcp_external_ip=parse_bool("GCP_EXTERNAL_IP", get("GCP_EXTERNAL_IP")),
         azure_public_ip=parse_bool("AZURE_PUBLIC_IP", get("AZURE_PUBLIC_IP"), default=True),
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 # A pasted file or script as a value would swamp the one-line error.
 MAX_SHOWN_VALUE = 80
 

@@ -8,12 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipe.bitbucket.client import SRC_MAX_COMMIT_BYTES
 from pipe.pr import PrError
 
-# POST /2.0/repositories/{workspace}/{repo_slug}/src documents no size limit. The one public report
-# (BCLOUD-17993, "Won't Fix") has ~20 MB requests failing with 500, so one commit through the API
-# carries at most 10 MB in all. Bigger models belong in DVC remote storage or Git LFS.
-MAX_COMMIT_BYTES = 10_000_000
+# Bigger models belong in DVC remote storage or Git LFS.
+MAX_COMMIT_BYTES = SRC_MAX_COMMIT_BYTES
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,12 @@ from pipe.providers.base import (
     InstanceSpec,
     ProviderError,
 )
+from pipe.providers.catalog import DEFAULT_IMAGES
 
 SECURITY_GROUP_NAME = "cml-runner-pipe"
 CANONICAL_OWNER = "099720109477"
 AMAZON_OWNER = "amazon"
-DEFAULT_CPU_IMAGE = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"
-# Ships Docker, the NVIDIA driver and the container toolkit: the startup script installs nothing.
-DEFAULT_GPU_IMAGE = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) *"
+DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE = DEFAULT_IMAGES["aws"]
 
 # Errors that mean "not here, not now": try the next zone or market.
 _CAPACITY_CODES = {

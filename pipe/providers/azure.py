@@ -75,12 +75,12 @@ from pipe.providers.base import (
     InstanceSpec,
     ProviderError,
 )
+from pipe.providers.catalog import DEFAULT_IMAGES
 
 log = logging.getLogger(__name__)
 
 CLOUD = "azure"
-DEFAULT_IMAGE = "Canonical:ubuntu-24_04-lts:server:latest"
-DEFAULT_GPU_IMAGE = "microsoft-dsvm:ubuntu-hpc:2204:latest"
+DEFAULT_IMAGE, DEFAULT_GPU_IMAGE = DEFAULT_IMAGES["azure"]
 ADMIN_USER = "cml"
 ADDRESS_SPACE = "10.0.0.0/24"
 CUSTOM_DATA_MAX_BYTES = 65535  # Azure's limit on the decoded custom data

@@ -120,6 +120,20 @@ _AZURE: dict[tuple[str, str], _Row] = {
 }
 _TABLES = {"aws": _AWS, "gcp": _GCP, "azure": _AZURE}
 
+# (CPU image, GPU image) as each adapter looks it up when CLOUD_IMAGE is empty. The GPU images ship the
+# NVIDIA driver and container toolkit, so the startup script installs nothing on them.
+DEFAULT_IMAGES: dict[str, tuple[str, str]] = {
+    "aws": (
+        "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*",
+        "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) *",
+    ),
+    "gcp": (
+        "ubuntu-os-cloud/ubuntu-2404-lts-amd64",
+        "deeplearning-platform-release/common-cu128-ubuntu-2204-nvidia-570",
+    ),
+    "azure": ("Canonical:ubuntu-24_04-lts:server:latest", "microsoft-dsvm:ubuntu-hpc:2204:latest"),
+}
+
 GPUS = ("t4", "a10g", "l4", "a100", "h100", "k80", "v100")
 _RETIRED = {"k80": "K80 GPUs are retired on every cloud"}
 # GCP accelerator names, for GCP_TYPE + CLOUD_GPU and for native CLOUD_GPU values.

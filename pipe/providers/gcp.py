@@ -55,13 +55,13 @@ from pipe.providers.base import (
     InstanceSpec,
     ProviderError,
 )
+from pipe.providers.catalog import DEFAULT_IMAGES
 from pipe.providers.gcp_auth import MISSING_CREDENTIALS, credentials_from_env
 from pipe.providers.tags import label_value
 
 T = TypeVar("T")
 
-DEFAULT_CPU_IMAGE = "ubuntu-os-cloud/ubuntu-2404-lts-amd64"
-DEFAULT_GPU_IMAGE = "deeplearning-platform-release/common-cu128-ubuntu-2204-nvidia-570"
+DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE = DEFAULT_IMAGES["gcp"]
 DISK_TYPE = "pd-balanced"
 
 # Operation/HTTP error codes that mean "no capacity here now": try another zone or market.
@@ -168,6 +168,16 @@ def parse_permission_set(text: str) -> tuple[str, list[str]]:
             "(e.g. runner@my-project.iam.gserviceaccount.com,scopes=storage-ro)"
         )
     return email, scopes or [SCOPE_ALIASES["cloud-platform"]]
+
+
+def startup_script_text(user_data: str | bytes) -> str:
+    """The startup-script metadata value: text. The flow renders GCP scripts as str (GCP does not unzip
+    metadata, so render_user_data never gzips for GCP); plain bytes are decoded, gzip is refused."""
+    if isinstance(user_data, str):
+        return user_data
+    if user_data[:2] == b"\x1f\x8b":
+        raise ProviderError("GCP startup-script metadata cannot be gzip-compressed; shorten CLOUD_STARTUP_SCRIPT")
+    return user_data.decode("utf-8")
 
 
 def _last(link: str) -> str:
@@ -400,7 +410,7 @@ class GcpProvider:
         labels = sanitise_labels(spec.tags)
         gpu = spec.accelerator_count > 0 and bool(spec.accelerator)
         metadata = [
-            compute_v1.Items(key="startup-script", value=spec.user_data),
+            compute_v1.Items(key="startup-script", value=startup_script_text(spec.user_data)),
             compute_v1.Items(key="block-project-ssh-keys", value="true"),
         ]
         if gpu:

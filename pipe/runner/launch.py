@@ -27,12 +27,13 @@ def launch_with_fallback(provider: Provider, spec: InstanceSpec, zones: list[str
             )
             warned = True
         market = "spot" if use_spot else "on-demand"
-        log.info("Launching %s (%s) in %s...", spec.instance_type, market, zone)
+        # An empty zone is a regional request (Azure): the cloud picks the zone.
+        log.info("Launching %s (%s) in %s...", spec.instance_type, market, zone or f"{provider.region} (any zone)")
         try:
             return provider.launch(spec, zone, use_spot)
         except CapacityError as shortage:
             log.warning("No capacity: %s", shortage)
-    tried = ", ".join(zones)
+    tried = ", ".join(zone or "any zone" for zone in zones)
     raise ProviderError(
         f"no capacity for {spec.instance_type} in any zone of {provider.region} ({tried}, "
         f"{'spot and on-demand' if spot else 'on-demand'}); try another CLOUD_REGION or CLOUD_TYPE"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipe.bootstrap.render import BootConfig
 from pipe.config.runner import RunnerSettings
-from pipe.providers.catalog import Location, Machine, resolve_location, resolve_machine
+from pipe.providers.catalog import DEFAULT_IMAGES, Location, Machine, resolve_location, resolve_machine
+from pipe.providers.tags import merge_user_tags, our_tags
 
 # The instance self-terminates at MAX_LIFETIME; the sweep waits this much longer
 # before acting on expires-at, so a VM shutting itself down is not raced.
@@ -40,6 +42,37 @@ class LaunchPlan:
     def requested_labels(self) -> tuple[str, ...]:
         return tuple(label for label in self.labels if label != MARKER_LABEL)
 
+    def boot_config(
+        self, *, account_uuid: str, repository_uuid: str, runner_uuid: str, client_id: str, client_secret: str
+    ) -> BootConfig:
+        """What the startup script needs: this plan plus the registered runner's identity."""
+        return BootConfig(
+            cloud=self.cloud,
+            account_uuid=account_uuid,
+            repository_uuid="" if self.runner_scope == "workspace" else repository_uuid,
+            runner_uuid=runner_uuid,
+            runner_name=self.name,
+            oauth_client_id=client_id,
+            oauth_client_secret=client_secret,
+            idle_timeout_s=self.idle_timeout_s,
+            max_lifetime_s=self.max_lifetime_s,
+            single=self.single,
+            gpu=self.machine.has_gpu,
+            user_startup_script=self.startup_script,
+        )
+
+    def tags(self, *, runner_uuid: str, workspace: str, repo_slug: str, pipeline: str) -> dict[str, str]:
+        """Our tags for the runner's resources, beside CLOUD_METADATA's."""
+        ours = our_tags(
+            runner_uuid=runner_uuid,
+            workspace=workspace,
+            repo_slug=repo_slug,
+            pipeline=pipeline,
+            created_at=self.created_at,
+            expires_at=self.expires_at,
+        )
+        return merge_user_tags(ours, self.metadata, self.cloud)
+
     def describe(self) -> list[str]:
         """The plan as the user reads it (DRY_RUN and the launch log)."""
         machine = self.machine
@@ -52,11 +85,16 @@ class LaunchPlan:
             f"cloud: {self.cloud}, region: {self.location.region}, zones: {zones}",
             f"instance type: {machine.instance_type}{gpu} ({price})",
             f"market: {market if self.spot else 'on-demand'}" + (", falling back to on-demand" if self.spot else ""),
-            f"image: {self.image_request or ('default GPU image' if machine.has_gpu else 'default Ubuntu LTS image')}",
+            f"image: {self.image_request or _default_image(self.cloud, machine.has_gpu)}",
             f"disk: {self.disk_gb} GB",
             f"runner: {self.name}, labels: {', '.join(self.requested_labels)}",
             f"idle timeout: {idle}, max lifetime: {self.max_lifetime_s}s, single step: {self.single}",
         ]
+
+
+def _default_image(cloud: str, gpu: bool) -> str:
+    cpu_image, gpu_image = DEFAULT_IMAGES[cloud]
+    return f"{gpu_image if gpu else cpu_image} (the newest such image, looked up at launch)"
 
 
 def build_plan(settings: RunnerSettings, name: str, now: int) -> LaunchPlan:

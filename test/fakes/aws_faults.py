@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +37,7 @@ class FaultProxy:
         self.faults: list[Fault] = []
         self.subnet_zones: dict[str, str] = {}  # learnt from DescribeSubnets answers
         self.injected = 0
+        self.requests: list[tuple[float, str]] = []  # (arrival time.time(), EC2 Action), for the benchmarks
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -84,8 +86,10 @@ class FaultProxy:
                 self._forward()
 
             def _forward(self) -> None:
+                arrived = time.time()
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
                 params = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+                proxy.requests.append((arrived, params.get("Action", [""])[0]))
                 fault = proxy._match(params)
                 if fault is not None:
                     proxy.injected += 1

@@ -36,6 +36,7 @@ import ssl
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -122,6 +123,7 @@ class Fault:
     lro: bool = False  # accept the PUT, then end its operation Failed with code/message
     retry_after: str | None = None
     target: str | None = None
+    spot: bool | None = None  # VM PUTs only: match only Spot (True) or only Regular (False) requests
 
 
 @dataclass
@@ -131,6 +133,7 @@ class LoggedRequest:
     query: dict[str, str]
     body: Any  # parsed JSON, or the form of a token request (secrets masked)
     status: int = 0
+    at: float = field(default_factory=time.time)  # arrival (time.time()), for the benchmarks
 
 
 @dataclass
@@ -247,11 +250,13 @@ class AzureFake:
         lro: bool = False,
         retry_after: str | None = None,
         target: str | None = None,
+        spot: bool | None = None,
     ) -> None:
         """Answer the next `times` requests whose method and path match with this error.
 
         lro=True (PUT only): accept the request, then end its operation Failed (as
         AllocationFailed does on Azure); the resource stays with provisioningState Failed.
+        spot=True/False: only VM requests with (or without) priority Spot match.
         """
         with self._lock:
             self._faults.append(
@@ -265,10 +270,14 @@ class AzureFake:
                     lro,
                     retry_after,
                     target,
+                    spot,
                 )
             )
 
-    def fail_vm_create(self, code: str = "AllocationFailed", *, lro: bool = True, times: int = 1) -> None:
+    def fail_vm_create(
+        self, code: str = "AllocationFailed", *, lro: bool = True, times: int = 1, spot: bool | None = None
+    ) -> None:
+        """The next `times` VM creations (only Spot ones, or only Regular ones, if spot is given) fail."""
         status = 200 if lro else 409
         self.fail(
             "PUT",
@@ -278,6 +287,7 @@ class AzureFake:
             message=f"{code}: test fault",
             times=times,
             lro=lro,
+            spot=spot,
         )
 
     def groups(self) -> list[str]:
@@ -355,7 +365,7 @@ class AzureFake:
                     r"\d{4}-\d{2}-\d{2}(-preview)?", query["api-version"]
                 ):
                     raise ArmError(400, "MissingApiVersionParameter", "The api-version query parameter is required.")
-                fault = self._take_fault(method, path)
+                fault = self._take_fault(method, path, body=entry.body)
                 status, out_headers, out = self._arm(method, path, query, entry.body, headers, fault)
         except ArmError as err:
             status, out = err.status, err.body()
@@ -368,9 +378,11 @@ class AzureFake:
         entry.status = status
         return status, out_headers, out
 
-    def _take_fault(self, method: str, path: str, *, lro: bool = False) -> Fault | None:
+    def _take_fault(self, method: str, path: str, *, body: Any = None) -> Fault | None:
         with self._lock:
             for fault in self._faults:
+                if fault.spot is not None and fault.spot != _is_spot(body):
+                    continue
                 if fault.times > 0 and fault.method in ("*", method) and fault.pattern.search(path):
                     fault.times -= 1
                     if fault.lro and method == "PUT":
@@ -847,6 +859,11 @@ class AzureFake:
         if problems:
             self.violations.append(f"response {model.__name__}: " + "; ".join(problems))
         return doc
+
+
+def _is_spot(body: Any) -> bool:
+    props = body.get("properties") if isinstance(body, dict) else None
+    return isinstance(props, dict) and str(props.get("priority", "")).lower() == "spot"
 
 
 class _Fault(Exception):

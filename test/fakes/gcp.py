@@ -34,8 +34,9 @@ import itertools
 import json
 import re
 import threading
+import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,7 @@ class RequestRecord:
     body: Any
     method_id: str  # discovery id, '' when no route matched
     status: int = 0
+    at: float = field(default_factory=time.time)  # arrival (time.time()), for the benchmarks
 
 
 @dataclass

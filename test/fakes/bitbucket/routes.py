@@ -17,6 +17,7 @@ from fakes.bitbucket.state import (
     new_uuid,
     now,
 )
+from pipe.bitbucket.client import SRC_MAX_COMMIT_BYTES
 
 if TYPE_CHECKING:
     from fakes.bitbucket.server import Ctx
@@ -193,6 +194,9 @@ def create_commit(ctx: Ctx) -> Reply:
             meta.setdefault(name, []).append(value.decode())
         else:
             uploads[name.lstrip("/")] = value
+    if sum(len(data) for data in uploads.values()) > SRC_MAX_COMMIT_BYTES:
+        # What Bitbucket Cloud does with an oversize /src upload (BCLOUD-17993): a bare 500.
+        raise ApiError(500, "Internal Server Error")
     branch = (meta.get("branch") or [""])[0]
     parents = [p for p in (meta.get("parents") or []) if p]
     message = (meta.get("message") or ["Edited online with Bitbucket"])[0]

@@ -1,0 +1,1 @@
+"""Benchmarks of the pipe against the local servers: `python bench/run.py` (see bench/README.md)."""

@@ -1,0 +1,123 @@
+"""Benchmarks: the pipe side by side with its baselines, on this machine, against the local servers.
+
+    python bench/run.py [--quick] [--fresh] [--json out.json]
+
+Prints one table: Figure | Measured | Goal | Met?. Under 5 minutes (with the image copy cached;
+--fresh rebuilds it, about a minute more); --quick takes fewer samples and runs under a minute.
+What each figure means: bench/README.md. Goals are checked here, never in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socketserver
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+for entry in (str(REPO_ROOT / "test"), str(REPO_ROOT)):
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+
+from bench import boot, idle, modes, online, overhead, weight  # noqa: E402
+from bench.servers import CLOUDS, Servers  # noqa: E402
+from bench.table import Row, ordered, render  # noqa: E402
+
+
+def _quiet_disconnects() -> None:
+    """A killed pipe drops its connections: the servers need not print a traceback for each."""
+    original = socketserver.BaseServer.handle_error
+
+    def handle_error(self: socketserver.BaseServer, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        original(self, request, client_address)
+
+    socketserver.BaseServer.handle_error = handle_error  # type: ignore[method-assign]
+
+
+def _progress(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def machine() -> dict[str, Any]:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average_1m_at_start": round(load[0], 2),
+    }
+
+
+def run(quick: bool, fresh: bool) -> list[Row]:
+    rows: list[Row] = []
+    failures: list[str] = []
+
+    _progress("boot path and idle precision (pure)")
+    rows += boot.rows()
+    rows += idle.rows(idle.measure(patterns=50 if quick else 1000))
+
+    _progress("image weight" + (" (fresh install)" if fresh else " (cached copy if any)"))
+    rows += weight.rows(weight.measure(fresh, repeats=1 if quick else 3, without_bytecode=not quick,
+                                       allow_build=not quick))  # fmt: skip
+
+    _progress("starting the local servers")
+    servers = Servers.start()
+    try:
+        _progress("pipe overhead vs the eager-import baseline")
+        if quick:
+            result = overhead.measure(servers, runs=1, clouds=CLOUDS, warmup=False)
+        else:
+            result = overhead.measure(servers, runs=5, clouds=("aws",))
+            more = overhead.measure(servers, runs=3, clouds=("gcp", "azure"), warmup=False)
+            result.pipe.update(more.pipe)
+            result.eager.update(more.eager)
+            result.failures += more.failures
+        failures += result.failures
+        rows += overhead.rows(result)
+
+        _progress("ONLINE detection and launch/reuse API calls (production 5 s poll)")
+        launched = online.measure(servers, runs=1 if quick else 5)
+        failures += launched.failures
+        rows += online.rows(launched)
+
+        _progress("report and pr API calls")
+        rows += modes.rows(servers)
+    finally:
+        servers.stop()
+    for problem in failures:
+        _progress("failure: " + problem.splitlines()[0])
+    return ordered(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmarks of the pipe against the local servers.")
+    parser.add_argument("--quick", action="store_true", help="fewer samples, under a minute")
+    parser.add_argument("--fresh", action="store_true", help="rebuild the image copy (pip install) from scratch")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write every figure and raw sample here")
+    args = parser.parse_args(argv)
+    _quiet_disconnects()
+    start = time.monotonic()
+    info = machine()
+    rows = run(args.quick, args.fresh)
+    elapsed = time.monotonic() - start
+    command = "python bench/run.py" + (" --quick" if args.quick else "") + (" --fresh" if args.fresh else "")
+    print(render(rows))
+    print(
+        f"\n{command}: {elapsed:.0f} s on {info['cpus']} CPUs, Python {info['python']}, "
+        f"load average {info['load_average_1m_at_start']} at start"
+    )
+    if args.json:
+        payload = {"command": command, "elapsed_s": elapsed, "machine": info, "rows": [r.as_json() for r in rows]}
+        args.json.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

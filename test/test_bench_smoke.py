@@ -1,0 +1,53 @@
+"""Keeps bench/ from rotting: its pure parts run here on a few inputs. No timing is asserted (the benchmark
+prints timings; tests never judge them)."""
+
+from __future__ import annotations
+
+import json
+
+from bench import boot, idle, online
+from bench.table import Row, ordered, render
+from pipe.bootstrap.steps import BOOT_STEPS
+
+
+def test_idle_precision_runs_the_real_agent_on_a_few_patterns() -> None:
+    result = idle.measure(patterns=5, seed=7)
+    assert result.patterns == 5
+    assert result.never_off + len(result.after_last_step_s) + result.during_step == 5
+    [row] = idle.rows(result)
+    assert row.figure.startswith("Idle precision")
+    assert row.data["patterns"] == 5 and row.met in (True, False)
+
+
+def test_idle_patterns_are_reproducible_from_the_seed() -> None:
+    assert idle.measure(patterns=3, seed=11).after_last_step_s == idle.measure(patterns=3, seed=11).after_last_step_s
+
+
+def test_boot_path_has_a_row_per_cloud_and_cpu_gpu_with_every_step_in_the_data() -> None:
+    rows = boot.rows()
+    assert len(rows) == 6
+    for row in rows:
+        cloud, kind = row.figure.replace(":", "").split()[2:4]
+        steps = BOOT_STEPS[(cloud, kind == "GPU")]
+        assert [s["name"] for s in row.data["steps"]] == [name for name, _, _ in steps]
+        assert row.data["total_s"] == sum(seconds for _, seconds, _ in steps)
+
+
+def test_detection_phases_cover_one_poll_period_starting_just_after_a_poll() -> None:
+    spread = online.phases(5)
+    assert spread[0] < 0.1 and all(0 <= p < online.POLL_PERIOD_S for p in spread) and spread == sorted(spread)
+
+
+def test_launch_allowance_is_six_plus_one_per_five_seconds_waited() -> None:
+    assert online.LaunchRun(0.0, 1.0, 5, 4.9, 0).allowance == 6
+    assert online.LaunchRun(0.0, 1.0, 5, 12.0, 0).allowance == 8
+
+
+def test_the_table_has_one_line_per_figure_and_the_json_is_serialisable() -> None:
+    rows = [*boot.rows(), Row("x", "1 s", "<= 2 s", True), Row("y", "3 s", "<= 2 s", False)]
+    text = render(ordered(rows))
+    lines = text.splitlines()
+    assert lines[0].startswith("| Figure") and "Met?" in lines[0]
+    assert len(lines) == 2 + len(rows)
+    assert "| yes" in text and "| NO" in text and "| info" in text
+    json.dumps([r.as_json() for r in rows])

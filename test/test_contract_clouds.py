@@ -1,0 +1,381 @@
+"""The cross-cloud contract: the same scenarios, through the real entry point process, on AWS, GCP and Azure.
+
+Each test runs `python -m pipe` against one emulated cloud (moto_server, the local Compute Engine, the
+local Azure Resource Manager; see contract_clouds.py), the local Bitbucket, and a VM stand-in that boots
+the instance's real startup script. Launch, ONLINE, reuse, each fault with nothing left behind, sweep and
+dry run must behave the same on every cloud: the flow is shared, only the adapter differs.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from contract_clouds import (
+    CLOUDS,
+    NATIVE_M,
+    AwsCloud,
+    AzureCloud,
+    CallCounter,
+    CloudUnderTest,
+    GcpCloud,
+    ours,
+    zones_of,
+)
+from fakes.bitbucket import DEFAULT_REPO, DEFAULT_WORKSPACE, FakeBitbucket
+from fixtures_pipe import output_lines, pipe_env, run_pipe, strip_ansi
+from vm_standin import VmStandIn
+
+from pipe.bitbucket.client import BitbucketClient
+from pipe.providers.base import TAG_CREATED_AT, TAG_EXPIRES_AT, TAG_MANAGED_BY, TAG_REPOSITORY, TAG_RUNNER_UUID
+from pipe.providers.tags import our_tags
+from pipe.runner.plan import MARKER_LABEL
+
+# Each cloud's SDK, which a run on another cloud must never import.
+SDK_MODULES = {
+    "aws": ("boto3", "botocore"),
+    "gcp": ("google.cloud", "google.api_core", "googleapiclient"),
+    "azure": ("azure",),
+}
+# The real entry point, reporting afterwards which cloud SDKs the run imported.
+IMPORT_PROBE = """
+import json, sys
+import pipe.pipe as entry
+code = entry.main()
+print("IMPORTED " + json.dumps(sorted(sys.modules)), file=sys.stderr)
+raise SystemExit(code)
+"""
+# The variables that point each adapter at its cloud's API: DRY_RUN points them at a CallCounter.
+ENDPOINT_VARS = {
+    "aws": ("AWS_ENDPOINT_URL",),
+    "gcp": ("GCP_COMPUTE_ENDPOINT",),
+    "azure": ("AZURE_RESOURCE_MANAGER_ENDPOINT", "AZURE_AUTHORITY_HOST"),
+}
+LONG_AGO = "2020-01-01T00:00:00.000000Z"
+
+
+@pytest.fixture(params=CLOUDS)
+def cloud(request: pytest.FixtureRequest) -> CloudUnderTest:
+    """One emulated cloud, fresh for the test (servers are shared per session and reset)."""
+    name = request.param
+    if name == "aws":
+        return AwsCloud(
+            request.getfixturevalue("ec2"), request.getfixturevalue("aws_faults"), request.getfixturevalue("aws_env")
+        )
+    if name == "gcp":
+        return GcpCloud(request.getfixturevalue("fake_gcp"), request.getfixturevalue("gcp_env"))
+    fake = request.getfixturevalue("azure_fake")
+    fake.retry_after = 1  # the pipe polls at the SDK's default interval: without Retry-After, 30 s per poll
+    return AzureCloud(fake, request.getfixturevalue("azure_provider"), {"CLOUD": "azure", **fake.env()})
+
+
+@pytest.fixture()
+def env(cloud: CloudUnderTest, bb_env: dict[str, str], tmp_path: Any) -> dict[str, str]:
+    return {
+        **cloud.env,
+        **bb_env,
+        "CLOUD_REGION": "us-west",
+        "CLOUD_TYPE": "m",
+        "WAIT_TIMEOUT": "60s",
+        "CML_RUNNER_POLL_SECONDS": "0.2",
+        "AWS_MAX_ATTEMPTS": "1",
+        "BITBUCKET_PIPE_SHARED_STORAGE_DIR": str(tmp_path),
+    }
+
+
+@pytest.fixture()
+def vm(cloud: CloudUnderTest, bitbucket: FakeBitbucket) -> Iterator[VmStandIn]:
+    standin = VmStandIn(cloud.user_data, f"{bitbucket.root_url}/_fake/oauth2/token").start()
+    yield standin
+    standin.stop()
+
+
+def runners(bitbucket: FakeBitbucket) -> list[Any]:
+    return list(bitbucket.repo().runners.values())
+
+
+def failure_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """The pipe's one failure line: the last line on stdout (logs go to stderr)."""
+    return strip_ansi(proc.stdout).strip().splitlines()[-1]
+
+
+def assert_nothing_left(cloud: CloudUnderTest, bitbucket: FakeBitbucket) -> None:
+    assert ours(cloud) == [], f"an instance of ours is still alive on {cloud.name}"
+    assert runners(bitbucket) == [], "a runner is still registered"
+
+
+def secrets_in(env: dict[str, str]) -> list[str]:
+    names = ("BITBUCKET_ACCESS_TOKEN", "AWS_SECRET_ACCESS_KEY", "AZURE_CLIENT_SECRET")
+    return [env[n] for n in names if env.get(n)]
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. launch: one instance of ours, booting exactly the registered runner, which comes ONLINE
+
+
+def test_launch_creates_one_tagged_instance_whose_runner_comes_online(
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
+) -> None:
+    proc = run_pipe({**env, "LABELS": "cml.runner,gpu-free"})
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 0, out
+
+    [live] = ours(cloud)
+    assert live.instance_type == NATIVE_M[cloud.name]
+    [runner] = runners(bitbucket)
+    assert runner.status == "ONLINE"
+    assert set(runner.labels) == {"self.hosted", "linux", "cml.runner", "gpu-free", MARKER_LABEL}
+    assert live.tags[TAG_MANAGED_BY] == "cml-runner-pipe"
+    assert live.tags[TAG_RUNNER_UUID] == runner.uuid.strip("{}")
+    assert live.tags[TAG_REPOSITORY] == f"{DEFAULT_WORKSPACE}_{DEFAULT_REPO}"
+    assert int(live.tags[TAG_EXPIRES_AT]) > int(live.tags[TAG_CREATED_AT])
+
+    booted = vm.booted[live.id]
+    assert booted.online, booted.output
+    assert booted.runner_env["RUNNER_UUID"] == runner.uuid
+    assert booted.runner_env["OAUTH_CLIENT_ID"] == runner.oauth_client_id
+    assert booted.runner_env["OAUTH_CLIENT_SECRET"] == runner.oauth_client_secret
+    assert booted.runner_env["REPOSITORY_UUID"] == bitbucket.repo().uuid
+    assert booted.runner_env["ACCOUNT_UUID"] == bitbucket.repo().workspace.uuid
+
+    for expected in (runner.name, "cml.runner", NATIVE_M[cloud.name], "on-demand"):
+        assert expected in out
+    for secret in (runner.oauth_client_secret, *secrets_in(env)):
+        assert secret not in proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. reuse
+
+
+def test_reuse_and_reuse_idle_create_nothing_when_a_runner_suits_and_reuse_idle_skips_a_busy_one(
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
+) -> None:
+    assert run_pipe(env).returncode == 0
+    [runner] = runners(bitbucket)
+
+    proc = run_pipe({**env, "REUSE_IDLE": "true"})  # online and idle: reused
+    assert proc.returncode == 0, proc.stdout
+    assert "Reusing runner" in "\n".join(output_lines(proc))
+    assert len(ours(cloud)) == 1 and len(runners(bitbucket)) == 1
+
+    bitbucket.set_runner_busy(runner.uuid)
+    proc = run_pipe({**env, "REUSE": "true"})  # REUSE takes a busy runner too
+    assert proc.returncode == 0, proc.stdout
+    assert "Reusing runner" in "\n".join(output_lines(proc))
+    assert len(ours(cloud)) == 1 and len(runners(bitbucket)) == 1
+
+    proc = run_pipe({**env, "REUSE_IDLE": "true"})  # the only one is busy: a new one
+    assert proc.returncode == 0, proc.stdout
+    assert len(ours(cloud)) == 2 and len(runners(bitbucket)) == 2
+    assert all(r.status == "ONLINE" for r in runners(bitbucket))
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. faults: each ends with nothing of ours left in the cloud or in Bitbucket
+
+
+def test_no_capacity_in_any_zone_is_a_clear_error_and_leaves_nothing(
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket
+) -> None:
+    cloud.no_capacity()
+    proc = run_pipe(env)
+    assert proc.returncode == 1, proc.stdout
+    last = failure_line(proc)
+    assert f"no capacity for {NATIVE_M[cloud.name]} in any zone of {cloud.region}" in last
+    for zone in zones_of(cloud.name):  # the catalog's zone order (GCP); AWS and Azure discover or let the cloud pick
+        assert zone in last
+    assert "(, " not in last
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert_nothing_left(cloud, bitbucket)
+
+
+def test_spot_capacity_shortage_falls_back_to_on_demand(
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
+) -> None:
+    cloud.no_capacity(spot_only=True)
+    proc = run_pipe({**env, "CLOUD_SPOT": "true"})
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 0, out
+    assert "falling back to on-demand" in out
+    [live] = ours(cloud)
+    assert not live.spot
+    [runner] = runners(bitbucket)
+    assert runner.status == "ONLINE"
+
+
+def test_runner_never_online_times_out_and_rolls_back(
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket
+) -> None:
+    proc = run_pipe({**env, "WAIT_TIMEOUT": "2s"})
+    assert proc.returncode == 1, proc.stdout
+    assert "did not come ONLINE within 2s" in failure_line(proc)
+    assert "rolled back" in failure_line(proc)
+    assert_nothing_left(cloud, bitbucket)
+
+
+def test_bitbucket_5xx_storm_fails_cleanly_and_leaves_nothing(
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket
+) -> None:
+    # Retry-After: 0 keeps the storm short: the client retries at once until its attempts run out.
+    bitbucket.add_fault(
+        "status", status=503, retry_after="0", method="GET", path=r"/pipelines-config/runners/", times=None
+    )
+    proc = run_pipe(env)
+    assert proc.returncode == 1, proc.stdout
+    assert "503" in failure_line(proc)
+    bitbucket.clear_faults()
+    assert_nothing_left(cloud, bitbucket)
+
+
+def test_sigterm_mid_wait_rolls_back_before_exiting_1(
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipe"],
+        env=pipe_env({**env, "WAIT_TIMEOUT": "120s"}),
+        cwd=pipe_env()["BITBUCKET_CLONE_DIR"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    waiting = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if "waiting for the runner to connect" in line:
+                waiting.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert waiting.wait(timeout=60), "the pipe never started waiting:\n" + "".join(lines)
+        assert len(ours(cloud)) == 1
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+        reader.join(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    out = strip_ansi("".join(lines))
+    assert process.returncode == 1, out
+    assert "SIGTERM" in out
+    assert_nothing_left(cloud, bitbucket)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. sweep: expired and orphaned instances and stale runners of ours go; nothing else does
+
+
+def _register(bb_client: BitbucketClient, name: str, labels: list[str]) -> str:
+    return bb_client.create_runner(name, labels).runner.uuid
+
+
+def test_sweep_removes_expired_and_orphaned_instances_and_stale_runners_and_nothing_else(
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, bb_client: BitbucketClient
+) -> None:
+    ours_labels = ["self.hosted", "linux", "cml.runner", MARKER_LABEL]
+    online = _register(bb_client, "cml-online0001", ours_labels)  # its instance is live
+    online_elsewhere = _register(bb_client, "cml-online0002", ours_labels)  # no instance: not ours to judge
+    stale = _register(bb_client, "cml-stale00001", ours_labels)
+    not_ours = _register(bb_client, "team-runner", ["self.hosted", "linux"])
+    with bitbucket.lock:
+        for uuid in (online, online_elsewhere):
+            state = bitbucket.runner(uuid)
+            state.connected = state.ever_connected = True
+        for uuid in (stale, not_ours):  # OFFLINE for years
+            state = bitbucket.runner(uuid)
+            state.ever_connected = True
+            state.created_on = state.updated_on = LONG_AGO
+
+    now = int(time.time())
+
+    def tags(runner_uuid: str, *, expires_at: int, repo: str = DEFAULT_REPO) -> dict[str, str]:
+        return our_tags(runner_uuid=runner_uuid, workspace=DEFAULT_WORKSPACE, repo_slug=repo, pipeline="7",
+                        created_at=now - 7200, expires_at=expires_at)  # fmt: skip
+
+    gone_uuid = "{0badc0de-0000-4000-8000-000000000001}"
+    expired = cloud.seed("cml-expired001", tags(online, expires_at=now - 60))  # its runner exists: expiry alone
+    orphan = cloud.seed("cml-orphan0001", tags(gone_uuid, expires_at=now + 3600))
+    live = cloud.seed("cml-online0001", tags(online, expires_at=now + 3600))
+    other_repo = cloud.seed("cml-otherrepo1", tags(gone_uuid, expires_at=now + 3600, repo="another-repo"))
+    foreign = cloud.seed("team-vm-00001", {"team": "someone-else"})
+    before = {i.id for i in cloud.instances()}
+    assert {expired, orphan, live, other_repo, foreign} <= before
+
+    proc = run_pipe({**env, "COMMAND": "sweep"})
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 0, out
+
+    after = {i.id for i in cloud.instances()}
+    assert after == before - {expired, orphan}, out
+    assert {r.uuid for r in runners(bitbucket)} == {online, online_elsewhere, not_ours}, out
+    assert bitbucket.runner(online).status == "ONLINE"
+    assert "2 instance(s) terminated, 1 runner(s) deleted" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. dry run: the plan, and not one call to Bitbucket or the cloud
+
+
+def test_dry_run_prints_the_plan_and_calls_nothing(
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket
+) -> None:
+    counter = CallCounter().start()
+    try:
+        calls_before = cloud.calls()
+        sink = {name: counter.url for name in ENDPOINT_VARS[cloud.name]}
+        proc = run_pipe(
+            {**env, **sink, "DRY_RUN": "true", "CLOUD_SPOT": "true", "CLOUD_STARTUP_SCRIPT": "echo proxy-setup"}
+        )
+    finally:
+        counter.stop()
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 0, out
+    expected = [NATIVE_M[cloud.name], cloud.region, "spot", "cml-managed-by", "(secrets masked)", "echo proxy-setup"]
+    expected += list(zones_of(cloud.name))
+    for text in expected:
+        assert text in out
+    assert "$" in out and "/h" in out  # the estimated price
+    assert bitbucket.request_count() == 0
+    assert counter.connections == 0
+    assert cloud.calls() == calls_before  # None on AWS: the CallCounter alone answers there
+    assert cloud.instances() == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Lazy imports: a run on one cloud never imports another cloud's SDK
+
+
+def test_a_run_imports_only_its_own_clouds_sdk(
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket
+) -> None:
+    proc = run_pipe({**env, "COMMAND": "sweep"}, args=("-c", IMPORT_PROBE))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    probe = next(line for line in proc.stderr.splitlines() if line.startswith("IMPORTED "))
+    modules: list[str] = json.loads(probe.removeprefix("IMPORTED "))
+
+    def loaded(prefixes: tuple[str, ...]) -> list[str]:
+        return [m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes)]
+
+    assert loaded(SDK_MODULES[cloud.name]), f"the {cloud.name} run did not use its SDK: the probe is broken"
+    for other, prefixes in SDK_MODULES.items():
+        if other != cloud.name:
+            assert loaded(prefixes) == [], f"a {cloud.name} run imported the {other} SDK"
+
+
+def test_the_contract_covers_every_cloud_the_pipe_offers() -> None:
+    from pipe.providers import _MODULES
+
+    assert set(_MODULES) == set(CLOUDS) == set(NATIVE_M)
