@@ -5,16 +5,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo dry-run test lint readme clean-venv
+.PHONY: demo dry-run test lint readme bench clean-venv
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt
 	touch $(STAMP)
 
-# The pipe's main job, locally and offline: runner mode as a DRY_RUN prints its plan and creates nothing.
-# The Bitbucket URL points at a closed loopback port, so nothing leaves this machine.
-demo: dry-run
+# The pipe's main job, locally and offline: the example pipeline (examples/seeds) against a local
+# Bitbucket and a local cloud. DEMO_ARGS="--cloud gcp" (or azure) picks another cloud.
+demo: $(STAMP)
+	$(BIN)/python demo/run.py $(DEMO_ARGS)
+
+# Runner mode as a DRY_RUN: prints its plan and creates nothing. The Bitbucket URL points at a closed
+# loopback port, so nothing leaves this machine.
 
 dry-run: $(STAMP)
 	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \

@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import socketserver
 import sys
 import time
 from pathlib import Path
@@ -27,18 +26,6 @@ for entry in (str(REPO_ROOT / "test"), str(REPO_ROOT)):
 from bench import boot, idle, modes, online, overhead, weight  # noqa: E402
 from bench.servers import CLOUDS, Servers  # noqa: E402
 from bench.table import Row, ordered, render  # noqa: E402
-
-
-def _quiet_disconnects() -> None:
-    """A killed pipe drops its connections: the servers need not print a traceback for each."""
-    original = socketserver.BaseServer.handle_error
-
-    def handle_error(self: socketserver.BaseServer, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        original(self, request, client_address)
-
-    socketserver.BaseServer.handle_error = handle_error  # type: ignore[method-assign]
 
 
 def _progress(message: str) -> None:
@@ -102,7 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="rebuild the image copy (pip install) from scratch")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write every figure and raw sample here")
     args = parser.parse_args(argv)
-    _quiet_disconnects()
     start = time.monotonic()
     info = machine()
     rows = run(args.quick, args.fresh)

@@ -8,6 +8,7 @@ ARM + Entra ID (Azure) and the local Bitbucket. Each records when a request arri
 from __future__ import annotations
 
 import contextlib
+import socketserver
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fakes.aws_faults import FaultProxy
 from fakes.bitbucket import DEFAULT_REPO, DEFAULT_TOKEN, DEFAULT_WORKSPACE, FakeBitbucket
@@ -50,6 +51,21 @@ class TimedBitbucket(FakeBitbucket):
         return sum(self.request_count(route) for route in RUNNER_GET_ROUTES)
 
 
+def quiet_disconnects() -> None:
+    """A killed pipe drops its connections: the servers need not print a traceback for each."""
+    if getattr(socketserver.BaseServer.handle_error, "_bench_quiet", False):
+        return
+    original = socketserver.BaseServer.handle_error
+
+    def handle_error(self: socketserver.BaseServer, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        original(self, request, client_address)
+
+    handle_error._bench_quiet = True  # type: ignore[attr-defined]
+    socketserver.BaseServer.handle_error = handle_error  # type: ignore[method-assign]
+
+
 @dataclass
 class Servers:
     moto: MotoServer
@@ -62,6 +78,7 @@ class Servers:
     def start(cls) -> Servers:
         from fakes.azure import AzureFake
 
+        quiet_disconnects()
         moto = MotoServer().start()
         azure = AzureFake().start()
         azure.retry_after = None  # answer long-running operations at once: the pipe is measured, not ARM

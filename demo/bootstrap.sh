@@ -30,7 +30,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   fi
 fi
 if [ ! -e "$STAMP" ] || [ requirements.txt -nt "$STAMP" ] || [ requirements-test.txt -nt "$STAMP" ]; then
-  echo "demo: installing the pinned requirements into $VENV (once; about a minute)"
+  echo "demo: installing the pinned requirements into $VENV (once; a few minutes)"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt
   touch "$STAMP"
 fi

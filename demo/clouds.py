@@ -7,6 +7,7 @@ instances (for the VM stand-in to boot) and a view of our instances as the cloud
 from __future__ import annotations
 
 import base64
+import shutil
 import signal
 import threading
 from collections.abc import Mapping
@@ -114,6 +115,7 @@ class LocalAws:
 
     def stop(self) -> None:
         self.server.stop()
+        shutil.rmtree(self.server._dir, ignore_errors=True)  # the AMI list MotoServer wrote for moto_server
 
 
 class LocalGcp:

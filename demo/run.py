@@ -409,7 +409,8 @@ class Demo:
         for comment in comments:
             _out(f"  comment: {comment.id}")
             _out(f"  url: {base}/{repo.full_name}/pull-requests/{pr.id}#comment-{comment.id}")
-            lines = [line for line in comment.raw.splitlines() if line.strip()]
+            # Without the pipe's invisible marker line (a markdown link definition: it does not render).
+            lines = [line for line in comment.raw.splitlines() if line.strip() and not line.startswith("[cml-runner-")]
             for line in lines[:14]:
                 _out(f"  | {line[:120]}")
             if len(lines) > 14:

@@ -22,6 +22,7 @@ import os
 import re
 import sys
 import traceback
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -135,10 +136,20 @@ def register_env_secrets(env: Mapping[str, str]) -> None:
             redaction.register_secret(value)
 
 
+def quiet_sdks(debug: bool) -> None:
+    """The cloud SDKs' own chatter is not the user's business: Azure logs every HTTP request at INFO,
+    and google.api_core warns about the Python version it will stop supporting."""
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
+    if not debug:
+        for name in ("azure", "google", "botocore", "boto3", "urllib3"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(env: Mapping[str, str] | None = None) -> int:
     environ = dict(os.environ if env is None else env)
     redaction.install()
     debug = _debug_requested(environ)
+    quiet_sdks(debug)
     try:
         register_env_secrets(environ)
         pipe = CmlRunnerPipe(environ)

@@ -35,6 +35,7 @@ from vm_standin import VmStandIn
 
 from pipe.bitbucket.client import BitbucketClient
 from pipe.providers.base import TAG_CREATED_AT, TAG_EXPIRES_AT, TAG_MANAGED_BY, TAG_REPOSITORY, TAG_RUNNER_UUID
+from pipe.providers.catalog import resolve_machine
 from pipe.providers.tags import our_tags
 from pipe.runner.plan import MARKER_LABEL
 
@@ -62,18 +63,24 @@ LONG_AGO = "2020-01-01T00:00:00.000000Z"
 
 
 @pytest.fixture(params=CLOUDS)
-def cloud(request: pytest.FixtureRequest) -> CloudUnderTest:
-    """One emulated cloud, fresh for the test (servers are shared per session and reset)."""
+def cloud(request: pytest.FixtureRequest) -> Iterator[CloudUnderTest]:
+    """One emulated cloud, fresh for the test (servers are shared per session and reset).
+
+    Afterwards, every request the pipe sent must have fitted the cloud's own API description (GCP: the
+    discovery document; Azure: the SDK models, checked by the azure_fake fixture itself)."""
     name = request.param
     if name == "aws":
-        return AwsCloud(
+        yield AwsCloud(
             request.getfixturevalue("ec2"), request.getfixturevalue("aws_faults"), request.getfixturevalue("aws_env")
         )
-    if name == "gcp":
-        return GcpCloud(request.getfixturevalue("fake_gcp"), request.getfixturevalue("gcp_env"))
-    fake = request.getfixturevalue("azure_fake")
-    fake.retry_after = 1  # the pipe polls at the SDK's default interval: without Retry-After, 30 s per poll
-    return AzureCloud(fake, request.getfixturevalue("azure_provider"), {"CLOUD": "azure", **fake.env()})
+    elif name == "gcp":
+        gcp = request.getfixturevalue("fake_gcp")
+        yield GcpCloud(gcp, request.getfixturevalue("gcp_env"))
+        assert gcp.validation_errors == [], "requests that do not fit Compute's discovery document"
+    else:
+        azure = request.getfixturevalue("azure_fake")
+        azure.retry_after = 1  # the pipe polls at the SDK's default interval: without Retry-After, 30 s per poll
+        yield AzureCloud(azure, request.getfixturevalue("azure_provider"), {"CLOUD": "azure", **azure.env()})
 
 
 @pytest.fixture()
@@ -347,7 +354,8 @@ def test_dry_run_prints_the_plan_and_calls_nothing(
     expected += list(zones_of(cloud.name))
     for text in expected:
         assert text in out
-    assert "$" in out and "/h" in out  # the estimated price
+    hourly = resolve_machine(cloud.name, "m", "").hourly_usd
+    assert hourly is not None and f"~${hourly:.3f}/h" in out  # the estimated price, from the catalog
     assert bitbucket.request_count() == 0
     assert counter.connections == 0
     assert cloud.calls() == calls_before  # None on AWS: the CallCounter alone answers there

@@ -95,10 +95,10 @@ def yaml_definition(variables: Iterable[Variable], image: str) -> str:
             lines.append(f"      COMMAND: '{mode}'")
         lines.append(f"      BITBUCKET_ACCESS_TOKEN: $BITBUCKET_ACCESS_TOKEN # Or {AUTH[1]} + {AUTH[2]}")
         for v in own:
-            if v.required:
+            if v.is_required(mode):
                 lines.append(f"      {v.name}: {v.example}")
         for v in own:
-            if not v.required and not (mode == "sweep" and _is_cloud(v)):
+            if not v.is_required(mode) and not (mode == "sweep" and _is_cloud(v)):
                 lines.append(f"      # {v.name}: {v.example} # Optional")
         for v in by_name:
             if "all" in v.modes and v.name not in AUTH and v.name != "COMMAND":

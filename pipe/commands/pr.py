@@ -176,7 +176,6 @@ def _write_output(shared_dir: str, pr: PullRequest, branch: str, commit: str | N
 
     The PR exists by now, so a storage that cannot be written is a warning, not a failure.
     """
-    print(pr.html_url, flush=True)
     if not shared_dir:
         return
     out = Path(shared_dir) / OUTPUT_DIR

@@ -78,7 +78,9 @@ def run_report(
     *,
     target: Target | None = None,
     pr: PullRequest | None = None,
+    insights_commit: str = "",
 ) -> ReportResult:
+    """insights_commit: where the Code Insights report goes; default the target commit or the build's."""
     warnings: list[str] = []
 
     def warn(message: str) -> None:
@@ -154,7 +156,7 @@ def run_report(
         log.info(f"Preview: {result.preview[0]} and {result.preview[1]}")
 
     previous = existing(client, target, settings.watermark_title) if settings.update else None
-    insights_commit = target.sha if isinstance(target, CommitTarget) else build.commit
+    insights_commit = insights_commit or (target.sha if isinstance(target, CommitTarget) else build.commit)
     if build.dry_run:
         verb = f"edit comment {previous.id}" if previous else "add a comment"
         log.info(f"DRY_RUN: would {verb} on {target} ({len(raw):,} characters)")
@@ -201,8 +203,11 @@ def run(common: CommonSettings, settings: ReportSettings, *, log: logging.Logger
 def post_report(
     client: BitbucketClient, settings: ReportSettings, build: Build, log: Log, pr: PullRequest
 ) -> ReportResult:
-    """For PR mode: the report as a comment on the pull request it just opened (or found)."""
-    return run_report(settings, build, client, log, target=PrTarget(pr.id), pr=pr)
+    """For PR mode: the report as a comment on the pull request it just opened (or found).
+
+    Its Code Insights report goes on the PR's head commit: that is the commit Bitbucket shows on the PR.
+    """
+    return run_report(settings, build, client, log, target=PrTarget(pr.id), pr=pr, insights_commit=pr.source_commit)
 
 
 def _read_report(path: Path) -> str:

@@ -23,6 +23,7 @@ VARIABLES: tuple[Variable, ...] = (
         "In `pr` mode, optional: the PR's description and a comment on it.",
         required=True,
         modes=("report", "pr"),
+        optional_in=("pr",),
     ),
     Variable(
         "TARGET",
@@ -42,31 +43,31 @@ VARIABLES: tuple[Variable, ...] = (
         "WATERMARK_TITLE",
         "A name that keeps several reports apart on one PR (one comment and one Code Insights report each); "
         "`{workflow}` and `{run}` become the pipeline UUID and build number.",
-        modes=("report",),
+        modes=("report", "pr"),
     ),
     Variable(
         "PUBLISH",
         "Upload local images and files linked in the report, and `data:` images, to the repository's Downloads "
         "and link to them.",
         default="true",
-        modes=("report",),
+        modes=("report", "pr"),
         example="'<boolean>'",
     ),
     Variable(
         "METRICS_FILE",
         "Metrics (JSON, YAML, dvclive's `metrics.json`, or `key: value` lines) for a Code Insights report and a "
         "table comparing them with the same file on the destination branch.",
-        modes=("report",),
+        modes=("report", "pr"),
     ),
     Variable(
         "THRESHOLDS",
         "Gates on metrics that set the Code Insights report to PASSED or FAILED, e.g. `accuracy>=0.9,loss<0.3`.",
-        modes=("report",),
+        modes=("report", "pr"),
     ),
     Variable(
         "PREVIEW_FILE",
         "Write the markdown that is posted to this file and an HTML rendering next to it (`.html`).",
-        modes=("report",),
+        modes=("report", "pr"),
     ),
 )
 

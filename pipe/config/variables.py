@@ -61,6 +61,11 @@ class Variable:
     context: bool = False
     # A test or local-demo override, listed apart in the README.
     testing: bool = False
+    # Modes among `modes` where a required variable is optional (REPORT_FILE in pr mode).
+    optional_in: tuple[str, ...] = ()
+
+    def is_required(self, mode: str) -> bool:
+        return self.required and mode not in self.optional_in
 
 
 def cerberus_schema(variables: tuple[Variable, ...]) -> dict[str, dict[str, object]]:

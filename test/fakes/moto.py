@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -120,3 +121,4 @@ class MotoServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
             self._process = None
+        shutil.rmtree(self._dir, ignore_errors=True)
