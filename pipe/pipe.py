@@ -132,7 +132,11 @@ def one_line(text: str) -> str:
 def register_env_secrets(env: Mapping[str, str]) -> None:
     secret_names = {v.name for v in all_variables() if v.secret}
     for name, value in env.items():
-        if name in secret_names or _SECRET_NAME.search(name):
+        if name in secret_names:
+            redaction.register_secret(value)
+        elif _SECRET_NAME.search(name) and not os.path.exists(value):
+            # Guessed from the name only: a path to a key file (GOOGLE_APPLICATION_CREDENTIALS,
+            # AWS_SHARED_CREDENTIALS_FILE=/dev/null) is not the secret, and masking it hides ordinary text.
             redaction.register_secret(value)
 
 

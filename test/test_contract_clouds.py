@@ -45,7 +45,7 @@ SDK_MODULES = {
     "gcp": ("google.cloud", "google.api_core", "googleapiclient"),
     "azure": ("azure",),
 }
-# The real entry point, reporting afterwards which cloud SDKs the run imported.
+# The real entry point (what `python -m pipe` calls), then a list of every module the run imported.
 IMPORT_PROBE = """
 import json, sys
 import pipe.pipe as entry
@@ -294,9 +294,9 @@ def test_sweep_removes_expired_and_orphaned_instances_and_stale_runners_and_noth
 ) -> None:
     ours_labels = ["self.hosted", "linux", "cml.runner", MARKER_LABEL]
     online = _register(bb_client, "cml-online0001", ours_labels)  # its instance is live
-    online_elsewhere = _register(bb_client, "cml-online0002", ours_labels)  # no instance: not ours to judge
-    stale = _register(bb_client, "cml-stale00001", ours_labels)
-    not_ours = _register(bb_client, "team-runner", ["self.hosted", "linux"])
+    online_elsewhere = _register(bb_client, "cml-online0002", ours_labels)  # ONLINE without an instance: left alone
+    stale = _register(bb_client, "cml-stale00001", ours_labels)  # OFFLINE for years, no instance: deleted
+    not_ours = _register(bb_client, "team-runner", ["self.hosted", "linux"])  # as stale, but no marker label
     with bitbucket.lock:
         for uuid in (online, online_elsewhere):
             state = bitbucket.runner(uuid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 from fixtures_pipe import BASE_ACCESS_TOKEN, BASE_ENV, output_lines, run_pipe, run_pipe_config_only
@@ -275,3 +276,22 @@ def test_valid_variables_pass_validation() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "✔ configuration is valid" in output_lines(proc)
+
+
+def test_a_key_file_path_is_not_a_secret_but_an_unknown_credential_value_is(tmp_path: Path) -> None:
+    """Variables are masked by name when undeclared, except values that name a file: the key is in the file."""
+    key_file = tmp_path / "key.json"
+    key_file.write_text("{}")
+    guessed = "value-of-an-sdk-credential-9d8f"
+    line = assert_one_line_error(
+        {
+            **RUNNER,
+            "GOOGLE_APPLICATION_CREDENTIALS": str(key_file),
+            "SOME_SDK_CREDENTIALS": guessed,
+            "LABELS": f"{key_file} {guessed}",
+        },
+        "LABELS",
+        None,
+    )
+    assert str(key_file) in line
+    assert guessed not in line
