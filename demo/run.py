@@ -252,7 +252,7 @@ class Demo:
         with self.phase("Reading back what was created, from the local servers") as r:
             html_path = self.render_report(pr.id)
             r.append(f"the report as it renders: {html_path}")
-        self.show(runner.uuid, pr.id, head, html_path)
+        self.show(runner.uuid, pr.id, html_path)
 
     # ----------------------------------------------------------------------------------------------- children
     def run_child(self, what: str, argv: list[str], env: Mapping[str, str], *, cwd: Path) -> None:
@@ -356,7 +356,7 @@ class Demo:
         html_path.write_text(preview.render(raw, images, title=f"PR #{pr_id}: training report"), encoding="utf-8")
         return html_path
 
-    def show(self, runner_uuid: str, pr_id: int, build_commit: str, html_path: Path) -> None:
+    def show(self, runner_uuid: str, pr_id: int, html_path: Path) -> None:
         assert self.bitbucket is not None and self.cloud is not None
         fake, cloud = self.bitbucket, self.cloud
         repo = fake.repo(WORKSPACE, REPO_SLUG)
@@ -396,7 +396,7 @@ class Demo:
             parent = repo.commits[commit.parents[0]].tree if commit.parents else {}
             changed = sorted(p for p, data in commit.tree.items() if parent.get(p) != data)
             comments = [c for c in repo.comments.values() if c.pr_id == pr_id]
-            reports = [(k, v) for k, v in repo.reports.items() if k[0] == build_commit]
+            reports = [(k, v) for k, v in repo.reports.items() if k[0] == commit_hash]
 
         _section("The pull request")
         _out(f"  pull request: #{pr.id} {pr.title!r} ({pr.state})")
@@ -416,7 +416,7 @@ class Demo:
             if len(lines) > 14:
                 _out(f"  | ... ({len(lines) - 14} more lines)")
 
-        _section(f"Code Insights on commit {build_commit[:12]} (the build's commit)")
+        _section(f"Code Insights on commit {commit_hash[:12]} (the pull request's commit)")
         for (_, report_id), body in reports:
             _out(f"  report: {report_id}")
             _out(f"  title: {body.get('title', '')}   result: {body.get('result') or 'none'}")

@@ -268,3 +268,36 @@ def test_sigterm_raises_interrupted_inside_the_guarded_block() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         for _ in range(1000):
             pass
+
+
+@pytest.mark.parametrize("online_at", [0.0, 0.01, 3.0, 47.3, 99.9, 130.0])
+def test_online_is_noticed_within_five_seconds_during_a_typical_boot(online_at: float) -> None:
+    clock = FakeTime()
+    got = wait_online(
+        lambda uuid: runner(uuid, "ONLINE" if clock.t >= online_at else "UNREGISTERED"),
+        runner("r", "UNREGISTERED"),
+        timeout_s=600,
+        what="booting",
+        clock=WaitClock(clock.now, clock.sleep),
+    )
+    assert got.status == "ONLINE"
+    # 4.5 s at most, so the request and the pipe's exit still fit in the 5 s goal.
+    assert clock.t - online_at <= 4.5 + 1e-9
+
+
+@pytest.mark.parametrize("wait_s", [1, 10, 60, 135, 300, 900, 3600])
+def test_polls_stay_within_the_api_budget_of_one_per_five_seconds_plus_three(wait_s: int) -> None:
+    """A launch makes 3 calls before waiting; its budget is 6 plus 1 per 5 s waited."""
+    clock = FakeTime()
+    polls: list[float] = []
+
+    def get(uuid: str) -> Runner:
+        polls.append(clock.t)
+        return runner(uuid, "UNREGISTERED")
+
+    with pytest.raises(WaitTimeout):
+        wait_online(get, runner("r"), timeout_s=wait_s, what="x", clock=WaitClock(clock.now, clock.sleep))
+    assert len(polls) <= 3 + wait_s / 5
+    assert polls[-1] == wait_s  # one last look at the deadline before giving up
+    before_deadline = polls[:-1]
+    assert all(b - a >= 4.5 - 1e-9 for a, b in zip(before_deadline, before_deadline[1:], strict=False))

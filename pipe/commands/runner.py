@@ -31,7 +31,7 @@ from pipe.runner.decide import NameInUse, decide
 from pipe.runner.launch import launch_with_fallback
 from pipe.runner.plan import LaunchPlan, build_plan
 from pipe.runner.rollback import Interrupted, Rollback, signals_raise
-from pipe.runner.wait import POLL_EVERY_S, wait_online
+from pipe.runner.wait import AVERAGE_EVERY_S, POLL_EVERY_S, wait_online
 
 # DRY_RUN registers nothing: the plan shows this where the runner's uuids will be.
 PLACEHOLDER_UUID = "{00000000-0000-0000-0000-000000000000}"
@@ -134,12 +134,14 @@ def _launch(
             spec = _spec(plan, registered, repository, image, common)
             instance = launch_with_fallback(provider, spec, zones, plan.spot)
             log.info("Instance %s is starting in %s; waiting for the runner to connect.", instance.id, instance.zone)
+            poll_every, average_every = _poll_cadence()
             online = wait_online(
                 client.get_runner,
                 runner,
                 timeout_s=plan.wait_timeout_s,
                 what=f"instance {instance.id} booting",
-                poll_every_s=_poll_every(),
+                poll_every_s=poll_every,
+                average_every_s=average_every,
             )
             return Launched(online, instance)
         except (Exception, Interrupted) as failure:
@@ -213,13 +215,14 @@ def _print_dry_run(plan: LaunchPlan, common: CommonSettings, log: logging.Logger
     log.info("Plan: startup script (secrets masked):\n%s", masked(render_startup_script(boot)))
 
 
-def _poll_every() -> float:
-    """CML_RUNNER_POLL_SECONDS is a test-only knob: tests need not wait 5 s per poll."""
+def _poll_cadence() -> tuple[float, float]:
+    """CML_RUNNER_POLL_SECONDS is a test-only knob: tests need not wait seconds per poll."""
     raw = os.environ.get("CML_RUNNER_POLL_SECONDS", "")
     try:
-        return max(0.05, float(raw)) if raw else POLL_EVERY_S
+        every = max(0.05, float(raw)) if raw else 0.0
     except ValueError:
-        return POLL_EVERY_S
+        every = 0.0
+    return (every, every) if every else (POLL_EVERY_S, AVERAGE_EVERY_S)
 
 
 def _share(common: CommonSettings, data: dict[str, object]) -> None:
