@@ -32,6 +32,10 @@ dry-run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto
 
+# Every performance figure next to its goal and baseline (README, "Performance").
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -69,7 +69,7 @@ def run(quick: bool, fresh: bool) -> list[Row]:
         failures += result.failures
         rows += overhead.rows(result)
 
-        _progress("ONLINE detection and launch/reuse API calls (production 5 s poll)")
+        _progress("ONLINE detection and launch/reuse API calls (production poll cadence)")
         launched = online.measure(servers, runs=1 if quick else 5)
         failures += launched.failures
         rows += online.rows(launched)
