@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -300,4 +301,4 @@ def test_polls_stay_within_the_api_budget_of_one_per_five_seconds_plus_three(wai
     assert len(polls) <= 3 + wait_s / 5
     assert polls[-1] == wait_s  # one last look at the deadline before giving up
     before_deadline = polls[:-1]
-    assert all(b - a >= 4.5 - 1e-9 for a, b in zip(before_deadline, before_deadline[1:], strict=False))
+    assert all(b - a >= 4.5 - 1e-9 for a, b in itertools.pairwise(before_deadline))
