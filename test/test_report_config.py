@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fixtures_pipe import output_lines, run_pipe
 
 from pipe.config.report import VARIABLES, load
 from pipe.config.variables import ConfigError
@@ -74,13 +75,11 @@ def test_errors_name_the_variable_on_one_line(clone: Path, values: dict[str, str
     assert "\n" not in str(err.value)
 
 
-def test_unreadable_report(clone: Path) -> None:
-    import os
-
-    if os.geteuid() == 0:
-        pytest.skip("root reads any file")
-    (clone / "report.md").chmod(0)
-    with pytest.raises(ConfigError, match="REPORT_FILE"):
+def test_a_report_that_cannot_be_read_names_the_variable(clone: Path) -> None:
+    """Unreadable even for root (tests run as root in CI): a directory where the file should be."""
+    (clone / "report.md").unlink()
+    (clone / "report.md").mkdir()
+    with pytest.raises(ConfigError, match=r"REPORT_FILE: .* is a directory"):
         load(env(clone))
 
 
@@ -89,3 +88,11 @@ def test_declared_variables() -> None:
     assert names[0] == "REPORT_FILE" and VARIABLES[0].required
     for name in ("TARGET", "UPDATE", "WATERMARK_TITLE", "PUBLISH", "METRICS_FILE", "THRESHOLDS", "PREVIEW_FILE"):
         assert name in names
+
+
+def test_a_report_that_is_not_text_fails_with_one_line_before_any_api_call(tmp_path: Path) -> None:
+    (tmp_path / "report.md").write_bytes(b"\xff\xfe not text \x80")
+    proc = run_pipe({"COMMAND": "report", "REPORT_FILE": "report.md"}, cwd=tmp_path)
+    lines = output_lines(proc)
+    assert proc.returncode == 1
+    assert len(lines) == 1 and lines[0].startswith("✖ REPORT_FILE:") and "UTF-8" in lines[0], lines
