@@ -146,3 +146,56 @@ def test_oidc_without_token_says_to_enable_oidc(aws_env: dict[str, str], monkeyp
     env = {**aws_env, "AWS_OIDC_ROLE_ARN": "arn:aws:iam::123456789012:role/cml"}
     with pytest.raises(ProviderError, match="oidc: true"):
         provider(env, monkeypatch)
+
+
+def _subnet(ec2: Any, *, via: str) -> tuple[str, str, str]:
+    """A subnet in us-west-1b of a new VPC whose way out is a NAT gateway ("nat") or an internet gateway ("igw")."""
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", AvailabilityZone="us-west-1b")["Subnet"]["SubnetId"]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+    if via == "igw":
+        gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc)
+        ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
+    else:
+        allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        nat = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+        ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    group = ec2.create_security_group(GroupName="corp-runners", Description="corp", VpcId=vpc)["GroupId"]
+    return vpc, subnet, group
+
+
+@pytest.mark.parametrize(("via", "public"), [("nat", False), ("igw", True)])
+def test_a_given_subnet_is_the_only_zone_and_gets_a_public_ip_only_without_nat(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, ec2: Any, via: str, public: bool
+) -> None:
+    _, subnet, group = _subnet(ec2, via=via)
+    env = {**aws_env, "CLOUD_AWS_SUBNET": subnet, "CLOUD_AWS_SECURITY_GROUP": "corp-runners"}
+    aws = provider(env, monkeypatch)
+    assert aws.zones("m5.2xlarge") == ["us-west-1b"]
+
+    instance = aws.launch(spec(), "us-west-1b", spot=False)
+
+    [raw] = our_instances(ec2)
+    assert raw["InstanceId"] == instance.id and raw["SubnetId"] == subnet
+    assert [g["GroupId"] for g in raw["NetworkInterfaces"][0]["Groups"]] == [group]
+    assert bool(raw.get("PublicIpAddress")) is public
+    assert not ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["cml-runner-pipe"]}])[
+        "SecurityGroups"
+    ]
+
+
+def test_unknown_subnet_and_group_name_their_variable(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, ec2: Any
+) -> None:
+    aws = provider({**aws_env, "CLOUD_AWS_SUBNET": "subnet-0123456789abcdef0"}, monkeypatch)
+    with pytest.raises(ProviderError, match="CLOUD_AWS_SUBNET: subnet subnet-0123456789abcdef0 does not exist"):
+        aws.zones("m5.2xlarge")
+    _, subnet, _ = _subnet(ec2, via="nat")
+    aws = provider(
+        {**aws_env, "CLOUD_AWS_SUBNET": subnet, "CLOUD_AWS_SECURITY_GROUP": "sg-0123456789abcdef0"}, monkeypatch
+    )
+    with pytest.raises(ProviderError, match="CLOUD_AWS_SECURITY_GROUP"):
+        aws.launch(spec(), "us-west-1b", spot=False)
+    assert our_instances(ec2) == []

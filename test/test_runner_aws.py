@@ -227,3 +227,19 @@ def test_dry_run_prints_the_plan_and_creates_nothing(env: dict[str, str], ec2: A
         assert expected in out
     assert bitbucket.request_count() == 0
     assert_nothing_left(ec2, bitbucket)
+
+
+def test_a_given_private_subnet_and_group_are_used_by_a_real_run(
+    env: dict[str, str], ec2: Any, bitbucket: FakeBitbucket, vm: VmStandIn
+) -> None:
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24", AvailabilityZone="us-west-1b")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="corp", Description="corp", VpcId=vpc)["GroupId"]
+
+    proc = run_pipe({**env, "CLOUD_AWS_SUBNET": subnet, "CLOUD_AWS_SECURITY_GROUP": group})
+
+    assert proc.returncode == 0, "\n".join(output_lines(proc))
+    [raw] = our_instances(ec2)
+    assert (raw["SubnetId"], raw["Placement"]["AvailabilityZone"]) == (subnet, "us-west-1b")
+    assert [g["GroupId"] for g in raw["NetworkInterfaces"][0]["Groups"]] == [group]
+    assert not raw.get("PublicIpAddress")  # no route out through an internet gateway: no public IP

@@ -85,6 +85,17 @@ VARIABLES: tuple[Variable, ...] = (
         "The instance's own cloud identity: AWS instance profile ARN or name, "
         "GCP `service-account-email[,scopes=...]`, Azure user-assigned identity resource ids (comma-separated).",
     ),
+    Variable(
+        "CLOUD_AWS_SUBNET",
+        "AWS subnet id (`subnet-...`) to start the instance in; its zone is the only one tried. Default: a default "
+        "subnet of the region's default VPC. The instance gets a public IP only if the subnet's way out is an "
+        "internet gateway.",
+    ),
+    Variable(
+        "CLOUD_AWS_SECURITY_GROUP",
+        "AWS security group id (`sg-...`) or name for the instance. Default: `cml-runner-pipe`, created once per "
+        "VPC with no inbound rule.",
+    ),
     Variable("CLOUD_METADATA", "Extra tags for the instance: `key=value` pairs, comma-separated."),
     Variable(
         "IDLE_TIMEOUT",
@@ -218,6 +229,8 @@ class RunnerSettings:
     azure_resource_manager_endpoint: str = ""
     gcp_external_ip: bool = False
     azure_public_ip: bool = True
+    aws_subnet: str = ""
+    aws_security_group: str = ""
 
 
 def random_name() -> str:
@@ -385,7 +398,28 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         ),
         gcp_external_ip=parse_bool("GCP_EXTERNAL_IP", get("GCP_EXTERNAL_IP")),
         azure_public_ip=parse_bool("AZURE_PUBLIC_IP", get("AZURE_PUBLIC_IP"), default=True),
+        aws_subnet=_aws_only(
+            "CLOUD_AWS_SUBNET",
+            get("CLOUD_AWS_SUBNET"),
+            cloud,
+            r"subnet-[0-9a-f]{8,17}",
+            "a subnet id like subnet-0abc1234",
+        ),
+        aws_security_group=_aws_only(
+            "CLOUD_AWS_SECURITY_GROUP",
+            get("CLOUD_AWS_SECURITY_GROUP"),
+            cloud,
+            r"sg-[0-9a-f]{8,17}|[\w .:/()#,@\[\]+=&;{}!$*-]{1,255}",
+            "a security group id like sg-0abc1234, or a group name",
+        ),
     )
+
+
+def _aws_only(name: str, value: str, cloud: str, pattern: str, allowed: str) -> str:
+    text = check_text(name, value, max_length=255, pattern=pattern, allowed=allowed)
+    if text and cloud != "aws":
+        raise ConfigError(name, value, "only with CLOUD: 'aws'")
+    return text
 
 
 def _endpoint(name: str, value: str) -> str:

@@ -48,9 +48,13 @@ _STATE = {"shutting-down": "stopping"}
 
 def from_env(region: str, env: Mapping[str, str]) -> AwsProvider:
     """Credentials: the standard AWS chain, or OIDC web identity when AWS_OIDC_ROLE_ARN is set."""
+    network = {
+        "subnet_id": env.get("CLOUD_AWS_SUBNET", "").strip(),
+        "security_group": env.get("CLOUD_AWS_SECURITY_GROUP", "").strip(),
+    }
     role_arn = env.get("AWS_OIDC_ROLE_ARN", "")
     if not role_arn:
-        return AwsProvider(region, boto3.session.Session(region_name=region))
+        return AwsProvider(region, boto3.session.Session(region_name=region), **network)
     token = env.get("BITBUCKET_STEP_OIDC_TOKEN", "")
     if not token:
         raise ProviderError(
@@ -75,14 +79,18 @@ def from_env(region: str, env: Mapping[str, str]) -> AwsProvider:
         aws_session_token=credentials["SessionToken"],
         region_name=region,
     )
-    return AwsProvider(region, session)
+    return AwsProvider(region, session, **network)
 
 
 class AwsProvider:
     cloud = "aws"
 
-    def __init__(self, region: str, session: boto3.session.Session) -> None:
+    def __init__(
+        self, region: str, session: boto3.session.Session, *, subnet_id: str = "", security_group: str = ""
+    ) -> None:
         self.region = region
+        self.subnet_id = subnet_id  # CLOUD_AWS_SUBNET; "" = the default subnet of each zone
+        self.security_group = security_group  # CLOUD_AWS_SECURITY_GROUP; "" = our shared group
         # Capacity errors come back as HTTP 500: standard mode retries them 3 times (AWS_MAX_ATTEMPTS
         # overrides), then the zone fallback moves on.
         self._ec2: Any = session.client("ec2", config=Config(retries={"mode": "standard"}))
@@ -98,6 +106,14 @@ class AwsProvider:
             raise ProviderError(
                 f"CLOUD_TYPE: {instance_type!r} is not offered in {self.region}; try another CLOUD_REGION"
             )
+        if self.subnet_id:  # a subnet lives in one zone: that is the only place to try
+            zone = str(self._given_subnet()["AvailabilityZone"])
+            if zone not in zones:
+                raise ProviderError(
+                    f"CLOUD_TYPE: {instance_type!r} is not offered in {zone}, the zone of CLOUD_AWS_SUBNET "
+                    f"{self.subnet_id}; offered in {', '.join(zones)}"
+                )
+            return [zone]
         return zones
 
     def resolve_image(self, requested: str, gpu: bool) -> str:
@@ -115,8 +131,8 @@ class AwsProvider:
         return str(max(images, key=lambda image: image.get("CreationDate", ""))["ImageId"])
 
     def launch(self, spec: InstanceSpec, zone: str, spot: bool) -> Instance:
-        subnet = self._default_subnet(zone)
-        group = self._security_group(subnet["VpcId"])
+        subnet = self._given_subnet() if self.subnet_id else self._default_subnet(zone)
+        group = self._given_group(subnet["VpcId"]) if self.security_group else self._security_group(subnet["VpcId"])
         request: dict[str, Any] = {
             "ImageId": spec.image,
             "InstanceType": spec.instance_type,
@@ -220,6 +236,28 @@ class AwsProvider:
         if not images:
             raise ProviderError(f"CLOUD_IMAGE: AMI {image_id!r} does not exist in {self.region}")
         return str(images[0].get("RootDeviceName") or "/dev/sda1")
+
+    def _given_subnet(self) -> dict[str, Any]:
+        try:
+            subnets = self._ec2.describe_subnets(SubnetIds=[self.subnet_id])["Subnets"]
+        except ClientError as error:
+            if _code(error).startswith("InvalidSubnetID"):
+                subnets = []
+            else:
+                raise _explain(error, "describe_subnets") from None
+        if not subnets:
+            raise ProviderError(f"CLOUD_AWS_SUBNET: subnet {self.subnet_id} does not exist in {self.region}")
+        return dict(subnets[0])
+
+    def _given_group(self, vpc_id: str) -> str:
+        key = "group-id" if self.security_group.startswith("sg-") else "group-name"
+        found = self._call(
+            "describe_security_groups",
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": key, "Values": [self.security_group]}],
+        )["SecurityGroups"]
+        if not found:
+            raise ProviderError(f"CLOUD_AWS_SECURITY_GROUP: no security group {self.security_group!r} in {vpc_id}")
+        return str(found[0]["GroupId"])
 
     def _default_subnet(self, zone: str) -> dict[str, Any]:
         subnets = self._call(
