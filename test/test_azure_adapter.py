@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from dataclasses import replace
 
 import pytest
@@ -319,3 +320,36 @@ def test_gzip_user_data_and_the_vm_stand_in_hook(azure_fake: AzureFake, azure_pr
     assert base64.b64decode(azure_fake.custom_data("cml-zipped", "cml-zipped")) == zipped
     assert done.wait(10)
     assert booted == [("cml-zipped", "cml-zipped", USER_DATA)]
+
+
+def test_long_operations_report_progress_while_waiting(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A VM create takes minutes: _finish says what it waits for at a steady cadence, then returns the result."""
+    from pipe.providers import azure as azure_module
+    from pipe.providers.azure import PROGRESS_EVERY_S, _finish
+
+    clock = [0.0]
+
+    class SlowPoller:  # done after 50 s, like a VM create
+        def done(self) -> bool:
+            return clock[0] >= 50
+
+        def wait(self, timeout: float) -> None:
+            clock[0] += min(timeout, 50 - clock[0])
+
+        def status(self) -> str:
+            return "InProgress"
+
+        def result(self) -> str:
+            return "the VM"
+
+    original = azure_module.Progress
+    monkeypatch.setattr(azure_module, "Progress", lambda what: original(what, now=lambda: clock[0]))
+    caplog.set_level(logging.INFO)
+
+    assert _finish(SlowPoller(), "Azure to create VM cml-x") == "the VM"  # type: ignore[arg-type]
+
+    lines = [r.getMessage() for r in caplog.records if "Azure to create VM cml-x" in r.getMessage()]
+    assert len(lines) == int(50 // PROGRESS_EVERY_S)
+    assert lines[0] == "Waiting for Azure to create VM cml-x: 15s elapsed, status InProgress."

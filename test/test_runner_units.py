@@ -12,14 +12,15 @@ from datetime import UTC, datetime
 import pytest
 
 from pipe.bitbucket.models import Runner
+from pipe.progress import PROGRESS_EVERY_S, Progress
 from pipe.providers.base import CapacityError, Instance, InstanceSpec, ProviderError
 from pipe.providers.catalog import CatalogError, resolve_location, resolve_machine
 from pipe.runner.decide import STALE_RUNNER_S, NameInUse, decide, plan_sweep
 from pipe.runner.launch import attempts, launch_with_fallback
 from pipe.runner.plan import MARKER_LABEL
 from pipe.runner.rollback import Interrupted, Rollback, signals_raise
-from pipe.runner.wait import PROGRESS_EVERY_S, RunnerVanished, WaitTimeout, wait_online
 from pipe.runner.wait import Clock as WaitClock
+from pipe.runner.wait import RunnerVanished, WaitTimeout, wait_online
 
 LABELS = ("self.hosted", "linux", "cml.runner")
 NOW = 2_000_000_000
@@ -302,3 +303,18 @@ def test_polls_stay_within_the_api_budget_of_one_per_five_seconds_plus_three(wai
     assert polls[-1] == wait_s  # one last look at the deadline before giving up
     before_deadline = polls[:-1]
     assert all(b - a >= 4.5 - 1e-9 for a, b in itertools.pairwise(before_deadline))
+
+
+def test_progress_says_what_and_how_long_once_per_interval_whatever_the_poll_rate(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    clock = FakeTime()
+    progress = Progress("Azure to create VM cml-x", now=clock.now)
+    for _ in range(600):  # a poll every 0.1 s for 60 s
+        clock.sleep(0.1)
+        progress.tick("status InProgress")
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 4
+    assert lines[0] == "Waiting for Azure to create VM cml-x: 15s elapsed, status InProgress."
+    assert lines[-1].startswith("Waiting for Azure to create VM cml-x: 1m00s elapsed")

@@ -56,6 +56,7 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
     ServiceRequestError,
 )
+from azure.core.polling import LROPoller
 from azure.identity import ClientAssertionCredential, ClientSecretCredential
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute import models as cm
@@ -66,6 +67,7 @@ from azure.mgmt.resource.resources import models as rm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from pipe.progress import PROGRESS_EVERY_S, Progress
 from pipe.providers.base import (
     TAG_MANAGED_BY,
     TAG_MANAGED_BY_VALUE,
@@ -366,13 +368,18 @@ class AzureProvider:
         )
         vm = cm.VirtualMachine(location=self.region, tags=tags, zones=zones, identity=identity, properties=properties)
         log.info("Creating VM %s (%s, %s)", name, spec.instance_type, "spot" if spot else "on-demand")
-        return self._compute.virtual_machines.begin_create_or_update(group, name, vm).result()
+        return _finish(
+            self._compute.virtual_machines.begin_create_or_update(group, name, vm), f"Azure to create VM {name}"
+        )
 
     def _delete_group(self, group: str) -> None:
         try:
-            self._resources.resource_groups.begin_delete(
-                group, force_deletion_types="Microsoft.Compute/virtualMachines"
-            ).result()
+            _finish(
+                self._resources.resource_groups.begin_delete(
+                    group, force_deletion_types="Microsoft.Compute/virtualMachines"
+                ),
+                f"Azure to delete resource group {group}",
+            )
         except ResourceNotFoundError:
             return
         except (HttpResponseError, ServiceRequestError) as exc:
@@ -544,6 +551,15 @@ def _identity(permission_set: str) -> cm.VirtualMachineIdentity | None:
     return cm.VirtualMachineIdentity(
         type="UserAssigned", user_assigned_identities={i: cm.UserAssignedIdentitiesValue() for i in ids}
     )
+
+
+def _finish(poller: LROPoller[T], what: str) -> T:
+    """poller.result(), saying every ~15 s what is being waited for: VM creation takes minutes."""
+    progress = Progress(what)
+    while not poller.done():
+        poller.wait(timeout=PROGRESS_EVERY_S)
+        progress.tick(f"status {poller.status()}")
+    return poller.result()
 
 
 def _custom_data(user_data: str | bytes) -> str:

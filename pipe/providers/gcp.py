@@ -45,6 +45,7 @@ from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1
 
+from pipe.progress import Progress
 from pipe.providers.base import (
     TAG_MANAGED_BY,
     TAG_MANAGED_BY_VALUE,
@@ -317,7 +318,9 @@ class GcpProvider:
     def _wait(self, zone: str, op: compute_v1.Operation, action: str) -> compute_v1.Operation:
         """Poll our own ZoneOperationsClient.wait until DONE, bounded by operation_timeout_s."""
         deadline = time.monotonic() + self.operation_timeout_s
+        progress = Progress(f"GCP to {action}")
         while op.status != compute_v1.Operation.Status.DONE:
+            progress.tick(f"operation {op.name} {op.status.name if op.status else 'PENDING'}")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ProviderError(

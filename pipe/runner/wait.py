@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipe.bitbucket.models import Runner
+from pipe.progress import Progress, format_duration
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVERY_S = 15.0
 # The runner's status is polled every 4.5 s, so ONLINE is noticed within 5 s, but
 # on average at most once per 5 s with a burst of 3: a launch stays within its
 # budget of 6 API calls plus 1 per 5 s of waiting however long the boot takes
@@ -35,12 +35,6 @@ class Clock:
     sleep: Callable[[float], None] = time.sleep
 
 
-def format_duration(seconds: float) -> str:
-    seconds = int(seconds)
-    minutes, secs = divmod(seconds, 60)
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
-
-
 def wait_online(
     get_runner: Callable[[str], Runner | None],
     runner: Runner,
@@ -54,7 +48,7 @@ def wait_online(
     """Poll until the runner is ONLINE; raise WaitTimeout or RunnerVanished."""
     clock = clock or Clock()
     start = clock.now()
-    next_progress = start + PROGRESS_EVERY_S
+    progress = Progress(f"runner {runner.name} to come ONLINE ({what})", now=clock.now, logger=log)
     status = runner.status
     polls = 0
     while True:
@@ -73,16 +67,7 @@ def wait_online(
                 f"(last status {status}); the instance's console log shows each boot step; "
                 "raise WAIT_TIMEOUT if it was still booting"
             )
-        if clock.now() >= next_progress:
-            log.info(
-                "Waiting for runner %s to come ONLINE (%s): %s elapsed, status %s, timeout in %s.",
-                runner.name,
-                what,
-                format_duration(elapsed),
-                status,
-                format_duration(timeout_s - elapsed),
-            )
-            next_progress += PROGRESS_EVERY_S
+        progress.tick(f"status {status}, timeout in {format_duration(timeout_s - elapsed)}")
         # The next poll: after poll_every_s, and no sooner than the average budget allows.
         allowed_at = start + (polls + 1 - BURST) * average_every_s
         wait_s = max(poll_every_s, allowed_at - clock.now())
