@@ -12,6 +12,8 @@ import bisect
 import random
 from dataclasses import dataclass, field
 
+from fakes.clock import FakeClock
+
 from bench.table import Row, median
 from pipe.bootstrap.agent import POLL_S, Agent
 
@@ -20,22 +22,11 @@ SLACK_S = 30.0
 LIMIT_S = 200_000.0
 
 
-class FastClock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
-
-
 @dataclass
 class StepHost:
     """Step containers run over fixed (start, end) intervals of fake time, sorted and disjoint."""
 
-    clock: FastClock
+    clock: FakeClock
     steps: list[tuple[float, float]]
     starts: list[float] = field(init=False)
 
@@ -66,7 +57,7 @@ class StepHost:
 
 @dataclass
 class RecordingCloud:
-    clock: FastClock
+    clock: FakeClock
     host: StepHost
     powered_off_at: float | None = None
     during_step: bool = False
@@ -101,7 +92,7 @@ class IdleResult:
 
 def simulate(steps: list[tuple[float, float]], idle_s: float) -> tuple[float | None, float, bool]:
     """(power-off time or None, end of the last step started before it, power-off during a step?)."""
-    clock = FastClock()
+    clock = FakeClock()
     host = StepHost(clock, steps)
     cloud = RecordingCloud(clock, host)
     agent = Agent(

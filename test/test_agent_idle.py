@@ -6,22 +6,12 @@ import random
 from dataclasses import dataclass, field
 
 import pytest
+from fakes.clock import FakeClock
 
 from pipe.bootstrap import agent as agent_mod
 from pipe.bootstrap.agent import LOG_BUSY_CAP_S, Agent
 
 POLL = 5.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
 
 
 @dataclass

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
+from fakes.clock import FakeClock
 
 from pipe.bitbucket.models import Runner
 from pipe.progress import PROGRESS_EVERY_S, Progress
@@ -208,20 +209,9 @@ def test_no_capacity_anywhere_is_one_clear_error() -> None:
 # --- waiting
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
-
-
 def test_wait_returns_when_online_and_reports_progress_at_a_steady_cadence(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    clock = FakeTime()
+    clock = FakeClock()
     statuses = iter(["UNREGISTERED"] * 20 + ["ONLINE"])
     got = wait_online(
         lambda uuid: runner(uuid, next(statuses)),
@@ -237,7 +227,7 @@ def test_wait_returns_when_online_and_reports_progress_at_a_steady_cadence(caplo
 
 
 def test_wait_times_out_and_notices_a_deleted_runner() -> None:
-    clock = FakeTime()
+    clock = FakeClock()
     with pytest.raises(WaitTimeout, match="WAIT_TIMEOUT"):
         wait_online(
             lambda uuid: runner(uuid, "OFFLINE"),
@@ -274,7 +264,7 @@ def test_sigterm_raises_interrupted_inside_the_guarded_block() -> None:
 
 @pytest.mark.parametrize("online_at", [0.0, 0.01, 3.0, 47.3, 99.9, 130.0])
 def test_online_is_noticed_within_five_seconds_during_a_typical_boot(online_at: float) -> None:
-    clock = FakeTime()
+    clock = FakeClock()
     got = wait_online(
         lambda uuid: runner(uuid, "ONLINE" if clock.t >= online_at else "UNREGISTERED"),
         runner("r", "UNREGISTERED"),
@@ -290,7 +280,7 @@ def test_online_is_noticed_within_five_seconds_during_a_typical_boot(online_at: 
 @pytest.mark.parametrize("wait_s", [1, 10, 60, 135, 300, 900, 3600])
 def test_polls_stay_within_the_api_budget_of_one_per_five_seconds_plus_three(wait_s: int) -> None:
     """A launch makes 3 calls before waiting; its budget is 6 plus 1 per 5 s waited."""
-    clock = FakeTime()
+    clock = FakeClock()
     polls: list[float] = []
 
     def get(uuid: str) -> Runner:
@@ -309,7 +299,7 @@ def test_progress_says_what_and_how_long_once_per_interval_whatever_the_poll_rat
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    clock = FakeTime()
+    clock = FakeClock()
     progress = Progress("Azure to create VM cml-x", now=clock.now)
     for _ in range(600):  # a poll every 0.1 s for 60 s
         clock.sleep(0.1)
