@@ -79,6 +79,7 @@ class ExamplePipeline:
     train_step: str
     runs_on: list[str]
     pr_vars: dict[str, str]
+    python_commands: list[list[str]]  # the training step's `python ...` lines, in order
 
 
 def _pipe_vars(step: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -118,12 +119,15 @@ def read_example(path: Path) -> ExamplePipeline:
         train_step=str(train.get("name", "train")),
         runs_on=[str(label) for label in train["runs-on"]],
         pr_vars=plain(_pipe_vars(train) or {}),
+        python_commands=[
+            line.split()[1:] for line in train.get("script", []) if isinstance(line, str) and line.startswith("python ")
+        ],
     )
 
 
 def example_files() -> dict[str, bytes]:
     """The example repository as it is committed: its sources, not outputs of a local training run."""
-    skip = {"model", "metrics.json", "report.md", "__pycache__", ".venv"}
+    skip = {"model", "data", "metrics.json", "report.md", "__pycache__", ".venv"}
     return {
         p.relative_to(EXAMPLE).as_posix(): p.read_bytes()
         for p in sorted(EXAMPLE.rglob("*"))
@@ -226,11 +230,13 @@ class Demo:
             runner = runners[-1]
             r.append(f"runner {runner.name} is {runner.status}")
 
-        with self.phase(f'Step 2 "{example.train_step}" runs on the runner: python train.py') as r:
+        scripts = " && ".join("python " + " ".join(c) for c in example.python_commands)
+        with self.phase(f'Step 2 "{example.train_step}" runs on the runner: {scripts}') as r:
             with fake.lock:
                 fake.set_runner_busy(runner.uuid, {"uuid": "{" + str(uuid.uuid4()) + "}", "name": example.train_step})
             try:
-                self.run_child("training", [sys.executable, "train.py"], {"MPLBACKEND": "Agg"}, cwd=clone)
+                for command in example.python_commands:
+                    self.run_child(command[0], [sys.executable, *command], {"MPLBACKEND": "Agg"}, cwd=clone)
             finally:
                 with fake.lock:
                     fake.set_runner_idle(runner.uuid)

@@ -177,7 +177,7 @@ def test_example_pipeline_is_the_seeds_scenario() -> None:
     assert runner_vars["BITBUCKET_ACCESS_TOKEN"] == pr_vars["BITBUCKET_ACCESS_TOKEN"] == "$BITBUCKET_ACCESS_TOKEN"
     # The training step runs on the runner the first step starts.
     assert train["runs-on"] == ["self.hosted", *runner_vars["LABELS"].split(",")]
-    assert "python train.py" in train["script"]
+    assert train["script"].index("python data.py") < train["script"].index("python train.py")
     assert pr_vars["COMMAND"] == "pr"
     assert "model/random_forest.joblib" in pr_vars["FILES"]
     assert (pr_vars["REPORT_FILE"], pr_vars["METRICS_FILE"]) == ("report.md", "metrics.json")

@@ -7,7 +7,7 @@ Outputs, relative to the working directory (the clone directory in Bitbucket Pip
     metrics.json                 accuracy, F1, precision, recall (a Code Insights report and a table)
     report.md                    the training report: the PR's description and a comment on it
 
-The digits dataset ships with scikit-learn: nothing is downloaded.
+It reads the split that data.py (the data step) wrote to data/train.npz and data/test.npz.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on a runner
 
 import matplotlib.pyplot as plt  # after choosing the backend
-from sklearn.datasets import load_digits
+import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
@@ -32,21 +32,18 @@ from sklearn.metrics import (
     precision_score,
     recall_score,
 )
-from sklearn.model_selection import train_test_split
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-estimators", type=int, default=100, help="trees in the forest (default 100)")
-    parser.add_argument("--seed", type=int, default=42, help="random seed for the split and the forest")
+    parser.add_argument("--seed", type=int, default=42, help="random seed for the forest")
+    parser.add_argument("--data", type=Path, default=Path("data"), help="the data step's split (default data)")
     parser.add_argument("--out", type=Path, default=Path("."), help="where to write the outputs (default .)")
     args = parser.parse_args(argv)
 
-    # Data: 1,797 8x8 images of digits, split 80/20 with every digit in both parts.
-    digits = load_digits()
-    x_train, x_test, y_train, y_test = train_test_split(
-        digits.data, digits.target, test_size=0.2, random_state=args.seed, stratify=digits.target
-    )
+    train, test = np.load(args.data / "train.npz"), np.load(args.data / "test.npz")
+    x_train, y_train, x_test, y_test = train["x"], train["y"], test["x"], test["y"]
 
     started = time.monotonic()
     model = RandomForestClassifier(n_estimators=args.n_estimators, random_state=args.seed, n_jobs=1)
