@@ -4,11 +4,13 @@ stand-in VM that boots the real startup script. After every failure, nothing of 
 from __future__ import annotations
 
 import base64
+import json
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -106,6 +108,9 @@ def test_launch_creates_one_instance_that_boots_the_registered_runner(
     for expected in (runner.name, "cml.runner", raw["InstanceId"], "m5.2xlarge", raw["Placement"]["AvailabilityZone"]):
         assert expected in out
     assert "on-demand" in out and "$0.384/h" in out
+    # Left for later steps of the pipeline.
+    shared = json.loads((Path(env["BITBUCKET_PIPE_SHARED_STORAGE_DIR"]) / "cml-runner" / "runner.json").read_text())
+    assert (shared["uuid"], shared["instance"], shared["reused"]) == (runner.uuid, raw["InstanceId"], False)
     # No secret in any output: neither the runner's OAuth secret nor the API or AWS keys.
     for secret in (runner.oauth_client_secret, env["BITBUCKET_ACCESS_TOKEN"], env["AWS_SECRET_ACCESS_KEY"]):
         assert secret not in proc.stdout + proc.stderr

@@ -19,14 +19,13 @@ from pipe.bitbucket.client import BitbucketClient, BitbucketError
 from pipe.bitbucket.models import PullRequest
 from pipe.commands import report as report_mode
 from pipe.commands.clients import bitbucket_client
+from pipe.commands.shared import leave_for_later_steps
 from pipe.config import report as report_config
 from pipe.config.common import CommonSettings
 from pipe.config.pr import PrSettings
 from pipe.pr import PrError, files
 from pipe.pr.plan import Action, Names, decide, names
 from pipe.report import size
-
-OUTPUT_DIR = "cml-runner"  # under BITBUCKET_PIPE_SHARED_STORAGE_DIR: pr.json and pr_url
 
 
 class Log(Protocol):
@@ -172,17 +171,7 @@ def _describe(
 
 
 def _write_output(shared_dir: str, pr: PullRequest, branch: str, commit: str | None, log: Log) -> None:
-    """Leave the PR for later steps: <shared storage>/cml-runner/pr.json and pr_url (the link alone).
-
-    The PR exists by now, so a storage that cannot be written is a warning, not a failure.
-    """
-    if not shared_dir:
-        return
-    out = Path(shared_dir) / OUTPUT_DIR
+    """Leave the PR for later steps: pr.json and pr_url (the link alone)."""
     record = {"id": pr.id, "url": pr.html_url, "branch": branch, "target": pr.destination_branch, "commit": commit}
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "pr.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        (out / "pr_url").write_text(pr.html_url + "\n", encoding="utf-8")
-    except OSError as err:
-        log.warning(f"Could not leave the PR link in {out} for later steps ({err.strerror})")
+    files = {"pr.json": json.dumps(record, indent=2) + "\n", "pr_url": pr.html_url + "\n"}
+    leave_for_later_steps(shared_dir, files, log)

@@ -14,13 +14,13 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from pipe import log as redaction
 from pipe.bitbucket.client import BitbucketClient, BitbucketError
 from pipe.bitbucket.models import RegisteredRunner, Repository, Runner
 from pipe.bootstrap.render import masked, render_startup_script, render_user_data
 from pipe.commands.clients import bitbucket_client
+from pipe.commands.shared import leave_for_later_steps
 from pipe.commands.sweep import sweep
 from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings, random_name
@@ -72,7 +72,7 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
         raise RunnerFailure(str(conflict)) from None
     if decision.action == "reuse" and decision.runner is not None:
         log.info("Reusing runner %s (%s): %s.", decision.runner.name, decision.runner.uuid, decision.reason)
-        _share(common, {"runner": decision.runner.name, "uuid": decision.runner.uuid, "reused": True})
+        _share(common, {"runner": decision.runner.name, "uuid": decision.runner.uuid, "reused": True}, log)
         return f"Reusing runner {decision.runner.name} with labels {', '.join(decision.runner.labels)}"
     if decision.reason:
         log.info("Provisioning a new runner: %s.", decision.reason)
@@ -104,6 +104,7 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
             "spot": instance.spot,
             "reused": False,
         },
+        log,
     )
     return f"Runner {launched.runner.name} is ONLINE on {plan.cloud} instance {instance.id}"
 
@@ -225,13 +226,6 @@ def _poll_cadence() -> tuple[float, float]:
     return (every, every) if every else (POLL_EVERY_S, AVERAGE_EVERY_S)
 
 
-def _share(common: CommonSettings, data: dict[str, object]) -> None:
-    """Leave the runner's details for later steps of the same pipe."""
-    if not common.shared_storage_dir:
-        return
-    folder = Path(common.shared_storage_dir) / "cml-runner"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "runner.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    except OSError:
-        pass
+def _share(common: CommonSettings, data: dict[str, object], log: logging.Logger) -> None:
+    """Leave the runner's details for later steps of the same pipeline."""
+    leave_for_later_steps(common.shared_storage_dir, {"runner.json": json.dumps(data, indent=2) + "\n"}, log)
