@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fakes.aws_faults import FaultProxy
-from fakes.bitbucket import DEFAULT_REPO, DEFAULT_TOKEN, DEFAULT_WORKSPACE, FakeBitbucket
+from fakes.bitbucket import FakeBitbucket
 from fakes.gcp import FakeGcp
 from fakes.moto import MotoServer
 from fixtures_pipe import REPO_ROOT, pipe_env
@@ -122,17 +122,7 @@ class Servers:
         return {"CLOUD": "azure", **self.azure.env()}
 
     def bitbucket_env(self) -> dict[str, str]:
-        repo = self.bitbucket.repo()
-        return {
-            "BITBUCKET_API_URL": self.bitbucket.url,
-            "BITBUCKET_ACCESS_TOKEN": DEFAULT_TOKEN,
-            "BITBUCKET_WORKSPACE": DEFAULT_WORKSPACE,
-            "BITBUCKET_REPO_SLUG": DEFAULT_REPO,
-            "BITBUCKET_REPO_UUID": repo.uuid,
-            "BITBUCKET_REPO_OWNER_UUID": repo.workspace.uuid,
-            "BITBUCKET_BRANCH": repo.main_branch,
-            "BITBUCKET_COMMIT": repo.branches[repo.main_branch],
-        }
+        return self.bitbucket.pipeline_env()
 
     def runner_env(self, cloud: str, workdir: Path, **extra: str) -> dict[str, str]:
         """Variables of a runner-mode run on cloud, as in test/test_runner_aws.py (production poll interval)."""

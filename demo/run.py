@@ -200,16 +200,9 @@ class Demo:
             )
 
         build = {
-            "BITBUCKET_WORKSPACE": WORKSPACE,
-            "BITBUCKET_REPO_SLUG": REPO_SLUG,
-            "BITBUCKET_REPO_UUID": repo.uuid,
-            "BITBUCKET_REPO_OWNER_UUID": repo.workspace.uuid,
-            "BITBUCKET_BRANCH": repo.main_branch,
-            "BITBUCKET_COMMIT": head,
+            **fake.pipeline_env(DEMO_TOKEN, WORKSPACE, REPO_SLUG),  # a step on main's head
             "BITBUCKET_BUILD_NUMBER": "1",
             "BITBUCKET_PIPELINE_UUID": "{" + str(uuid.uuid4()) + "}",
-            "BITBUCKET_API_URL": fake.url,
-            "BITBUCKET_ACCESS_TOKEN": DEMO_TOKEN,
             "BITBUCKET_CLONE_DIR": str(clone),
             "BITBUCKET_PIPE_SHARED_STORAGE_DIR": str(self.workdir / "shared"),
             "CML_RUNNER_POLL_SECONDS": "0.5",

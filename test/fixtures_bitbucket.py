@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fakes.bitbucket import DEFAULT_REPO, DEFAULT_TOKEN, DEFAULT_WORKSPACE, FakeBitbucket
+from fakes.bitbucket import DEFAULT_EMAIL, DEFAULT_REPO, DEFAULT_TOKEN, DEFAULT_WORKSPACE, FakeBitbucket
 
 from pipe.bitbucket.client import Auth, BitbucketClient
 
@@ -68,14 +68,4 @@ def bb_client(bitbucket: FakeBitbucket) -> BitbucketClient:
 @pytest.fixture
 def bb_env(bitbucket: FakeBitbucket) -> dict[str, str]:
     """Bitbucket Pipelines variables pointing the pipe at the fake (merge into the pipe's environment)."""
-    repo = bitbucket.repo()
-    return {
-        "BITBUCKET_API_URL": bitbucket.url,
-        "BITBUCKET_ACCESS_TOKEN": DEFAULT_TOKEN,
-        "BITBUCKET_WORKSPACE": DEFAULT_WORKSPACE,
-        "BITBUCKET_REPO_SLUG": DEFAULT_REPO,
-        "BITBUCKET_REPO_UUID": repo.uuid,
-        "BITBUCKET_REPO_OWNER_UUID": repo.workspace.uuid,
-        "BITBUCKET_BRANCH": repo.main_branch,
-        "BITBUCKET_COMMIT": repo.branches[repo.main_branch],
-    }
+    return {**bitbucket.pipeline_env(), "ATLASSIAN_ACCOUNT_EMAIL_FOR_BASIC": DEFAULT_EMAIL}

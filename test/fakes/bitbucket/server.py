@@ -249,6 +249,22 @@ class FakeBitbucket:
     def repo(self, workspace: str = DEFAULT_WORKSPACE, slug: str = DEFAULT_REPO) -> Repo:
         return self.repos[f"{workspace}/{slug}"]
 
+    def pipeline_env(
+        self, token: str = DEFAULT_TOKEN, workspace: str = DEFAULT_WORKSPACE, slug: str = DEFAULT_REPO
+    ) -> dict[str, str]:
+        """The Bitbucket Pipelines variables of a step on this repository's main branch, aimed at this fake."""
+        repo = self.repo(workspace, slug)
+        return {
+            "BITBUCKET_API_URL": self.url,
+            "BITBUCKET_ACCESS_TOKEN": token,
+            "BITBUCKET_WORKSPACE": workspace,
+            "BITBUCKET_REPO_SLUG": slug,
+            "BITBUCKET_REPO_UUID": repo.uuid,
+            "BITBUCKET_REPO_OWNER_UUID": repo.workspace.uuid,
+            "BITBUCKET_BRANCH": repo.main_branch,
+            "BITBUCKET_COMMIT": repo.branches[repo.main_branch],
+        }
+
     def all_runners(self) -> dict[str, RunnerState]:
         out: dict[str, RunnerState] = {}
         for repo in self.repos.values():
