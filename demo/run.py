@@ -44,6 +44,7 @@ for _path in (ROOT / "test", ROOT):  # the local servers live with the tests; th
 
 import yaml  # noqa: E402
 from fakes.bitbucket import FakeBitbucket  # noqa: E402
+from fakes.isolation import isolated_env  # noqa: E402
 from vm_standin import VmStandIn  # noqa: E402
 
 from demo.clouds import CLOUD_NAMES, InstanceView, LocalCloud, start_cloud  # noqa: E402
@@ -259,7 +260,7 @@ class Demo:
         shown indented and kept in logs/."""
         logs = self.workdir / "logs"
         logs.mkdir(exist_ok=True)
-        full_env = child_env(self.workdir / "home")
+        full_env = isolated_env(self.workdir / "home")
         full_env.update(env)
         log_path = logs / f"{what.replace(' ', '-')}.log"
         proc = subprocess.Popen(
@@ -437,24 +438,6 @@ def _pid_of(cloud: LocalCloud) -> int | None:
     process = getattr(getattr(cloud, "server", None), "_process", None)
     pid = getattr(process, "pid", None)
     return pid if isinstance(pid, int) else None
-
-
-def child_env(home: Path) -> dict[str, str]:
-    """A clean environment for the pipe, as in a pipeline: none of the user's cloud credentials or proxies."""
-    home.mkdir(parents=True, exist_ok=True)
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "NO_PROXY": "*",
-        "no_proxy": "*",
-    }
 
 
 # --------------------------------------------------------------------------------------------------- main

@@ -12,7 +12,6 @@ and cloud config files are never seen (HOME is a fresh directory).
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
+from fakes.isolation import isolated_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BASE_ACCESS_TOKEN = "test-access-token-Zq8XvT3k"  # distinctive, so a leak is easy to find in output
@@ -53,19 +53,8 @@ def _isolated_home() -> str:
 
 
 def pipe_env(env: Mapping[str, str | None] | None = None, cwd: Path | str | None = None) -> dict[str, str]:
-    home = _isolated_home()
     merged: dict[str, str] = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": home,
-        "LANG": "C.UTF-8",
-        "PYTHONPATH": str(REPO_ROOT),
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        # Belt and braces beside the empty HOME: no SDK may find real credentials or a metadata server.
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "NO_PROXY": "*",
+        **isolated_env(_isolated_home()),
         "BITBUCKET_CLONE_DIR": str(cwd or REPO_ROOT),
         **BASE_ENV,
     }

@@ -27,24 +27,18 @@ from pipe.report import insights, metrics, preview, publish, size
 from pipe.report.links import find_refs
 from pipe.report.marker import add_marker, marker_line
 from pipe.report.post import existing, post
-from pipe.report.targets import CommitTarget, PrTarget, Target, resolve_target, same_commit
+from pipe.report.targets import BuildContext, CommitTarget, PrTarget, Target, resolve_target, same_commit
 
 DOWNLOAD_URL = "https://bitbucket.org/{workspace}/{repo_slug}/downloads/{{name}}"
 
 
-class Build(Protocol):
-    """What report mode reads about the build: a subset of CommonSettings."""
+class Build(BuildContext, Protocol):
+    """What report mode reads about the build: a subset of CommonSettings (commit, branch, pr_id and these)."""
 
     @property
     def workspace(self) -> str: ...
     @property
     def repo_slug(self) -> str: ...
-    @property
-    def commit(self) -> str: ...
-    @property
-    def branch(self) -> str: ...
-    @property
-    def pr_id(self) -> int | None: ...
     @property
     def clone_dir(self) -> str | Path: ...
     @property
