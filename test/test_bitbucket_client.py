@@ -4,6 +4,7 @@ permanent errors and their one-line messages."""
 from __future__ import annotations
 
 import pytest
+import requests
 from fakes.bitbucket import DEFAULT_EMAIL, DEFAULT_TOKEN, FakeBitbucket
 
 from pipe.bitbucket.client import Auth, BitbucketClient, BitbucketError
@@ -121,14 +122,38 @@ def test_runner_secret_is_returned_once(bitbucket: FakeBitbucket, bb_client: Bit
     assert "secret" not in r.json()["oauth_client"] and reg.oauth_client_secret not in r.text
 
 
-def test_runners_paginate_across_pages(bitbucket: FakeBitbucket, bb_client: BitbucketClient) -> None:
-    for i in range(23):
-        bb_client.create_runner(f"r{i}", ["self.hosted"])
-    before = bitbucket.request_count("GET /repositories/{workspace}/{repo_slug}/pipelines-config/runners")
+LIST_RUNNERS = "GET /repositories/{workspace}/{repo_slug}/pipelines-config/runners"
+
+
+def test_runners_paginate_across_pages_of_the_largest_size(bitbucket: FakeBitbucket, bb_client: BitbucketClient) -> None:
+    seeded = bitbucket.seed_runners(230, labels=["self.hosted"])
+    before = bitbucket.request_count(LIST_RUNNERS)
     names = [r.name for r in bb_client.list_runners()]
-    assert sorted(names) == sorted(f"r{i}" for i in range(23))
-    after = bitbucket.request_count("GET /repositories/{workspace}/{repo_slug}/pipelines-config/runners")
-    assert after - before == 3  # pagelen 10: three pages followed through `next`
+    assert sorted(names) == sorted(r.name for r in seeded)
+    # pagelen 100, the most the listing serves: three pages followed through `next`, not 23 of the default 10.
+    assert bitbucket.request_count(LIST_RUNNERS) - before == 3
+
+
+def test_runner_pages_are_fetched_only_when_asked_for(bitbucket: FakeBitbucket, bb_client: BitbucketClient) -> None:
+    bitbucket.seed_runners(250, labels=["self.hosted"])
+    before = bitbucket.request_count(LIST_RUNNERS)
+    pages = bb_client.runner_pages()
+    first, more = next(pages)
+    assert (len(first), more) == (100, True)
+    assert bitbucket.request_count(LIST_RUNNERS) - before == 1
+    assert [(len(page), more) for page, more in pages] == [(100, True), (50, False)]
+    assert bitbucket.request_count(LIST_RUNNERS) - before == 3
+
+
+def test_the_local_listing_serves_up_to_100_and_refuses_more_as_bitbucket_does(bitbucket: FakeBitbucket) -> None:
+    bitbucket.seed_runners(150, labels=["self.hosted"])
+    url = f"{bitbucket.url}/repositories/acme/ml-seeds/pipelines-config/runners"
+    auth = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    assert len(requests.get(url, params={"pagelen": 100}, headers=auth, timeout=5).json()["values"]) == 100
+    assert len(requests.get(url, headers=auth, timeout=5).json()["values"]) == 10  # the default
+    refused = requests.get(url, params={"pagelen": 101}, headers=auth, timeout=5)
+    assert (refused.status_code, refused.json()["error"]["message"]) == (400, "Invalid pagelen")
+    assert bitbucket.violations == []
 
 
 # --- comments

@@ -29,12 +29,19 @@ from contract_clouds import (
     ours,
     zones_of,
 )
-from fakes.bitbucket import DEFAULT_REPO, DEFAULT_WORKSPACE, FakeBitbucket
+from fakes.bitbucket import FakeBitbucket
 from fixtures_pipe import output_lines, pipe_env, run_pipe, strip_ansi
 from vm_standin import VmStandIn
 
 from pipe.bitbucket.client import BitbucketClient
-from pipe.providers.base import TAG_CREATED_AT, TAG_EXPIRES_AT, TAG_MANAGED_BY, TAG_REPOSITORY, TAG_RUNNER_UUID
+from pipe.providers.base import (
+    TAG_CREATED_AT,
+    TAG_EXPIRES_AT,
+    TAG_MANAGED_BY,
+    TAG_REPOSITORY,
+    TAG_RUNNER_SCOPE,
+    TAG_RUNNER_UUID,
+)
 from pipe.providers.catalog import resolve_machine
 from pipe.providers.tags import our_tags
 from pipe.runner.plan import MARKER_LABEL
@@ -60,6 +67,7 @@ ENDPOINT_VARS = {
     "azure": ("AZURE_RESOURCE_MANAGER_ENDPOINT", "AZURE_AUTHORITY_HOST"),
 }
 LONG_AGO = "2020-01-01T00:00:00.000000Z"
+ANOTHER_REPO_UUID = "{0a0a0a0a-1111-4222-8333-444444444444}"
 
 
 @pytest.fixture(params=CLOUDS)
@@ -141,7 +149,9 @@ def test_launch_creates_one_tagged_instance_whose_runner_comes_online(
     assert set(runner.labels) == {"self.hosted", "linux", "cml.runner", "gpu-free", MARKER_LABEL}
     assert live.tags[TAG_MANAGED_BY] == "cml-runner-pipe"
     assert live.tags[TAG_RUNNER_UUID] == runner.uuid.strip("{}")
-    assert live.tags[TAG_REPOSITORY] == f"{DEFAULT_WORKSPACE}_{DEFAULT_REPO}"
+    # The repository's UUID names the repository (collision-free), and the scope says where the runner lives.
+    assert live.tags[TAG_REPOSITORY] == bitbucket.repo().uuid.strip("{}")
+    assert live.tags[TAG_RUNNER_SCOPE] == "repository"
     assert int(live.tags[TAG_EXPIRES_AT]) > int(live.tags[TAG_CREATED_AT])
 
     booted = vm.booted[live.id]
@@ -308,15 +318,15 @@ def test_sweep_removes_expired_and_orphaned_instances_and_stale_runners_and_noth
 
     now = int(time.time())
 
-    def tags(runner_uuid: str, *, expires_at: int, repo: str = DEFAULT_REPO) -> dict[str, str]:
-        return our_tags(runner_uuid=runner_uuid, workspace=DEFAULT_WORKSPACE, repo_slug=repo, pipeline="7",
+    def tags(runner_uuid: str, *, expires_at: int, repo: str = bitbucket.repo().uuid) -> dict[str, str]:
+        return our_tags(runner_uuid=runner_uuid, repository_uuid=repo, runner_scope="repository", pipeline="7",
                         created_at=now - 7200, expires_at=expires_at)  # fmt: skip
 
     gone_uuid = "{0badc0de-0000-4000-8000-000000000001}"
     expired = cloud.seed("cml-expired001", tags(online, expires_at=now - 60))  # its runner exists: expiry alone
     orphan = cloud.seed("cml-orphan0001", tags(gone_uuid, expires_at=now + 3600))
     live = cloud.seed("cml-online0001", tags(online, expires_at=now + 3600))
-    other_repo = cloud.seed("cml-otherrepo1", tags(gone_uuid, expires_at=now + 3600, repo="another-repo"))
+    other_repo = cloud.seed("cml-otherrepo1", tags(gone_uuid, expires_at=now + 3600, repo=ANOTHER_REPO_UUID))
     foreign = cloud.seed("team-vm-00001", {"team": "someone-else"})
     before = {i.id for i in cloud.instances()}
     assert {expired, orphan, live, other_repo, foreign} <= before

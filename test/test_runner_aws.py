@@ -92,7 +92,12 @@ def test_launch_creates_one_instance_that_boots_the_registered_runner(
     tags = {t["Key"]: t["Value"] for t in raw["Tags"]}
     assert tags["cml-managed-by"] == "cml-runner-pipe"
     assert tags["cml-runner-uuid"] == runner.uuid.strip("{}")
-    assert tags["cml-repository"] == "acme_ml-seeds"
+    assert tags["cml-repository"] == bitbucket.repo().uuid.strip("{}")
+    assert tags["cml-runner-scope"] == "repository"
+    # The disk carries the same tags (moto drops a network-interface TagSpecification, so the ENI's
+    # tags cannot be read back here; the launch asks for them in the same TagSpecifications).
+    found = {t["Key"]: t["Value"] for t in volume.get("Tags", [])}
+    assert (found["cml-repository"], found["cml-runner-scope"]) == (tags["cml-repository"], "repository")
     assert tags["team"] == "ml"
     assert int(tags["cml-expires-at"]) > int(tags["cml-created-at"])
 

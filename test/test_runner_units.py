@@ -16,7 +16,8 @@ from pipe.bitbucket.models import Runner
 from pipe.progress import PROGRESS_EVERY_S, Progress
 from pipe.providers.base import CapacityError, Instance, InstanceSpec, ProviderError
 from pipe.providers.catalog import CatalogError, resolve_location, resolve_machine
-from pipe.runner.decide import STALE_RUNNER_S, NameInUse, decide, plan_sweep
+from pipe.runner.decide import NameInUse, decide
+from pipe.runner.leftovers import STALE_RUNNER_S, Listing, stale_runners, triage
 from pipe.runner.launch import attempts, launch_with_fallback
 from pipe.runner.plan import MARKER_LABEL
 from pipe.runner.rollback import Interrupted, Rollback, signals_raise
@@ -129,7 +130,12 @@ def test_without_reuse_always_provisions_and_a_taken_name_is_an_error() -> None:
 # --- sweep
 
 
-def instance(runner_uuid: str, *, expires: int = NOW + 3600, state: str = "running") -> Instance:
+REPO_UUID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+
+
+def instance(
+    runner_uuid: str, *, expires: int = NOW + 3600, state: str = "running", scope: str = "repository"
+) -> Instance:
     return Instance(
         cloud="aws",
         id=f"i-{runner_uuid}",
@@ -139,7 +145,13 @@ def instance(runner_uuid: str, *, expires: int = NOW + 3600, state: str = "runni
         instance_type="t",
         spot=False,
         state=state,
-        tags={"cml-managed-by": "cml-runner-pipe", "cml-runner-uuid": runner_uuid, "cml-expires-at": str(expires)},
+        tags={
+            "cml-managed-by": "cml-runner-pipe",
+            "cml-runner-uuid": runner_uuid,
+            "cml-repository": REPO_UUID,
+            "cml-runner-scope": scope,
+            "cml-expires-at": str(expires),
+        },
     )
 
 
@@ -147,30 +159,58 @@ OURS = (*LABELS, MARKER_LABEL)
 OLD = "2020-01-01T00:00:00+00:00"
 
 
-def test_sweep_terminates_expired_orphaned_and_stopped_instances_only() -> None:
-    runners = [runner("{live}", labels=OURS), runner("{expired}", labels=OURS), runner("{stopped}", labels=OURS)]
+def test_triage_terminates_what_is_certain_and_looks_up_only_what_the_listing_cannot_vouch_for() -> None:
+    runners = (runner("{live}", labels=OURS), runner("{expired}", labels=OURS), runner("{stopped}", labels=OURS))
     instances = [
         instance("live"),
         instance("expired", expires=NOW - 1),
         instance("gone"),
         instance("stopped", state="stopped"),
+        instance("workspace-one", scope="workspace"),
     ]
-    plan = plan_sweep(runners, instances, NOW)
-    assert sorted(i.id for i, _ in plan.terminate) == ["i-expired", "i-gone", "i-stopped"]
+    sorted_out = triage(instances, Listing("repository", runners, complete=True), NOW)
+    assert sorted(i.id for i, _ in sorted_out.terminate) == ["i-expired", "i-stopped"]
+    # Absent from the listing is not gone: "gone" is looked up; a workspace runner is looked up in its scope.
+    assert [(i.id, scope) for i, scope in sorted_out.look_up] == [
+        ("i-gone", "repository"),
+        ("i-workspace-one", "workspace"),
+    ]
+
+
+def test_triage_sets_aside_instances_with_the_old_lossy_repository_tag() -> None:
+    legacy = instance("old")
+    legacy.tags["cml-repository"] = "acme_ml_seeds"
+    del legacy.tags["cml-runner-scope"]
+    expired_legacy = instance("old-expired", expires=NOW - 1)
+    expired_legacy.tags["cml-repository"] = "acme_ml_seeds"
+    sorted_out = triage([legacy, expired_legacy], None, NOW)
+    assert sorted_out.terminate == [] and sorted_out.look_up == []  # expiry alone does not make it ours
+    assert [i.id for i in sorted_out.legacy] == ["i-old", "i-old-expired"]
 
 
 def test_sweep_deletes_only_our_stale_down_runners_without_instances() -> None:
     recent = datetime.fromtimestamp(NOW - STALE_RUNNER_S + 60, tz=UTC).isoformat()
     runners = [
         runner("{old-offline}", "OFFLINE", labels=OURS, updated_on=OLD),
-        runner("{recent}", "UNREGISTERED", labels=OURS, created_on=recent),
+        runner("{recent}", "OFFLINE", labels=OURS, updated_on=recent),
+        runner("{never-connected}", "UNREGISTERED", labels=OURS, created_on=recent),
         runner("{foreign}", "OFFLINE", updated_on=OLD),
         runner("{online}", "ONLINE", labels=OURS, updated_on=OLD),
         runner("{with-instance}", "OFFLINE", labels=OURS, updated_on=OLD),
         runner("{busy}", "OFFLINE", labels=OURS, busy=True, updated_on=OLD),
     ]
-    plan = plan_sweep(runners, [instance("with-instance")], NOW)
-    assert [r.uuid for r, _ in plan.delete_runners] == ["{old-offline}"]
+    stale = stale_runners(runners, {"with-instance"}, NOW)
+    assert [r.uuid for r, _ in stale] == ["{old-offline}"]
+
+
+def test_a_runner_that_never_connected_is_stale_only_after_the_longest_launch_wait() -> None:
+    hour_ago = datetime.fromtimestamp(NOW - 3600, tz=UTC).isoformat()
+    day_ago = datetime.fromtimestamp(NOW - 86400, tz=UTC).isoformat()
+    runners = [
+        runner("{booting}", "UNREGISTERED", labels=OURS, created_on=hour_ago),
+        runner("{abandoned}", "UNREGISTERED", labels=OURS, created_on=day_ago),
+    ]
+    assert [r.uuid for r, _ in stale_runners(runners, set(), NOW)] == ["{abandoned}"]
 
 
 # --- launch fallback

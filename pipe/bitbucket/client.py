@@ -17,7 +17,7 @@ import requests
 
 from pipe.bitbucket import parse
 from pipe.bitbucket.errors import BitbucketError
-from pipe.bitbucket.http import Auth, Transport, error_message
+from pipe.bitbucket.http import Auth, RateLimit, Transport, error_message
 from pipe.bitbucket.models import (
     Comment,
     Download,
@@ -34,6 +34,12 @@ __all__ = ["DEFAULT_API_URL", "Auth", "BitbucketClient", "BitbucketError"]
 SRC_MAX_COMMIT_BYTES = 10_000_000
 
 DEFAULT_API_URL = "https://api.bitbucket.org/2.0"
+# The runners listing's largest page: the spec's paginated_pipeline_runners.pagelen says "The default
+# value is 10 with 100 being the maximum allowed value"; Atlassian's runners-autoscaler asks for
+# pagelen=100 too (clients/bitbucket/base.py, ITEMS_PER_PAGE). Above the maximum Bitbucket answers
+# 400 "Invalid pagelen" (jenkinsci/bitbucket-branch-source-plugin#1182, gratipay/gratipay.com#788).
+RUNNERS_PAGELEN = 100
+RunnerScope = Literal["repository", "workspace"]
 ANNOTATIONS_PER_REQUEST = 100  # Bitbucket's limit per POST
 log = logging.getLogger("pipe.bitbucket")
 
@@ -54,7 +60,7 @@ class BitbucketClient:
         timeout_s: float = 30.0,
         max_retries: int = 5,
         max_retry_time_s: float = 120.0,
-        runner_scope: Literal["repository", "workspace"] = "repository",
+        runner_scope: RunnerScope = "repository",
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
         pending_retries: int = 3,
@@ -81,10 +87,11 @@ class BitbucketClient:
             repository_hint=f" (looked for {workspace}/{repo_slug})",
         )
         self._repo = f"/repositories/{_seg(workspace)}/{_seg(repo_slug)}"
-        if runner_scope == "workspace":
-            self._runners = f"/workspaces/{_seg(workspace)}/pipelines-config/runners"
-        else:
-            self._runners = f"{self._repo}/pipelines-config/runners"
+        self._runners_in: dict[str, str] = {
+            "repository": f"{self._repo}/pipelines-config/runners",
+            "workspace": f"/workspaces/{_seg(workspace)}/pipelines-config/runners",
+        }
+        self._runners = self._runners_in[runner_scope]
 
     # --- repository and user
     def repository(self) -> Repository:
@@ -95,10 +102,18 @@ class BitbucketClient:
 
     # --- runners
     def list_runners(self) -> list[Runner]:
-        return [parse.runner(r) for r in self.http.paginate(self._runners)]
+        return [runner for page, _more in self.runner_pages() for runner in page]
 
-    def get_runner(self, uuid: str) -> Runner | None:
-        resp = self.http.request("GET", f"{self._runners}/{_seg(uuid)}", ok=(200,), passthrough=(404,))
+    def runner_pages(self) -> Iterator[tuple[list[Runner], bool]]:
+        """This scope's runners, RUNNERS_PAGELEN a page, with whether more pages follow. A page is
+        requested only when the caller asks for it: stopping early costs nothing more."""
+        for page in self.http.pages(self._runners, {"pagelen": RUNNERS_PAGELEN}):
+            yield [parse.runner(r) for r in page.values], page.more
+
+    def get_runner(self, uuid: str, scope: RunnerScope | None = None) -> Runner | None:
+        """The runner by its UUID in ``scope`` (default: this client's); None when Bitbucket answers 404."""
+        base = self._runners_in[scope or self.runner_scope]
+        resp = self.http.request("GET", f"{base}/{_seg(uuid)}", ok=(200,), passthrough=(404,))
         return None if resp.status_code == 404 else parse.runner(resp.json())
 
     def create_runner(self, name: str, labels: list[str]) -> RegisteredRunner:
@@ -107,9 +122,12 @@ class BitbucketClient:
         self.http.remember_secret(registered.oauth_client_secret)
         return registered
 
-    def set_runner_state(self, uuid: str, status: Literal["ENABLED", "DISABLED"]) -> Runner:
+    def set_runner_state(self, uuid: str, status: Literal["ENABLED", "DISABLED"]) -> Runner | None:
+        """The runner as Bitbucket answers the update; None when it is gone (404)."""
         body = {"state": {"status": status}}
-        return parse.runner(self.http.json("PUT", f"{self._runners}/{_seg(uuid)}", json_body=body, ok=(200,)))
+        path = f"{self._runners}/{_seg(uuid)}"
+        resp = self.http.request("PUT", path, json_body=body, ok=(200,), passthrough=(404,))
+        return None if resp.status_code == 404 else parse.runner(resp.json())
 
     def delete_runner(self, uuid: str) -> None:
         self.http.request("DELETE", f"{self._runners}/{_seg(uuid)}", ok=(200, 204), passthrough=(404,))
@@ -339,3 +357,8 @@ class BitbucketClient:
     def request_count(self) -> int:
         """HTTP requests sent so far, retries included."""
         return self.http.request_count
+
+    @property
+    def rate_limit(self) -> RateLimit:
+        """What Bitbucket's answers said about the rate limit so far (429s, X-RateLimit-* headers)."""
+        return self.http.rate_limit

@@ -13,6 +13,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -156,6 +157,43 @@ def _retry_after(resp: requests.Response | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of a paginated collection; ``more`` when Bitbucket gave a ``next`` link."""
+
+    values: list[dict[str, Any]]
+    more: bool
+
+
+@dataclass
+class RateLimit:
+    """What Bitbucket told us about the rate limit so far.
+
+    Bitbucket Cloud sends X-RateLimit-Limit (requests per hour allowed for the resource, not what is
+    left), X-RateLimit-Resource and X-RateLimit-NearLimit ("true" when under 20% of the hourly limit is
+    left) on the scaled /2.0/repositories/* endpoints when called with an access token; it sends no
+    Remaining or Reset header (https://bitbucket.org/blog/introducing-scaled-rate-limits-for-bitbucket-cloud-api;
+    Atlassian support: the headers come only with repository, project or workspace access tokens,
+    community.atlassian.com/forums/Bitbucket-questions/Reqeust-limitation/qaa-p/3218562). A 429 says
+    "Rate limit for this resource has been exceeded"; Retry-After is honoured when present.
+    """
+
+    limit: int | None = None  # X-RateLimit-Limit, the last one seen
+    near_limit: bool = False  # X-RateLimit-NearLimit: true was seen
+    throttled: int = 0  # 429 answers received
+    retry_after_s: float | None = None  # the last 429's Retry-After
+
+    def observe(self, resp: requests.Response) -> None:
+        raw_limit = resp.headers.get("X-RateLimit-Limit", "").strip()
+        if raw_limit.isdigit() and len(raw_limit) <= 9:
+            self.limit = int(raw_limit)
+        if resp.headers.get("X-RateLimit-NearLimit", "").strip().lower() == "true":
+            self.near_limit = True
+        if resp.status_code == 429:
+            self.throttled += 1
+            self.retry_after_s = _retry_after(resp)
+
+
 class Transport:
     """A requests.Session bound to one API base URL, with auth, timeouts, retries and error mapping.
 
@@ -194,6 +232,7 @@ class Transport:
         self.session.headers.update({"Accept": "application/json", "User-Agent": "cml-runner-pipe"})
         self.repository_hint = repository_hint
         self.request_count = 0
+        self.rate_limit = RateLimit()
         self._secrets: set[str] = set(auth.secrets)
 
     # --- secrets
@@ -264,6 +303,7 @@ class Transport:
                 log.debug("bitbucket %s %s -> %s after %.3fs", method, rel, failure, self._clock() - t0)
             else:
                 self._log_response(method, rel, resp, self._clock() - t0)
+                self.rate_limit.observe(resp)
                 if resp.status_code in accepted:
                     return resp
                 if resp.status_code not in RETRYABLE_STATUS:
@@ -303,15 +343,22 @@ class Transport:
 
     def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Yield every item of a paginated collection, following ``next`` links."""
+        for page in self.pages(path, params):
+            yield from page.values
+
+    def pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Page]:
+        """Yield a paginated collection page by page; the next page is fetched only when asked for, so a
+        caller that stops early (a match found) pays for the pages it read and no more."""
         url: str | None = self.url(path)
         query: Mapping[str, Any] | None = params
         while url:
             page = self.json("GET", url, params=query)
             if not isinstance(page, dict):
                 return
-            yield from (v for v in page.get("values", []) if isinstance(v, dict))
+            values = page.get("values", [])
             nxt = page.get("next")
             url = nxt if isinstance(nxt, str) and nxt else None
+            yield Page([v for v in values if isinstance(v, dict)] if isinstance(values, list) else [], bool(url))
             query = None  # `next` carries the query
             if url:
                 n = urlsplit(url)

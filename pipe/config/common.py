@@ -84,6 +84,8 @@ VARIABLES: tuple[Variable, ...] = (
 )
 
 _SLUG = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+# What names the repository on our instances (the repository tag), so it must be a real UUID.
+_UUID = r"\{?[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}?"
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,13 @@ def load(env: Mapping[str, str]) -> CommonSettings:
         auth=auth,
         workspace=_required_slug(env, "BITBUCKET_WORKSPACE"),
         repo_slug=_required_slug(env, "BITBUCKET_REPO_SLUG"),
-        repo_uuid=check_text("BITBUCKET_REPO_UUID", get("BITBUCKET_REPO_UUID"), max_length=40),
+        repo_uuid=check_text(
+            "BITBUCKET_REPO_UUID",
+            get("BITBUCKET_REPO_UUID"),
+            max_length=38,
+            pattern=_UUID,
+            allowed="a UUID such as {11111111-2222-3333-4444-555555555555}",
+        ),
         commit=commit,
         branch=check_text("BITBUCKET_BRANCH", get("BITBUCKET_BRANCH"), max_length=255),
         pr_id=_pr_id(env),

@@ -46,7 +46,7 @@ import enum
 import functools
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from azure.core.credentials import TokenCredential
@@ -226,7 +226,12 @@ class AzureProvider:
             raise
         return self._instance(group, tags, vm)
 
-    def list_ours(self, repository_tag: str | None = None) -> list[Instance]:
+    def list_ours(self, repository_tag: str | None = None, *, with_state: bool = True) -> list[Instance]:
+        """Our resource groups (one call per page), then each group's VMs for their state.
+
+        with_state=False skips the per-group VM listing: the group's tags are the instance's tags, and
+        the state is "unknown". The launch-time sweep reads this way, in calls that do not grow with
+        the number of instances."""
         flt = f"tagName eq '{TAG_MANAGED_BY}' and tagValue eq '{TAG_MANAGED_BY_VALUE}'"
         groups = self._call("list resource groups", lambda: list(self._resources.resource_groups.list(filter=flt)))
         found: list[Instance] = []
@@ -238,15 +243,38 @@ class AzureProvider:
                 continue
             if group.properties and (group.properties.provisioning_state or "").lower() == "deleting":
                 continue  # already going away
-            found.extend(self._instances_in(group.name, group.location or self.region, tags))
+            location = group.location or self.region
+            if with_state:
+                found.extend(self._instances_in(group.name, location, tags))
+            else:
+                found.append(Instance(CLOUD, group.name, group.name, location, "", "", False, "unknown", tags))
         return found
 
     def terminate(self, instance: Instance) -> None:
+        self.terminate_many([instance])
+
+    def terminate_many(self, instances: Sequence[Instance]) -> None:
+        """Every group's delete is started first, then the long-running operations are waited on together."""
+        pollers = []
+        for instance in instances:
+            poller = self._start_group_delete(instance)
+            if poller is not None:
+                pollers.append((instance.id, poller))
+        for group, poller in pollers:
+            try:
+                _finish(poller, f"Azure to delete resource group {group}")
+            except ResourceNotFoundError:
+                continue
+            except (HttpResponseError, ServiceRequestError) as exc:
+                raise self._error(exc, f"delete resource group {group}") from exc
+
+    def _start_group_delete(self, instance: Instance) -> LROPoller[None] | None:
+        """Checks the group is ours, as terminate() does, and starts its deletion; None if already gone."""
         group = instance.id
         try:
             existing = self._resources.resource_groups.get(group)
         except ResourceNotFoundError:
-            return
+            return None
         except (HttpResponseError, ServiceRequestError) as exc:
             raise self._error(exc, f"read resource group {group}") from exc
         if (existing.tags or {}).get(TAG_MANAGED_BY) != TAG_MANAGED_BY_VALUE:
@@ -254,7 +282,14 @@ class AzureProvider:
                 f"Resource group {group} lacks the tag {TAG_MANAGED_BY}={TAG_MANAGED_BY_VALUE}; not deleting it"
             )
         log.info("Deleting resource group %s (VM %s and everything with it)", group, instance.name)
-        self._delete_group(group)
+        try:
+            return self._resources.resource_groups.begin_delete(
+                group, force_deletion_types="Microsoft.Compute/virtualMachines"
+            )
+        except ResourceNotFoundError:
+            return None
+        except (HttpResponseError, ServiceRequestError) as exc:
+            raise self._error(exc, f"delete resource group {group}") from exc
 
     # -- launch steps -----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ dataclasses in and out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -16,7 +17,11 @@ from typing import Protocol
 TAG_MANAGED_BY = "cml-managed-by"
 TAG_MANAGED_BY_VALUE = "cml-runner-pipe"
 TAG_RUNNER_UUID = "cml-runner-uuid"
+# The repository's UUID (braces removed): collision-free, unlike a slug (issue 13). Instances of
+# versions before that hold the lossy `label_value(f"{workspace}_{slug}")` here instead (legacy).
 TAG_REPOSITORY = "cml-repository"
+# Where the runner was registered: "repository" or "workspace"; the sweep looks the runner up there.
+TAG_RUNNER_SCOPE = "cml-runner-scope"
 TAG_PIPELINE = "cml-pipeline"
 TAG_CREATED_AT = "cml-created-at"
 TAG_EXPIRES_AT = "cml-expires-at"
@@ -59,7 +64,7 @@ class Instance:
     zone: str
     instance_type: str
     spot: bool
-    state: str  # pending | running | stopping | stopped | terminated (normalised)
+    state: str  # pending | running | stopping | stopped | terminated (normalised); "unknown" if not read
     tags: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -89,10 +94,18 @@ class Provider(Protocol):
         """
         ...
 
-    def list_ours(self, repository_tag: str | None = None) -> list[Instance]:
-        """Our instances that are not terminated, optionally only one repository's."""
+    def list_ours(self, repository_tag: str | None = None, *, with_state: bool = True) -> list[Instance]:
+        """Our instances that are not terminated, optionally only one repository's.
+
+        with_state=False may leave ``state`` as "unknown" where reading it costs a call per instance
+        (Azure): the launch-time sweep needs only the tags, in a number of calls that does not grow.
+        """
         ...
 
     def terminate(self, instance: Instance) -> None:
         """Delete the instance and its per-instance resources; a missing one is not an error."""
+        ...
+
+    def terminate_many(self, instances: Sequence[Instance]) -> None:
+        """terminate() for each, in as few calls as the cloud allows (EC2: one TerminateInstances per batch)."""
         ...

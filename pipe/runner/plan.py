@@ -61,12 +61,12 @@ class LaunchPlan:
             user_startup_script=self.startup_script,
         )
 
-    def tags(self, *, runner_uuid: str, workspace: str, repo_slug: str, pipeline: str) -> dict[str, str]:
+    def tags(self, *, runner_uuid: str, repository_uuid: str, pipeline: str) -> dict[str, str]:
         """Our tags for the runner's resources, beside CLOUD_METADATA's."""
         ours = our_tags(
             runner_uuid=runner_uuid,
-            workspace=workspace,
-            repo_slug=repo_slug,
+            repository_uuid=repository_uuid,
+            runner_scope=self.runner_scope,
             pipeline=pipeline,
             created_at=self.created_at,
             expires_at=self.expires_at,

@@ -4,10 +4,11 @@ its handler can return; ``test_bitbucket_conformance`` holds both to the spec.""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from fakes.bitbucket.routing import ApiError, Reply, route
+from fakes.bitbucket.routing import ApiError, InvalidPagelen, Reply, route
 from fakes.bitbucket.state import (
     CommentState,
     DownloadState,
@@ -27,19 +28,35 @@ WS_RUNNERS = "/workspaces/{workspace}/pipelines-config/runners"
 REPO_RUNNERS = R + "/pipelines-config/runners"
 
 
-def page(ctx: Ctx, items: list[Any], default_pagelen: int = 10, max_pagelen: int = 100) -> dict[str, Any]:
-    """Bitbucket's paginated envelope; ``next`` is built from the request's Host."""
+def page(
+    ctx: Ctx,
+    items: Sequence[Any],
+    default_pagelen: int = 10,
+    max_pagelen: int = 100,
+    render: Callable[[Any], Any] | None = None,
+) -> dict[str, Any]:
+    """Bitbucket's paginated envelope; ``next`` is built from the request's Host. Only the page's own items
+    are rendered (``render``), so listing thousands of runners costs one page's work per request.
+
+    A ``pagelen`` above the collection's maximum (100 for most, per the spec's paginated_* schemas; 50
+    for pull requests) is refused as Bitbucket does: 400 {"error": {"message": "Invalid pagelen"}}
+    (reported in jenkinsci/bitbucket-branch-source-plugin#1182 and gratipay/gratipay.com#788), as is a
+    negative one (codacy/bitbucket-scala-client#53). 0 is answered with the default."""
     try:
-        pagelen = max(1, min(max_pagelen, int(ctx.q("pagelen", str(default_pagelen)))))
+        asked = int(ctx.q("pagelen", str(default_pagelen)))
         number = max(1, int(ctx.q("page", "1")))
     except ValueError as exc:
         raise ApiError(400, "page and pagelen must be integers") from exc
+    if asked > max_pagelen or asked < 0:
+        raise InvalidPagelen(400, "Invalid pagelen")
+    pagelen = asked or default_pagelen
     start = (number - 1) * pagelen
+    chosen = items[start : start + pagelen]
     out: dict[str, Any] = {
         "pagelen": pagelen,
         "size": len(items),
         "page": number,
-        "values": items[start : start + pagelen],
+        "values": [render(item) for item in chosen] if render else list(chosen),
     }
     if start + pagelen < len(items):
         query = {k: v[0] for k, v in ctx.query.items()}
@@ -82,8 +99,8 @@ def _find_runner(ctx: Ctx) -> RunnerState:
 
 
 def list_runners(ctx: Ctx) -> Reply:
-    items = [r.json(ctx.base) for r in _runners(ctx).values()]
-    return Reply(200, page(ctx, items, default_pagelen=10, max_pagelen=100))
+    runners = list(_runners(ctx).values())
+    return Reply(200, page(ctx, runners, default_pagelen=10, max_pagelen=100, render=lambda r: r.json(ctx.base)))
 
 
 def create_runner(ctx: Ctx) -> Reply:
@@ -108,6 +125,8 @@ def create_runner(ctx: Ctx) -> Reply:
         created_on=stamp,
         updated_on=stamp,
     )
+    if ctx.fake.connect_on_register:  # the VM boots in no time: ONLINE at the first status poll
+        runner.connected = runner.ever_connected = True
     runners[uuid] = runner
     return Reply(200, runner.json(ctx.base, with_secret=True))
 
