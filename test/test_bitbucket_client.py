@@ -125,7 +125,9 @@ def test_runner_secret_is_returned_once(bitbucket: FakeBitbucket, bb_client: Bit
 LIST_RUNNERS = "GET /repositories/{workspace}/{repo_slug}/pipelines-config/runners"
 
 
-def test_runners_paginate_across_pages_of_the_largest_size(bitbucket: FakeBitbucket, bb_client: BitbucketClient) -> None:
+def test_runners_paginate_across_pages_of_the_largest_size(
+    bitbucket: FakeBitbucket, bb_client: BitbucketClient
+) -> None:
     seeded = bitbucket.seed_runners(230, labels=["self.hosted"])
     before = bitbucket.request_count(LIST_RUNNERS)
     names = [r.name for r in bb_client.list_runners()]

@@ -17,8 +17,8 @@ from pipe.progress import PROGRESS_EVERY_S, Progress
 from pipe.providers.base import CapacityError, Instance, InstanceSpec, ProviderError
 from pipe.providers.catalog import CatalogError, resolve_location, resolve_machine
 from pipe.runner.decide import NameInUse, decide
-from pipe.runner.leftovers import STALE_RUNNER_S, Listing, stale_runners, triage
 from pipe.runner.launch import attempts, launch_with_fallback
+from pipe.runner.leftovers import STALE_RUNNER_S, Listing, stale_runners, triage
 from pipe.runner.plan import MARKER_LABEL
 from pipe.runner.rollback import Interrupted, Rollback, signals_raise
 from pipe.runner.wait import Clock as WaitClock
