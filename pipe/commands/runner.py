@@ -67,14 +67,14 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
             plan.requested_labels,
             scope=settings.runner_scope,
             name=plan.name,
-            check_name=bool(settings.name),
+            check_name=settings.name_given,
             reuse=settings.reuse,
             reuse_idle=settings.reuse_idle,
         )
     except NameInUse as conflict:
         raise RunnerFailure(str(conflict)) from None
     # A launch that read the whole listing (REUSE, REUSE_IDLE, NAME) and then provisions has spent its calls.
-    read_all = settings.reuse or settings.reuse_idle or bool(settings.name)
+    read_all = settings.reuse or settings.reuse_idle or settings.name_given
     calls = LAUNCH_CALLS_AFTER_LISTING if read_all and decision.action == "provision" else LAUNCH_CALLS
     _sweep(client, provider, repository_tag(repo_uuid), listing, calls, log)
     if decision.action == "reuse" and decision.runner is not None:

@@ -220,6 +220,7 @@ class RunnerSettings:
     single: bool = False
     labels: tuple[str, ...] = ("self.hosted", "linux", DEFAULT_LABELS)
     name: str = ""
+    name_given: bool = False  # NAME was set: the launch must check it is free on every page of the listing
     wait_timeout_s: int = 600
     runner_scope: Literal["repository", "workspace"] = "repository"
     aws_oidc_role_arn: str = ""
@@ -373,6 +374,7 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         single=single,
         labels=parse_labels("LABELS", env.get("LABELS", ""), DEFAULT_LABELS),
         name=name or random_name(),
+        name_given=bool(name),
         wait_timeout_s=wait,
         runner_scope="workspace"
         if parse_choice("RUNNER_SCOPE", get("RUNNER_SCOPE"), RUNNER_SCOPES, "repository") == "workspace"

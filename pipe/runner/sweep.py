@@ -155,7 +155,7 @@ class Sweeper:
             try:
                 runner = self.client.get_runner(_braced(instance.runner_uuid), _scope(scope))
             except BitbucketError as problem:
-                self._stop(f"looking up a runner failed: {str(problem).splitlines()[0]}")
+                self._stop(self.budget.stop_reason() or f"looking up a runner failed: {_first(problem)}")
                 self.outcome.instances_left += len(candidates) - index
                 break
             reason = leftovers.verdict_after_lookup(instance, runner, scope, self.now)
@@ -176,7 +176,7 @@ class Sweeper:
             try:
                 runner = self.client.get_runner(_braced(instance.runner_uuid), "repository")
             except BitbucketError as problem:
-                self._stop(f"looking up a runner failed: {str(problem).splitlines()[0]}")
+                self._stop(self.budget.stop_reason() or f"looking up a runner failed: {_first(problem)}")
                 self.outcome.instances_left += len(candidates) - index
                 break
             if runner is None:
@@ -216,7 +216,7 @@ class Sweeper:
             except RetireError:
                 raise  # a runner left DISABLED: the user must hear of it
             except BitbucketError as problem:
-                self._stop(f"deleting runner {runner.name} failed: {str(problem).splitlines()[0]}")
+                self._stop(self.budget.stop_reason() or f"deleting runner {runner.name} failed: {_first(problem)}")
                 self.outcome.runners_left += len(stale) - index
                 return
             if done.deleted:
@@ -252,9 +252,13 @@ def read_listing(client: BitbucketClient, budget: Budget) -> tuple[Listing, str]
             if stop:
                 return Listing(client.runner_scope, tuple(runners), complete=False), stop
     except BitbucketError as problem:
-        why = f"listing the runners failed: {str(problem).splitlines()[0]}"
+        why = budget.stop_reason() or f"listing the runners failed: {_first(problem)}"
         return Listing(client.runner_scope, tuple(runners), complete=False), why
     return Listing(client.runner_scope, tuple(runners), complete=not more), ""
+
+
+def _first(problem: Exception) -> str:
+    return str(problem).splitlines()[0] if str(problem) else type(problem).__name__
 
 
 def _braced(tag: str) -> str:
