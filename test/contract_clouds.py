@@ -147,7 +147,7 @@ class AwsCloud:
         return str(answer["Instances"][0]["InstanceId"])
 
     def calls(self) -> int | None:
-        return None  # neither moto nor the fault proxy counts requests: use a CallCounter as the endpoint
+        return len(self.faults.requests)  # every EC2 request the pipe sends passes the fault proxy
 
 
 # ---------------------------------------------------------------------------------------------

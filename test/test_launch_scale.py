@@ -67,7 +67,8 @@ def test_a_launch_makes_the_same_calls_whatever_the_runners_and_instances_of_oth
         fresh(bitbucket, moto)
         world = seed(bitbucket, ec2, runners, instances)
         bb_calls, ec2_calls, out = launch(env, bitbucket, aws_faults)
-        size = f"N={runners}, M={instances}: {bb_calls} Bitbucket / {ec2_calls} EC2 calls (empty: {empty_bb} / {empty_ec2})"
+        size = f"N={runners}, M={instances}: {bb_calls} Bitbucket / {ec2_calls} EC2 calls"
+        size += f" (empty: {empty_bb} / {empty_ec2})"
         assert bb_calls <= empty_bb + EXTRA_BITBUCKET, size
         assert ec2_calls <= empty_ec2 + EXTRA_CLOUD, size
         assert bitbucket.request_count(ROUTE_LIST) == 1, size  # one page, whatever N
@@ -96,7 +97,7 @@ def test_reuse_idle_stops_paging_at_the_first_idle_match(
     instant.seed_runners(150, labels=["self.hosted", "linux", "team.build"], prefix="team")
     [match] = instant.seed_runners(1, labels=OUR_LABELS, prefix="cml-idle")  # on the second page
     instant.seed_runners(1850, labels=["self.hosted", "linux", "team.build"], prefix="more")
-    bb_calls, ec2_calls, out = launch(env, instant, aws_faults, REUSE_IDLE="true")
+    bb_calls, _, out = launch(env, instant, aws_faults, REUSE_IDLE="true")
     assert f"Reusing runner {match.name}" in out
     assert instant.request_count(ROUTE_LIST) == 2, out  # pages 3-20 are never asked for
     assert bb_calls <= 2 + 4, out

@@ -221,9 +221,10 @@ class AwsProvider:
                 return
             raise _explain(error, "terminate_instances") from None
 
-    def terminate_many(self, instances: Sequence[Instance]) -> None:
-        """One TerminateInstances per batch. It is idempotent for instances already terminated, but one
-        unknown id fails the whole request ("none of the instances are terminated"): then one by one."""
+    def terminate_many(self, instances: Sequence[Instance], *, wait: bool = True) -> None:
+        """One TerminateInstances per batch (EC2 never waits: ``wait`` changes nothing). It is idempotent for
+        instances already terminated, but one unknown id fails the whole request ("none of the instances
+        are terminated"): then one by one."""
         ids = [instance.id for instance in instances]
         for start in range(0, len(ids), TERMINATE_BATCH):
             batch = ids[start : start + TERMINATE_BATCH]

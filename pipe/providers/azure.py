@@ -253,13 +253,16 @@ class AzureProvider:
     def terminate(self, instance: Instance) -> None:
         self.terminate_many([instance])
 
-    def terminate_many(self, instances: Sequence[Instance]) -> None:
-        """Every group's delete is started first, then the long-running operations are waited on together."""
+    def terminate_many(self, instances: Sequence[Instance], *, wait: bool = True) -> None:
+        """Every group's delete is started first, then the long-running operations are waited on together
+        (wait=False: not at all)."""
         pollers = []
         for instance in instances:
             poller = self._start_group_delete(instance)
             if poller is not None:
                 pollers.append((instance.id, poller))
+        if not wait:
+            return
         for group, poller in pollers:
             try:
                 _finish(poller, f"Azure to delete resource group {group}")

@@ -106,6 +106,9 @@ class Provider(Protocol):
         """Delete the instance and its per-instance resources; a missing one is not an error."""
         ...
 
-    def terminate_many(self, instances: Sequence[Instance]) -> None:
-        """terminate() for each, in as few calls as the cloud allows (EC2: one TerminateInstances per batch)."""
+    def terminate_many(self, instances: Sequence[Instance], *, wait: bool = True) -> None:
+        """terminate() for each, in as few calls as the cloud allows (EC2: one TerminateInstances per batch).
+
+        wait=False starts the deletions and returns without waiting for the cloud to finish them (as EC2
+        always does): a launch spends one call per instance; a failure shows at the next sweep."""
         ...

@@ -612,10 +612,12 @@ class GcpProvider:
     def terminate(self, instance: Instance) -> None:
         self._delete(instance.zone, instance.id)
 
-    def terminate_many(self, instances: Sequence[Instance]) -> None:
+    def terminate_many(self, instances: Sequence[Instance], *, wait: bool = True) -> None:
         """Compute has no bulk delete: every delete is started first, then the operations are waited on
-        together, so N instances take one operation's time rather than N."""
+        together, so N instances take one operation's time rather than N (wait=False: not at all)."""
         started = [(i, self._start_delete(i.zone, i.id)) for i in instances]
+        if not wait:
+            return
         for instance, op in started:
             if op is not None:
                 self._finish_delete(instance.zone, instance.id, op)

@@ -111,6 +111,7 @@ class Sweeper:
         log: logging.Logger,
         limits: Limits = Limits(),
         dry_run: bool = False,
+        wait: bool = True,
         now: int | None = None,
     ) -> None:
         self.client = client
@@ -119,6 +120,7 @@ class Sweeper:
         self.log = log
         self.limits = limits
         self.dry_run = dry_run
+        self.wait = wait  # for the cloud to finish each termination (a launch does not)
         self.now = int(time.time()) if now is None else now
         self.outcome = Outcome()
 
@@ -195,7 +197,7 @@ class Sweeper:
         for start in range(0, len(going), TERMINATE_BATCH):
             batch = going[start : start + TERMINATE_BATCH]
             try:
-                self.provider.terminate_many([instance for instance, _ in batch])
+                self.provider.terminate_many([instance for instance, _ in batch], wait=self.wait)
             except ProviderError as problem:
                 self.outcome.problems.append(f"terminating {len(batch)} instance(s) failed: {problem}")
                 continue
@@ -238,7 +240,7 @@ def at_launch(
     budget = Budget(client, calls)
     instances = provider.list_ours(repo_tag, with_state=False)
     limits = Limits(terminations=LAUNCH_TERMINATIONS, runner_deletions=LAUNCH_RUNNER_DELETIONS)
-    return Sweeper(client, provider, budget, log=log, limits=limits).run(instances, listing)
+    return Sweeper(client, provider, budget, log=log, limits=limits, wait=False).run(instances, listing)
 
 
 def read_listing(client: BitbucketClient, budget: Budget) -> tuple[Listing, str]:
