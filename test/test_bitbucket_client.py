@@ -358,3 +358,20 @@ def test_404_on_a_pull_request_does_not_blame_the_repository(bb_client: Bitbucke
     with pytest.raises(BitbucketError) as err:
         bb_client.get_pull_request(42)
     assert "Pull request not found" in str(err.value) and "BITBUCKET_REPO_SLUG" not in str(err.value)
+
+
+def test_the_client_reads_bitbucket_rate_limit_headers(bitbucket: FakeBitbucket, bb_client: BitbucketClient) -> None:
+    bitbucket.hourly_limit = 1000
+    bb_client.list_runners()
+    assert (bb_client.rate_limit.limit, bb_client.rate_limit.near_limit) == (1000, False)
+    bitbucket.rate_used = 850  # under 20% left
+    bb_client.repository()
+    assert bb_client.rate_limit.near_limit
+    bitbucket.rate_used = 1000  # the hour's limit is used: 429 "Rate limit for this resource has been exceeded"
+    with pytest.raises(BitbucketError, match="429"):
+        bb_client.repository()
+    assert bb_client.rate_limit.throttled == 4  # the first try and its 3 retries
+
+
+def test_disabling_a_runner_that_is_gone_is_not_an_error(bb_client: BitbucketClient) -> None:
+    assert bb_client.set_runner_state("{00000000-0000-4000-8000-000000000000}", "DISABLED") is None
