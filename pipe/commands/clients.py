@@ -22,10 +22,11 @@ def repository_uuid(common: CommonSettings, client: BitbucketClient) -> str:
     return common.repo_uuid or checked_uuid(client.repository(), common)
 
 
-def checked_uuid(repository: Repository, common: CommonSettings) -> str:
-    if not is_uuid(repository.uuid):
+def checked_uuid(repository: Repository | None, common: CommonSettings) -> str:
+    """The repository's UUID from Bitbucket's answer, refused when it is not one (it names our instances)."""
+    if repository is None or not is_uuid(repository.uuid):
         raise BitbucketError(
             f"Bitbucket GET /repositories/{common.workspace}/{common.repo_slug} answered without a valid "
-            f"repository uuid ({repository.uuid[:60]!r}); set BITBUCKET_REPO_UUID"
+            f"repository uuid ({(repository.uuid if repository else '')[:60]!r}); set BITBUCKET_REPO_UUID"
         )
     return repository.uuid

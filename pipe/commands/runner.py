@@ -59,7 +59,9 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
 
     client = bitbucket_client(common, settings.runner_scope)
     provider = make_provider(plan.cloud, plan.location.region, env)
-    repository = client.repository()
+    # The step's BITBUCKET_REPO_UUID names our instances; the repository is read only when it is missing,
+    # or for a launch (the runner needs the workspace's UUID): a reuse never reads it.
+    repository = None if common.repo_uuid else client.repository()
     repo_uuid = common.repo_uuid or checked_uuid(repository, common)
     try:
         decision, listing = decide_from_pages(
@@ -84,7 +86,7 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
     if decision.reason:
         log.info("Provisioning a new runner: %s.", decision.reason)
 
-    launched = _launch(client, provider, plan, common, repository, repo_uuid, log)
+    launched = _launch(client, provider, plan, common, repository or client.repository(), repo_uuid, log)
     instance = launched.instance
     price = f"~${plan.machine.hourly_usd:.3f}/h" if plan.machine.hourly_usd is not None else "unknown price"
     market = "spot" if instance.spot else "on-demand"
@@ -133,6 +135,8 @@ def _sweep(
             return
         except Interrupted as stop:
             raise RunnerFailure(f"{stop} during the sweep; nothing was launched") from None
+    for trouble in outcome.problems:
+        log.warning("Sweep: %s", trouble)
     if outcome.left or outcome.stopped:
         log.info("Sweep at launch left some for COMMAND: sweep (%s).", outcome.left or outcome.stopped)
 

@@ -50,8 +50,13 @@ def retire(client: BitbucketClient, runner: Runner, *, log: logging.Logger, dry_
         return Retired(False, "DRY_RUN")
     undo = Rollback()
     if fresh.status != "DISABLED":  # disabled by someone else: leave it as they want it if we keep it
-        answer = client.set_runner_state(runner.uuid, "DISABLED")
+        # Registered first: a stop while the disable is on the wire must not leave it disabled either.
         undo.add(f"re-enable runner {runner.name}", lambda: _re_enable(client, runner, log))
+        try:
+            answer = client.set_runner_state(runner.uuid, "DISABLED")
+        except BaseException:
+            _undo(undo, runner)
+            raise
         if answer is None:
             return Retired(False, "already gone")
         # The status now reads DISABLED whatever the connection; the step is what can still change.
