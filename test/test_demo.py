@@ -222,7 +222,7 @@ def test_demo_prints_what_exists_in_the_local_servers(cloud: str, tmp_path: Path
     tags = instances[instance_id]
     assert tags["cml-managed-by"] == "cml-runner-pipe"
     assert tags["cml-runner-uuid"] == runner_uuid.strip("{}")
-    assert tags["cml-repository"] == "acme_ml-seeds"
+    assert (tags["cml-repository"], tags["cml-runner-scope"]) == (bb["uuid"].strip("{}"), "repository")
     [instance_lines] = [v for k, v in demo.sections.items() if k.startswith("The instance")]
     printed_tags = dict(line.strip().split(" = ", 1) for line in instance_lines if " = " in line)
     assert printed_tags == tags
