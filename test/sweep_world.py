@@ -25,11 +25,14 @@ ROUTE_LIST = "GET /repositories/{workspace}/{repo_slug}/pipelines-config/runners
 ROUTE_GET = "GET /repositories/{workspace}/{repo_slug}/pipelines-config/runners/{runner_uuid}"
 
 
+OTHER_REPOSITORY_UUID = "{5e5e5e5e-0000-4000-8000-0000000000aa}"
+
+
 @dataclass
 class World:
     others: list[RunnerState] = field(default_factory=list)
     live: list[RunnerState] = field(default_factory=list)  # ours, ONLINE, each with an instance
-    instances: list[str] = field(default_factory=list)  # ids of the live runners' instances
+    instances: list[str] = field(default_factory=list)  # ids of every seeded instance
 
 
 def tags_for(runner_uuid: str, repository_uuid: str, *, scope: str = "repository", expires_in: int = 3600,
@@ -51,17 +54,21 @@ def run_instances(ec2: Any, count: int, tags: list[dict[str, str]] | None = None
 
 
 def seed(bitbucket: FakeBitbucket, ec2: Any, runners: int, instances: int) -> World:
-    """N runners registered in the repository and M instances already running.
+    """N runners registered in the repository and M instances of ours already running.
 
-    The M instances are ours, of this repository, each with its own ONLINE runner (counted among the N):
-    other launches that are alive. The other N - M runners are another tool's. Those come first in the
-    listing, so our live runners are past its first page: the worst case for a launch that reads one page.
+    min(N, M) of the instances are this repository's, each with its own ONLINE runner (counted among the
+    N): other launches that are alive. The rest of the M are another repository's (their runners live
+    there). The other runners are another tool's; they come first in the listing, so our live runners
+    are past its first page: the worst case for a launch that reads one page.
     """
     world = World()
-    world.others = bitbucket.seed_runners(max(0, runners - instances), labels=OTHER_LABELS, prefix="team")
-    world.live = bitbucket.seed_runners(instances, labels=OUR_LABELS, prefix="cml-live")
+    mine = min(runners, instances)
+    world.others = bitbucket.seed_runners(runners - mine, labels=OTHER_LABELS, prefix="team")
+    world.live = bitbucket.seed_runners(mine, labels=OUR_LABELS, prefix="cml-live")
     repository_uuid = bitbucket.repo().uuid
-    world.instances = run_instances(ec2, instances, [tags_for(r.uuid, repository_uuid) for r in world.live])
+    tags = [tags_for(r.uuid, repository_uuid) for r in world.live]
+    tags += [tags_for(f"{{0a0a0a0a-0000-4000-8000-{n:012d}}}", OTHER_REPOSITORY_UUID) for n in range(instances - mine)]
+    world.instances = run_instances(ec2, instances, tags)
     return world
 
 
