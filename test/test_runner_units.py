@@ -6,6 +6,7 @@ import itertools
 import logging
 import os
 import signal
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -348,3 +349,40 @@ def test_progress_says_what_and_how_long_once_per_interval_whatever_the_poll_rat
     assert len(lines) == 4
     assert lines[0] == "Waiting for Azure to create VM cml-x: 15s elapsed, status InProgress."
     assert lines[-1].startswith("Waiting for Azure to create VM cml-x: 1m00s elapsed")
+
+
+# --- reading the listing only as far as the decision needs
+
+
+class Pages:
+    """runner_pages() stand-in: counts the pages asked for."""
+
+    def __init__(self, pages: list[list[Runner]]) -> None:
+        self.pages = pages
+        self.asked = 0
+
+    def __iter__(self) -> Iterator[tuple[list[Runner], bool]]:
+        for index, page in enumerate(self.pages):
+            self.asked += 1
+            yield page, index < len(self.pages) - 1
+
+
+def test_decide_from_pages_reads_one_page_unless_reuse_or_a_chosen_name_needs_more() -> None:
+    from pipe.runner.decide import decide_from_pages
+
+    pages = Pages([[runner("{a}", labels=("team",))], [runner("{b}", labels=LABELS)], [runner("{c}")]])
+    decision, listing = decide_from_pages(iter(pages), LABELS, scope="repository", name="cml-x",
+                                          check_name=False, reuse=False, reuse_idle=False)  # fmt: skip
+    assert (decision.action, pages.asked, listing.complete) == ("provision", 1, False)
+
+    pages.asked = 0
+    decision, listing = decide_from_pages(iter(pages), LABELS, scope="repository", name="cml-x",
+                                          check_name=False, reuse=False, reuse_idle=True)  # fmt: skip
+    assert (decision.action, decision.runner and decision.runner.uuid, pages.asked) == ("reuse", "{b}", 2)
+    assert not listing.complete and [r.uuid for r in listing.runners] == ["{a}", "{b}"]
+
+    pages.asked = 0
+    with pytest.raises(NameInUse):  # a chosen NAME on the last page
+        decide_from_pages(iter(pages), LABELS, scope="repository", name="cml-{c}",
+                          check_name=True, reuse=False, reuse_idle=False)  # fmt: skip
+    assert pages.asked == 3

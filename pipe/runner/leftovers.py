@@ -37,9 +37,6 @@ class Listing:
     runners: tuple[Runner, ...]
     complete: bool
 
-    def find(self, tag: str) -> Runner | None:
-        return next((r for r in self.runners if runner_tag(r.uuid) == tag), None)
-
 
 @dataclass
 class Triage:

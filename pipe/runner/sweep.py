@@ -133,7 +133,7 @@ class Sweeper:
             self.outcome.instances_left += len(going) - cap
             going = going[:cap]
         going += self._look_up(sorted_out.look_up, len(going))
-        going += self._legacy(sorted_out.legacy)
+        going += self._look_up([(i, "repository") for i in sorted_out.legacy], len(going), legacy=True)
         self._terminate(going)
         if listing is not None:
             # Every instance that stays keeps its runner; in a dry run, as if the terminations had happened.
@@ -146,7 +146,14 @@ class Sweeper:
     def _room(self, taken: int) -> bool:
         return self.limits.terminations is None or taken < self.limits.terminations
 
-    def _look_up(self, candidates: list[tuple[Instance, str]], taken: int) -> list[tuple[Instance, str]]:
+    def _look_up(
+        self, candidates: list[tuple[Instance, str]], taken: int, *, legacy: bool = False
+    ) -> list[tuple[Instance, str]]:
+        """Look each instance's runner up by UUID in ``scope``; the instances that go, with why.
+
+        ``legacy``: instances with the old lossy repository tag, looked up in this repository's own scope:
+        a runner found there proves one is this repository's; otherwise it may be another repository's,
+        and it is left alone."""
         going: list[tuple[Instance, str]] = []
         for index, (instance, scope) in enumerate(candidates):
             stop = self.budget.stop_reason()
@@ -160,31 +167,10 @@ class Sweeper:
                 self._stop(self.budget.stop_reason() or f"looking up a runner failed: {_first(problem)}")
                 self.outcome.instances_left += len(candidates) - index
                 break
-            reason = leftovers.verdict_after_lookup(instance, runner, scope, self.now)
-            if reason:
-                going.append((instance, reason))
-        return going
-
-    def _legacy(self, candidates: list[Instance]) -> list[tuple[Instance, str]]:
-        """An instance with the old lossy repository tag is this repository's only if its runner is found in
-        this repository's own scope; otherwise it may be another repository's, and it is left alone."""
-        going: list[tuple[Instance, str]] = []
-        for index, instance in enumerate(candidates):
-            stop = self.budget.stop_reason()
-            if stop:
-                self._stop(stop)
-                self.outcome.instances_left += len(candidates) - index
-                break
-            try:
-                runner = self.client.get_runner(_braced(instance.runner_uuid), "repository")
-            except BitbucketError as problem:
-                self._stop(self.budget.stop_reason() or f"looking up a runner failed: {_first(problem)}")
-                self.outcome.instances_left += len(candidates) - index
-                break
-            if runner is None:
+            if legacy and runner is None:
                 self.outcome.legacy_left.append(instance)
                 continue
-            reason = leftovers.verdict_after_lookup(instance, runner, "repository", self.now)
+            reason = leftovers.verdict_after_lookup(instance, runner, scope, self.now)
             if reason:
                 going.append((instance, reason))
         return going
