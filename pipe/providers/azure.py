@@ -258,7 +258,7 @@ class AzureProvider:
         (wait=False: not at all)."""
         pollers = []
         for instance in instances:
-            poller = self._start_group_delete(instance)
+            poller = self._start_group_delete(instance, wait)
             if poller is not None:
                 pollers.append((instance.id, poller))
         if not wait:
@@ -271,8 +271,9 @@ class AzureProvider:
             except (HttpResponseError, ServiceRequestError) as exc:
                 raise self._error(exc, f"delete resource group {group}") from exc
 
-    def _start_group_delete(self, instance: Instance) -> LROPoller[None] | None:
-        """Checks the group is ours, as terminate() does, and starts its deletion; None if already gone."""
+    def _start_group_delete(self, instance: Instance, wait: bool = True) -> LROPoller[None] | None:
+        """Checks the group is ours and starts its deletion; None if already gone. Without ``wait`` the
+        SDK is told not to poll (polling=False): no background thread keeps asking how it goes."""
         group = instance.id
         try:
             existing = self._resources.resource_groups.get(group)
@@ -287,7 +288,7 @@ class AzureProvider:
         log.info("Deleting resource group %s (VM %s and everything with it)", group, instance.name)
         try:
             return self._resources.resource_groups.begin_delete(
-                group, force_deletion_types="Microsoft.Compute/virtualMachines"
+                group, force_deletion_types="Microsoft.Compute/virtualMachines", polling=wait
             )
         except ResourceNotFoundError:
             return None
