@@ -67,6 +67,8 @@ CASES: list[tuple[str, dict[str, str | None], str, str | None]] = [
     ("commit", {"BITBUCKET_COMMIT": "not-a-sha"}, "BITBUCKET_COMMIT", "not-a-sha"),
     ("pr-id", {"BITBUCKET_PR_ID": "12a"}, "BITBUCKET_PR_ID", "12a"),
     ("build-number", {"BITBUCKET_BUILD_NUMBER": "1.5"}, "BITBUCKET_BUILD_NUMBER", "1.5"),
+    # It names the repository on every instance: a value that is not a UUID could name another one.
+    ("repo-uuid", {"BITBUCKET_REPO_UUID": "acme_ml_seeds"}, "BITBUCKET_REPO_UUID", "acme_ml_seeds"),
     ("cloud-missing", {}, "CLOUD", None),
     ("cloud-enum", {"CLOUD": "digitalocean"}, "CLOUD", "digitalocean"),
     ("cloud-yaml", {"CLOUD": "key: [unclosed"}, "CLOUD", "key: [unclosed"),

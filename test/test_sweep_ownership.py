@@ -9,6 +9,7 @@ proven this repository's (their runner found in its own scope) are ever acted on
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def step_env(
     }
 
 
-def run_ok(env: dict[str, str]) -> str:
+def run_ok(env: Mapping[str, str | None]) -> str:
     proc = run_pipe(env)
     out = "\n".join(output_lines(proc))
     assert proc.returncode == 0, out
@@ -147,3 +148,21 @@ def test_a_launch_beside_live_and_orphaned_instances_costs_at_most_5_more_cloud_
     left = {i.id for i in ours(cloud)}
     assert len(orphans - left) <= 2  # at most LAUNCH_TERMINATIONS at a launch: the rest is COMMAND: sweep's
     assert len(left) == 1 + 10 + 4 + 1 - len(orphans - left)
+
+
+def test_without_bitbucket_repo_uuid_the_repository_lookup_names_the_instances(
+    aws_env: dict[str, str], bitbucket: FakeBitbucket, aws_faults: FaultProxy, ec2: Any, tmp_path: Path
+) -> None:
+    env: dict[str, str | None] = {**step_env(aws_env, bitbucket, "ml-seeds", "repository", tmp_path)}
+    env["BITBUCKET_REPO_UUID"] = None
+    gone = "{0badc0de-0000-4000-8000-00000000000b}"
+    [orphan] = run_instances(ec2, 1, [tags_for(gone, bitbucket.repo().uuid)])
+    out = run_ok({**env, "COMMAND": "sweep"})
+    assert "1 instance(s) terminated" in out and orphan not in live_instance_ids(ec2)
+
+    with bitbucket.lock:
+        bitbucket.repo().uuid = "not-a-uuid"
+    proc = run_pipe({**env, "COMMAND": "sweep"})
+    last = output_lines(proc)[-1]
+    assert proc.returncode == 1
+    assert "answered without a valid repository uuid" in last and "BITBUCKET_REPO_UUID" in last, last
