@@ -130,7 +130,7 @@ def secrets_in(env: dict[str, str]) -> list[str]:
 def test_launch_creates_one_tagged_instance_whose_runner_comes_online(
     cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
 ) -> None:
-    proc = run_pipe({**env, "LABELS": "cml.runner,gpu-free"})
+    proc = run_pipe({**env, "LABELS": "cml.runner,gpu.free"})
     out = "\n".join(output_lines(proc))
     assert proc.returncode == 0, out
 
@@ -138,7 +138,7 @@ def test_launch_creates_one_tagged_instance_whose_runner_comes_online(
     assert live.instance_type == NATIVE_M[cloud.name]
     [runner] = runners(bitbucket)
     assert runner.status == "ONLINE"
-    assert set(runner.labels) == {"self.hosted", "linux", "cml.runner", "gpu-free", MARKER_LABEL}
+    assert set(runner.labels) == {"self.hosted", "linux", "cml.runner", "gpu.free", MARKER_LABEL}
     assert live.tags[TAG_MANAGED_BY] == "cml-runner-pipe"
     assert live.tags[TAG_RUNNER_UUID] == runner.uuid.strip("{}")
     assert live.tags[TAG_REPOSITORY] == f"{DEFAULT_WORKSPACE}_{DEFAULT_REPO}"

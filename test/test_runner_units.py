@@ -13,12 +13,21 @@ import pytest
 from fakes.clock import FakeClock
 
 from pipe.bitbucket.models import Runner
+from pipe.config.parsers import label_problem
+from pipe.config.runner import PIPE_OWN_LABELS
+from pipe.config.variables import ConfigError
 from pipe.progress import PROGRESS_EVERY_S, Progress
 from pipe.providers.base import CapacityError, Instance, InstanceSpec, ProviderError
 from pipe.providers.catalog import CatalogError, resolve_location, resolve_machine
 from pipe.runner.decide import STALE_RUNNER_S, NameInUse, decide, plan_sweep
 from pipe.runner.launch import attempts, launch_with_fallback
-from pipe.runner.plan import MARKER_LABEL
+from pipe.runner.plan import (
+    LEGACY_MARKER_LABEL,
+    MARKER_LABEL,
+    PIPE_LABELS,
+    is_our_runner,
+    runner_labels,
+)
 from pipe.runner.rollback import Interrupted, Rollback, signals_raise
 from pipe.runner.wait import Clock as WaitClock
 from pipe.runner.wait import RunnerVanished, WaitTimeout, wait_online
@@ -157,6 +166,30 @@ def test_sweep_terminates_expired_orphaned_and_stopped_instances_only() -> None:
     ]
     plan = plan_sweep(runners, instances, NOW)
     assert sorted(i.id for i, _ in plan.terminate) == ["i-expired", "i-gone", "i-stopped"]
+
+
+def test_the_pipes_own_labels_obey_bitbucket_label_rule_and_fit_the_room_config_keeps() -> None:
+    assert PIPE_LABELS == (MARKER_LABEL,) and len(PIPE_LABELS) == PIPE_OWN_LABELS
+    assert [label_problem(label) for label in PIPE_LABELS] == [""]
+    assert label_problem(LEGACY_MARKER_LABEL)  # why it had to change
+
+
+def test_both_markers_make_a_runner_ours_and_nothing_else_does() -> None:
+    assert is_our_runner([*LABELS, MARKER_LABEL]) and is_our_runner([*LABELS, LEGACY_MARKER_LABEL])
+    assert not is_our_runner(LABELS) and not is_our_runner(["cml.runner.pipe2", "cml.runner"])
+
+
+def test_labels_may_not_be_the_pipes_marker() -> None:
+    with pytest.raises(ConfigError, match=r"^LABELS: .*the pipe's own marker label"):
+        runner_labels(("self.hosted", "linux", MARKER_LABEL))
+    assert runner_labels(("self.hosted", "linux", "cml.gpu")) == ("self.hosted", "linux", "cml.gpu", MARKER_LABEL)
+
+
+def test_sweep_still_deletes_stale_runners_registered_with_the_old_marker() -> None:
+    legacy = runner("{legacy}", "OFFLINE", labels=(*LABELS, LEGACY_MARKER_LABEL), updated_on=OLD)
+    current = runner("{current}", "OFFLINE", labels=OURS, updated_on=OLD)
+    plan = plan_sweep([legacy, current], [], NOW)
+    assert sorted(r.uuid for r, _ in plan.delete_runners) == ["{current}", "{legacy}"]
 
 
 def test_sweep_deletes_only_our_stale_down_runners_without_instances() -> None:

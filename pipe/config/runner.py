@@ -37,6 +37,9 @@ MAX_LIFETIME_LIMIT_S = 30 * 86400
 MAX_WAIT_TIMEOUT_S = 2 * 3600
 # Our tags (pipe/providers/base.py TAG_*) all start with this; users must not fake them.
 RESERVED_TAG_PREFIX = "cml-"
+# The runner gets one label of the pipe's own (pipe/runner/plan.py MARKER_LABEL): it counts against Bitbucket's
+# limit of custom labels, so LABELS may hold one fewer.
+PIPE_OWN_LABELS = 1
 _NAME_PATTERN = r"[a-z]([a-z0-9-]{0,48}[a-z0-9])?"
 _BASE36 = string.digits + string.ascii_lowercase
 
@@ -116,7 +119,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SINGLE", "Terminate the instance after its first step.", default="false", example="'<boolean>'"),
     Variable(
         "LABELS",
-        "Comma-separated runner labels (a-z, 0-9, `.`, `-`, `_`); `self.hosted` and `linux` are always added.",
+        "Comma-separated runner labels: lowercase letters and digits in dot-separated parts (`cml.gpu`, not "
+        "`cml-gpu`), at most 9 (the pipe adds its own marker label), none starting with `linux.`, `bitbucket.` or "
+        "`atlassian.`; `self.hosted` and `linux` are always added.",
         default=DEFAULT_LABELS,
     ),
     Variable("NAME", "Runner and instance name: lowercase letters, digits, `-`.", default="cml-<10 random characters>"),
@@ -371,7 +376,7 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         reuse=reuse,
         reuse_idle=reuse_idle,
         single=single,
-        labels=parse_labels("LABELS", env.get("LABELS", ""), DEFAULT_LABELS),
+        labels=parse_labels("LABELS", env.get("LABELS", ""), DEFAULT_LABELS, pipe_labels=PIPE_OWN_LABELS),
         name=name or random_name(),
         wait_timeout_s=wait,
         runner_scope="workspace"

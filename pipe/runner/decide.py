@@ -9,7 +9,7 @@ from datetime import datetime
 from pipe.bitbucket.models import Runner
 from pipe.providers.base import Instance
 from pipe.providers.tags import expires_at, runner_tag
-from pipe.runner.plan import MARKER_LABEL
+from pipe.runner.plan import is_our_runner
 
 # A runner of ours that is not online and has no instance is left this long
 # before the sweep deletes it: a concurrent launch registers its runner a few
@@ -70,7 +70,7 @@ def plan_sweep(runners: Sequence[Runner], instances: Sequence[Instance], now: in
         else:
             live_runner_tags.add(instance.runner_uuid)
     for runner in runners:
-        if MARKER_LABEL not in runner.labels or runner.busy or runner.status == "ONLINE":
+        if not is_our_runner(runner.labels) or runner.busy or runner.status == "ONLINE":
             continue
         if runner_tag(runner.uuid) in live_runner_tags:
             continue

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pipe.bootstrap.render import BootConfig
 from pipe.config.runner import RunnerSettings
+from pipe.config.variables import ConfigError
 from pipe.providers.catalog import DEFAULT_IMAGES, Location, Machine, resolve_location, resolve_machine
 from pipe.providers.tags import merge_user_tags, our_tags
 
 # The instance self-terminates at MAX_LIFETIME; the sweep waits this much longer
 # before acting on expires-at, so a VM shutting itself down is not raced.
 EXPIRY_GRACE_S = 10 * 60
-# Added to every runner the pipe registers, so the sweep can tell ours from others'.
-MARKER_LABEL = "cml-runner-pipe"
+# Added to every runner the pipe registers, so the sweep can tell ours from others'. It obeys Bitbucket's
+# runner label rule (pipe/config/parsers.py RUNNER_LABEL): dot-separated lowercase parts. It reads as the old
+# marker with dots, and no user is likely to pick it as a routing label (the default label is cml.runner).
+MARKER_LABEL = "cml.runner.pipe"
+# What runners registered before the label rule was followed carry; still ours for the sweep.
+LEGACY_MARKER_LABEL = "cml-runner-pipe"
+MARKER_LABELS = frozenset({MARKER_LABEL, LEGACY_MARKER_LABEL})
+# The labels the pipe adds to every runner it registers (config keeps PIPE_OWN_LABELS slots for them).
+PIPE_LABELS = (MARKER_LABEL,)
+
+
+def is_our_runner(labels: Iterable[str]) -> bool:
+    """A runner the pipe registered, by either marker label."""
+    return not MARKER_LABELS.isdisjoint(labels)
 
 
 @dataclass(frozen=True)
@@ -40,7 +54,7 @@ class LaunchPlan:
 
     @property
     def requested_labels(self) -> tuple[str, ...]:
-        return tuple(label for label in self.labels if label != MARKER_LABEL)
+        return tuple(label for label in self.labels if label not in MARKER_LABELS)
 
     def boot_config(
         self, *, account_uuid: str, repository_uuid: str, runner_uuid: str, client_id: str, client_secret: str
@@ -97,6 +111,14 @@ def _default_image(cloud: str, gpu: bool) -> str:
     return f"{gpu_image if gpu else cpu_image} (the newest such image, looked up at launch)"
 
 
+def runner_labels(user_labels: tuple[str, ...]) -> tuple[str, ...]:
+    """What the runner is registered with: LABELS plus the marker, all under Bitbucket's label rule."""
+    if MARKER_LABEL in user_labels:
+        raise ConfigError("LABELS", ",".join(user_labels), f"{MARKER_LABEL!r} is the pipe's own marker label")
+    # config kept PIPE_OWN_LABELS slots for these; test_runner_labels checks both stay under Bitbucket's rule.
+    return (*user_labels, *PIPE_LABELS)
+
+
 def build_plan(settings: RunnerSettings, name: str, now: int) -> LaunchPlan:
     """Raises CatalogError (one line naming the variable) for what the cloud cannot give."""
     return LaunchPlan(
@@ -107,7 +129,7 @@ def build_plan(settings: RunnerSettings, name: str, now: int) -> LaunchPlan:
         disk_gb=settings.hdd_size_gb,
         spot=settings.spot,
         spot_price=settings.spot_price,
-        labels=(*settings.labels, MARKER_LABEL),
+        labels=runner_labels(settings.labels),
         name=name,
         permission_set=settings.permission_set,
         metadata=dict(settings.metadata),
