@@ -3,7 +3,8 @@
 Shipped inside the startup script. Decides when the instance goes away:
 - busy = a step container is running (any container other than the runner and the
   containers that existed before the runner started), or the runner's log says a step
-  is in progress (second signal, covers image pulls before the step's containers exist);
+  is in progress: after its "Getting step" line and before its "Completing step" line
+  (this covers image pulls before the step's containers exist);
 - the idle clock runs only while not busy; after IDLE_TIMEOUT idle (or after one step
   with SINGLE) it stops the runner, re-checks, then terminates the instance;
 - MAX_LIFETIME and spot/preemption notices end the instance whatever the state.
@@ -24,10 +25,18 @@ from typing import Any, Callable, Protocol  # noqa: UP035 - the VM may run Pytho
 
 POLL_S = 5.0
 DOCKER_ERRORS_BEFORE_IDLE = 36  # ~3 min of a broken docker CLI before we stop trusting "busy"
-LOG_BUSY_CAP_S = 900.0  # a step seen only in the log (pulls, uploads, missed end line) holds the VM this long at most
-# The Linux Docker runner's log lines (best effort; checked in this order).
-LOG_END = re.compile(r"step progress to COMPLETED|runner state to not executing step|Completed step", re.I)
-LOG_START = re.compile(r"step progress to \w+|runner state to executing step|Executing step|Starting step", re.I)
+# The Linux Docker runner logs one line when it takes a step and one when it hands the result back; between
+# them it may pull a large image before any step container exists. The real lines, from iterative/cml's
+# fixture of a real runner log (src/cml.test.js 'Runner logs'; patterns in src/drivers/bitbucket_cloud.js
+# runnerLogPatterns()):
+#   [2022-06-05 17:24:12,246] Getting step StepId{accountUuid={...}, repositoryUuid={...}, pipelineUuid={...}, ...}.
+#   [2022-06-05 17:24:53,466] Completing step with result Result{status=FAILED, error=None}.
+LOG_START = re.compile(r"Getting step StepId\{")
+LOG_END = re.compile(r"Completing step with result Result\{status=(\w+)")
+# A start line whose end line never comes (the runner restarted mid-step) holds the VM this long at most:
+# Bitbucket's limit on one runner step (120 minutes, support.atlassian.com/bitbucket-cloud/docs/runners/)
+# plus the runner's own set-up and tear-down. Step containers count as busy on their own, beside this.
+LOG_BUSY_CAP_S = 120 * 60 + 10 * 60
 
 
 class Clock(Protocol):
@@ -101,9 +110,13 @@ class Agent:
     def busy(self) -> bool:
         now = self.clock.now()
         for line in self.host.runner_log():
-            if LOG_END.search(line):
+            ended = LOG_END.search(line)
+            if ended:
+                if self.log_busy_since is not None:
+                    self.log(f"runner completed a step ({ended.group(1)})")
                 self.log_busy_since = None
             elif LOG_START.search(line) and self.log_busy_since is None:
+                self.log("runner took a step")
                 self.log_busy_since = now
         log_busy = self.log_busy_since is not None and now - self.log_busy_since < LOG_BUSY_CAP_S
         try:

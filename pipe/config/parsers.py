@@ -165,7 +165,7 @@ def parse_labels(name: str, value: str, default: str, *, pipe_labels: int = 0) -
     allowed = MAX_CUSTOM_LABELS - pipe_labels
     custom = len(labels) - len(ALWAYS_LABELS)
     if custom > allowed:
-        mine = f" (Bitbucket allows {MAX_CUSTOM_LABELS} and the pipe adds {pipe_labels} of its own)" if pipe_labels else ""
+        mine = f" (Bitbucket allows {MAX_CUSTOM_LABELS}; the pipe adds {pipe_labels} of its own)" if pipe_labels else ""
         raise ConfigError(name, value, f"at most {allowed} labels besides self.hosted and linux{mine}; {custom} given")
     return tuple(labels)
 
