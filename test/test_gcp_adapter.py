@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 from fakes.gcp import FakeGcp, validate
 
 from pipe.providers.base import (
@@ -73,6 +74,35 @@ def test_gpu_spot_launch_creates_exactly_one_instance_as_specified(
     # The adapter really waited: the operation needed two polls, through zoneOperations.wait.
     assert len(fake_gcp.calls("compute.zoneOperations.wait")) == 2
     assert fake_gcp.validation_errors == []
+
+
+@pytest.mark.parametrize("machine_type", ["g2-standard-8", "a2-highgpu-1g", "a3-highgpu-1g"])
+def test_on_demand_types_with_built_in_gpus_terminate_on_host_maintenance(
+    fake_gcp: FakeGcp, gcp_provider: GcpProvider, gcp_spec: Spec, machine_type: str
+) -> None:
+    """g2/a2/a3 carry their GPUs in the type: without TERMINATE GCP refuses the insert (live migration)."""
+    gcp_provider.launch(gcp_spec(instance_type=machine_type, max_lifetime_s=None), ZONE, spot=False)
+
+    body = _insert_body(fake_gcp)
+    assert body["scheduling"] == {"provisioningModel": "STANDARD", "onHostMaintenance": "TERMINATE"}
+    assert "guestAccelerators" not in body
+    assert {i["key"]: i["value"] for i in body["metadata"]["items"]}["install-nvidia-driver"] == "True"
+    assert [i["name"] for i in fake_gcp.instances(ZONE)] == ["cml-a1b2c3d4e5"]
+
+
+def test_the_local_gcp_refuses_a_gpu_type_that_would_live_migrate(fake_gcp: FakeGcp, gcp_spec: Spec) -> None:
+    body = {
+        "name": "cml-g2",
+        "machineType": f"zones/{ZONE}/machineTypes/g2-standard-8",
+        "scheduling": {"provisioningModel": "STANDARD"},
+        "disks": [{"boot": True, "initializeParams": {"sourceImage": gcp_spec().image}}],
+        "networkInterfaces": [{"network": "global/networks/default"}],
+    }
+    url = f"{fake_gcp.url}/compute/v1/projects/{fake_gcp.project}/zones/{ZONE}/instances"
+    answer = requests.post(url, json=body, timeout=5)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"] == "Instances with guest accelerators do not support live migration."
+    assert fake_gcp.instances() == []
 
 
 def test_on_demand_cpu_launch_has_no_gpu_or_spot_settings(

@@ -260,6 +260,17 @@ def _generic_gpu(accelerator: str) -> str:
 
 
 _AWS_GPU_FAMILIES = ("p2", "p3", "p4", "p5", "g3", "g4dn", "g5", "g6", "g6e")
+# GCP's accelerator-optimized families carry their GPUs in the machine type (no guestAccelerators in the
+# request), and like any VM with a GPU they cannot live-migrate: the insert must say onHostMaintenance
+# TERMINATE or fails with "Instances with guest accelerators do not support live migration."
+# (cloud.google.com/compute/docs/accelerator-optimized-machines, .../gpus/gpu-host-maintenance;
+# g2-standard-4 failing without it: loft-sh/devpod#973).
+GCP_GPU_TYPE = re.compile(r"^(a[2-4]x?|g[24])-")
+
+
+def gcp_type_has_gpu(instance_type: str) -> bool:
+    """A GCP machine type whose GPUs are built in (a2, a3, a4, a4x, g2, g4)."""
+    return bool(GCP_GPU_TYPE.match(instance_type))
 
 
 def _guess_gpu(cloud: str, instance_type: str) -> str:
@@ -268,7 +279,7 @@ def _guess_gpu(cloud: str, instance_type: str) -> str:
         return "gpu"
     if cloud == "azure" and re.match(r"^Standard_N", instance_type):
         return "gpu"
-    if cloud == "gcp" and re.match(r"^(a2|a3|a4|g2|g4)-", instance_type):
+    if cloud == "gcp" and gcp_type_has_gpu(instance_type):
         return "gpu"
     return ""
 

@@ -56,7 +56,7 @@ from pipe.providers.base import (
     InstanceSpec,
     ProviderError,
 )
-from pipe.providers.catalog import DEFAULT_IMAGES
+from pipe.providers.catalog import DEFAULT_IMAGES, gcp_type_has_gpu
 from pipe.providers.gcp_auth import MISSING_CREDENTIALS, credentials_from_env
 from pipe.providers.tags import label_value
 
@@ -411,7 +411,9 @@ class GcpProvider:
         if not _NAME.match(spec.name):
             raise ProviderError(f"Instance name {spec.name!r} is not valid on GCP (lowercase, digits, '-')")
         labels = sanitise_labels(spec.tags)
-        gpu = spec.accelerator_count > 0 and bool(spec.accelerator)
+        attached = spec.accelerator_count > 0 and bool(spec.accelerator)
+        # A GPU attached or built into the type (g2, a2, a3...): no live migration (catalog.GCP_GPU_TYPE).
+        gpu = attached or gcp_type_has_gpu(spec.instance_type)
         metadata = [
             compute_v1.Items(key="startup-script", value=startup_script_text(spec.user_data)),
             compute_v1.Items(key="block-project-ssh-keys", value="true"),
@@ -456,7 +458,7 @@ class GcpProvider:
                 )
             ],
         )
-        if gpu:
+        if attached:
             body.guest_accelerators = [
                 compute_v1.AcceleratorConfig(
                     accelerator_type=f"zones/{zone}/acceleratorTypes/{spec.accelerator}",

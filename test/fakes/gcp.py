@@ -13,8 +13,8 @@ Faithful where it matters to the adapter:
 - request bodies and query parameters are checked against Google's discovery
   document for compute v1 (shipped in google-api-python-client) and rejected
   with 400 like the real API rejects unknown names;
-- insert enforces the rules that bite in production: guest accelerators need
-  ``onHostMaintenance: TERMINATE``, Spot needs TERMINATE and no automatic
+- insert enforces the rules that bite in production: guest accelerators, and machine
+  types with built-in GPUs (g2, a2, a3...), need ``onHostMaintenance: TERMINATE``, Spot needs TERMINATE and no automatic
   restart, ``maxRunDuration`` needs ``instanceTerminationAction``.
 
 Control API (tests): ``capacity()``, ``fail()``, ``fail_operation()``,
@@ -73,8 +73,13 @@ DEFAULT_ZONES: dict[str, list[str]] = {
 }
 DEFAULT_MACHINE_TYPES = [
     "e2-small", "e2-standard-2", "e2-standard-8", "g1-small", "n1-standard-1", "n1-standard-2",
-    "n1-standard-4", "n1-standard-8", "n2-standard-2", "n2-standard-8", "g2-standard-4",
+    "n1-standard-4", "n1-standard-8", "n2-standard-2", "n2-standard-8", "g2-standard-4", "g2-standard-8",
+    "a2-highgpu-1g", "a3-highgpu-1g",
 ]  # fmt: skip
+# Accelerator-optimized families carry their GPUs in the machine type; the API treats them as instances with
+# guest accelerators (cloud.google.com/compute/docs/accelerator-optimized-machines; loft-sh/devpod#973 shows
+# g2-standard-4 refused without onHostMaintenance TERMINATE).
+GPU_MACHINE_TYPE = re.compile(r"^(a[2-4]x?|g[24])-")
 DEFAULT_ACCELERATORS = ["nvidia-tesla-t4", "nvidia-l4", "nvidia-tesla-v100"]
 # (project, image name, family, creation date, deprecated?)
 DEFAULT_IMAGES = [
@@ -450,7 +455,9 @@ class ComputeApi:
                 raise ApiError(400, f"Invalid value for field 'resource.guestAccelerators[{i}].acceleratorType': "
                                f"'{acc.get('acceleratorType')}'. Accelerator type '{acc_type}' does not exist in "
                                f"zone {zone}.")  # fmt: skip
-        if accelerators and scheduling.get("onHostMaintenance") != "TERMINATE":
+        # The real message, HTTP 400 (jenkinsci/google-compute-engine-plugin#63, loft-sh/devpod#973).
+        carries_gpu = bool(accelerators) or bool(GPU_MACHINE_TYPE.match(machine_type))
+        if carries_gpu and scheduling.get("onHostMaintenance") != "TERMINATE":
             raise ApiError(400, "Instances with guest accelerators do not support live migration.")
         if spot and (scheduling.get("onHostMaintenance") != "TERMINATE" or scheduling.get("automaticRestart")):
             raise ApiError(400, "Invalid value for field 'resource.scheduling': Spot VMs need onHostMaintenance "
