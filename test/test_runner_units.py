@@ -18,7 +18,7 @@ from pipe.config.runner import PIPE_OWN_LABELS
 from pipe.config.variables import ConfigError
 from pipe.progress import PROGRESS_EVERY_S, Progress
 from pipe.providers.base import CapacityError, Instance, InstanceSpec, ProviderError
-from pipe.providers.catalog import CatalogError, resolve_location, resolve_machine
+from pipe.providers.catalog import CatalogError, check_default_gpu_image, resolve_location, resolve_machine
 from pipe.runner.decide import STALE_RUNNER_S, NameInUse, decide, plan_sweep
 from pipe.runner.launch import attempts, launch_with_fallback
 from pipe.runner.plan import (
@@ -100,6 +100,19 @@ def test_catalog_refuses_impossible_requests_listing_what_is_valid(
         resolve_machine(cloud, size, gpu)
     assert str(error.value).startswith(f"{variable}: ")
     assert hint in str(error.value)
+
+
+@pytest.mark.parametrize(("size", "gpu"), [("m", "v100"), ("xl", "v100"), ("p3.2xlarge", ""), ("g3s.xlarge", "")])
+def test_aws_gpus_older_than_turing_are_refused_with_the_default_image_only(size: str, gpu: str) -> None:
+    variable = "CLOUD_GPU" if gpu else "CLOUD_TYPE"
+    machine = resolve_machine("aws", size, gpu)
+    with pytest.raises(CatalogError) as error:
+        check_default_gpu_image("aws", machine, "", variable)
+    assert str(error.value).startswith(f"{variable}: ")
+    assert "choose CLOUD_GPU a100, a10g, h100, l4, t4" in str(error.value) and "CLOUD_IMAGE" in str(error.value)
+    check_default_gpu_image("aws", machine, "ami-0123456789abcdef0", variable)  # the user's own image: allowed
+    check_default_gpu_image("aws", resolve_machine("aws", "m", "t4"), "", "CLOUD_GPU")
+    check_default_gpu_image("gcp", resolve_machine("gcp", "m", "v100"), "", "CLOUD_GPU")  # the rule is AWS-only
 
 
 def test_regions_generic_native_and_zones() -> None:

@@ -284,6 +284,32 @@ def _guess_gpu(cloud: str, instance_type: str) -> str:
     return ""
 
 
+# The default AWS GPU AMI, "Deep Learning Base OSS Nvidia Driver GPU AMI", ships NVIDIA's open kernel modules,
+# which drive Turing and newer GPUs only; Maxwell, Pascal and Volta need the proprietary flavour (NVIDIA driver
+# installation guide, "Kernel Modules": docs.nvidia.com/datacenter/tesla/driver-installation-guide/
+# kernel-modules.html). AWS lists G4dn, G5, G6, P4d, P5 ... as the Base GPU AMIs' instances, and P3 and G3 only
+# for its "Deep Learning Base Proprietary Nvidia Driver AMI (Amazon Linux 2)" (docs.aws.amazon.com/dlami/latest/
+# devguide, release notes). On these families the default image would boot without a GPU.
+_AWS_PRE_TURING = {"p2": "K80 (Kepler)", "p3": "V100 (Volta)", "p3dn": "V100 (Volta)", "g3": "M60 (Maxwell)",
+                   "g3s": "M60 (Maxwell)"}  # fmt: skip
+
+
+def check_default_gpu_image(cloud: str, machine: Machine, image_request: str, variable: str) -> None:
+    """Refuse a GPU the default image cannot drive (AWS p2/p3/g3), unless CLOUD_IMAGE names another image."""
+    family = machine.instance_type.split(".")[0]
+    if cloud != "aws" or image_request or family not in _AWS_PRE_TURING:
+        return
+    value = machine.gpu if variable == "CLOUD_GPU" else machine.instance_type
+    works = ", ".join(g for g in _gpus_of("aws") if g != "v100")
+    raise CatalogError(
+        variable,
+        value,
+        f"{machine.instance_type} has {_AWS_PRE_TURING[family]} GPUs, which the default AWS GPU image cannot drive "
+        f"(its NVIDIA open kernel modules need Turing or newer): choose CLOUD_GPU {works}, or give CLOUD_IMAGE an "
+        "AMI with NVIDIA's proprietary driver",
+    )
+
+
 def hourly_price(cloud: str, instance_type: str) -> float | None:
     for row in _TABLES[cloud].values():
         if row[0] == instance_type:

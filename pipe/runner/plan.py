@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from pipe.bootstrap.render import BootConfig
 from pipe.config.runner import RunnerSettings
 from pipe.config.variables import ConfigError
-from pipe.providers.catalog import DEFAULT_IMAGES, Location, Machine, resolve_location, resolve_machine
+from pipe.providers.catalog import (
+    DEFAULT_IMAGES,
+    Location,
+    Machine,
+    check_default_gpu_image,
+    resolve_location,
+    resolve_machine,
+)
 from pipe.providers.tags import merge_user_tags, our_tags
 
 # The instance self-terminates at MAX_LIFETIME; the sweep waits this much longer
@@ -121,10 +128,12 @@ def runner_labels(user_labels: tuple[str, ...]) -> tuple[str, ...]:
 
 def build_plan(settings: RunnerSettings, name: str, now: int) -> LaunchPlan:
     """Raises CatalogError (one line naming the variable) for what the cloud cannot give."""
+    machine = resolve_machine(settings.cloud, settings.instance_type, settings.gpu)
+    check_default_gpu_image(settings.cloud, machine, settings.image, "CLOUD_GPU" if settings.gpu else "CLOUD_TYPE")
     return LaunchPlan(
         cloud=settings.cloud,
         location=resolve_location(settings.cloud, settings.region),
-        machine=resolve_machine(settings.cloud, settings.instance_type, settings.gpu),
+        machine=machine,
         image_request=settings.image,
         disk_gb=settings.hdd_size_gb,
         spot=settings.spot,
