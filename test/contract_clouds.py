@@ -48,6 +48,7 @@ class Live:
     instance_type: str
     tags: dict[str, str]
     spot: bool = False
+    disk_gb: int = 0  # the root disk as the cloud reports it
 
     @property
     def ours(self) -> bool:
@@ -110,6 +111,8 @@ class AwsCloud:
         found = []
         for raw in self._raw():
             tags = {t["Key"]: t["Value"] for t in raw.get("Tags", [])}
+            volumes = [m["Ebs"]["VolumeId"] for m in raw.get("BlockDeviceMappings", [])[:1]]
+            disk = self.ec2.describe_volumes(VolumeIds=volumes)["Volumes"][0]["Size"] if volumes else 0
             found.append(
                 Live(
                     raw["InstanceId"],
@@ -117,6 +120,7 @@ class AwsCloud:
                     raw["InstanceType"],
                     tags,
                     spot=raw.get("InstanceLifecycle") == "spot",
+                    disk_gb=int(disk),
                 )
             )
         return found
@@ -172,6 +176,7 @@ class GcpCloud:
                     raw["machineType"].rsplit("/", 1)[-1],
                     dict(raw.get("labels", {})),
                     spot=scheduling.get("provisioningModel") == "SPOT",
+                    disk_gb=int(raw.get("disks", [{}])[0].get("diskSizeGb", 0)),
                 )
             )
         return found
@@ -229,6 +234,7 @@ class AzureCloud:
                         props["hardwareProfile"]["vmSize"],
                         {**tags, **doc.get("tags", {})},
                         spot=props.get("priority", "Regular").lower() == "spot",
+                        disk_gb=int(props.get("storageProfile", {}).get("osDisk", {}).get("diskSizeGB") or 0),
                     )
                 )
         return found

@@ -129,7 +129,7 @@ def test_runner_defaults() -> None:
     assert settings.region == "us-west"
     assert settings.instance_type == "m"
     assert settings.gpu == ""
-    assert settings.hdd_size_gb == 35
+    assert settings.hdd_size_gb is None  # the default: 35, or the image's size if larger
     assert settings.idle_timeout_s == 300
     assert settings.max_lifetime_s == 12 * 3600
     assert settings.wait_timeout_s == 600

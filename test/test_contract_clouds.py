@@ -30,6 +30,8 @@ from contract_clouds import (
     zones_of,
 )
 from fakes.bitbucket import DEFAULT_REPO, DEFAULT_WORKSPACE, FakeBitbucket
+from fakes.gcp import DEFAULT_IMAGES as GCP_IMAGES
+from fakes.moto import AMI_ROOT_GB, GPU_AMI
 from fixtures_pipe import output_lines, pipe_env, run_pipe, strip_ansi
 from vm_standin import VmStandIn
 
@@ -156,6 +158,50 @@ def test_launch_creates_one_tagged_instance_whose_runner_comes_online(
         assert expected in out
     for secret in (runner.oauth_client_secret, *secrets_in(env)):
         assert secret not in proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# 1b. the root disk: at least what the image needs (the GPU images are bigger than the 35 GB default)
+
+def gpu_image_gb(cloud: str) -> int:
+    """What the emulated cloud says its default GPU image needs; the real clouds refuse a smaller disk."""
+    if cloud == "aws":
+        return AMI_ROOT_GB[GPU_AMI]
+    if cloud == "gcp":
+        return next(i[5] for i in GCP_IMAGES if i[0] == "deeplearning-platform-release")
+    from fakes.azure import IMAGE_OS_DISK_GB  # the Azure SDK only for Azure's tests
+
+    return IMAGE_OS_DISK_GB[("microsoft-dsvm", "ubuntu-hpc")]
+
+
+def test_gpu_launch_without_cloud_hdd_size_gets_the_images_size(
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
+) -> None:
+    proc = run_pipe({**env, "CLOUD_GPU": "t4"})
+    assert proc.returncode == 0, "\n".join(output_lines(proc))
+    [live] = ours(cloud)
+    assert gpu_image_gb(cloud.name) > 35 and live.disk_gb == gpu_image_gb(cloud.name)
+
+
+def test_cpu_launch_without_cloud_hdd_size_keeps_35_gb(
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
+) -> None:
+    proc = run_pipe(env)
+    assert proc.returncode == 0, "\n".join(output_lines(proc))
+    assert [live.disk_gb for live in ours(cloud)] == [35]
+
+
+def test_cloud_hdd_size_below_the_images_size_is_refused_in_one_line_and_leaves_nothing(
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket
+) -> None:
+    proc = run_pipe({**env, "CLOUD_GPU": "t4", "CLOUD_HDD_SIZE": "40"})
+    assert proc.returncode == 1
+    line = failure_line(proc)
+    assert "CLOUD_HDD_SIZE" in line and f"{gpu_image_gb(cloud.name)} GB" in line, line
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert_nothing_left(cloud, bitbucket)
+    if cloud.name != "azure":  # AWS and GCP say the image's size before anything is created
+        assert bitbucket.request_count("POST /repositories/{workspace}/{repo_slug}/pipelines-config/runners") == 0
 
 
 # ---------------------------------------------------------------------------------------------

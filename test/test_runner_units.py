@@ -14,7 +14,7 @@ from fakes.clock import FakeClock
 
 from pipe.bitbucket.models import Runner
 from pipe.config.parsers import label_problem
-from pipe.config.runner import PIPE_OWN_LABELS
+from pipe.config.runner import PIPE_OWN_LABELS, RunnerSettings
 from pipe.config.variables import ConfigError
 from pipe.progress import PROGRESS_EVERY_S, Progress
 from pipe.providers.base import CapacityError, Instance, InstanceSpec, ProviderError
@@ -25,6 +25,7 @@ from pipe.runner.plan import (
     LEGACY_MARKER_LABEL,
     MARKER_LABEL,
     PIPE_LABELS,
+    build_plan,
     is_our_runner,
     runner_labels,
 )
@@ -113,6 +114,19 @@ def test_aws_gpus_older_than_turing_are_refused_with_the_default_image_only(size
     check_default_gpu_image("aws", machine, "ami-0123456789abcdef0", variable)  # the user's own image: allowed
     check_default_gpu_image("aws", resolve_machine("aws", "m", "t4"), "", "CLOUD_GPU")
     check_default_gpu_image("gcp", resolve_machine("gcp", "m", "v100"), "", "CLOUD_GPU")  # the rule is AWS-only
+
+
+def test_root_disk_is_the_larger_of_the_default_and_the_image_and_an_explicit_size_is_never_grown() -> None:
+    default = build_plan(RunnerSettings(cloud="gcp", gpu="t4"), "cml-x", 0)
+    assert (default.disk_gb, default.disk_explicit) == (35, False)
+    assert [default.root_disk_gb(size) for size in (None, 10, 35, 50)] == [35, 35, 35, 50]
+    assert any("disk: 35 GB, or the image's own size if larger" in line for line in default.describe())
+    explicit = build_plan(RunnerSettings(cloud="gcp", gpu="t4", hdd_size_gb=60), "cml-x", 0)
+    assert [explicit.root_disk_gb(size) for size in (None, 50, 60)] == [60, 60, 60]
+    assert "disk: 60 GB" in explicit.describe()
+    with pytest.raises(ConfigError, match=r"^CLOUD_HDD_SIZE: '60' is not valid; the image .*common-cu128.* needs at "
+                       r"least 100 GB; use at least 100, or leave CLOUD_HDD_SIZE unset$"):  # fmt: skip
+        explicit.root_disk_gb(100)
 
 
 def test_regions_generic_native_and_zones() -> None:

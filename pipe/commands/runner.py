@@ -123,6 +123,9 @@ def _launch(
         try:
             repository = client.repository()
             image = provider.resolve_image(plan.image_request, plan.machine.has_gpu)
+            disk_gb = plan.root_disk_gb(provider.image_disk_gb(image))  # refused here, before anything exists
+            if disk_gb != plan.disk_gb:
+                log.info("Root disk: %d GB, the size of image %s (more than %d GB).", disk_gb, image, plan.disk_gb)
             zones = list(plan.location.zones) or provider.zones(plan.machine.instance_type)
             registered = client.create_runner(plan.name, list(plan.labels))
             redaction.register_secret(registered.oauth_client_secret)
@@ -132,7 +135,7 @@ def _launch(
             rollback.add(
                 f"terminate instances of runner {runner.name}", lambda: _terminate_for(provider, runner, repo_tag)
             )
-            spec = _spec(plan, registered, repository, image, common)
+            spec = _spec(plan, registered, repository, image, disk_gb, common)
             instance = launch_with_fallback(provider, spec, zones, plan.spot)
             log.info("Instance %s is starting in %s; waiting for the runner to connect.", instance.id, instance.zone)
             poll_every, average_every = _poll_cadence()
@@ -159,7 +162,12 @@ def _launch(
 
 
 def _spec(
-    plan: LaunchPlan, registered: RegisteredRunner, repository: Repository, image: str, common: CommonSettings
+    plan: LaunchPlan,
+    registered: RegisteredRunner,
+    repository: Repository,
+    image: str,
+    disk_gb: int,
+    common: CommonSettings,
 ) -> InstanceSpec:
     runner = registered.runner
     boot = plan.boot_config(
@@ -178,7 +186,8 @@ def _spec(
         region=plan.location.region,
         instance_type=plan.machine.instance_type,
         image=image,
-        disk_gb=plan.disk_gb,
+        disk_gb=disk_gb,
+        disk_explicit=plan.disk_explicit,
         user_data=user_data,
         tags=plan.tags(runner_uuid=runner.uuid, **_build(common)),
         accelerator=plan.machine.accelerator,

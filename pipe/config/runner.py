@@ -29,7 +29,7 @@ from pipe.config.variables import ConfigError, Variable
 CLOUDS = ("aws", "gcp", "azure")
 RUNNER_SCOPES = ("repository", "workspace")
 DEFAULT_LABELS = "cml.runner"
-DEFAULT_HDD_GB = 35  # CML's (TPI's) default root disk
+DEFAULT_HDD_GB = 35  # CML's (TPI's) default root disk; grown at launch to what the image needs
 MAX_HDD_GB = 16384  # the largest root disk any of the three clouds allows
 # AWS caps user data at 16 KB and the pipe's own bootstrap shares it.
 MAX_STARTUP_SCRIPT_BYTES = 8192
@@ -72,7 +72,12 @@ VARIABLES: tuple[Variable, ...] = (
         "Maximum spot price in USD per hour; unset (or CML's -1) means up to the on-demand price. Not on GCP.",
         default="on-demand price",
     ),
-    Variable("CLOUD_HDD_SIZE", "Root disk size in GB.", default=str(DEFAULT_HDD_GB), example="'<integer>'"),
+    Variable(
+        "CLOUD_HDD_SIZE",
+        "Root disk size in GB; at least what the image needs (GPU images need more than 35).",
+        default=f"the larger of {DEFAULT_HDD_GB} and the image's own size",
+        example="'<integer>'",
+    ),
     Variable(
         "CLOUD_IMAGE",
         "Boot image: AWS AMI id or name pattern, GCP `project/family` or image link, Azure "
@@ -213,7 +218,7 @@ class RunnerSettings:
     gpu: str = ""  # "" = none; generic (t4, a10g, ...) or native
     spot: bool = False
     spot_price: float | None = None  # None = up to on-demand
-    hdd_size_gb: int = DEFAULT_HDD_GB
+    hdd_size_gb: int | None = None  # None = CLOUD_HDD_SIZE not given: DEFAULT_HDD_GB, or the image's size if larger
     image: str = ""  # "" = the provider's default
     startup_script: str = ""  # decoded text
     permission_set: str = ""
@@ -364,7 +369,9 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         spot_price=_spot_price(env, cloud, spot),
         hdd_size_gb=parse_int(
             "CLOUD_HDD_SIZE", get("CLOUD_HDD_SIZE"), default=DEFAULT_HDD_GB, minimum=10, maximum=MAX_HDD_GB, unit="GB"
-        ),
+        )
+        if get("CLOUD_HDD_SIZE")
+        else None,
         image=_image(get("CLOUD_IMAGE"), cloud),
         startup_script=decode_startup_script(
             "CLOUD_STARTUP_SCRIPT", env.get("CLOUD_STARTUP_SCRIPT", ""), MAX_STARTUP_SCRIPT_BYTES

@@ -94,6 +94,7 @@ class AwsProvider:
         # Capacity errors come back as HTTP 500: standard mode retries them 3 times (AWS_MAX_ATTEMPTS
         # overrides), then the zone fallback moves on.
         self._ec2: Any = session.client("ec2", config=Config(retries={"mode": "standard"}))
+        self._described: dict[str, dict[str, Any]] = {}  # AMI id -> describe_images entry
 
     def zones(self, instance_type: str) -> list[str]:
         offerings = self._call(
@@ -129,6 +130,17 @@ class AwsProvider:
         if not images:
             raise ProviderError(f"{variable}: no x86_64 AMI named {requested!r} in {self.region}")
         return str(max(images, key=lambda image: image.get("CreationDate", ""))["ImageId"])
+
+    def image_disk_gb(self, image: str) -> int | None:
+        """The size of the AMI's root snapshot: a smaller root volume fails with InvalidBlockDeviceMapping
+        ("Volume of size 35GB is smaller than snapshot 'snap-...', expect size >= 100GB")."""
+        described = self._image(image)
+        root = described.get("RootDeviceName")
+        for mapping in described.get("BlockDeviceMappings", []):
+            size = mapping.get("Ebs", {}).get("VolumeSize")
+            if mapping.get("DeviceName") == root and size:
+                return int(size)
+        return None
 
     def launch(self, spec: InstanceSpec, zone: str, spot: bool) -> Instance:
         subnet = self._given_subnet() if self.subnet_id else self._default_subnet(zone)
@@ -231,11 +243,16 @@ class AwsProvider:
         images: list[dict[str, Any]] = self._call("describe_images", **kwargs)["Images"]
         return images
 
+    def _image(self, image_id: str) -> dict[str, Any]:
+        if image_id not in self._described:
+            images = self._call("describe_images", ImageIds=[image_id])["Images"]
+            if not images:
+                raise ProviderError(f"CLOUD_IMAGE: AMI {image_id!r} does not exist in {self.region}")
+            self._described[image_id] = dict(images[0])
+        return self._described[image_id]
+
     def _root_device(self, image_id: str) -> str:
-        images = self._call("describe_images", ImageIds=[image_id])["Images"]
-        if not images:
-            raise ProviderError(f"CLOUD_IMAGE: AMI {image_id!r} does not exist in {self.region}")
-        return str(images[0].get("RootDeviceName") or "/dev/sda1")
+        return str(self._image(image_id).get("RootDeviceName") or "/dev/sda1")
 
     def _given_subnet(self) -> dict[str, Any]:
         try:

@@ -38,7 +38,7 @@ class InstanceSpec:
     region: str  # native region (AWS us-west-1, GCP us-west1, Azure westus2)
     instance_type: str  # native machine type / VM size
     image: str  # native image reference, resolved by Provider.resolve_image
-    disk_gb: int
+    disk_gb: int  # root disk; already at least what the image needs where the cloud says (Provider.image_disk_gb)
     user_data: str | bytes  # the rendered startup script (holds the runner's OAuth secret); bytes = gzip
     tags: dict[str, str]  # our tags plus CLOUD_METADATA, already sanitised for the cloud
     accelerator: str = ""  # GCP accelerator type (nvidia-tesla-t4), empty if none or built into the type
@@ -46,6 +46,7 @@ class InstanceSpec:
     spot_price: float | None = None  # max hourly USD for spot; None = up to on-demand
     permission_set: str = ""  # instance profile / service account / managed identity
     max_lifetime_s: int | None = None  # cloud-side hard limit where supported (GCP maxRunDuration)
+    disk_explicit: bool = False  # CLOUD_HDD_SIZE was given: never grow the disk to fit the image
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,10 @@ class Provider(Protocol):
 
     def resolve_image(self, requested: str, gpu: bool) -> str:
         """The native image to boot: requested (CLOUD_IMAGE) if given, else the default."""
+        ...
+
+    def image_disk_gb(self, image: str) -> int | None:
+        """The smallest root disk the image (from resolve_image) allows, in GB; None when the cloud does not say."""
         ...
 
     def launch(self, spec: InstanceSpec, zone: str, spot: bool) -> Instance:

@@ -122,6 +122,7 @@ _ZONE = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
 _CUSTOM = re.compile(r"^(?:([a-z0-9]+)-)?custom-\d+-\d+(?:-ext)?$")
 _FAMILY = re.compile(r"^([a-z][-a-z0-9.:]*[a-z0-9])/([a-z][-a-z0-9]*)$")
 _IMAGE_PATH = re.compile(r"(?:^|/)projects/[^/]+/global/images/(?:family/)?[^/]+$")
+_IMAGE_LINK = re.compile(r"(?:^|/)projects/([^/]+)/global/images/(family/)?([^/]+)$")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -244,6 +245,7 @@ class GcpProvider:
         self.retry_backoff_s = retry_backoff_s
         self._credentials = credentials
         self._source = credentials_source or "the GCP credentials"
+        self._image_gb: dict[str, int] = {}  # image link -> diskSizeGb, learnt by resolve_image
 
     # ---- clients (built on first use; all share the endpoint and credentials) ---------------
     def _client_kwargs(self) -> dict[str, Any]:
@@ -404,7 +406,34 @@ class GcpProvider:
         except gexc.GoogleAPICallError as exc:
             raise self._explain(exc, "look up the image", "compute.images.getFromFamily (roles/compute.imageUser "
                                 "on private images)") from None  # fmt: skip
+        if image.disk_size_gb:
+            self._image_gb[str(image.self_link)] = int(image.disk_size_gb)
         return str(image.self_link)
+
+    def image_disk_gb(self, image: str) -> int | None:
+        """The image's diskSizeGb: a smaller boot disk is refused ("Requested disk size cannot be smaller than
+        the image size (50 GB)", HTTP 400)."""
+        if image in self._image_gb:
+            return self._image_gb[image]
+        match = _IMAGE_LINK.search(image)
+        if not match:
+            return None
+        project, family, name = match.groups()
+        try:
+            found = self._call(
+                (lambda: self._images.get_from_family(project=project, family=name, retry=None))
+                if family
+                else (lambda: self._images.get(project=project, image=name, retry=None)),
+                "look up the image",
+            )
+        except gexc.NotFound:
+            raise ProviderError(f"CLOUD_IMAGE: image not found ({image})") from None
+        except gexc.GoogleAPICallError as exc:
+            raise self._explain(exc, "look up the image", "compute.images.get") from None
+        size = int(found.disk_size_gb) if found.disk_size_gb else None
+        if size:
+            self._image_gb[image] = size
+        return size
 
     def instance_body(self, spec: InstanceSpec, zone: str, spot: bool) -> compute_v1.Instance:
         """The insert request body (plain data; also what DRY_RUN could show)."""

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pipe.bootstrap.render import BootConfig
-from pipe.config.runner import RunnerSettings
+from pipe.config.runner import DEFAULT_HDD_GB, RunnerSettings
 from pipe.config.variables import ConfigError
 from pipe.providers.catalog import (
     DEFAULT_IMAGES,
@@ -43,7 +43,8 @@ class LaunchPlan:
     location: Location
     machine: Machine
     image_request: str  # CLOUD_IMAGE as given; "" = the adapter's default for CPU or GPU
-    disk_gb: int
+    disk_gb: int  # CLOUD_HDD_SIZE, or DEFAULT_HDD_GB (then grown to the image's size: root_disk_gb)
+    disk_explicit: bool  # CLOUD_HDD_SIZE given
     spot: bool
     spot_price: float | None
     labels: tuple[str, ...]  # what the runner is registered with, marker included
@@ -82,6 +83,22 @@ class LaunchPlan:
             user_startup_script=self.startup_script,
         )
 
+    def root_disk_gb(self, image_gb: int | None) -> int:
+        """The root disk to ask for, given what the image needs (None: the cloud does not say).
+
+        CLOUD_HDD_SIZE below the image's size is refused (the cloud would refuse the launch); without it the
+        disk is the larger of DEFAULT_HDD_GB and the image's size.
+        """
+        if image_gb is None or image_gb <= self.disk_gb:
+            return self.disk_gb
+        if self.disk_explicit:
+            image = self.image_request or _default_image(self.cloud, self.machine.has_gpu).split(" (")[0]
+            raise ConfigError(
+                "CLOUD_HDD_SIZE", str(self.disk_gb), f"the image {image} needs at least {image_gb} GB; use at least "
+                f"{image_gb}, or leave CLOUD_HDD_SIZE unset"
+            )  # fmt: skip
+        return image_gb
+
     def tags(self, *, runner_uuid: str, workspace: str, repo_slug: str, pipeline: str) -> dict[str, str]:
         """Our tags for the runner's resources, beside CLOUD_METADATA's."""
         ours = our_tags(
@@ -107,7 +124,8 @@ class LaunchPlan:
             f"instance type: {machine.instance_type}{gpu} ({price})",
             f"market: {market if self.spot else 'on-demand'}" + (", falling back to on-demand" if self.spot else ""),
             f"image: {self.image_request or _default_image(self.cloud, machine.has_gpu)}",
-            f"disk: {self.disk_gb} GB",
+            f"disk: {self.disk_gb} GB" if self.disk_explicit else
+            f"disk: {self.disk_gb} GB, or the image's own size if larger (looked up at launch)",
             f"runner: {self.name}, labels: {', '.join(self.requested_labels)}",
             f"idle timeout: {idle}, max lifetime: {self.max_lifetime_s}s, single step: {self.single}",
         ]
@@ -135,7 +153,8 @@ def build_plan(settings: RunnerSettings, name: str, now: int) -> LaunchPlan:
         location=resolve_location(settings.cloud, settings.region),
         machine=machine,
         image_request=settings.image,
-        disk_gb=settings.hdd_size_gb,
+        disk_gb=DEFAULT_HDD_GB if settings.hdd_size_gb is None else settings.hdd_size_gb,
+        disk_explicit=settings.hdd_size_gb is not None,
         spot=settings.spot,
         spot_price=settings.spot_price,
         labels=runner_labels(settings.labels),

@@ -100,6 +100,14 @@ _OPERATION = re.compile(
 )
 
 
+# OS disk sizes of marketplace images, (publisher, offer) lowercased. Azure does not publish them in its image
+# API; it refuses a smaller explicit osDisk.diskSizeGB with OperationNotAllowed (hitachienergy/epiphany#1049):
+# "The specified disk size 30 GB is smaller than the size of the corresponding disk in the VM image: 32 GB. ..."
+# Ubuntu server images have 30 GB OS disks; the HPC/GPU image is larger (64 GB here, for the tests).
+IMAGE_OS_DISK_GB = {("canonical", "ubuntu-24_04-lts"): 30, ("microsoft-dsvm", "ubuntu-hpc"): 64}
+DEFAULT_IMAGE_OS_DISK_GB = 30
+
+
 class ArmError(Exception):
     def __init__(self, status: int, code: str, message: str, target: str | None = None) -> None:
         super().__init__(message)
@@ -740,6 +748,17 @@ class AzureFake:
         image = (props.get("storageProfile") or {}).get("imageReference") or {}
         if not all(image.get(k) for k in ("publisher", "offer", "sku", "version")):
             raise bad("imageReference", "The platform image reference needs publisher, offer, sku and version.")
+        image_gb = IMAGE_OS_DISK_GB.get((image["publisher"].lower(), image["offer"].lower()), DEFAULT_IMAGE_OS_DISK_GB)
+        asked_gb = ((props.get("storageProfile") or {}).get("osDisk") or {}).get("diskSizeGB")
+        if asked_gb is not None and asked_gb < image_gb:
+            raise ArmError(
+                409,
+                "OperationNotAllowed",
+                f"The specified disk size {asked_gb} GB is smaller than the size of the corresponding disk in the VM "
+                f"image: {image_gb} GB. This is not allowed. Please choose equal or greater size or do not specify "
+                "an explicit size.",
+                "osDisk.diskSizeGB",
+            )
         os_profile = props.get("osProfile") or {}
         if not os_profile.get("adminUsername") or not os_profile.get("computerName"):
             raise bad("osProfile", "adminUsername and computerName are required.")

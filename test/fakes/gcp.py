@@ -81,17 +81,19 @@ DEFAULT_MACHINE_TYPES = [
 # g2-standard-4 refused without onHostMaintenance TERMINATE).
 GPU_MACHINE_TYPE = re.compile(r"^(a[2-4]x?|g[24])-")
 DEFAULT_ACCELERATORS = ["nvidia-tesla-t4", "nvidia-l4", "nvidia-tesla-v100"]
-# (project, image name, family, creation date, deprecated?)
+# (project, image name, family, creation date, deprecated?, diskSizeGb). Ubuntu images are 10 GB; Deep Learning
+# VM images are larger (50 GB, as users of such images report: BasedHardware/omi#7155).
 DEFAULT_IMAGES = [
-    ("ubuntu-os-cloud", "ubuntu-2404-noble-amd64-v20260901", "ubuntu-2404-lts-amd64", "2026-09-01", False),
-    ("ubuntu-os-cloud", "ubuntu-2404-noble-amd64-v20261101", "ubuntu-2404-lts-amd64", "2026-11-01", False),
-    ("ubuntu-os-cloud", "ubuntu-2204-jammy-v20261101", "ubuntu-2204-lts", "2026-11-01", False),
+    ("ubuntu-os-cloud", "ubuntu-2404-noble-amd64-v20260901", "ubuntu-2404-lts-amd64", "2026-09-01", False, 10),
+    ("ubuntu-os-cloud", "ubuntu-2404-noble-amd64-v20261101", "ubuntu-2404-lts-amd64", "2026-11-01", False, 10),
+    ("ubuntu-os-cloud", "ubuntu-2204-jammy-v20261101", "ubuntu-2204-lts", "2026-11-01", False, 10),
     (
         "deeplearning-platform-release",
         "common-cu128-ubuntu-2204-nvidia-570-v20261015",
         "common-cu128-ubuntu-2204-nvidia-570",
         "2026-10-15",
         False,
+        50,
     ),
 ]
 CAPACITY_MESSAGE = (
@@ -307,8 +309,8 @@ class GcpState:
             self.validation_errors: list[str] = []
             self.op_polls = 2  # polls before an operation is DONE (PENDING, RUNNING, DONE)
             self.op_polls_by_kind: dict[str, int] = {}  # 'insert' / 'delete' overrides
-            for project, name, family, date, deprecated in DEFAULT_IMAGES:
-                self.add_image(project, name, family=family, created=date, deprecated=deprecated)
+            for project, name, family, date, deprecated, size in DEFAULT_IMAGES:
+                self.add_image(project, name, family=family, created=date, deprecated=deprecated, disk_size_gb=size)
 
     # ---- helpers ---------------------------------------------------------------------------
     def next_id(self) -> str:
@@ -318,8 +320,9 @@ class GcpState:
         return SELF_LINK_BASE + path
 
     def add_image(
-        self, project: str, name: str, *, family: str = "", created: str = "2026-01-01", deprecated: bool = False
-    ) -> dict[str, Any]:
+        self, project: str, name: str, *, family: str = "", created: str = "2026-01-01", deprecated: bool = False,
+        disk_size_gb: int = 10,
+    ) -> dict[str, Any]:  # fmt: skip
         image: dict[str, Any] = {
             "kind": "compute#image",
             "id": self.next_id(),
@@ -328,7 +331,7 @@ class GcpState:
             "family": family,
             "selfLink": self.link(f"projects/{project}/global/images/{name}"),
             "status": "READY",
-            "diskSizeGb": "10",
+            "diskSizeGb": str(disk_size_gb),
             "architecture": "X86_64",
         }
         if not family:
@@ -466,10 +469,18 @@ class ComputeApi:
             raise ApiError(400, "Invalid value for field 'resource.scheduling.instanceTerminationAction': ''. "
                            "Instance termination action must be specified when max run duration is set.")  # fmt: skip
         disks = body.get("disks", [])
-        for disk in disks:
-            source = str(disk.get("initializeParams", {}).get("sourceImage", ""))
-            if disk.get("boot") and self._image_for(source) is None:
+        for i, disk in enumerate(disks):
+            params = disk.get("initializeParams", {})
+            source = str(params.get("sourceImage", ""))
+            image = self._image_for(source) if disk.get("boot") else None
+            if disk.get("boot") and image is None:
                 raise ApiError(404, f"The resource '{source}' was not found")
+            # The real refusal of a boot disk smaller than its image, HTTP 400 reason 'invalid'
+            # (BasedHardware/omi#7155, GoogleCloudPlatform/deploymentmanager-samples#561).
+            if image is not None and "diskSizeGb" in params and int(params["diskSizeGb"]) < int(image["diskSizeGb"]):
+                raise ApiError(400, f"Invalid value for field 'resource.disks[{i}].initializeParams.diskSizeGb': "
+                               f"'{params['diskSizeGb']}'. Requested disk size cannot be smaller than the image size "
+                               f"({image['diskSizeGb']} GB)")  # fmt: skip
         with s.lock:
             if (project, zone, name) in s.instances:
                 raise ApiError(409, f"The resource 'projects/{project}/zones/{zone}/instances/{name}' already exists")
@@ -918,8 +929,9 @@ class FakeGcp:
                 self.state.op_polls = polls
 
     def add_image(self, project: str, name: str, *, family: str = "", created: str = "2026-01-01",
-                  deprecated: bool = False) -> dict[str, Any]:  # fmt: skip
-        return self.state.add_image(project, name, family=family, created=created, deprecated=deprecated)
+                  deprecated: bool = False, disk_size_gb: int = 10) -> dict[str, Any]:  # fmt: skip
+        return self.state.add_image(project, name, family=family, created=created, deprecated=deprecated,
+                                    disk_size_gb=disk_size_gb)  # fmt: skip
 
     def set_machine_types(self, zone: str, names: list[str]) -> None:
         with self.state.lock:
