@@ -140,6 +140,8 @@ class LocalGcp:
         for inst in self._ours():
             if inst.get("status") not in ("PROVISIONING", "STAGING", "RUNNING"):
                 continue
+            if not self.server.has_egress(str(inst["zone"]).rsplit("/", 1)[-1], str(inst["name"])):
+                continue  # no external IP and no Cloud NAT: this VM could never reach Bitbucket
             items = {m["key"]: m.get("value", "") for m in (inst.get("metadata") or {}).get("items", [])}
             if "startup-script" in items:
                 found[str(inst["name"])] = str(items["startup-script"])

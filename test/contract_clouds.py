@@ -186,6 +186,8 @@ class GcpCloud:
         for raw in self.fake.instances():
             if raw.get("labels", {}).get(TAG_MANAGED_BY) != TAG_MANAGED_BY_VALUE:
                 continue
+            if not self.fake.has_egress(raw["zone"].rsplit("/", 1)[-1], raw["name"]):
+                continue  # no external IP and no Cloud NAT: this VM could never reach Bitbucket
             items = {i["key"]: i.get("value", "") for i in raw.get("metadata", {}).get("items", [])}
             if "startup-script" in items:
                 found[raw["name"]] = items["startup-script"]

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 from contract_clouds import (
     CLOUDS,
     NATIVE_M,
@@ -31,8 +32,9 @@ from contract_clouds import (
 )
 from fakes.bitbucket import DEFAULT_REPO, DEFAULT_WORKSPACE, FakeBitbucket
 from fakes.gcp import DEFAULT_IMAGES as GCP_IMAGES
+from fakes.gcp import FakeGcp
 from fakes.moto import AMI_ROOT_GB, GPU_AMI
-from fixtures_pipe import output_lines, pipe_env, run_pipe, strip_ansi
+from fixtures_pipe import REPO_ROOT, output_lines, pipe_env, run_pipe, strip_ansi
 from vm_standin import VmStandIn
 
 from pipe.bitbucket.client import BitbucketClient
@@ -382,6 +384,13 @@ def test_sweep_removes_expired_and_orphaned_instances_and_stale_runners_and_noth
 # 5. dry run: the plan, and not one call to Bitbucket or the cloud
 
 
+DRY_RUN_NETWORK = {
+    "aws": "a public IP only if its route out is an internet gateway",
+    "gcp": "external IP yes (ephemeral)",
+    "azure": "public IP yes",
+}
+
+
 def test_dry_run_prints_the_plan_and_calls_nothing(
     cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket
 ) -> None:
@@ -402,10 +411,45 @@ def test_dry_run_prints_the_plan_and_calls_nothing(
         assert text in out
     hourly = resolve_machine(cloud.name, "m", "").hourly_usd
     assert hourly is not None and f"~${hourly:.3f}/h" in out  # the estimated price, from the catalog
+    # How the instance reaches the internet and what can reach it, on every cloud.
+    [network] = [line for line in out.splitlines() if "Plan: network: " in line]
+    assert DRY_RUN_NETWORK[cloud.name] in network and "inbound: none" in network, network
+    assert "disk: 35 GB, or the image's own size if larger" in out
     assert bitbucket.request_count() == 0
     assert counter.connections == 0
     assert cloud.calls() == calls_before  # None on AWS: the CallCounter alone answers there
     assert cloud.instances() == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The README's GCP example, as written, on a fresh project (default network, no Cloud NAT)
+
+
+def readme_example(title: str) -> dict[str, str]:
+    """The pipe variables of the README example whose heading starts with title."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split(title, 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    steps = [next(iter(s.values())) for s in yaml.safe_load(block)["pipelines"]["custom"]["train-on-spot"]]
+    pipe = steps[0]["script"][0]
+    return {k: str(v) for k, v in pipe["variables"].items() if not str(v).startswith("$")}
+
+
+def test_the_readme_gcp_example_works_as_written_on_a_fresh_project(
+    fake_gcp: FakeGcp, gcp_env: dict[str, str], bb_env: dict[str, str], bitbucket: FakeBitbucket, tmp_path: Any
+) -> None:
+    variables = readme_example("**A spot instance that serves one step, with a bigger disk, on GCP**")
+    assert variables["CLOUD"] == "gcp" and "GCP_EXTERNAL_IP" not in variables
+    cloud = GcpCloud(fake_gcp, gcp_env)
+    standin = VmStandIn(cloud.user_data, f"{bitbucket.root_url}/_fake/oauth2/token").start()
+    try:
+        proc = run_pipe({**gcp_env, **bb_env, **variables, "WAIT_TIMEOUT": "30s", "CML_RUNNER_POLL_SECONDS": "0.2",
+                         "BITBUCKET_PIPE_SHARED_STORAGE_DIR": str(tmp_path)})  # fmt: skip
+    finally:
+        standin.stop()
+    assert proc.returncode == 0, "\n".join(output_lines(proc))
+    [live] = ours(cloud)
+    assert standin.booted[live.id].online
+    assert [r.status for r in runners(bitbucket)] == ["ONLINE"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -129,6 +129,31 @@ def test_root_disk_is_the_larger_of_the_default_and_the_image_and_an_explicit_si
         explicit.root_disk_gb(100)
 
 
+@pytest.mark.parametrize(
+    ("settings", "line"),
+    [
+        (RunnerSettings(cloud="aws"), "the default subnet of the zone; a public IP only if its route out is an "
+         "internet gateway, inbound: none (security group cml-runner-pipe has no inbound rule)"),
+        (RunnerSettings(cloud="aws", aws_subnet="subnet-0abc1234", aws_security_group="sg-0abc1234"),
+         "public IP only if subnet subnet-0abc1234's route out is an internet gateway (else its NAT), inbound: what "
+         "security group sg-0abc1234 allows"),
+        (RunnerSettings(cloud="gcp"), "external IP yes (ephemeral), network default, inbound: none (firewall rule "
+         "cml-runner-deny-ingress-default denies all ingress to tag cml-runner-pipe)"),
+        (RunnerSettings(cloud="gcp", gcp_external_ip=False, gcp_network="ml", gcp_subnetwork="runners"),
+         "no external IP, egress via Cloud NAT on runners of network ml (checked at launch), inbound: none "
+         "(firewall rule cml-runner-deny-ingress-ml denies all ingress to tag cml-runner-pipe)"),
+        (RunnerSettings(cloud="azure"), "public IP yes (Standard, static), inbound: none (network security group "
+         "without inbound rules)"),
+        (RunnerSettings(cloud="azure", azure_public_ip=False), "no public IP, egress via Azure's default outbound "
+         "access where the region still offers it, inbound: none"),
+    ],
+)  # fmt: skip
+def test_the_plan_says_how_the_instance_reaches_the_internet_and_what_reaches_it(
+    settings: RunnerSettings, line: str
+) -> None:
+    assert f"network: {line}" in build_plan(settings, "cml-x", 0).describe()
+
+
 def test_regions_generic_native_and_zones() -> None:
     assert resolve_location("aws", "us-west").region == "us-west-1"
     assert resolve_location("aws", "us-east-1a") == resolve_location("aws", "us-east-1a")

@@ -175,8 +175,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("GCP_SUBNETWORK", "GCP subnetwork for the instance.", modes=_RUNNER_SWEEP),
     Variable(
         "GCP_EXTERNAL_IP",
-        "Give the GCP instance an external IP.",
-        default="false",
+        "Give the GCP instance an ephemeral external IP, its way to Bitbucket (inbound stays closed: a firewall rule "
+        "of the pipe's denies all ingress to the runners' network tag). `false` for networks with Cloud NAT, which "
+        "the pipe then checks for.",
+        default="true",
         modes=_RUNNER_SWEEP,
         example="'<boolean>'",
     ),
@@ -237,7 +239,9 @@ class RunnerSettings:
     aws_endpoint_url: str = ""
     gcp_compute_endpoint: str = ""
     azure_resource_manager_endpoint: str = ""
-    gcp_external_ip: bool = False
+    gcp_external_ip: bool = True
+    gcp_network: str = ""  # "" = default
+    gcp_subnetwork: str = ""
     azure_public_ip: bool = True
     aws_subnet: str = ""
     aws_security_group: str = ""
@@ -408,7 +412,21 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         azure_resource_manager_endpoint=_endpoint(
             "AZURE_RESOURCE_MANAGER_ENDPOINT", get("AZURE_RESOURCE_MANAGER_ENDPOINT")
         ),
-        gcp_external_ip=parse_bool("GCP_EXTERNAL_IP", get("GCP_EXTERNAL_IP")),
+        gcp_external_ip=parse_bool("GCP_EXTERNAL_IP", get("GCP_EXTERNAL_IP"), default=True),
+        gcp_network=check_text(
+            "GCP_NETWORK",
+            get("GCP_NETWORK"),
+            max_length=300,
+            pattern=r"https://\S+|[a-z][-a-z0-9/]*",
+            allowed="a VPC network name such as default, or its link",
+        ),
+        gcp_subnetwork=check_text(
+            "GCP_SUBNETWORK",
+            get("GCP_SUBNETWORK"),
+            max_length=300,
+            pattern=r"https://\S+|[a-z][-a-z0-9/]*",
+            allowed="a subnetwork name, or its link",
+        ),
         azure_public_ip=parse_bool("AZURE_PUBLIC_IP", get("AZURE_PUBLIC_IP"), default=True),
         aws_subnet=_aws_only(
             "CLOUD_AWS_SUBNET",

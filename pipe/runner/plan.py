@@ -16,6 +16,7 @@ from pipe.providers.catalog import (
     resolve_location,
     resolve_machine,
 )
+from pipe.providers.gcp_network import NETWORK_TAG, firewall_name
 from pipe.providers.tags import merge_user_tags, our_tags
 
 # The instance self-terminates at MAX_LIFETIME; the sweep waits this much longer
@@ -57,6 +58,7 @@ class LaunchPlan:
     startup_script: str
     wait_timeout_s: int
     runner_scope: str
+    network: str  # how the instance reaches the internet and what can reach it (network_line)
     created_at: int
     expires_at: int
 
@@ -126,6 +128,7 @@ class LaunchPlan:
             f"image: {self.image_request or _default_image(self.cloud, machine.has_gpu)}",
             f"disk: {self.disk_gb} GB" if self.disk_explicit else
             f"disk: {self.disk_gb} GB, or the image's own size if larger (looked up at launch)",
+            f"network: {self.network}",
             f"runner: {self.name}, labels: {', '.join(self.requested_labels)}",
             f"idle timeout: {idle}, max lifetime: {self.max_lifetime_s}s, single step: {self.single}",
         ]
@@ -134,6 +137,35 @@ class LaunchPlan:
 def _default_image(cloud: str, gpu: bool) -> str:
     cpu_image, gpu_image = DEFAULT_IMAGES[cloud]
     return f"{gpu_image if gpu else cpu_image} (the newest such image, looked up at launch)"
+
+
+def network_line(settings: RunnerSettings) -> str:
+    """The plan's `network:` line: the instance's way out (the runner needs outbound HTTPS to Bitbucket and the
+    image registry) and what can reach it. DRY_RUN is offline: what depends on the cloud's state is named."""
+    if settings.cloud == "aws":
+        out = (
+            f"public IP only if subnet {settings.aws_subnet}'s route out is an internet gateway (else its NAT)"
+            if settings.aws_subnet
+            else "the default subnet of the zone; a public IP only if its route out is an internet gateway"
+        )
+        inbound = (
+            f"what security group {settings.aws_security_group} allows"
+            if settings.aws_security_group
+            else "none (security group cml-runner-pipe has no inbound rule)"
+        )
+        return f"{out}, inbound: {inbound}"
+    if settings.cloud == "gcp":
+        network = settings.gcp_network or "default"
+        inbound = f"none (firewall rule {firewall_name(network)} denies all ingress to tag {NETWORK_TAG})"
+        if settings.gcp_external_ip:
+            return f"external IP yes (ephemeral), network {network}, inbound: {inbound}"
+        subnet = settings.gcp_subnetwork or "its subnet"
+        return f"no external IP, egress via Cloud NAT on {subnet} of network {network} (checked at launch), " + (
+            f"inbound: {inbound}"
+        )
+    if settings.azure_public_ip:
+        return "public IP yes (Standard, static), inbound: none (network security group without inbound rules)"
+    return "no public IP, egress via Azure's default outbound access where the region still offers it, inbound: none"
 
 
 def runner_labels(user_labels: tuple[str, ...]) -> tuple[str, ...]:
@@ -167,6 +199,7 @@ def build_plan(settings: RunnerSettings, name: str, now: int) -> LaunchPlan:
         startup_script=settings.startup_script,
         wait_timeout_s=settings.wait_timeout_s,
         runner_scope=settings.runner_scope,
+        network=network_line(settings),
         created_at=now,
         expires_at=now + settings.max_lifetime_s + EXPIRY_GRACE_S,
     )
