@@ -31,6 +31,7 @@ from pipe.runner.decide import NameInUse, decide
 from pipe.runner.launch import launch_with_fallback
 from pipe.runner.plan import LaunchPlan, build_plan
 from pipe.runner.rollback import Interrupted, Rollback, signals_raise
+from pipe.runner.step_size import warn_if_too_small
 from pipe.runner.wait import AVERAGE_EVERY_S, POLL_EVERY_S, wait_online
 
 # DRY_RUN registers nothing: the plan shows this where the runner's uuids will be.
@@ -51,6 +52,7 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
     plan = build_plan(settings, settings.name or random_name(), int(time.time()))
     for line in plan.describe():
         log.info("Plan: %s", line)
+    warn_if_too_small(common.clone_dir, plan.labels, plan.machine.instance_type, plan.machine.memory_gib, log)
     if common.dry_run:
         _print_dry_run(plan, common, log)
         return "DRY_RUN: nothing was created"
