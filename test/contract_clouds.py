@@ -176,7 +176,7 @@ class GcpCloud:
                     raw["machineType"].rsplit("/", 1)[-1],
                     dict(raw.get("labels", {})),
                     spot=scheduling.get("provisioningModel") == "SPOT",
-                    disk_gb=int(raw.get("disks", [{}])[0].get("diskSizeGb", 0)),
+                    disk_gb=int((raw.get("disks") or [{}])[0].get("diskSizeGb", 0)),
                 )
             )
         return found
