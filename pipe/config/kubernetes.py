@@ -100,7 +100,8 @@ class Toleration:
 
 @dataclass(frozen=True)
 class KubernetesSettings:
-    kubeconfig: dict[str, Any] | None = None  # parsed KUBE_CONFIG; None = KUBECONFIG path or in-cluster
+    # Parsed KUBE_CONFIG (None = KUBECONFIG path or in-cluster). Never in repr: it holds the user's token.
+    kubeconfig: dict[str, Any] | None = field(default=None, repr=False)
     kubeconfig_path: str = ""
     context: str = ""  # "" = the kubeconfig's current context
     namespace: str = DEFAULT_NAMESPACE

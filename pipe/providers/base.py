@@ -9,7 +9,7 @@ dataclasses in and out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from pipe.bootstrap.render import BootConfig
@@ -116,6 +116,7 @@ class Provider(Protocol):
         ...
 
 
+@runtime_checkable
 class ReportsTrouble(Protocol):
     """Optional, beside Provider: a provider that can see why its workload is not up yet (Kubernetes: the
     pod's scheduling, image pulls and crashes) says so while the runner flow waits for ONLINE."""

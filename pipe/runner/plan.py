@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipe.bootstrap.render import BootConfig
+from pipe.bootstrap.render import DEFAULT_RUNNER_IMAGE, BootConfig
+from pipe.config.kubernetes import KubernetesSettings
 from pipe.config.runner import RunnerSettings
-from pipe.providers.catalog import DEFAULT_IMAGES, Location, Machine, resolve_location, resolve_machine
+from pipe.providers.catalog import (
+    DEFAULT_IMAGES,
+    Location,
+    Machine,
+    kubernetes_resources,
+    resolve_location,
+    resolve_machine,
+)
 from pipe.providers.tags import merge_user_tags, our_tags
 
 # The instance self-terminates at MAX_LIFETIME; the sweep waits this much longer
@@ -37,6 +45,7 @@ class LaunchPlan:
     runner_scope: str
     created_at: int
     expires_at: int
+    kubernetes: KubernetesSettings | None = None  # CLOUD: kubernetes only
 
     @property
     def requested_labels(self) -> tuple[str, ...]:
@@ -75,6 +84,8 @@ class LaunchPlan:
 
     def describe(self) -> list[str]:
         """The plan as the user reads it (DRY_RUN and the launch log)."""
+        if self.kubernetes is not None:
+            return self._describe_kubernetes(self.kubernetes)
         machine = self.machine
         gpu = f" with {machine.accelerator_count} x {machine.accelerator}" if machine.accelerator else ""
         price = f"~${machine.hourly_usd:.3f}/h on-demand" if machine.hourly_usd is not None else "price unknown"
@@ -89,6 +100,24 @@ class LaunchPlan:
             f"disk: {self.disk_gb} GB",
             f"runner: {self.name}, labels: {', '.join(self.requested_labels)}",
             f"idle timeout: {idle}, max lifetime: {self.max_lifetime_s}s, single step: {self.single}",
+        ]
+
+    def _describe_kubernetes(self, kube: KubernetesSettings) -> list[str]:
+        cpu, memory = kubernetes_resources(self.machine.instance_type)
+        gpus = f" and {self.machine.accelerator_count} {self.machine.accelerator}" if self.machine.accelerator else ""
+        selector = ",".join(f"{k}={v}" for k, v in kube.node_selector.items()) or "any node"
+        tolerations = ",".join(
+            t.key + (f"={t.value}" if t.value else "") + (f":{t.effect}" if t.effect else "") for t in kube.tolerations
+        )
+        idle = "never" if self.idle_timeout_s is None else f"{self.idle_timeout_s}s"
+        return [
+            f"cloud: kubernetes, namespace: {kube.namespace}, context: {kube.context or 'the current one'}",
+            f"workload: Job {self.name} (Docker-in-Docker: {cpu} CPU, {memory} memory{gpus}, requests = limits)",
+            f"placement: node selector {selector}" + (f", tolerations {tolerations}" if tolerations else ""),
+            f"images: runner {DEFAULT_RUNNER_IMAGE}, Docker-in-Docker {kube.dind_image}",
+            f"runner: {self.name}, labels: {', '.join(self.requested_labels)}",
+            f"idle timeout: {idle}, max lifetime: {self.max_lifetime_s}s (activeDeadlineSeconds), "
+            f"single step: {self.single}",
         ]
 
 
@@ -119,4 +148,5 @@ def build_plan(settings: RunnerSettings, name: str, now: int) -> LaunchPlan:
         runner_scope=settings.runner_scope,
         created_at=now,
         expires_at=now + settings.max_lifetime_s + EXPIRY_GRACE_S,
+        kubernetes=settings.kubernetes,
     )

@@ -19,6 +19,7 @@ differ where the pipe needs it:
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -170,7 +171,7 @@ def job_manifest(spec: InstanceSpec, settings: KubernetesSettings) -> dict[str, 
             "backoffLimit": 0,
             "activeDeadlineSeconds": spec.max_lifetime_s or boot.max_lifetime_s,
             "ttlSecondsAfterFinished": FINISHED_JOB_TTL_S,
-            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+            "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec},
         },
     }
 
@@ -204,6 +205,16 @@ def secret_manifest(job: dict[str, Any], boot: BootConfig, job_uid: str) -> dict
     }
 
 
-def masked(secret: dict[str, Any]) -> dict[str, Any]:
+def for_display(job: dict[str, Any]) -> dict[str, Any]:
+    """The Job as DRY_RUN prints it: the agent's embedded source (about 10 KB) named, not shown."""
+    shown = copy.deepcopy(job)
+    for container in shown["spec"]["template"]["spec"]["containers"]:
+        if container["name"] == "agent":
+            code = container["command"][2]
+            container["command"][2] = f"<pipe/bootstrap/agent.py without comments, {len(code)} characters>"
+    return shown
+
+
+def masked_secret(secret: dict[str, Any]) -> dict[str, Any]:
     """The Secret as DRY_RUN prints it: its keys, never its values."""
     return {**secret, "data": dict.fromkeys(secret.get("data") or {}, "***")}

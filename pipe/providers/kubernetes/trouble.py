@@ -57,7 +57,7 @@ def pod_trouble(pod: dict[str, Any], scaling_up: bool = False) -> Trouble | None
             last = ((container.get("lastState") or {}).get("terminated")) or {}
             return Trouble(
                 f"pod {name}: container {container['name']} keeps crashing (CrashLoopBackOff, last exit code "
-                f"{last.get('exitCode', '?')}, {container.get('restartCount', 0)} restarts)"
+                f"{last.get('exitCode', '?')})"
             )
         if reason == "CreateContainerConfigError":
             return Trouble(f"pod {name}: container {container['name']}: {waiting.get('message', reason)}")

@@ -366,6 +366,9 @@ class Cluster:
             return _status(container, old, {"terminated": _terminated(exit_code, stamp)})
         if (previous.get("state") or {}).get("running"):
             return previous
+        missing = self._missing_secret(meta["namespace"], container)
+        if missing:
+            return _status(container, old, {"waiting": {"reason": "CreateContainerConfigError", "message": missing}})
         started = (
             ("Pulled", f'Container image "{image}" already present on machine'),
             ("Created", f"Created container: {name}"),
@@ -376,6 +379,21 @@ class Cluster:
         out = _status(container, old, {"running": {"startedAt": stamp}})
         out.update(ready=True, started=True)
         return out
+
+
+    def _missing_secret(self, namespace: str, container: dict[str, Any]) -> str:
+        """The kubelet resolves secretKeyRef env before it starts a container: a missing Secret or key holds
+        the container in CreateContainerConfigError (the kubelet's messages)."""
+        for env in container.get("env") or []:
+            ref = (env.get("valueFrom") or {}).get("secretKeyRef")
+            if not ref or ref.get("optional"):
+                continue
+            secret = self.store.find("secrets", namespace, ref["name"])
+            if secret is None:
+                return f'secret "{ref["name"]}" not found'
+            if ref["key"] not in (secret.get("data") or {}):
+                return f"couldn't find key {ref['key']} in Secret {namespace}/{ref['name']}"
+        return ""
 
 
 def _terminated(exit_code: int, stamp: str) -> dict[str, Any]:
