@@ -380,7 +380,6 @@ class Cluster:
         out.update(ready=True, started=True)
         return out
 
-
     def _missing_secret(self, namespace: str, container: dict[str, Any]) -> str:
         """The kubelet resolves secretKeyRef env before it starts a container: a missing Secret or key holds
         the container in CreateContainerConfigError (the kubelet's messages)."""
