@@ -158,6 +158,19 @@ def test_an_unschedulable_pod_fails_fast_with_the_schedulers_reason_and_rolls_ba
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
+def test_an_unschedulable_pod_the_autoscaler_is_scaling_up_for_is_waited_for(
+    kube: FakeKubernetes, env: dict[str, str], bitbucket: FakeBitbucket
+) -> None:
+    kube.behaviour.autoscaler = True
+    proc = run_pipe({**env, "CLOUD_GPU": "t4", "KUBERNETES_DIND_IMAGE": "dind-nvidia:27", "WAIT_TIMEOUT": "3s"})
+    assert proc.returncode == 1, proc.stdout
+    last = failure_line(proc)
+    assert "did not come ONLINE within 3s" in last
+    assert "cannot be scheduled: 0/3 nodes are available" in last and "the cluster autoscaler is adding a node" in last
+    assert ours(kube) == NOTHING
+    assert runners(bitbucket) == []
+
+
 @pytest.mark.parametrize(
     ("arrange", "said"),
     [

@@ -34,6 +34,7 @@ class Behaviour:
     bad_images: set[str] = field(default_factory=set)
     crashing: dict[str, int] = field(default_factory=dict)  # container name -> exit code, every run
     hold: bool = False  # scheduled pods stay in ContainerCreating
+    autoscaler: bool = False  # a cluster autoscaler answers an unschedulable pod with a scale-up (an Event)
     exits: dict[tuple[str, str], int] = field(default_factory=dict)  # (pod, container) -> exit code, once
     pulls: dict[tuple[str, str], int] = field(default_factory=dict)  # failed pulls so far, per pod uid+container
 
@@ -268,6 +269,9 @@ class Cluster:
                     pod["status"]["conditions"] = [condition]
                     self.store.changed(pod)
                 self.event(pod, "Warning", "FailedScheduling", message, "default-scheduler")
+                if self.behaviour.autoscaler:  # cluster-autoscaler's event (its FAQ: "TriggeredScaleUp")
+                    scale = "pod triggered scale-up: [{gpu-pool 0->1 (max: 3)}]"
+                    self.event(pod, "Normal", "TriggeredScaleUp", scale, "cluster-autoscaler")
                 continue
             pod["spec"]["nodeName"] = node
             for name, amount in pod_requests(pod["spec"]).items():
