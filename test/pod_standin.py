@@ -25,6 +25,7 @@ class PodBooted:
     job: str
     runner_env: dict[str, str]
     online: bool
+    output: str = ""  # as VmStandIn's Booted: nothing runs here, so nothing to show
 
 
 def runner_env(kube: FakeKubernetes, pod: dict[str, Any]) -> dict[str, str]:

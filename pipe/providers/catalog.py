@@ -137,10 +137,12 @@ DEFAULT_IMAGES: dict[str, tuple[str, str]] = {
 GPUS = ("t4", "a10g", "l4", "a100", "h100", "k80", "v100")
 
 # CLOUD: kubernetes. CLOUD_TYPE sizes the Docker-in-Docker container, where the steps run, with requests equal
-# to limits: the vCPUs and memory of the clouds' generic sizes (m = m5.2xlarge's 8 vCPUs and 32 GiB).
+# to limits: the clouds' generic sizes (m = m5.2xlarge's 8 vCPUs and 32 GiB) less what a node keeps for itself
+# and the pod's two small containers, so that a size fits a node of the matching machine type (an m pod asks
+# for 7.51 CPU and 29 GiB in all; a request for the node's full 8 CPUs could never be scheduled there).
 # CLOUD_GPU asks for nvidia.com/gpu in the counts the clouds' GPU types carry (l = 4, as g4dn.12xlarge).
 # Which GPU model the node has is the node selector's business (README, "Kubernetes").
-KUBERNETES_SIZES = {"s": ("2", "8Gi"), "m": ("8", "32Gi"), "l": ("32", "128Gi"), "xl": ("64", "256Gi")}
+KUBERNETES_SIZES = {"s": ("1.5", "6Gi"), "m": ("7", "28Gi"), "l": ("30", "120Gi"), "xl": ("60", "240Gi")}
 KUBERNETES_GPU_COUNTS = {"s": 1, "m": 1, "l": 4, "xl": 8}
 KUBERNETES_GPU_RESOURCE = "nvidia.com/gpu"
 
