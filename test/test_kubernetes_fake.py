@@ -235,6 +235,21 @@ def test_a_crashing_sidecar_loops_and_a_crashing_main_container_fails_the_job(
     assert (failed.status, failed.reason) == ("True", "BackoffLimitExceeded")
 
 
+def test_a_container_waits_for_the_secret_its_env_reads(kube: FakeKubernetes, kube_api: ApiClient) -> None:
+    batch, core = apis(kube_api)
+    manifest = job_manifest()
+    runner = manifest["spec"]["template"]["spec"]["initContainers"][1]
+    ref = {"name": "runner-1-oauth", "key": "oauth_client_secret"}
+    runner["env"] = [{"name": "OAUTH_CLIENT_SECRET", "valueFrom": {"secretKeyRef": ref}}]
+    job = batch.create_namespaced_job(NS, manifest)
+    waiting = next(s for s in only_pod(core).status.init_container_statuses if s.name == "runner").state.waiting
+    assert (waiting.reason, waiting.message) == ("CreateContainerConfigError", 'secret "runner-1-oauth" not found')
+    core.create_namespaced_secret(NS, secret_manifest(job))
+    pod = only_pod(core)
+    assert pod.status.phase == "Running"
+    assert all(s.state.running for s in pod.status.init_container_statuses)
+
+
 def test_hold_keeps_pods_in_containercreating(kube: FakeKubernetes, kube_api: ApiClient) -> None:
     kube.behaviour.hold = True
     batch, core = apis(kube_api)
