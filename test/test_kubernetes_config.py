@@ -48,6 +48,9 @@ CASES: list[tuple[str, dict[str, str], str]] = [
     ("gpu-stock-dind", {"CLOUD_GPU": "t4"}, "KUBERNETES_DIND_IMAGE is required: with CLOUD_GPU"),
     ("gpu-retired", {"CLOUD_GPU": "k80", "KUBERNETES_DIND_IMAGE": "x:1"}, "K80 GPUs are retired"),
     ("native-type", {"CLOUD_TYPE": "m5.large"}, "CLOUD_TYPE: 'm5.large' is not valid; on kubernetes use one of s, m"),
+    ("exec-plugin", {"KUBE_CONFIG": yaml.safe_dump({**KUBECONFIG, "users": [{"name": "u", "user": {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws", "args": ["eks", "get-token"]}}}]})},
+     "KUBE_CONFIG: user 'u' signs in by running aws, which the pipe's image does not have"),
     ("on-aws", {"CLOUD": "aws", "CLOUD_KUBERNETES_NODE_SELECTOR": "a=b"}, "only with CLOUD: 'kubernetes'"),
 ]  # fmt: skip
 

@@ -146,6 +146,31 @@ def _context(value: str, kubeconfig: dict[str, Any] | None) -> str:
     return context
 
 
+def _plugin_free(kubeconfig: dict[str, Any], context: str) -> None:
+    """A user that runs a command for its token (`exec`: aws eks get-token, gke-gcloud-auth-plugin, kubelogin)
+    cannot sign in from the pipe's image, which has none of those programs: say so before any call."""
+    chosen = context or str(kubeconfig.get("current-context") or "")
+    entry = next((c for c in kubeconfig.get("contexts") or [] if isinstance(c, dict) and c.get("name") == chosen), {})
+    user_name = (entry.get("context") or {}).get("user")
+    user = next(
+        (
+            u.get("user") or {}
+            for u in kubeconfig.get("users") or []
+            if isinstance(u, dict) and u.get("name") == user_name
+        ),
+        {},
+    )
+    plugin = (user.get("exec") or {}).get("command") if isinstance(user.get("exec"), dict) else None
+    if plugin or user.get("auth-provider"):
+        raise ConfigError(
+            "KUBE_CONFIG",
+            "",
+            "",
+            message=f"KUBE_CONFIG: user {user_name!r} signs in by running {plugin or 'an auth-provider'}, which the "
+            "pipe's image does not have; use a service account token (README, Kubernetes prerequisites)",
+        )
+
+
 def parse_node_selector(value: str) -> dict[str, str]:
     selector: dict[str, str] = {}
     for part in (p.strip() for p in value.split(",") if p.strip()):
@@ -208,10 +233,13 @@ def load(env: Mapping[str, str], *, gpu: bool) -> KubernetesSettings:
             "with CLOUD_GPU the step containers reach the GPU only through a Docker-in-Docker image that has the "
             "NVIDIA Container Toolkit; stock docker:dind has not (see the README, Kubernetes GPUs)",
         )
+    context = _context(get("KUBERNETES_CONTEXT"), kubeconfig)
+    if kubeconfig is not None:
+        _plugin_free(kubeconfig, context)
     return KubernetesSettings(
         kubeconfig=kubeconfig,
         kubeconfig_path=path,
-        context=_context(get("KUBERNETES_CONTEXT"), kubeconfig),
+        context=context,
         namespace=check_text(
             "KUBERNETES_NAMESPACE",
             get("KUBERNETES_NAMESPACE") or DEFAULT_NAMESPACE,
