@@ -6,7 +6,8 @@
         kube.env()                           # -> CLOUD and KUBE_CONFIG for a pipe run
 
 Modules: status (API errors), schema (published JSON schemas), validation (the API server's own checks),
-state (objects, selectors, garbage collection), scheduler, lifecycle (controllers and kubelet), routes, server.
+state (objects, selectors, garbage collection), events, scheduler, kubelet, lifecycle (admission and the
+Job and TTL controllers), routes, server.
 Run by hand: python -m fakes.kubernetes --port 6443 (from test/).
 """
 
