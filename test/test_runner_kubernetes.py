@@ -195,7 +195,7 @@ def test_pod_trouble_is_reported_once_and_named_when_the_wait_times_out(
     assert runners(bitbucket) == []
 
 
-def test_sigterm_style_failures_and_5xx_leave_nothing(
+def test_a_secret_the_cluster_fails_to_write_rolls_back_the_job_and_the_runner(
     kube: FakeKubernetes, env: dict[str, str], bitbucket: FakeBitbucket
 ) -> None:
     kube.fail("POST", r"/secrets$", status=500)  # the Job exists, its Secret cannot be written
