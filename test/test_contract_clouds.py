@@ -1,8 +1,12 @@
-"""The cross-cloud contract: the same scenarios, through the real entry point process, on AWS, GCP and Azure.
+"""The cross-cloud contract: the same scenarios, through the real entry point process, on AWS, GCP, Azure and
+Kubernetes.
 
 Each test runs `python -m pipe` against one emulated cloud (moto_server, the local Compute Engine, the
-local Azure Resource Manager; see contract_clouds.py), the local Bitbucket, and a VM stand-in that boots
-the instance's real startup script. Launch, ONLINE, reuse, each fault with nothing left behind, sweep and
+local Azure Resource Manager, the local Kubernetes; see contract_clouds.py), the local Bitbucket, and a
+stand-in that boots the instance's real startup script (a VM) or plays the pod's runner container. Zones,
+spot markets and boot scripts are the VM clouds' alone: those scenarios run on VM_CLOUDS, and Kubernetes has
+their counterparts (an unschedulable pod, its DRY_RUN manifests) in test_runner_kubernetes.py.
+Launch, ONLINE, reuse, each fault with nothing left behind, sweep and
 dry run must behave the same on every cloud: the flow is shared, only the adapter differs.
 """
 
@@ -22,11 +26,13 @@ import yaml
 from contract_clouds import (
     CLOUDS,
     NATIVE_M,
+    VM_CLOUDS,
     AwsCloud,
     AzureCloud,
     CallCounter,
     CloudUnderTest,
     GcpCloud,
+    KubernetesCloud,
     ours,
     zones_of,
 )
@@ -35,6 +41,7 @@ from fakes.gcp import DEFAULT_IMAGES as GCP_IMAGES
 from fakes.gcp import FakeGcp
 from fakes.moto import AMI_ROOT_GB, GPU_AMI
 from fixtures_pipe import REPO_ROOT, output_lines, pipe_env, run_pipe, strip_ansi
+from pod_standin import PodStandIn
 from vm_standin import VmStandIn
 
 from pipe.bitbucket.client import BitbucketClient
@@ -48,6 +55,7 @@ SDK_MODULES = {
     "aws": ("boto3", "botocore"),
     "gcp": ("google.cloud", "google.api_core", "googleapiclient"),
     "azure": ("azure",),
+    "kubernetes": ("kubernetes",),
 }
 # The real entry point (what `python -m pipe` calls), then a list of every module the run imported.
 IMPORT_PROBE = """
@@ -66,8 +74,7 @@ ENDPOINT_VARS = {
 LONG_AGO = "2020-01-01T00:00:00.000000Z"
 
 
-@pytest.fixture(params=CLOUDS)
-def cloud(request: pytest.FixtureRequest) -> Iterator[CloudUnderTest]:
+def _cloud(request: pytest.FixtureRequest) -> Iterator[CloudUnderTest]:
     """One emulated cloud, fresh for the test (servers are shared per session and reset).
 
     Afterwards, every request the pipe sent must have fitted the cloud's own API description (GCP: the
@@ -81,18 +88,31 @@ def cloud(request: pytest.FixtureRequest) -> Iterator[CloudUnderTest]:
         gcp = request.getfixturevalue("fake_gcp")
         yield GcpCloud(gcp, request.getfixturevalue("gcp_env"))
         assert gcp.validation_errors == [], "requests that do not fit Compute's discovery document"
-    else:
+    elif name == "azure":
         azure = request.getfixturevalue("azure_fake")
         azure.retry_after = 1  # the pipe polls at the SDK's default interval: without Retry-After, 30 s per poll
         yield AzureCloud(azure, request.getfixturevalue("azure_provider"), {"CLOUD": "azure", **azure.env()})
+    else:
+        kube = request.getfixturevalue("kube")  # fails the test on any request that breaks Kubernetes' schemas
+        yield KubernetesCloud(kube, kube.env())
 
 
-@pytest.fixture()
-def env(cloud: CloudUnderTest, bb_env: dict[str, str], tmp_path: Any) -> dict[str, str]:
+@pytest.fixture(params=CLOUDS)
+def cloud(request: pytest.FixtureRequest) -> Iterator[CloudUnderTest]:
+    yield from _cloud(request)
+
+
+@pytest.fixture(params=VM_CLOUDS)
+def vm_cloud(request: pytest.FixtureRequest) -> Iterator[CloudUnderTest]:
+    """Only the clouds with zones, spot markets and boot scripts."""
+    yield from _cloud(request)
+
+
+def _env(cloud: CloudUnderTest, bb_env: dict[str, str], tmp_path: Any) -> dict[str, str]:
     return {
         **cloud.env,
         **bb_env,
-        "CLOUD_REGION": "us-west",
+        **({"CLOUD_REGION": "us-west"} if cloud.name in VM_CLOUDS else {}),  # a cluster has no region
         "CLOUD_TYPE": "m",
         "WAIT_TIMEOUT": "60s",
         "CML_RUNNER_POLL_SECONDS": "0.2",
@@ -102,8 +122,25 @@ def env(cloud: CloudUnderTest, bb_env: dict[str, str], tmp_path: Any) -> dict[st
 
 
 @pytest.fixture()
-def vm(cloud: CloudUnderTest, bitbucket: FakeBitbucket) -> Iterator[VmStandIn]:
-    standin = VmStandIn(cloud.user_data, f"{bitbucket.root_url}/_fake/oauth2/token").start()
+def env(cloud: CloudUnderTest, bb_env: dict[str, str], tmp_path: Any) -> dict[str, str]:
+    return _env(cloud, bb_env, tmp_path)
+
+
+@pytest.fixture()
+def vm_env(vm_cloud: CloudUnderTest, bb_env: dict[str, str], tmp_path: Any) -> dict[str, str]:
+    return _env(vm_cloud, bb_env, tmp_path)
+
+
+@pytest.fixture()
+def vm(request: pytest.FixtureRequest, bitbucket: FakeBitbucket) -> Iterator[VmStandIn | PodStandIn]:
+    """What plays the instance: the real boot script in a sandbox, or (Kubernetes) the pod's runner container."""
+    cloud: CloudUnderTest = request.getfixturevalue("vm_cloud" if "vm_cloud" in request.fixturenames else "cloud")
+    token_url = f"{bitbucket.root_url}/_fake/oauth2/token"
+    standin: VmStandIn | PodStandIn
+    if isinstance(cloud, KubernetesCloud):
+        standin = PodStandIn(cloud.fake, token_url).start()
+    else:
+        standin = VmStandIn(cloud.user_data, token_url).start()
     yield standin
     standin.stop()
 
@@ -132,7 +169,7 @@ def secrets_in(env: dict[str, str]) -> list[str]:
 
 
 def test_launch_creates_one_tagged_instance_whose_runner_comes_online(
-    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn | PodStandIn
 ) -> None:
     proc = run_pipe({**env, "LABELS": "cml.runner,gpu.free"})
     out = "\n".join(output_lines(proc))
@@ -177,8 +214,9 @@ def gpu_image_gb(cloud: str) -> int:
 
 
 def test_gpu_launch_without_cloud_hdd_size_gets_the_images_size(
-    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
+    vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
 ) -> None:
+    cloud, env = vm_cloud, vm_env
     proc = run_pipe({**env, "CLOUD_GPU": "t4"})
     assert proc.returncode == 0, "\n".join(output_lines(proc))
     [live] = ours(cloud)
@@ -186,16 +224,18 @@ def test_gpu_launch_without_cloud_hdd_size_gets_the_images_size(
 
 
 def test_cpu_launch_without_cloud_hdd_size_keeps_35_gb(
-    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
+    vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
 ) -> None:
+    cloud, env = vm_cloud, vm_env
     proc = run_pipe(env)
     assert proc.returncode == 0, "\n".join(output_lines(proc))
     assert [live.disk_gb for live in ours(cloud)] == [35]
 
 
 def test_cloud_hdd_size_below_the_images_size_is_refused_in_one_line_and_leaves_nothing(
-    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket
+    vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket
 ) -> None:
+    cloud, env = vm_cloud, vm_env
     proc = run_pipe({**env, "CLOUD_GPU": "t4", "CLOUD_HDD_SIZE": "40"})
     assert proc.returncode == 1
     line = failure_line(proc)
@@ -211,7 +251,7 @@ def test_cloud_hdd_size_below_the_images_size_is_refused_in_one_line_and_leaves_
 
 
 def test_reuse_and_reuse_idle_create_nothing_when_a_runner_suits_and_reuse_idle_skips_a_busy_one(
-    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn | PodStandIn
 ) -> None:
     assert run_pipe(env).returncode == 0
     [runner] = runners(bitbucket)
@@ -238,8 +278,9 @@ def test_reuse_and_reuse_idle_create_nothing_when_a_runner_suits_and_reuse_idle_
 
 
 def test_no_capacity_in_any_zone_is_a_clear_error_and_leaves_nothing(
-    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket
+    vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket
 ) -> None:
+    cloud, env = vm_cloud, vm_env
     cloud.no_capacity()
     proc = run_pipe(env)
     assert proc.returncode == 1, proc.stdout
@@ -253,8 +294,9 @@ def test_no_capacity_in_any_zone_is_a_clear_error_and_leaves_nothing(
 
 
 def test_spot_capacity_shortage_falls_back_to_on_demand(
-    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
+    vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn | PodStandIn
 ) -> None:
+    cloud, env = vm_cloud, vm_env
     cloud.no_capacity(spot_only=True)
     proc = run_pipe({**env, "CLOUD_SPOT": "true"})
     out = "\n".join(output_lines(proc))
@@ -392,8 +434,9 @@ DRY_RUN_NETWORK = {
 
 
 def test_dry_run_prints_the_plan_and_calls_nothing(
-    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket
+    vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket
 ) -> None:
+    cloud, env = vm_cloud, vm_env
     counter = CallCounter().start()
     try:
         calls_before = cloud.calls()
@@ -474,6 +517,7 @@ def test_a_run_imports_only_its_own_clouds_sdk(
 
 
 def test_the_contract_covers_every_cloud_the_pipe_offers() -> None:
+    from pipe.config.runner import CLOUDS as OFFERED
     from pipe.providers import _MODULES
 
-    assert set(_MODULES) == set(CLOUDS) == set(NATIVE_M)
+    assert set(_MODULES) == set(CLOUDS) == set(NATIVE_M) == set(SDK_MODULES) == set(OFFERED)

@@ -12,20 +12,22 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+import yaml
 
 from pipe import log as redaction
 from pipe.bitbucket.client import BitbucketClient, BitbucketError
 from pipe.bitbucket.models import RegisteredRunner, Repository, Runner
-from pipe.bootstrap.render import masked, render_startup_script, render_user_data
+from pipe.bootstrap.render import BootConfig, masked, render_startup_script, render_user_data
 from pipe.commands.clients import bitbucket_client
 from pipe.commands.shared import leave_for_later_steps
 from pipe.commands.sweep import sweep
 from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings, random_name
 from pipe.providers import make_provider
-from pipe.providers.base import Instance, InstanceSpec, Provider, ProviderError
+from pipe.providers.base import Instance, InstanceSpec, Provider, ProviderError, ReportsTrouble, WorkloadFailed
 from pipe.providers.tags import repository_tag, runner_tag
 from pipe.runner.decide import NameInUse, decide
 from pipe.runner.launch import launch_with_fallback
@@ -58,7 +60,7 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
         return "DRY_RUN: nothing was created"
 
     client = bitbucket_client(common, settings.runner_scope)
-    provider = make_provider(plan.cloud, plan.location.region, env)
+    provider = make_provider(plan.cloud, plan.location.region, env, kubernetes=plan.kubernetes)
     repo_tag = repository_tag(common.workspace, common.repo_slug)
     runners = client.list_runners()
     try:
@@ -148,6 +150,7 @@ def _launch(
                 what=f"instance {instance.id} booting",
                 poll_every_s=poll_every,
                 average_every_s=average_every,
+                watch=_watcher(provider, instance, log),
             )
             return Launched(online, instance)
         except (Exception, Interrupted) as failure:
@@ -161,6 +164,27 @@ def _launch(
             if undone:
                 raise RunnerFailure(f"{reason} (rolled back: the runner and instance were removed)") from None
             raise
+
+
+def _watcher(provider: Provider, instance: Instance, log: logging.Logger) -> Callable[[], str | None] | None:
+    """For providers that can see their workload's trouble (ReportsTrouble): each new trouble is one line in the
+    log, and fatal trouble ends the wait (the launch is then rolled back)."""
+    if not isinstance(provider, ReportsTrouble):
+        return None
+    seen: set[str] = set()
+
+    def watch() -> str | None:
+        found = provider.trouble(instance)
+        if found is None:
+            return None
+        if found.message not in seen:
+            seen.add(found.message)
+            log.warning("%s", found.message)
+        if found.fatal:
+            raise WorkloadFailed(found.message)
+        return found.message
+
+    return watch
 
 
 def _spec(
@@ -179,8 +203,8 @@ def _spec(
         client_id=registered.oauth_client_id,
         client_secret=registered.oauth_client_secret,
     )
-    try:
-        user_data = render_user_data(boot)
+    try:  # a Kubernetes workload is built from boot by the provider: there is no boot script
+        user_data = "" if plan.kubernetes is not None else render_user_data(boot)
     except ValueError as too_big:
         raise RunnerFailure(str(too_big)) from None
     return InstanceSpec(
@@ -197,6 +221,7 @@ def _spec(
         spot_price=plan.spot_price,
         permission_set=plan.permission_set,
         max_lifetime_s=plan.max_lifetime_s,
+        boot=boot,
     )
 
 
@@ -224,7 +249,34 @@ def _print_dry_run(plan: LaunchPlan, common: CommonSettings, log: logging.Logger
     )
     tags = plan.tags(runner_uuid=PLACEHOLDER_UUID, **_build(common))
     log.info("Plan: tags: %s", json.dumps(tags, sort_keys=True))
+    if plan.kubernetes is not None:
+        _print_manifests(plan, boot, tags, log)
+        return
     log.info("Plan: startup script (secrets masked):\n%s", masked(render_startup_script(boot)))
+
+
+def _print_manifests(plan: LaunchPlan, boot: BootConfig, tags: dict[str, str], log: logging.Logger) -> None:
+    """What CLOUD kubernetes would create, as YAML, the Secret's values masked (no SDK is imported)."""
+    from pipe.providers.kubernetes.manifests import for_display, job_manifest, masked_secret, secret_manifest
+
+    assert plan.kubernetes is not None
+    spec = InstanceSpec(
+        name=plan.name,
+        region=plan.location.region,
+        instance_type=plan.machine.instance_type,
+        image=plan.kubernetes.dind_image,
+        disk_gb=0,
+        user_data="",
+        tags=tags,
+        accelerator=plan.machine.accelerator,
+        accelerator_count=plan.machine.accelerator_count,
+        max_lifetime_s=plan.max_lifetime_s,
+        boot=boot,
+    )
+    job = job_manifest(spec, plan.kubernetes)
+    secret = masked_secret(secret_manifest(job, boot, "assigned-by-the-cluster"))
+    text = yaml.safe_dump_all([for_display(job), secret], sort_keys=False, width=120)
+    log.info("Plan: Kubernetes manifests (secrets masked):\n%s", text)
 
 
 def _poll_cadence() -> tuple[float, float]:

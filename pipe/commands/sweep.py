@@ -26,7 +26,8 @@ from pipe.runner.decide import plan_sweep
 
 def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger, env: Mapping[str, str]) -> str:
     client = bitbucket_client(common, settings.runner_scope)
-    provider = make_provider(settings.cloud, resolve_location(settings.cloud, settings.region).region, env)
+    region = resolve_location(settings.cloud, settings.region).region
+    provider = make_provider(settings.cloud, region, env, kubernetes=settings.kubernetes)
     removed = sweep(
         client,
         provider,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipe.config import kubernetes as kube_config
 from pipe.config.parsers import (
     check_text,
     decode_startup_script,
@@ -26,7 +27,7 @@ from pipe.config.parsers import (
 )
 from pipe.config.variables import ConfigError, Variable
 
-CLOUDS = ("aws", "gcp", "azure")
+CLOUDS = ("aws", "gcp", "azure", "kubernetes")
 RUNNER_SCOPES = ("repository", "workspace")
 DEFAULT_LABELS = "cml.runner"
 DEFAULT_HDD_GB = 35  # CML's (TPI's) default root disk; grown at launch to what the image needs
@@ -48,7 +49,10 @@ _RUNNER_SWEEP = ("runner", "sweep")
 
 VARIABLES: tuple[Variable, ...] = (
     Variable(
-        "CLOUD", "The cloud to start the instance on: `aws`, `gcp` or `azure`.", required=True, modes=_RUNNER_SWEEP
+        "CLOUD",
+        "Where to start the runner: `aws`, `gcp` or `azure` (a VM), or `kubernetes` (a Job on your cluster).",
+        required=True,
+        modes=_RUNNER_SWEEP,
     ),
     Variable(
         "CLOUD_REGION",
@@ -245,6 +249,7 @@ class RunnerSettings:
     azure_public_ip: bool = True
     aws_subnet: str = ""
     aws_security_group: str = ""
+    kubernetes: kube_config.KubernetesSettings | None = None  # CLOUD: kubernetes only
 
 
 def random_name() -> str:
@@ -291,6 +296,8 @@ def _image(value: str, cloud: str) -> str:
 
 
 def _permission_set(value: str, cloud: str) -> str:
+    if cloud == "kubernetes":
+        return ""  # refused with its own line before (pipe.config.kubernetes.NOT_ON_KUBERNETES)
     allowed = {
         "aws": (
             r"arn:aws[a-z-]*:iam::\d{12}:instance-profile/[\w+=,.@/-]+|[\w+=,.@-]{1,128}",
@@ -323,8 +330,12 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         return env.get(name, "").strip()
 
     if not get("CLOUD"):
-        raise ConfigError.missing("CLOUD", "the cloud to start the runner on: aws, gcp or azure")
+        raise ConfigError.missing("CLOUD", "where to start the runner: aws, gcp, azure or kubernetes")
     cloud = parse_choice("CLOUD", get("CLOUD"), CLOUDS, "")
+    if cloud == "kubernetes":
+        kube_config.refuse_vm_options(env)
+    else:
+        kube_config.refuse_on_other_clouds(env)
     spot = parse_bool("CLOUD_SPOT", get("CLOUD_SPOT"))
     reuse = parse_bool("REUSE", get("REUSE"))
     reuse_idle = parse_bool("REUSE_IDLE", get("REUSE_IDLE"))
@@ -342,6 +353,8 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
             f"must be longer than IDLE_TIMEOUT ({idle}s), or the idle timeout could never fire",
         )
     wait = parse_finite_duration("WAIT_TIMEOUT", get("WAIT_TIMEOUT"), default="10min", max_s=MAX_WAIT_TIMEOUT_S)
+    gpu = _gpu(get("CLOUD_GPU"))
+    kubernetes = kube_config.load(env, gpu=bool(gpu)) if cloud == "kubernetes" else None
 
     name = check_text(
         "NAME",
@@ -366,9 +379,9 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
     )
     return RunnerSettings(
         cloud=cloud,
-        region=region,
+        region=kubernetes.namespace if kubernetes else region,
         instance_type=instance_type,
-        gpu=_gpu(get("CLOUD_GPU")),
+        gpu=gpu,
         spot=spot,
         spot_price=_spot_price(env, cloud, spot),
         hdd_size_gb=parse_int(
@@ -442,6 +455,7 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
             r"sg-[0-9a-f]{8,17}|[\w .:/()#,@\[\]+=&;{}!$*-]{1,255}",
             "a security group id like sg-0abc1234, or a group name",
         ),
+        kubernetes=kubernetes,
     )
 
 

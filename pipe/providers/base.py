@@ -9,7 +9,10 @@ dataclasses in and out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from pipe.bootstrap.render import BootConfig
 
 # Tag/label keys valid on all three clouds (GCP labels: lowercase letters,
 # digits, '-' and '_', values <= 63 chars), so one set of keys serves everywhere.
@@ -30,6 +33,18 @@ class CapacityError(ProviderError):
     """The cloud has no capacity for this type in this zone/market: try the next option."""
 
 
+class WorkloadFailed(ProviderError):
+    """The launched workload can never bring its runner up (a pod no node can take, say): stop waiting."""
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """What keeps a launched workload from coming up, as one line; fatal = it never will by itself."""
+
+    message: str
+    fatal: bool = False
+
+
 @dataclass(frozen=True)
 class InstanceSpec:
     """One launch attempt's inputs, already resolved to native names by the catalog."""
@@ -47,6 +62,9 @@ class InstanceSpec:
     permission_set: str = ""  # instance profile / service account / managed identity
     max_lifetime_s: int | None = None  # cloud-side hard limit where supported (GCP maxRunDuration)
     disk_explicit: bool = False  # CLOUD_HDD_SIZE was given: never grow the disk to fit the image
+    # The runner's identity and lifetimes, for providers that build the workload themselves (Kubernetes)
+    # instead of booting user_data.
+    boot: BootConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -100,4 +118,14 @@ class Provider(Protocol):
 
     def terminate(self, instance: Instance) -> None:
         """Delete the instance and its per-instance resources; a missing one is not an error."""
+        ...
+
+
+@runtime_checkable
+class ReportsTrouble(Protocol):
+    """Optional, beside Provider: a provider that can see why its workload is not up yet (Kubernetes: the
+    pod's scheduling, image pulls and crashes) says so while the runner flow waits for ONLINE."""
+
+    def trouble(self, instance: Instance) -> Trouble | None:
+        """The workload's current trouble, or None while it is fine (or cannot tell)."""
         ...

@@ -137,6 +137,38 @@ DEFAULT_IMAGES: dict[str, tuple[str, str]] = {
 }
 
 GPUS = ("t4", "a10g", "l4", "a100", "h100", "k80", "v100")
+
+# CLOUD: kubernetes. CLOUD_TYPE sizes the Docker-in-Docker container, where the steps run, with requests equal
+# to limits: the clouds' generic sizes (m = m5.2xlarge's 8 vCPUs and 32 GiB) less what a node keeps for itself
+# and the pod's two small containers, so that a size fits a node of the matching machine type (an m pod asks
+# for 7.51 CPU and 29 GiB in all; a request for the node's full 8 CPUs could never be scheduled there).
+# CLOUD_GPU asks for nvidia.com/gpu in the counts the clouds' GPU types carry (l = 4, as g4dn.12xlarge).
+# Which GPU model the node has is the node selector's business (README, "Kubernetes").
+KUBERNETES_SIZES = {"s": ("1.5", "6Gi"), "m": ("7", "28Gi"), "l": ("30", "120Gi"), "xl": ("60", "240Gi")}
+KUBERNETES_GPU_COUNTS = {"s": 1, "m": 1, "l": 4, "xl": 8}
+KUBERNETES_GPU_RESOURCE = "nvidia.com/gpu"
+
+
+def kubernetes_resources(instance_type: str) -> tuple[str, str]:
+    """'8cpu-32Gi' (a Machine.instance_type on Kubernetes) -> ('8', '32Gi')."""
+    cpu, _, memory = instance_type.partition("cpu-")
+    return cpu, memory
+
+
+def _kubernetes_machine(size: str, gpu: str) -> Machine:
+    if size not in KUBERNETES_SIZES:
+        raise CatalogError("CLOUD_TYPE", size, f"on kubernetes use one of {', '.join(SIZES)}")
+    cpu, memory = KUBERNETES_SIZES[size]
+    if not gpu:
+        return Machine(f"{cpu}cpu-{memory}")
+    if gpu in _RETIRED:
+        raise CatalogError("CLOUD_GPU", gpu, f"{_RETIRED[gpu]}; on kubernetes choose one of {', '.join(_K8S_GPUS)}")
+    if gpu not in _K8S_GPUS:
+        raise CatalogError("CLOUD_GPU", gpu, f"on kubernetes choose one of {', '.join(_K8S_GPUS)}")
+    return Machine(f"{cpu}cpu-{memory}", KUBERNETES_GPU_RESOURCE, KUBERNETES_GPU_COUNTS[size], gpu)
+
+
+_K8S_GPUS = tuple(g for g in GPUS if g != "k80")
 _RETIRED = {"k80": "K80 GPUs are retired on every cloud"}
 # GCP accelerator names, for GCP_TYPE + CLOUD_GPU and for native CLOUD_GPU values.
 _GCP_ACCELERATORS = {
@@ -187,7 +219,11 @@ def valid_gpus(cloud: str, size: str) -> list[str]:
 
 
 def resolve_location(cloud: str, region: str) -> Location:
-    """Generic region -> native region and zone order; native regions (and zones) pass through."""
+    """Generic region -> native region and zone order; native regions (and zones) pass through.
+
+    On Kubernetes the "region" is the namespace, and its one pseudo-zone is the namespace too."""
+    if cloud == "kubernetes":
+        return Location(region, (region,))
     generic = _REGIONS[cloud].get(region)
     if generic:
         return generic
@@ -203,6 +239,8 @@ def resolve_location(cloud: str, region: str) -> Location:
 
 def resolve_machine(cloud: str, instance_type: str, gpu: str) -> Machine:
     """CLOUD_TYPE and CLOUD_GPU -> a native machine; refuses what the cloud cannot give."""
+    if cloud == "kubernetes":
+        return _kubernetes_machine(instance_type, gpu.lower() if gpu not in ("", "nogpu") else "")
     table = _TABLES[cloud]
     gpu = gpu.lower()
     if gpu in ("", "nogpu"):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pipe.bootstrap.render import BootConfig
+from pipe.bootstrap.render import DEFAULT_RUNNER_IMAGE, BootConfig
+from pipe.config.kubernetes import KubernetesSettings
 from pipe.config.runner import DEFAULT_HDD_GB, RunnerSettings
 from pipe.config.variables import ConfigError
 from pipe.providers.catalog import (
@@ -13,6 +14,7 @@ from pipe.providers.catalog import (
     Location,
     Machine,
     check_default_gpu_image,
+    kubernetes_resources,
     resolve_location,
     resolve_machine,
 )
@@ -61,6 +63,7 @@ class LaunchPlan:
     network: str  # how the instance reaches the internet and what can reach it (network_line)
     created_at: int
     expires_at: int
+    kubernetes: KubernetesSettings | None = None  # CLOUD: kubernetes only
 
     @property
     def requested_labels(self) -> tuple[str, ...]:
@@ -115,6 +118,8 @@ class LaunchPlan:
 
     def describe(self) -> list[str]:
         """The plan as the user reads it (DRY_RUN and the launch log)."""
+        if self.kubernetes is not None:
+            return self._describe_kubernetes(self.kubernetes)
         machine = self.machine
         gpu = f" with {machine.accelerator_count} x {machine.accelerator}" if machine.accelerator else ""
         price = f"~${machine.hourly_usd:.3f}/h on-demand" if machine.hourly_usd is not None else "price unknown"
@@ -131,6 +136,24 @@ class LaunchPlan:
             f"network: {self.network}",
             f"runner: {self.name}, labels: {', '.join(self.requested_labels)}",
             f"idle timeout: {idle}, max lifetime: {self.max_lifetime_s}s, single step: {self.single}",
+        ]
+
+    def _describe_kubernetes(self, kube: KubernetesSettings) -> list[str]:
+        cpu, memory = kubernetes_resources(self.machine.instance_type)
+        gpus = f" and {self.machine.accelerator_count} {self.machine.accelerator}" if self.machine.accelerator else ""
+        selector = ",".join(f"{k}={v}" for k, v in kube.node_selector.items()) or "any node"
+        tolerations = ",".join(
+            t.key + (f"={t.value}" if t.value else "") + (f":{t.effect}" if t.effect else "") for t in kube.tolerations
+        )
+        idle = "never" if self.idle_timeout_s is None else f"{self.idle_timeout_s}s"
+        return [
+            f"cloud: kubernetes, namespace: {kube.namespace}, context: {kube.context or 'the current one'}",
+            f"workload: Job {self.name} (Docker-in-Docker: {cpu} CPU, {memory} memory{gpus}, requests = limits)",
+            f"placement: node selector {selector}" + (f", tolerations {tolerations}" if tolerations else ""),
+            f"images: runner {DEFAULT_RUNNER_IMAGE}, Docker-in-Docker {kube.dind_image}",
+            f"runner: {self.name}, labels: {', '.join(self.requested_labels)}",
+            f"idle timeout: {idle}, max lifetime: {self.max_lifetime_s}s (activeDeadlineSeconds), "
+            f"single step: {self.single}",
         ]
 
 
@@ -163,6 +186,8 @@ def network_line(settings: RunnerSettings) -> str:
         return f"no external IP, egress via Cloud NAT on {subnet} of network {network} (checked at launch), " + (
             f"inbound: {inbound}"
         )
+    if settings.cloud == "kubernetes":
+        return "the cluster's pod network and its egress rules, inbound: none (no Service exposes the pod)"
     if settings.azure_public_ip:
         return "public IP yes (Standard, static), inbound: none (network security group without inbound rules)"
     return "no public IP, egress via Azure's default outbound access where the region still offers it, inbound: none"
@@ -202,4 +227,5 @@ def build_plan(settings: RunnerSettings, name: str, now: int) -> LaunchPlan:
         network=network_line(settings),
         created_at=now,
         expires_at=now + settings.max_lifetime_s + EXPIRY_GRACE_S,
+        kubernetes=settings.kubernetes,
     )
