@@ -90,29 +90,36 @@ def run_report(
             log.info(note)
     log.info(f"Report {settings.report_file.name} goes to {target}")
 
-    # Publish: plan from files, then upload what Downloads lacks (DRY_RUN: only plan).
-    body, images, uploaded, reused = source, {}, [], []
-    url_for = DOWNLOAD_URL.format(workspace=build.workspace, repo_slug=build.repo_slug)
+    # Everything that can be refused is read and checked before the first write (an upload, the comment).
+    plan = publish.PublishPlan()
     if settings.publish or settings.preview_file:
-        plan = publish.plan(source, settings.report_file.parent)
-        if settings.publish:
-            for message in plan.warnings:
-                warn(f"REPORT_FILE: {message}")
-            done = publish.upload(client, plan.assets, url_for=url_for, dry_run=build.dry_run)
-            body = publish.rewrite(source, plan, done.urls)
-            uploaded, reused = done.uploaded, done.reused
-            _log_uploads(log, done, build.dry_run)
-        images = _preview_images(source, plan, done.urls if settings.publish else None)
-
-    # Metrics: the table in the comment, compared with the destination branch.
+        plan = publish.plan(source, settings.report_file.parent, Path(build.clone_dir))
     report: insights.InsightsReport | None = None
+    metrics_section = ""
     if values is not None and settings.metrics_file is not None:
         path = _repo_path(settings.metrics_file, build.clone_dir)
         old, baseline = _baseline(client, build, pr, path, warn)
-        body = body.rstrip("\n") + "\n\n" + metrics.table(metrics.diff(path, old, values), baseline)
+        metrics_section = "\n\n" + metrics.table(metrics.diff(path, old, values), baseline)
         report = insights.build(values, settings.thresholds, source=path, watermark_title=settings.watermark_title)
         if report.outcomes:
-            body += "\n**Thresholds** (" + (report.result or "") + "): " + "; ".join(map(str, report.outcomes)) + "\n"
+            metrics_section += (
+                "\n**Thresholds** (" + (report.result or "") + "): " + "; ".join(map(str, report.outcomes)) + "\n"
+            )
+
+    # Publish: upload what Downloads lacks (DRY_RUN: nothing) and point the links there.
+    body, uploaded, reused = source, [], []
+    url_for = DOWNLOAD_URL.format(workspace=build.workspace, repo_slug=build.repo_slug)
+    urls: dict[str, str] | None = None
+    if settings.publish:
+        for message in plan.warnings:
+            warn(f"REPORT_FILE: {message}")
+        done = publish.upload(client, plan.assets, url_for=url_for, dry_run=build.dry_run)
+        body = publish.rewrite(source, plan, done.urls)
+        uploaded, reused, urls = done.uploaded, done.reused, done.urls
+        _log_uploads(log, done, build.dry_run)
+    images = _preview_images(source, plan, urls) if settings.preview_file else {}
+    if metrics_section:
+        body = body.rstrip("\n") + metrics_section
 
     # One comment: Bitbucket's size limit, with the full report in Downloads when it is cut.
     limit = size.COMMENT_LIMIT - len(marker_line(settings.watermark_title)) - 2

@@ -9,9 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 
+from pipe import paths
 from pipe.config.variables import ConfigError
 
 TRUE = frozenset({"true", "yes", "1", "on"})
@@ -203,3 +206,18 @@ def check_text(name: str, value: str, *, max_length: int, pattern: str | None = 
     if text and pattern is not None and not re.fullmatch(pattern, text):
         raise ConfigError(name, value, allowed)
     return text
+
+
+def clone_dir_of(env: Mapping[str, str]) -> Path:
+    """Where user paths are relative to: the clone (BITBUCKET_CLONE_DIR), else the working directory."""
+    return Path(env.get("BITBUCKET_CLONE_DIR", "").strip() or os.getcwd())
+
+
+def parse_clone_file(name: str, value: str, clone_dir: Path, *, must_exist: bool = True) -> paths.ClonePath:
+    """A path variable: a regular file inside the clone, outside .git, after symlinks (pipe/paths.py)."""
+    try:
+        return paths.resolve(clone_dir, value, must_exist=must_exist)
+    except paths.PathRefused as why:
+        raise ConfigError(
+            name, value, f"{why}; give a regular file inside the clone directory {clone_dir}, as a relative path"
+        ) from None
