@@ -21,7 +21,7 @@ from pipe.bitbucket.client import BitbucketClient
 from pipe.bitbucket.models import Comment, PullRequest
 from pipe.commands.clients import bitbucket_client
 from pipe.config.common import CommonSettings
-from pipe.config.report import ReportSettings
+from pipe.config.report import MAX_METRICS_BYTES, ReportSettings
 from pipe.config.variables import ConfigError
 from pipe.report import insights, metrics, preview, publish, size
 from pipe.report.links import find_refs
@@ -82,7 +82,7 @@ def run_report(
         log.warning(message)
 
     source = _read_report(settings.report_file)
-    values = _read_metrics(settings.metrics_file) if settings.metrics_file else None
+    values = settings.metrics  # parsed and checked with the variables, before anything was created
 
     if target is None:
         target, pr, notes = resolve_target(settings.target, build, client)
@@ -220,17 +220,6 @@ def _read_report(path: Path) -> str:
         raise ConfigError("REPORT_FILE", str(path), f"cannot be read ({err.strerror})") from None
 
 
-def _read_metrics(path: Path) -> dict[str, metrics.Metric]:
-    try:
-        return metrics.parse(path.read_text(encoding="utf-8"), path.name)
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError("METRICS_FILE", str(path), f"cannot be read ({err})") from None
-    except metrics.MetricsError as err:
-        raise ConfigError(
-            "METRICS_FILE", str(path), f"{err}; use JSON, YAML or `name: value` lines (nested keys are fine)"
-        ) from None
-
-
 def _repo_path(path: Path, clone_dir: str | Path) -> str:
     rel = os.path.relpath(path, Path(clone_dir).resolve())
     return path.name if rel.startswith("..") else Path(rel).as_posix()
@@ -252,6 +241,9 @@ def _baseline(
     content = client.get_file(head, path)
     if content is None:
         return None, f"none (no `{path}` on `{branch}` at {head[:12]})"
+    if len(content) > MAX_METRICS_BYTES:
+        warn(f"METRICS_FILE: {path} on {branch} is larger than {MAX_METRICS_BYTES:,} bytes; no comparison")
+        return None, f"none ({where} is too large)"
     try:
         return metrics.parse(content.decode("utf-8"), path), where
     except (UnicodeDecodeError, metrics.MetricsError) as err:

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from pipe.config.parsers import check_text, clone_dir_of, parse_bool, parse_clone_file
 from pipe.config.variables import ConfigError, Variable
+from pipe.report import metrics
 from pipe.report.insights import THRESHOLDS_ALLOWED, Threshold, parse_thresholds
+from pipe.report.metrics import Metric
 from pipe.report.preview import paths as preview_paths
 from pipe.report.targets import TargetSpec, parse_target
 
@@ -82,6 +84,7 @@ class ReportSettings:
     watermark_title: str = ""
     publish: bool = True
     metrics_file: Path | None = None  # absolute
+    metrics: Mapping[str, Metric] | None = field(default=None, repr=False)  # METRICS_FILE, parsed and checked
     thresholds: tuple[Threshold, ...] = ()
     preview_file: Path | None = None  # absolute
 
@@ -99,6 +102,18 @@ def _readable(name: str, value: str, base: Path) -> Path:
     except OSError as err:
         raise ConfigError(name, value, f"{path} cannot be read ({err.strerror})") from None
     return path
+
+
+def _metrics(value: str, path: Path) -> dict[str, Metric]:
+    """METRICS_FILE parsed now, so a bad one stops the pipe before anything is posted (in pr mode, before the PR)."""
+    try:
+        return metrics.parse(path.read_text(encoding="utf-8"), path.name)
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError("METRICS_FILE", value, f"cannot be read ({err})") from None
+    except metrics.MetricsError as err:
+        raise ConfigError(
+            "METRICS_FILE", value, f"{err}; use JSON, YAML or `name: value` lines (nested keys are fine)"
+        ) from None
 
 
 def _preview(value: str, base: Path, inputs: dict[str, Path]) -> Path:
@@ -162,6 +177,7 @@ def load(env: Mapping[str, str]) -> ReportSettings:
         watermark_title=watermark(title, env),
         publish=parse_bool("PUBLISH", get("PUBLISH"), default=True),
         metrics_file=metrics_file,
+        metrics=_metrics(get("METRICS_FILE"), metrics_file) if metrics_file else None,
         thresholds=thresholds,
         preview_file=_preview(preview, base, inputs) if preview else None,
     )

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipe.config.endpoints import aws_service_endpoints, azure_authority, azure_ca_bundle, endpoint
 from pipe.config.parsers import (
     check_text,
     decode_startup_script,
@@ -146,10 +147,11 @@ VARIABLES: tuple[Variable, ...] = (
         "GCP_CREDENTIALS",
         "GCP service account key JSON (raw or base64). `GOOGLE_CREDENTIALS` is accepted too.",
         secret=True,
+        multiline=True,
         modes=_RUNNER_SWEEP,
         example="$GCP_CREDENTIALS",
     ),
-    Variable("GOOGLE_CREDENTIALS", "Same as GCP_CREDENTIALS.", secret=True, modes=_RUNNER_SWEEP),
+    Variable("GOOGLE_CREDENTIALS", "Same as GCP_CREDENTIALS.", secret=True, multiline=True, modes=_RUNNER_SWEEP),
     Variable(
         "GOOGLE_APPLICATION_CREDENTIALS", "Path to a GCP key file, instead of GCP_CREDENTIALS.", modes=_RUNNER_SWEEP
     ),
@@ -227,6 +229,8 @@ class RunnerSettings:
     aws_endpoint_url: str = ""
     gcp_compute_endpoint: str = ""
     azure_resource_manager_endpoint: str = ""
+    azure_authority_host: str = ""
+    azure_ca_bundle: str = ""  # only with an overridden loopback endpoint
     gcp_external_ip: bool = False
     azure_public_ip: bool = True
     aws_subnet: str = ""
@@ -310,6 +314,7 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
 
     if not get("CLOUD"):
         raise ConfigError.missing("CLOUD", "the cloud to start the runner on: aws, gcp or azure")
+    aws_service_endpoints(env)
     cloud = parse_choice("CLOUD", get("CLOUD"), CLOUDS, "")
     spot = parse_bool("CLOUD_SPOT", get("CLOUD_SPOT"))
     reuse = parse_bool("REUSE", get("REUSE"))
@@ -391,11 +396,13 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
             pattern=r"[a-z][a-z0-9-]{4,28}[a-z0-9]",
             allowed="a GCP project id: 6-30 lowercase letters, digits and '-'",
         ),
-        aws_endpoint_url=_endpoint("AWS_ENDPOINT_URL", get("AWS_ENDPOINT_URL")),
-        gcp_compute_endpoint=_endpoint("GCP_COMPUTE_ENDPOINT", get("GCP_COMPUTE_ENDPOINT")),
-        azure_resource_manager_endpoint=_endpoint(
+        aws_endpoint_url=endpoint("AWS_ENDPOINT_URL", get("AWS_ENDPOINT_URL")),
+        gcp_compute_endpoint=endpoint("GCP_COMPUTE_ENDPOINT", get("GCP_COMPUTE_ENDPOINT")),
+        azure_resource_manager_endpoint=endpoint(
             "AZURE_RESOURCE_MANAGER_ENDPOINT", get("AZURE_RESOURCE_MANAGER_ENDPOINT")
         ),
+        azure_authority_host=azure_authority(get("AZURE_AUTHORITY_HOST")),
+        azure_ca_bundle=azure_ca_bundle(env),
         gcp_external_ip=parse_bool("GCP_EXTERNAL_IP", get("GCP_EXTERNAL_IP")),
         azure_public_ip=parse_bool("AZURE_PUBLIC_IP", get("AZURE_PUBLIC_IP"), default=True),
         aws_subnet=_aws_only(
@@ -420,10 +427,3 @@ def _aws_only(name: str, value: str, cloud: str, pattern: str, allowed: str) -> 
     if text and cloud != "aws":
         raise ConfigError(name, value, "only with CLOUD: 'aws'")
     return text
-
-
-def _endpoint(name: str, value: str) -> str:
-    url = check_text(
-        name, value, max_length=300, pattern=r"https?://[^\s/]+(/\S*)?", allowed="an http(s) URL (for tests)"
-    )
-    return url.rstrip("/")
