@@ -101,13 +101,14 @@ def resolve(
     return ClonePath(real, relative)
 
 
-def read_bytes(path: ClonePath, *, max_bytes: int | None = None) -> bytes:
-    """The file's content, opened without following a symlink swapped in since it was resolved."""
-    fd = os.open(path.real, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+def read_bytes(path: ClonePath | Path, *, max_bytes: int | None = None) -> bytes:
+    """The content of a file resolved here, opened without following a symlink swapped in since."""
+    real = path.real if isinstance(path, ClonePath) else path
+    fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
-            raise PathRefused(f"it is not a regular file ({path.real})")
+            raise PathRefused(f"it is not a regular file ({real})")
         content = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
     if max_bytes is not None and len(content) > max_bytes:
         raise PathRefused(f"it is larger than the {max_bytes:,} bytes allowed")

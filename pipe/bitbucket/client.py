@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from pipe.bitbucket import parse
+from pipe.bitbucket.answers import answer_value
 from pipe.bitbucket.errors import BitbucketError, UncertainWrite, UnexpectedAnswer
 from pipe.bitbucket.http import Auth, Transport, error_message
 from pipe.bitbucket.models import (
@@ -300,7 +301,7 @@ class BitbucketClient:
             if status == "SUCCESS":
                 merged = task.get("merge_result")
                 if isinstance(merged, dict) and merged.get("id"):
-                    return self.http.answer_value(merged, parse.pull_request, f"GET {task_url}")
+                    return answer_value(merged, parse.pull_request, f"GET {task_url}")
                 break
             self._sleep(1.0)
         pr = self.get_pull_request(pr_id)

@@ -5,7 +5,6 @@ Nothing here knows about runners or pull requests; ``client.py`` builds on :clas
 
 from __future__ import annotations
 
-import base64
 import email.utils
 import json
 import logging
@@ -19,9 +18,19 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3.exceptions
 
+from pipe.bitbucket.answers import (
+    answer_value,
+    error_message,
+    json_object,
+    origin,
+    permanent_error,
+    scopes_for,
+    shown_origin,
+)
+from pipe.bitbucket.auth import Auth
 from pipe.bitbucket.errors import BitbucketError, UncertainWrite, UnexpectedAnswer
-from pipe.bitbucket.parse import ShapeError
-from pipe.bitbucket.scopes import OPERATION_SCOPES
+
+__all__ = ["Auth", "Transport", "error_message", "scopes_for"]
 
 T = TypeVar("T")
 
@@ -31,80 +40,8 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 _TRANSIENT_EXC = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
-_DEFAULT_PORT = {"http": 80, "https": 443}
 _SECRET_KEY = re.compile(r"secret|password|token$|^authorization$", re.IGNORECASE)
 _REDACTED = "***"
-
-MSG_401 = "Bitbucket rejected the credentials (401): the access token or API token is invalid or expired"
-
-
-class Auth:
-    """Bearer access token, or Basic Atlassian account email + API token."""
-
-    def __init__(self, *, access_token: str = "", email: str = "", api_token: str = "") -> None:
-        if access_token:
-            self._header = f"Bearer {access_token}"
-            self._secrets: tuple[str, ...] = (access_token,)
-            self.variable = "BITBUCKET_ACCESS_TOKEN"
-        elif email and api_token:
-            basic = base64.b64encode(f"{email}:{api_token}".encode()).decode("ascii")
-            self._header = f"Basic {basic}"
-            self._secrets = (api_token, basic)
-            self.variable = "ATLASSIAN_API_TOKEN"
-        else:
-            raise BitbucketError(
-                "No Bitbucket credentials: set BITBUCKET_ACCESS_TOKEN, "
-                "or ATLASSIAN_ACCOUNT_EMAIL and ATLASSIAN_API_TOKEN"
-            )
-
-    @property
-    def header(self) -> str:
-        """The Authorization header value."""
-        return self._header
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Strings that must never appear in a log line or an error message."""
-        return self._secrets
-
-    @property
-    def kind(self) -> str:
-        return "bearer" if self._header.startswith("Bearer ") else "basic"
-
-    def __repr__(self) -> str:
-        return f"Auth({self.variable}=***)"
-
-
-_TEMPLATE_RES: list[tuple[re.Pattern[str], str]] = []
-
-
-def _template_for(path: str) -> str | None:
-    """The spec's path template for a concrete API path (relative to the base URL), if any."""
-    if not _TEMPLATE_RES:
-        seen: set[str] = set()
-        for _method, template in OPERATION_SCOPES:
-            if template in seen:
-                continue
-            seen.add(template)
-            parts = re.split(r"(\{[^}]+\})", template)
-            rx = "".join(
-                ("(.+)" if p == "{path}" else "[^/]+") if p.startswith("{") else re.escape(p) for p in parts if p
-            )
-            _TEMPLATE_RES.append((re.compile(rf"^{rx}/?$"), template))
-        # Literal segments beat parameters: /pullrequests/activity before /pullrequests/{id}.
-        _TEMPLATE_RES.sort(key=lambda item: (item[1].count("{"), -len(item[1])))
-    for pattern, found in _TEMPLATE_RES:
-        if pattern.match(path):
-            return found
-    return None
-
-
-def scopes_for(method: str, path: str) -> tuple[str, ...]:
-    """Scopes the operation ``method path`` needs, from the spec-derived table."""
-    template = _template_for(path)
-    if template is None:
-        return ()
-    return OPERATION_SCOPES.get((method.upper(), template), ())
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
@@ -124,32 +61,6 @@ def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
     return value
 
 
-def error_message(resp: requests.Response) -> str:
-    try:
-        body = resp.json()
-    except ValueError:
-        return ""
-    if isinstance(body, dict):
-        err = body.get("error")
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return " ".join(err["message"].split())
-    return ""
-
-
-def _missing_scopes(resp: requests.Response) -> tuple[str, ...]:
-    """Scopes Bitbucket says were required but not granted (error.data / error.detail), if it says so."""
-    try:
-        err = resp.json().get("error", {})
-    except (ValueError, AttributeError):
-        return ()
-    for key in ("data", "detail"):
-        info = err.get(key) if isinstance(err, dict) else None
-        if isinstance(info, dict) and isinstance(info.get("required"), list):
-            granted = set(info.get("granted") or [])
-            return tuple(str(s) for s in info["required"] if s not in granted)
-    return ()
-
-
 def _retry_after(resp: requests.Response | None) -> float | None:
     if resp is None:
         return None
@@ -165,24 +76,6 @@ def _retry_after(resp: requests.Response | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-def origin(url: str) -> tuple[str, str, int] | None:
-    """(scheme, host, port) with default ports filled in; None for a URL that has user info or no host."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if not parts.hostname or parts.username is not None or parts.password is not None:
-        return None
-    return scheme, parts.hostname.lower(), port or _DEFAULT_PORT.get(scheme, 0)
-
-
-def shown_origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}" if parts.netloc else url[:80]
 
 
 def never_sent(exc: Exception) -> bool:
@@ -337,7 +230,9 @@ class Transport:
                     params = None  # the Location carries the query
                     continue
                 if resp.status_code not in RETRYABLE_STATUS:
-                    raise self._permanent_error(method, rel, resp)
+                    raise permanent_error(
+                        method, rel, resp, variable=self.auth.variable, hint=self.repository_hint, scrub=self._scrub
+                    )
                 failure = f"{resp.status_code} {resp.reason or ''}".strip()
                 maybe_done = resp.status_code != 429  # Bitbucket refuses a rate-limited call before doing it
             if maybe_done and not repeat:
@@ -382,27 +277,10 @@ class Transport:
         """The response body as a JSON object turned into a model by ``parse``; any other shape is one
         UnexpectedAnswer naming the call (an HTML page, a list, an empty body, a field of the wrong type)."""
         call = f"{resp.request.method if resp.request else ''} {self._rel(resp.url)}".strip()
-        return self.answer_value(self._object(resp, call), parse, call)
+        return answer_value(json_object(resp, call), parse, call)
 
     def fetch(self, method: str, path: str, parse: Callable[[dict[str, Any]], T], **kwargs: Any) -> T:
         return self.answer(self.request(method, path, **kwargs), parse)
-
-    def _object(self, resp: requests.Response, call: str) -> dict[str, Any]:
-        if not resp.content:
-            raise UnexpectedAnswer(f"Bitbucket API {call} answered an empty body where a JSON object was expected")
-        try:
-            data = resp.json()
-        except ValueError:
-            kind = "an HTML page" if resp.content.lstrip()[:1] == b"<" else "a body that is not JSON"
-            raise UnexpectedAnswer(
-                f"Bitbucket API {call} answered {kind} where a JSON object was expected", resp.status_code
-            ) from None
-        if not isinstance(data, dict):
-            raise UnexpectedAnswer(
-                f"Bitbucket API {call} answered a JSON {type(data).__name__} where a JSON object was expected",
-                resp.status_code,
-            )
-        return data
 
     def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """The answer as a JSON object (any other shape is an UnexpectedAnswer naming the call)."""
@@ -422,12 +300,12 @@ class Transport:
         """
         while True:
             call = f"GET {self._rel(resp.url)}"
-            page = self._object(resp, call)
+            page = json_object(resp, call)
             values = page.get("values", [])
             if not isinstance(values, list):
                 raise UnexpectedAnswer(f"Bitbucket API {call} answered a page whose values are not a list")
             for value in values:
-                yield value if parse is None else self.answer_value(value, parse, call)
+                yield value if parse is None else answer_value(value, parse, call)
             nxt = page.get("next")
             if not nxt:
                 return
@@ -435,50 +313,10 @@ class Transport:
                 raise UnexpectedAnswer(f"Bitbucket API {call} answered a page whose next link is not a string")
             resp = self.request("GET", self.absolute(nxt, resp.url), ok=(200,))
 
-    def answer_value(self, value: Any, parse: Callable[[dict[str, Any]], T], call: str) -> T:
-        """One object from inside an answer (a page's item, a merge task's result), parsed, or UnexpectedAnswer."""
-        if not isinstance(value, dict):
-            raise UnexpectedAnswer(
-                f"Bitbucket API {call} answered a JSON {type(value).__name__} where an object was expected"
-            )
-        try:
-            return parse(value)
-        except ShapeError as why:
-            raise UnexpectedAnswer(f"Bitbucket API {call} answered {why}") from None
-
     def back_off(self, attempt: int) -> None:
         """Wait before attempt number ``attempt + 1``, as a retry does (capped exponential, equal jitter)."""
         delay = min(self.backoff_cap_s, self.backoff_base_s * (2 ** (attempt - 1)))
         self._sleep(delay / 2 + self._rand() * delay / 2)
-
-    # --- errors
-    def _permanent_error(self, method: str, rel: str, resp: requests.Response) -> BitbucketError:
-        status = resp.status_code
-        detail = self._scrub(error_message(resp))
-        if status == 401:
-            return BitbucketError(MSG_401, status)
-        if status == 403:
-            needed = scopes_for(method, rel)
-            missing = _missing_scopes(resp) or needed
-            if missing:
-                what = f"{self.auth.variable} lacks scope {' and '.join(missing)}"
-            else:
-                what = f"{self.auth.variable} lacks a scope this operation needs"
-            msg = f"Bitbucket refused {method} {rel} (403): {what}, or the account has no access to this repository"
-            return BitbucketError(f"{msg} (Bitbucket: {detail})" if detail else msg, status)
-        if status == 404:
-            msg = f"Bitbucket returned 404 for {method} {rel}"
-            if detail:
-                msg += f" ({detail})"
-            repo_level = rel.count("/") <= 3 or not detail or "repositor" in detail.lower()
-            if rel.startswith("/repositories/") and repo_level:
-                msg += f": check BITBUCKET_WORKSPACE / BITBUCKET_REPO_SLUG{self.repository_hint}"
-            elif rel.startswith("/workspaces/") and (not detail or "workspace" in detail.lower()):
-                msg += ": check BITBUCKET_WORKSPACE"
-            return BitbucketError(msg, status)
-        if status == 400:
-            return BitbucketError(f"Bitbucket rejected {method} {rel} (400): {detail or resp.reason}", status)
-        return BitbucketError(f"Bitbucket {method} {rel} failed ({status}): {detail or resp.reason}", status)
 
     # --- logging (DEBUG only): what was called and how it answered; never a header or a body, which hold
     # tokens, OAuth secrets of new runners and the user's files.

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from pipe import paths as clone_paths
 from pipe.bitbucket.client import BitbucketClient, BitbucketError
 from pipe.bitbucket.models import PullRequest
 from pipe.commands import report as report_mode
@@ -142,7 +143,7 @@ def run_pr(
 def _read_report(path: Path) -> str:
     """The PR's description: the report, cut at a line (with a note) where it would be too long for Bitbucket."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = clone_paths.read_bytes(path).decode("utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise PrError(f"REPORT_FILE: cannot read {path} ({err})") from None
     return size.fit(text, size.COMMENT_LIMIT)[0]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from pipe import paths as clone_paths
 from pipe.bitbucket.client import BitbucketClient
 from pipe.bitbucket.models import Comment, PullRequest
 from pipe.commands.clients import bitbucket_client
@@ -213,7 +214,7 @@ def post_report(
 
 def _read_report(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return clone_paths.read_bytes(path).decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError("REPORT_FILE", str(path), "the report must be UTF-8 markdown text") from None
     except OSError as err:

@@ -26,8 +26,8 @@ DEFAULT_AUTHOR = "CML Runner <cml-runner@users.noreply.bitbucket.org>"
 VARIABLES: tuple[Variable, ...] = (
     Variable(
         "FILES",
-        "Paths or glob patterns (`**` for any depth) relative to the clone directory: the files to commit. "
-        "A list, or one space-separated string.",
+        "Paths or glob patterns (`**` for any depth) relative to the clone directory: the files to commit, "
+        "regular files inside the clone and never under `.git`. A list, or one space-separated string.",
         required=True,
         modes=("pr",),
         example="['<string>']",

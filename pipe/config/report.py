@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipe.config.parsers import check_text, clone_dir_of, parse_bool, parse_clone_file
 from pipe.config.variables import ConfigError, Variable
+from pipe.paths import PathRefused, read_bytes
 from pipe.report import metrics
 from pipe.report.insights import THRESHOLDS_ALLOWED, Threshold, parse_thresholds
 from pipe.report.metrics import Metric
@@ -23,8 +24,8 @@ from pipe.report.targets import TargetSpec, parse_target
 VARIABLES: tuple[Variable, ...] = (
     Variable(
         "REPORT_FILE",
-        "The markdown report to post, e.g. `report.md`; images and links in it are relative to it. "
-        "In `pr` mode, optional: the PR's description and a comment on it.",
+        "The markdown report to post, e.g. `report.md`, inside the clone; images and links in it are relative to "
+        "it. In `pr` mode, optional: the PR's description and a comment on it.",
         required=True,
         modes=("report", "pr"),
         optional_in=("pr",),
@@ -51,16 +52,16 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "PUBLISH",
-        "Upload local images and files linked in the report, and `data:` images, to the repository's Downloads "
-        "and link to them.",
+        "Upload local images and files linked in the report (regular files inside the clone, never `.git`), and "
+        "`data:` images, to the repository's Downloads and link to them.",
         default="true",
         modes=("report", "pr"),
         example="'<boolean>'",
     ),
     Variable(
         "METRICS_FILE",
-        "Metrics (JSON, YAML, dvclive's `metrics.json`, or `key: value` lines) for a Code Insights report and a "
-        "table comparing them with the same file on the destination branch.",
+        "Metrics (JSON, YAML, dvclive's `metrics.json`, or `key: value` lines; inside the clone, at most 1 MB) for "
+        "a Code Insights report and a table comparing them with the same file on the destination branch.",
         modes=("report", "pr"),
     ),
     Variable(
@@ -70,7 +71,8 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "PREVIEW_FILE",
-        "Write the markdown that is posted to this file and an HTML rendering next to it (`.html`).",
+        "Write the markdown that is posted to this file (inside the clone) and an HTML rendering next to it "
+        "(`.html`), with only http(s), mailto, relative and `data:image` links.",
         modes=("report", "pr"),
     ),
 )
@@ -107,8 +109,8 @@ def _readable(name: str, value: str, base: Path) -> Path:
 def _metrics(value: str, path: Path) -> dict[str, Metric]:
     """METRICS_FILE parsed now, so a bad one stops the pipe before anything is posted (in pr mode, before the PR)."""
     try:
-        return metrics.parse(path.read_text(encoding="utf-8"), path.name)
-    except (OSError, UnicodeDecodeError) as err:
+        return metrics.parse(read_bytes(path, max_bytes=MAX_METRICS_BYTES).decode("utf-8"), path.name)
+    except (OSError, UnicodeDecodeError, PathRefused) as err:
         raise ConfigError("METRICS_FILE", value, f"cannot be read ({err})") from None
     except metrics.MetricsError as err:
         raise ConfigError(

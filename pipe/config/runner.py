@@ -212,7 +212,7 @@ class RunnerSettings:
     spot_price: float | None = None  # None = up to on-demand
     hdd_size_gb: int = DEFAULT_HDD_GB
     image: str = ""  # "" = the provider's default
-    startup_script: str = ""  # decoded text
+    startup_script: str = field(default="", repr=False)  # decoded text; user data, never in a log line
     permission_set: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     idle_timeout_s: int | None = 300  # None = never

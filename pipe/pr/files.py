@@ -80,4 +80,4 @@ def _mb(size: int) -> str:
 
 
 def read(files: list[LocalFile]) -> dict[str, bytes]:
-    return {f.path: f.source.read_bytes() for f in files}
+    return {f.path: paths.read_bytes(f.source) for f in files}
