@@ -99,6 +99,9 @@ HOSTILE_LINKS = [
     "cfg",
     "gitdir/config",
     "plots/sub/../../.git/config",
+    ".git/config/",
+    "linkdir/secret.txt/",
+    "plots%5C..%5C..%5Coutside%5Csecret.txt",
     "file:///etc/passwd",
     "file:../outside/secret.txt",
 ]
@@ -155,6 +158,8 @@ def test_a_report_links_nothing_outside_the_clone_or_in_git_and_says_so(bitbucke
         ({"REPORT_FILE": "report.md", "PREVIEW_FILE": "./report.html"}, "PREVIEW_FILE"),
         ({"REPORT_FILE": "report.md", "METRICS_FILE": "metrics.json", "PREVIEW_FILE": "metrics.json"}, "PREVIEW_FILE"),
         ({"REPORT_FILE": "report.md", "PREVIEW_FILE": "leak.md"}, "PREVIEW_FILE"),
+        ({"REPORT_FILE": "report.md", "PREVIEW_FILE": "model.bin/preview.md"}, "PREVIEW_FILE"),
+        ({"REPORT_FILE": "report.md", "PREVIEW_FILE": "out/"}, "PREVIEW_FILE"),
     ],
 )
 @pytest.mark.parametrize("command", ["report", "pr"])

@@ -343,8 +343,6 @@ class BitbucketClient:
             ("/" + p.lstrip("/"), (p.rsplit("/", 1)[-1], content, "application/octet-stream"))
             for p, content in files.items()
         ]
-        before = self.branch_head(branch) if parent else None
-
         def post() -> str:
             resp = self.http.request("POST", f"{self._repo}/src", data=form, files=parts, ok=(200, 201))
             location = resp.headers.get("Location", "")
@@ -357,9 +355,9 @@ class BitbucketClient:
             return head
 
         def find() -> str | None:
-            """The commit landed if the branch moved from where it was to a commit holding these files."""
+            """The commit landed if the branch moved off `parent` (or now exists) to a commit holding these files."""
             head = self.branch_head(branch)
-            if not head or head == before or head == parent:
+            if not head or head == parent:
                 return None
             return head if all(self.get_file(head, path) == content for path, content in files.items()) else None
 

@@ -1,6 +1,9 @@
-"""HTTP plumbing for the Bitbucket client: auth, timeouts, retries, pagination, error messages.
+"""HTTP plumbing for the Bitbucket client: the origin check, timeouts, retries, redirects, pagination.
 
-Nothing here knows about runners or pull requests; ``client.py`` builds on :class:`Transport`.
+Every request passes through Transport.request: the token goes only to BITBUCKET_API_URL's origin, and a
+POST is not sent again after a failure that may have reached Bitbucket (UncertainWrite). Reading answers
+(shapes, error messages, scopes) is answers.py; credentials are auth.py. Nothing here knows about runners
+or pull requests; ``client.py`` builds on :class:`Transport`.
 """
 
 from __future__ import annotations

@@ -95,6 +95,8 @@ def run_report(
     plan = publish.PublishPlan()
     if settings.publish or settings.preview_file:
         plan = publish.plan(source, settings.report_file.parent, Path(build.clone_dir))
+        for message in plan.warnings:  # a link not published is not inlined in the preview either
+            warn(f"REPORT_FILE: {message}")
     report: insights.InsightsReport | None = None
     metrics_section = ""
     if values is not None and settings.metrics_file is not None:
@@ -112,8 +114,6 @@ def run_report(
     url_for = DOWNLOAD_URL.format(workspace=build.workspace, repo_slug=build.repo_slug)
     urls: dict[str, str] | None = None
     if settings.publish:
-        for message in plan.warnings:
-            warn(f"REPORT_FILE: {message}")
         done = publish.upload(client, plan.assets, url_for=url_for, dry_run=build.dry_run)
         body = publish.rewrite(source, plan, done.urls)
         uploaded, reused, urls = done.uploaded, done.reused, done.urls
@@ -154,7 +154,10 @@ def run_report(
         truncated=truncated,
     )
     if settings.preview_file:
-        result.preview = preview.write(settings.preview_file, raw, images)
+        try:
+            result.preview = preview.write(settings.preview_file, raw, images)
+        except OSError as err:  # e.g. a symlink put in its place since the variables were checked
+            raise ConfigError("PREVIEW_FILE", str(settings.preview_file), f"cannot be written ({err})") from None
         log.info(f"Preview: {result.preview[0]} and {result.preview[1]}")
 
     previous = existing(client, target, settings.watermark_title) if settings.update else None

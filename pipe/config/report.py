@@ -124,6 +124,11 @@ def _preview(value: str, base: Path, inputs: dict[str, Path]) -> Path:
     if value.endswith(("/", "\\")):
         raise ConfigError("PREVIEW_FILE", value, "give a file name such as report-preview.md, not a directory")
     parse_clone_file("PREVIEW_FILE", value, base, must_exist=False)  # a directory, .git, outside: refused here
+    folder = (base / value).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigError("PREVIEW_FILE", value, f"{folder} is a file, so no directory can be made there")
     written = Path(value)
     md, html = preview_paths(written)
     targets = []
