@@ -45,8 +45,11 @@ def moto(moto_session: MotoServer) -> MotoServer:
 def aws_faults(moto: MotoServer, aws_fault_proxy: FaultProxy) -> Iterator[FaultProxy]:
     aws_fault_proxy.faults.clear()
     aws_fault_proxy.injected = 0
+    aws_fault_proxy.record.clear()
+    aws_fault_proxy.answers.clear()
     yield aws_fault_proxy
     aws_fault_proxy.faults.clear()
+    aws_fault_proxy.record.clear()
 
 
 @pytest.fixture()

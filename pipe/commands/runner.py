@@ -131,10 +131,19 @@ def _launch(
             if disk_gb != plan.disk_gb:
                 log.info("Root disk: %d GB, the size of image %s (more than %d GB).", disk_gb, image, plan.disk_gb)
             zones = list(plan.location.zones) or provider.zones(plan.machine.instance_type)
+            created: list[Runner] = []
+
+            def delete_runner() -> None:
+                # A registration whose answer was lost or malformed (no uuid) may still have registered the
+                # runner: then it is found by its name and labels (the name was checked unused above).
+                for registered_runner in created or client.runners_named(plan.name, list(plan.labels)):
+                    client.delete_runner(registered_runner.uuid)
+
+            rollback.add(f"delete runner {plan.name}", delete_runner)
             registered = client.create_runner(plan.name, list(plan.labels))
             redaction.register_secret(registered.oauth_client_secret)
             runner = registered.runner
-            rollback.add(f"delete runner {runner.name}", lambda: client.delete_runner(runner.uuid))
+            created.append(runner)
             # Whatever the launch got to create is found by the runner's tag: this covers a stop mid-call.
             rollback.add(
                 f"terminate instances of runner {runner.name}", lambda: _terminate_for(provider, runner, repo_tag)

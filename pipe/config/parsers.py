@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import math
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
 
+from pipe import paths
 from pipe.config.variables import ConfigError
 
 TRUE = frozenset({"true", "yes", "1", "on"})
@@ -230,3 +235,54 @@ def check_text(name: str, value: str, *, max_length: int, pattern: str | None = 
     if text and pattern is not None and not re.fullmatch(pattern, text):
         raise ConfigError(name, value, allowed)
     return text
+
+
+def clone_dir_of(env: Mapping[str, str]) -> Path:
+    """Where user paths are relative to: the clone (BITBUCKET_CLONE_DIR), else the working directory."""
+    return Path(env.get("BITBUCKET_CLONE_DIR", "").strip() or os.getcwd())
+
+
+def parse_clone_file(name: str, value: str, clone_dir: Path, *, must_exist: bool = True) -> paths.ClonePath:
+    """A path variable: a regular file inside the clone, outside .git, after symlinks (pipe/paths.py)."""
+    try:
+        return paths.resolve(clone_dir, value, must_exist=must_exist)
+    except paths.PathRefused as why:
+        raise ConfigError(
+            name, value, f"{why}; give a regular file inside the clone directory {clone_dir}, as a relative path"
+        ) from None
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: traffic that never leaves the machine, so plain http is no risk there."""
+    name = host.strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_endpoint(name: str, value: str, *, example: str, pattern: str | None = None) -> str:
+    """An API base URL override: http(s), a host, no user info; plain http:// only for a loopback host.
+
+    A token or cloud key sent over http to another host is readable on the way (CONTRACT-NOTES: origins).
+    """
+    allowed = f"an http(s) URL such as {example}"
+    text = check_text(name, value, max_length=300, pattern=pattern, allowed=allowed)
+    if not text:
+        return ""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number
+    except ValueError:
+        raise ConfigError(name, value, allowed) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        raise ConfigError(name, value, f"{allowed}, with no user name or password in it")
+    if parts.query or parts.fragment:
+        raise ConfigError(name, value, f"{allowed}, with no ?query or #fragment")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(
+            name, value, "plain http:// is accepted only for loopback hosts (127.0.0.0/8, ::1, localhost); use https://"
+        )
+    return text.rstrip("/")

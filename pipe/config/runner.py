@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pipe.config import kubernetes as kube_config
+from pipe.config.endpoints import aws_service_endpoints, azure_authority, azure_ca_bundle, endpoint
 from pipe.config.parsers import (
     check_text,
     decode_startup_script,
@@ -160,10 +161,11 @@ VARIABLES: tuple[Variable, ...] = (
         "GCP_CREDENTIALS",
         "GCP service account key JSON (raw or base64). `GOOGLE_CREDENTIALS` is accepted too.",
         secret=True,
+        multiline=True,
         modes=_RUNNER_SWEEP,
         example="$GCP_CREDENTIALS",
     ),
-    Variable("GOOGLE_CREDENTIALS", "Same as GCP_CREDENTIALS.", secret=True, modes=_RUNNER_SWEEP),
+    Variable("GOOGLE_CREDENTIALS", "Same as GCP_CREDENTIALS.", secret=True, multiline=True, modes=_RUNNER_SWEEP),
     Variable(
         "GOOGLE_APPLICATION_CREDENTIALS", "Path to a GCP key file, instead of GCP_CREDENTIALS.", modes=_RUNNER_SWEEP
     ),
@@ -226,7 +228,7 @@ class RunnerSettings:
     spot_price: float | None = None  # None = up to on-demand
     hdd_size_gb: int | None = None  # None = CLOUD_HDD_SIZE not given: DEFAULT_HDD_GB, or the image's size if larger
     image: str = ""  # "" = the provider's default
-    startup_script: str = ""  # decoded text
+    startup_script: str = field(default="", repr=False)  # decoded text; user data, never in a log line
     permission_set: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     idle_timeout_s: int | None = 300  # None = never
@@ -243,6 +245,8 @@ class RunnerSettings:
     aws_endpoint_url: str = ""
     gcp_compute_endpoint: str = ""
     azure_resource_manager_endpoint: str = ""
+    azure_authority_host: str = ""
+    azure_ca_bundle: str = ""  # only with an overridden loopback endpoint
     gcp_external_ip: bool = True
     gcp_network: str = ""  # "" = default
     gcp_subnetwork: str = ""
@@ -331,6 +335,7 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
 
     if not get("CLOUD"):
         raise ConfigError.missing("CLOUD", "where to start the runner: aws, gcp, azure or kubernetes")
+    aws_service_endpoints(env)
     cloud = parse_choice("CLOUD", get("CLOUD"), CLOUDS, "")
     if cloud == "kubernetes":
         kube_config.refuse_vm_options(env)
@@ -420,11 +425,13 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
             pattern=r"[a-z][a-z0-9-]{4,28}[a-z0-9]",
             allowed="a GCP project id: 6-30 lowercase letters, digits and '-'",
         ),
-        aws_endpoint_url=_endpoint("AWS_ENDPOINT_URL", get("AWS_ENDPOINT_URL")),
-        gcp_compute_endpoint=_endpoint("GCP_COMPUTE_ENDPOINT", get("GCP_COMPUTE_ENDPOINT")),
-        azure_resource_manager_endpoint=_endpoint(
+        aws_endpoint_url=endpoint("AWS_ENDPOINT_URL", get("AWS_ENDPOINT_URL")),
+        gcp_compute_endpoint=endpoint("GCP_COMPUTE_ENDPOINT", get("GCP_COMPUTE_ENDPOINT")),
+        azure_resource_manager_endpoint=endpoint(
             "AZURE_RESOURCE_MANAGER_ENDPOINT", get("AZURE_RESOURCE_MANAGER_ENDPOINT")
         ),
+        azure_authority_host=azure_authority(get("AZURE_AUTHORITY_HOST")),
+        azure_ca_bundle=azure_ca_bundle(env),
         gcp_external_ip=parse_bool("GCP_EXTERNAL_IP", get("GCP_EXTERNAL_IP"), default=True),
         gcp_network=check_text(
             "GCP_NETWORK",
@@ -464,10 +471,3 @@ def _aws_only(name: str, value: str, cloud: str, pattern: str, allowed: str) -> 
     if text and cloud != "aws":
         raise ConfigError(name, value, "only with CLOUD: 'aws'")
     return text
-
-
-def _endpoint(name: str, value: str) -> str:
-    url = check_text(
-        name, value, max_length=300, pattern=r"https?://[^\s/]+(/\S*)?", allowed="an http(s) URL (for tests)"
-    )
-    return url.rstrip("/")

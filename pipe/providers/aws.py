@@ -9,6 +9,7 @@ terminates itself on shutdown.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from pipe import log as redaction
 from pipe.providers.base import (
     TAG_MANAGED_BY,
     TAG_MANAGED_BY_VALUE,
@@ -27,6 +29,7 @@ from pipe.providers.base import (
 )
 from pipe.providers.catalog import DEFAULT_IMAGES
 
+log = logging.getLogger("pipe.providers.aws")
 SECURITY_GROUP_NAME = "cml-runner-pipe"
 CANONICAL_OWNER = "099720109477"
 AMAZON_OWNER = "amazon"
@@ -61,6 +64,7 @@ def from_env(region: str, env: Mapping[str, str]) -> AwsProvider:
             "AWS_OIDC_ROLE_ARN is set but the step has no BITBUCKET_STEP_OIDC_TOKEN: add 'oidc: true' to the step"
         )
     sts = boto3.client("sts", region_name=region, aws_access_key_id="", aws_secret_access_key="")
+    log_calls(sts)
     try:
         credentials = sts.assume_role_with_web_identity(
             RoleArn=role_arn,
@@ -73,6 +77,9 @@ def from_env(region: str, env: Mapping[str, str]) -> AwsProvider:
             f"AWS_OIDC_ROLE_ARN: could not assume {role_arn} with the step's OIDC token "
             f"({_code(error)}); check the role's trust policy names Bitbucket's OIDC provider"
         ) from None
+    # Working keys for an hour: masked in all output from here on, like the variables' own secrets.
+    for key in ("AccessKeyId", "SecretAccessKey", "SessionToken"):
+        redaction.register_secret(str(credentials.get(key, "")))
     session = boto3.session.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
@@ -95,6 +102,7 @@ class AwsProvider:
         # overrides), then the zone fallback moves on.
         self._ec2: Any = session.client("ec2", config=Config(retries={"mode": "standard"}))
         self._described: dict[str, dict[str, Any]] = {}  # AMI id -> describe_images entry
+        log_calls(self._ec2)
 
     def zones(self, instance_type: str) -> list[str]:
         offerings = self._call(
@@ -326,6 +334,22 @@ class AwsProvider:
                 return self._security_group(vpc_id)
             raise _explain(error, "create_security_group") from None
         return str(created["GroupId"])
+
+
+def log_calls(client: Any) -> None:
+    """Our own DEBUG line per AWS call: the operation and how it answered, never a body or a header.
+
+    botocore's own DEBUG log (kept at WARNING, pipe/log.py) prints both: RunInstances' UserData, and
+    AssumeRoleWithWebIdentity's response with the temporary keys.
+    """
+    service = client.meta.service_model.service_name
+
+    def after_call(http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
+        error = parsed.get("Error", {}).get("Code", "") if isinstance(parsed, dict) else ""
+        status = getattr(http_response, "status_code", "?")
+        log.debug("aws %s %s -> %s%s", service, model.name, status, f" {error}" if error else "")
+
+    client.meta.events.register(f"after-call.{service}", after_call)
 
 
 def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:

@@ -519,13 +519,16 @@ def from_env(region: str, env: Mapping[str, str], **client_kwargs: Any) -> Azure
             "AZURE_TENANT_ID, AZURE_CLIENT_ID and either AZURE_CLIENT_SECRET or OIDC (BITBUCKET_STEP_OIDC_TOKEN)"
         )
     public_ip = _bool(env, "AZURE_PUBLIC_IP", default=True)
+    # The CA bundle is trusted only by the endpoints that are overridden (pipe/config/endpoints.py checked that
+    # they are loopback): a sign-in or ARM call to the real Azure keeps the system's CAs.
     verify = env.get("AZURE_CA_BUNDLE") or None
     authority = env.get("AZURE_AUTHORITY_HOST") or None
+    base_url = env.get("AZURE_RESOURCE_MANAGER_ENDPOINT") or None
     credential_kwargs: dict[str, Any] = {}
     if authority:
         credential_kwargs.update(authority=authority, disable_instance_discovery=True)
-    if verify:
-        credential_kwargs["connection_verify"] = verify
+        if verify:
+            credential_kwargs["connection_verify"] = verify
     credential: TokenCredential
     if secret:
         credential = ClientSecretCredential(tenant, client, secret, **credential_kwargs)
@@ -535,8 +538,8 @@ def from_env(region: str, env: Mapping[str, str], **client_kwargs: Any) -> Azure
         region,
         subscription_id=subscription,
         credential=credential,
-        base_url=env.get("AZURE_RESOURCE_MANAGER_ENDPOINT") or None,
-        connection_verify=verify,
+        base_url=base_url,
+        connection_verify=verify if base_url else None,
         public_ip=public_ip,
         **client_kwargs,
     )

@@ -53,6 +53,8 @@ class FaultProxy:
         self.subnet_zones: dict[str, str] = {}  # learnt from DescribeSubnets answers
         self.injected = 0
         self.requests: list[tuple[float, str]] = []  # (arrival time.time(), EC2 Action), for the benchmarks
+        self.record: set[str] = set()  # Actions whose answers are kept in `answers` (tests that look for leaks)
+        self.answers: list[tuple[str, bytes]] = []  # (Action, body as moto answered it)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -120,10 +122,13 @@ class FaultProxy:
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 answer = upstream.getresponse()
                 data = answer.read()
-                if params.get("Action", [""])[0] == "DescribeSubnets":
+                action = params.get("Action", [""])[0]
+                if action == "DescribeSubnets":
                     proxy._learn_subnets(data)
-                if params.get("Action", [""])[0] == "DescribeImages" and answer.status == 200:
+                if action == "DescribeImages" and answer.status == 200:
                     data = proxy._real_root_sizes(data)
+                if action in proxy.record:
+                    proxy.answers.append((action, data))
                 self.send_response(answer.status)
                 for key, value in answer.getheaders():
                     if key.lower() not in ("content-length", "connection", "transfer-encoding"):
