@@ -3,8 +3,10 @@
 It plays the example pipeline of examples/seeds/bitbucket-pipelines.yml:
 
  1. a local Bitbucket with the example repository on main;
- 2. a local cloud (moto's EC2 for aws, the local Compute Engine for gcp, the local Azure for azure);
- 3. a stand-in for the cloud's VMs, which boots each new instance's real startup script in a sandbox;
+ 2. a local cloud (moto's EC2 for aws, the local Compute Engine for gcp, the local Azure for azure, the
+    local Kubernetes API for kubernetes);
+ 3. a stand-in for the cloud's VMs, which boots each new instance's real startup script in a sandbox
+    (on kubernetes: for the pod's runner container, reading its credentials from the Job's Secret);
     the runner it starts signs in to the local Bitbucket with its OAuth credentials (ONLINE);
  4. step 1, runner mode: `python -m pipe` with the step's variables, until the runner is ONLINE;
  5. step 2, on the runner: the example's training (run here, in a checkout of main);
@@ -13,7 +15,7 @@ It plays the example pipeline of examples/seeds/bitbucket-pipelines.yml:
 
 Everything it started is stopped on exit, on failure and on Ctrl-C.
 
-    python demo/run.py [--cloud aws|gcp|azure] [--workdir DIR] [--state-out FILE]
+    python demo/run.py [--cloud aws|gcp|azure|kubernetes] [--workdir DIR] [--state-out FILE]
 """
 
 from __future__ import annotations
@@ -45,9 +47,10 @@ for _path in (ROOT / "test", ROOT):  # the local servers live with the tests; th
 import yaml  # noqa: E402
 from fakes.bitbucket import FakeBitbucket  # noqa: E402
 from fakes.isolation import isolated_env  # noqa: E402
+from pod_standin import PodBooted, PodStandIn  # noqa: E402
 from vm_standin import VmStandIn  # noqa: E402
 
-from demo.clouds import CLOUD_NAMES, InstanceView, LocalCloud, start_cloud  # noqa: E402
+from demo.clouds import CLOUD_NAMES, VM_ONLY_VARIABLES, InstanceView, LocalCloud, LocalKubernetes, start_cloud  # noqa: E402
 from pipe.report import preview  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "seeds"
@@ -154,7 +157,7 @@ class Demo:
     state_out: Path | None = None
     bitbucket: FakeBitbucket | None = None
     cloud: LocalCloud | None = None
-    standin: VmStandIn | None = None
+    standin: VmStandIn | PodStandIn | None = None
     children: list[subprocess.Popen[str]] = field(default_factory=list)
     pids: dict[str, int] = field(default_factory=dict)
     _phase: int = 0
@@ -191,14 +194,20 @@ class Demo:
                 self.pids["cloud server"] = server_pid
             r.append(cloud.title + (f" (pid {server_pid})" if server_pid else ""))
 
-        with self.phase("Starting the VM stand-in: it plays each new instance of ours") as r:
-            token_url = f"{fake.root_url}/_fake/oauth2/token"
-            (self.workdir / "vms").mkdir(parents=True, exist_ok=True)
-            self.standin = VmStandIn(cloud.user_data, token_url, poll_s=0.2, _dir=str(self.workdir / "vms")).start()
-            r.append("it runs the startup script in a sandbox (docker, systemctl... are recorded, not run)")
-            r.append(
-                "the runner it starts presents its OAuth credentials to the local Bitbucket, which marks it ONLINE"
-            )
+        token_url = f"{fake.root_url}/_fake/oauth2/token"
+        if isinstance(cloud, LocalKubernetes):
+            with self.phase("Starting the pod stand-in: it plays the runner container of each new pod of ours") as r:
+                self.standin = PodStandIn(cloud.server, token_url, poll_s=0.2).start()
+                r.append("it reads the runner container's environment, its OAuth credentials from the Job's Secret")
+                r.append("and presents them to the local Bitbucket, which marks the runner ONLINE")
+        else:
+            with self.phase("Starting the VM stand-in: it plays each new instance of ours") as r:
+                (self.workdir / "vms").mkdir(parents=True, exist_ok=True)
+                self.standin = VmStandIn(cloud.user_data, token_url, poll_s=0.2, _dir=str(self.workdir / "vms")).start()
+                r.append("it runs the startup script in a sandbox (docker, systemctl... are recorded, not run)")
+                r.append(
+                    "the runner it starts presents its OAuth credentials to the local Bitbucket, which marks it ONLINE"
+                )
 
         build = {
             **fake.pipeline_env(DEMO_TOKEN, WORKSPACE, REPO_SLUG),  # a step on main's head
@@ -213,9 +222,12 @@ class Demo:
             (clone / name).parent.mkdir(parents=True, exist_ok=True)
             (clone / name).write_bytes(content)
 
-        shown = " ".join(f"{k}={v}" for k, v in {"CLOUD": self.cloud_name, **example.runner_vars}.items())
+        runner_vars = dict(example.runner_vars)
+        if isinstance(cloud, LocalKubernetes):
+            runner_vars = {k: v for k, v in runner_vars.items() if k not in VM_ONLY_VARIABLES}
+        shown = " ".join(f"{k}={v}" for k, v in {"CLOUD": self.cloud_name, **runner_vars}.items())
         with self.phase(f'Step 1 "{example.runner_step}": python -m pipe, runner mode ({shown})') as r:
-            env = {**build, **cloud.env(), **example.runner_vars, "WAIT_TIMEOUT": "2min"}
+            env = {**build, **cloud.env(), **runner_vars, "WAIT_TIMEOUT": "2min"}
             env["BITBUCKET_STEP_UUID"] = "{" + str(uuid.uuid4()) + "}"
             self.run_child("runner mode", [sys.executable, "-m", "pipe"], env, cwd=clone)
             runners = list(repo.runners.values())
@@ -387,8 +399,11 @@ class Demo:
             _out(f"  labels: {', '.join(runner.labels)}")
             booted = self.standin.booted if self.standin is not None else {}
             for inst in mine:
-                if inst.id in booted:
-                    _out(f"  started by: the startup script of {inst.id} (exit status {booted[inst.id].returncode})")
+                started = booted.get(inst.id)
+                if isinstance(started, PodBooted):
+                    _out(f"  started by: the runner container of Job {inst.id}'s pod (credentials from its Secret)")
+                elif started is not None:
+                    _out(f"  started by: the startup script of {inst.id} (exit status {started.returncode})")
 
             pr = repo.pulls[pr_id]
             commit_hash = pr.source_commit(repo)

@@ -6,5 +6,6 @@ pytest_plugins = [
     "fixtures_aws",
     "fixtures_gcp",
     "fixtures_azure",
+    "fixtures_kubernetes",
     "fixtures_clouds",
 ]

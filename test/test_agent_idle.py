@@ -126,16 +126,47 @@ def test_step_that_starts_while_the_runner_is_stopping_keeps_the_vm_and_restarts
     assert live == 0 and 900 + 300 <= t <= 900 + 330
 
 
-def test_runner_log_covers_the_image_pull_before_step_containers_exist() -> None:
-    lines = [(280.0, "Updating step progress to PULLING_IMAGES."), (700.0, "Updating step progress to COMPLETED.")]
-    agent, clock, _host, cloud = make(idle=300, log_lines=lines, steps=[(500, 650)])
+# A real Linux Docker runner's log, as iterative/cml keeps it in its own test fixture (src/cml.test.js,
+# 'Runner logs'; the patterns in src/drivers/bitbucket_cloud.js runnerLogPatterns()).
+RUNNER_ONLINE = (
+    '[2022-06-05 17:23:41,945] Updating runner status to "ONLINE" and checking for new steps assigned to the '
+    "runner after 0 seconds and then every 30 seconds."
+)
+GETTING_STEP = (
+    "[2022-06-05 17:24:12,246] Getting step StepId{accountUuid={XXXXX-XXX-XXX-XXXXXXXX}, "
+    "repositoryUuid={XXXXX-XXX-XXX-XXXXXXXX}, pipelineUuid={XXXXX-XXX-XXX-XXXXXXXX}, "
+    "stepUuid={XXXXX-XXX-XXX-XXXXXXXX}}."
+)
+STEP_FAILED = "[2022-06-05 17:24:53,466] Completing step with result Result{status=FAILED, error=None}."
+STEP_PASSED = "[2022-06-05 17:24:53,466] Completing step with result Result{status=PASSED, error=None}."
+
+
+def test_an_image_pull_longer_than_the_idle_timeout_between_getting_and_completing_a_step_is_busy() -> None:
+    # The runner takes the step at 280 s and pulls its image for 620 s (twice IDLE_TIMEOUT) before the
+    # step container exists; the step ends at 1010 s.
+    lines = [(0.0, RUNNER_ONLINE), (280.0, GETTING_STEP), (1010.0, STEP_PASSED)]
+    agent, clock, _host, cloud = make(idle=300, log_lines=lines, steps=[(900, 1000)])
     run_until(agent, clock, 5000)
-    [(t, _, _)] = cloud.terminated
-    assert 700 + 300 <= t <= 700 + 330
+    [(t, reason, _)] = cloud.terminated
+    assert reason.startswith("idle") and 1010 + 300 <= t <= 1010 + 330
+
+
+def test_the_runner_coming_online_is_not_a_step() -> None:
+    agent, clock, _host, cloud = make(idle=300, log_lines=[(0.0, RUNNER_ONLINE), (200.0, RUNNER_ONLINE)])
+    run_until(agent, clock, 5000)
+    assert [t for t, _, _ in cloud.terminated] == [300.0]
+
+
+@pytest.mark.parametrize("end", [STEP_PASSED, STEP_FAILED])
+def test_a_completed_step_of_either_result_counts_for_single(end: str) -> None:
+    agent, clock, _host, cloud = make(idle=None, single=True, log_lines=[(50.0, GETTING_STEP), (400.0, end)])
+    run_until(agent, clock, 5000)
+    [(t, reason, _)] = cloud.terminated
+    assert reason == "single step done" and 400 <= t <= 400 + POLL
 
 
 def test_a_start_line_without_an_end_holds_the_vm_at_most_the_log_cap() -> None:
-    agent, clock, _host, cloud = make(idle=300, log_lines=[(10.0, "Setting runner state to executing step.")])
+    agent, clock, _host, cloud = make(idle=300, log_lines=[(10.0, GETTING_STEP)])
     run_until(agent, clock, 10 * 3600)
     [(t, _, _)] = cloud.terminated
     assert LOG_BUSY_CAP_S <= t <= 10 + LOG_BUSY_CAP_S + 300 + 30

@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from vm_sandbox import VmSandbox
@@ -105,7 +106,8 @@ def test_shellcheck_does_flag_a_bad_script() -> None:
 @pytest.mark.parametrize(("cloud", "gpu"), CLOUD_GPU)
 def test_script_is_well_under_the_aws_user_data_limit(cloud: str, gpu: bool) -> None:
     script = render_startup_script(make_cfg(cloud, gpu))
-    assert len(script.encode()) < 14_500
+    # GPU scripts also carry the GPU runtime shim (~1.8 KB): both stay plain text under AWS's 16 KB.
+    assert len(script.encode()) < (16_000 if gpu else 14_500)
     assert render_user_data(make_cfg(cloud, gpu)) == script
 
 
@@ -248,25 +250,104 @@ def test_docker_is_installed_from_the_distribution_when_absent(tmp_path: Path) -
     assert box.runner_env() == expected_env(make_cfg("azure"))
 
 
+def docker_runtimes(box: VmSandbox) -> dict[str, Any]:
+    """daemon.json read with the keys Docker and the NVIDIA toolkit's README use: default-runtime, runtimes.*.path."""
+    config: dict[str, Any] = json.loads(box.file("/etc/docker/daemon.json").read_text())
+    return config
+
+
 @pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
-def test_gpu_ready_image_installs_nothing_and_makes_nvidia_the_default_runtime(tmp_path: Path, cloud: str) -> None:
+def test_gpu_ready_image_installs_nothing_and_makes_the_gpu_shim_dockers_default_runtime(
+    tmp_path: Path, cloud: str
+) -> None:
     box = VmSandbox(tmp_path, docker=True, nvidia_driver=True, nvidia_toolkit=True)
     boot(box, make_cfg(cloud, gpu=True))
     assert box.calls("apt-get") == []
     daemon = box.file("/etc/docker/daemon.json")
-    assert box.calls("nvidia-ctk") == [
-        ["runtime", "configure", "--runtime=docker", "--set-as-default", f"--config={daemon}"]
-    ]
-    assert json.loads(daemon.read_text())["default-runtime"] == "nvidia"
+    assert box.calls("nvidia-ctk") == [["runtime", "configure", "--runtime=docker", f"--config={daemon}"]]
+    config = docker_runtimes(box)
+    shim = box.file("/opt/cml-runner/gpu-runtime")
+    assert config["default-runtime"] == "cml-nvidia"
+    assert config["runtimes"]["cml-nvidia"] == {"path": str(shim)}
+    assert config["runtimes"]["nvidia"]["path"] == "nvidia-container-runtime"  # what the shim hands over to
+    assert shim.stat().st_mode & 0o111 and shim.read_text().startswith("#!/usr/bin/env python3")
     restart = box.records().index(["systemctl", "restart", "docker"])
     assert restart < next(i for i, r in enumerate(box.records()) if r[:2] == ["docker", "run"])
 
 
-def test_gpu_image_with_the_runtime_already_default_does_not_restart_docker(tmp_path: Path) -> None:
+def test_gpu_image_with_the_nvidia_runtime_configured_gets_the_shim_once(tmp_path: Path) -> None:
     box = VmSandbox(tmp_path, nvidia_driver=True, nvidia_toolkit=True, nvidia_default_runtime=True)
-    boot(box, make_cfg("aws", gpu=True))
+    cfg = make_cfg("aws", gpu=True)
+    boot(box, cfg)
     assert box.calls("apt-get") == [] and box.calls("nvidia-ctk") == []
-    assert ["restart", "docker"] not in box.calls("systemctl")
+    assert docker_runtimes(box)["default-runtime"] == "cml-nvidia"
+    assert box.calls("systemctl").count(["restart", "docker"]) == 1
+    (tmp_path / "state" / "active-cml-runner").unlink()  # a reboot: the script runs again
+    boot(box, cfg)
+    assert box.calls("systemctl").count(["restart", "docker"]) == 1  # already in place: Docker not restarted
+
+
+# A step's OCI spec as Docker hands it to the runtime: image env first (python:3.11 sets no NVIDIA variable).
+PYTHON_IMAGE_ENV = ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "PYTHON_VERSION=3.11.9"]
+
+
+def run_shim(box: VmSandbox, tmp_path: Path, args: list[str], env: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """Call the shim the boot script wrote, as Docker would; a stub nvidia-container-runtime records what it got:
+    its arguments, and the OCI spec (config.json) in the bundle at that moment, which is what the NVIDIA runtime
+    and its hook read NVIDIA_VISIBLE_DEVICES and NVIDIA_DRIVER_CAPABILITIES from."""
+    bundle = tmp_path / "bundle"
+    bundle.mkdir(exist_ok=True)
+    (bundle / "config.json").write_text(json.dumps({"ociVersion": "1.0.2", "process": {"args": ["sh"], "env": env}}))
+    stubs = tmp_path / "nvidia-bin"
+    stubs.mkdir(exist_ok=True)
+    stub = stubs / "nvidia-container-runtime"
+    record = f'printf "%s\\n" "$@" >{tmp_path}/next-args\ncat {bundle}/config.json >{tmp_path}/seen\n'
+    stub.write_text("#!/bin/sh\n" + record)
+    stub.chmod(0o755)
+    argv = [str(box.file("/opt/cml-runner/gpu-runtime")), *[a.replace("BUNDLE", str(bundle)) for a in args]]
+    done = subprocess.run(argv, env={"PATH": f"{stubs}:/usr/bin:/bin"}, capture_output=True, text=True, timeout=30,
+                          check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    next_args = (tmp_path / "next-args").read_text().splitlines()
+    return next_args, json.loads((tmp_path / "seen").read_text())
+
+
+CREATE = ["--root", "/var/run/docker/runtime-runc/moby", "--log", "/run/log.json", "--log-format", "json", "create",
+          "--bundle", "BUNDLE", "--pid-file", "/run/init.pid", "0123abcd"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        # any step image: all GPUs, the toolkit's default capabilities
+        (PYTHON_IMAGE_ENV,
+         [*PYTHON_IMAGE_ENV, "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility"]),
+        # a CUDA image chose already: untouched
+        ([*PYTHON_IMAGE_ENV, "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility,video"],
+         [*PYTHON_IMAGE_ENV, "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility,video"]),
+        # a container that asked for no GPU keeps its choice
+        (["NVIDIA_VISIBLE_DEVICES=void"], ["NVIDIA_VISIBLE_DEVICES=void"]),
+        # capabilities given without devices: devices added, capabilities kept
+        (["NVIDIA_DRIVER_CAPABILITIES=all"], ["NVIDIA_DRIVER_CAPABILITIES=all", "NVIDIA_VISIBLE_DEVICES=all"]),
+    ],
+)  # fmt: skip
+def test_the_shim_gives_a_step_container_the_gpu_in_the_spec_the_nvidia_runtime_reads(
+    tmp_path: Path, env: list[str], expected: list[str]
+) -> None:
+    box = VmSandbox(tmp_path / "vm", nvidia_driver=True, nvidia_toolkit=True)
+    boot(box, make_cfg("gcp", gpu=True))
+    next_args, spec = run_shim(box, tmp_path, CREATE, env)
+    assert next_args == [a.replace("BUNDLE", str(tmp_path / "bundle")) for a in CREATE]  # handed over unchanged
+    assert spec["process"]["env"] == expected
+    assert spec["process"]["args"] == ["sh"] and spec["ociVersion"] == "1.0.2"
+
+
+@pytest.mark.parametrize("args", [["start", "0123abcd"], ["--bundle", "create", "state", "x"], ["delete", "x"]])
+def test_the_shim_touches_only_create(tmp_path: Path, args: list[str]) -> None:
+    box = VmSandbox(tmp_path / "vm", nvidia_driver=True, nvidia_toolkit=True)
+    boot(box, make_cfg("azure", gpu=True))
+    next_args, spec = run_shim(box, tmp_path, args, PYTHON_IMAGE_ENV)
+    assert next_args == args and spec["process"]["env"] == PYTHON_IMAGE_ENV
 
 
 def test_gpu_stack_missing_pieces_are_installed_only(tmp_path: Path) -> None:
@@ -276,7 +357,7 @@ def test_gpu_stack_missing_pieces_are_installed_only(tmp_path: Path) -> None:
     assert installs == ["nvidia-container-toolkit"]  # not docker, not the driver
     assert any("nvidia.github.io/libnvidia-container" in " ".join(c) for c in box.calls("curl"))
     assert box.file("/etc/apt/sources.list.d/nvidia-container-toolkit.list").exists()
-    assert json.loads(box.file("/etc/docker/daemon.json").read_text())["default-runtime"] == "nvidia"
+    assert docker_runtimes(box)["default-runtime"] == "cml-nvidia"
 
 
 def test_cpu_vm_does_not_touch_the_gpu_stack(tmp_path: Path) -> None:

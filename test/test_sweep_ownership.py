@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from contract_clouds import CloudUnderTest, ours
+from contract_clouds import VM_CLOUDS, CloudUnderTest, ours
 from fakes.aws_faults import FaultProxy
 from fakes.bitbucket import FakeBitbucket
 from fixtures_pipe import output_lines, run_pipe
@@ -38,7 +38,7 @@ def step_env(
     return {
         **cloud_env,
         **bitbucket.pipeline_env(workspace="acme", slug=slug),
-        "CLOUD_REGION": "us-west",
+        **({"CLOUD_REGION": "us-west"} if cloud_env.get("CLOUD") in VM_CLOUDS else {}),  # a cluster has no region
         "CLOUD_TYPE": "m",
         "WAIT_TIMEOUT": "60s",
         "CML_RUNNER_POLL_SECONDS": "0.2",

@@ -3,7 +3,8 @@
 Shipped inside the startup script. Decides when the instance goes away:
 - busy = a step container is running (any container other than the runner and the
   containers that existed before the runner started), or the runner's log says a step
-  is in progress (second signal, covers image pulls before the step's containers exist);
+  is in progress: after its "Getting step" line and before its "Completing step" line
+  (this covers image pulls before the step's containers exist);
 - the idle clock runs only while not busy; after IDLE_TIMEOUT idle (or after one step
   with SINGLE) it stops the runner, re-checks, then terminates the instance;
 - MAX_LIFETIME and spot/preemption notices end the instance whatever the state.
@@ -13,21 +14,32 @@ Time, containers, metadata and power-off are injected, so tests drive it with fa
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from http.client import HTTPConnection, HTTPException
 from typing import Any, Callable, Protocol  # noqa: UP035 - the VM may run Python 3.8
 
 POLL_S = 5.0
 DOCKER_ERRORS_BEFORE_IDLE = 36  # ~3 min of a broken docker CLI before we stop trusting "busy"
-LOG_BUSY_CAP_S = 900.0  # a step seen only in the log (pulls, uploads, missed end line) holds the VM this long at most
-# The Linux Docker runner's log lines (best effort; checked in this order).
-LOG_END = re.compile(r"step progress to COMPLETED|runner state to not executing step|Completed step", re.I)
-LOG_START = re.compile(r"step progress to \w+|runner state to executing step|Executing step|Starting step", re.I)
+# The Linux Docker runner logs one line when it takes a step and one when it hands the result back; between
+# them it may pull a large image before any step container exists. The real lines, from iterative/cml's
+# fixture of a real runner log (src/cml.test.js 'Runner logs'; patterns in src/drivers/bitbucket_cloud.js
+# runnerLogPatterns()):
+#   [2022-06-05 17:24:12,246] Getting step StepId{accountUuid={...}, repositoryUuid={...}, pipelineUuid={...}, ...}.
+#   [2022-06-05 17:24:53,466] Completing step with result Result{status=FAILED, error=None}.
+LOG_START = re.compile(r"Getting step StepId\{")
+LOG_END = re.compile(r"Completing step with result Result\{status=(\w+)")
+# A start line whose end line never comes (the runner restarted mid-step) holds the VM this long at most:
+# Bitbucket's limit on one runner step (120 minutes, support.atlassian.com/bitbucket-cloud/docs/runners/)
+# plus the runner's own set-up and tear-down. Step containers count as busy on their own, beside this.
+LOG_BUSY_CAP_S = 120 * 60 + 10 * 60
 
 
 class Clock(Protocol):
@@ -101,9 +113,13 @@ class Agent:
     def busy(self) -> bool:
         now = self.clock.now()
         for line in self.host.runner_log():
-            if LOG_END.search(line):
+            ended = LOG_END.search(line)
+            if ended:
+                if self.log_busy_since is not None:
+                    self.log(f"runner completed a step ({ended.group(1)})")
                 self.log_busy_since = None
             elif LOG_START.search(line) and self.log_busy_since is None:
+                self.log("runner took a step")
                 self.log_busy_since = now
         log_busy = self.log_busy_since is not None and now - self.log_busy_since < LOG_BUSY_CAP_S
         try:
@@ -238,6 +254,85 @@ class DockerHost:
                 )  # fmt: skip
         except (OSError, subprocess.SubprocessError):
             pass
+
+
+# ------------------------------------------------------------ Kubernetes pod host
+
+
+class _UnixConnection(HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+class DockerSocketHost:
+    """In a Kubernetes pod: the Docker-in-Docker daemon runs only step containers (the runner is a sibling
+    container of the pod, not one of this daemon's), asked through the shared socket with the Engine API.
+
+    The runner cannot be stopped from here: a pod's containers are the kubelet's. So the agent's re-check
+    after "stopping" is a plain second look, and a step the runner takes in that instant is ended with the
+    pod (Bitbucket marks it failed; re-run it). The runner's log is not visible either: busy = containers."""
+
+    def __init__(self, socket_path: str) -> None:
+        self.socket_path = socket_path
+
+    def step_containers(self) -> list[str]:
+        conn = _UnixConnection(self.socket_path, 10.0)
+        try:
+            conn.request("GET", "/containers/json")
+            resp = conn.getresponse()
+            body = resp.read()
+        except (OSError, HTTPException) as e:
+            raise OSError(f"docker socket {self.socket_path}: {e}") from e
+        finally:
+            conn.close()
+        if resp.status != 200:
+            raise OSError(f"docker socket {self.socket_path}: HTTP {resp.status}")
+        try:
+            return [c["Id"] for c in json.loads(body) if c.get("Id")]
+        except (ValueError, TypeError, KeyError) as e:
+            raise OSError(f"docker socket {self.socket_path}: unexpected answer ({e})") from e
+
+    def runner_log(self) -> list[str]:
+        return []
+
+    def stop_runner(self) -> None:
+        return None
+
+    def start_runner(self) -> None:
+        return None
+
+    def tell_steps(self, message: str) -> None:
+        return None
+
+
+class PodCloud:
+    """Kubernetes has no spot notice to read here, and ending the agent ends the pod: the Job completes."""
+
+    def interruption(self) -> str | None:
+        return None
+
+    def terminate(self, reason: str) -> None:
+        return None
+
+
+def main_in_pod(environ: dict[str, str], clock: Clock, log: Callable[[str], None]) -> int:
+    """The agent as the pod's regular container: returns (exit 0) when the pod should end."""
+    cfg = json.loads(environ["CML_AGENT_CONFIG"])
+    agent = Agent(
+        idle_timeout_s=cfg["idle_timeout_s"], max_lifetime_s=cfg["max_lifetime_s"], started_at=cfg["started_at"],
+        single=cfg["single"], clock=clock, host=DockerSocketHost(cfg["docker_socket"]), cloud=PodCloud(), log=log,
+    )  # fmt: skip
+    log(f"watching: idle timeout {cfg['idle_timeout_s']} s, single {cfg['single']}, "
+        f"{int(agent.deadline - clock.now())} s of lifetime left")  # fmt: skip
+    reason = agent.run()
+    log(f"ending the pod: {reason}")
+    return 0
 
 
 # ---------------------------------------------------------------------- real cloud
@@ -388,6 +483,8 @@ def make_logger(console: str) -> Callable[[str], None]:
 
 
 def main(argv: list[str]) -> int:
+    if argv[1:2] == ["--kubernetes"]:
+        return main_in_pod(dict(os.environ), RealClock(), lambda m: print("cml-agent: " + m, flush=True))
     with open(argv[1]) as f:
         cfg = json.load(f)
     root = cfg.get("root", "")

@@ -14,6 +14,7 @@ from pathlib import Path
 _HERE = Path(__file__).parent
 TEMPLATE = _HERE / "startup.sh"
 AGENT = _HERE / "agent.py"
+GPU_RUNTIME = _HERE / "gpu_runtime.py"
 
 DEFAULT_RUNNER_IMAGE = "docker-public.packages.atlassian.com/sox/atlassian/bitbucket-pipelines-runner:1"
 RUNNER_SERVICE = "cml-runner.service"
@@ -103,21 +104,30 @@ def agent_config(cfg: BootConfig) -> dict[str, object]:
     }
 
 
-def shipped_agent() -> str:
-    """agent.py as shipped: the same code without docstrings and comments (user-data is small)."""
-    tree = ast.parse(AGENT.read_text())
+def shipped(source: Path) -> str:
+    """A module as shipped to the VM: the same code without docstrings and comments (user-data is small)."""
+    tree = ast.parse(source.read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef) and node.body:
             first = node.body[0]
             if isinstance(first, ast.Expr) and isinstance(getattr(first.value, "value", None), str):
                 node.body = node.body[1:] or [ast.Pass()]
-    return "#!/usr/bin/env python3\n# cml-runner idle agent (pipe/bootstrap/agent.py)\n" + ast.unparse(tree) + "\n"
+    return f"#!/usr/bin/env python3\n# cml-runner (pipe/bootstrap/{source.name})\n" + ast.unparse(tree) + "\n"
+
+
+def shipped_agent() -> str:
+    return shipped(AGENT)
+
+
+def _packed(text: str) -> str:
+    """gzip + base64 in 76-character lines, for a quoted heredoc of the script."""
+    b64 = base64.b64encode(gzip.compress(text.encode(), 9, mtime=0)).decode()
+    return "\n".join(b64[i : i + 76] for i in range(0, len(b64), 76))
 
 
 def render_startup_script(cfg: BootConfig) -> str:
     """The boot script text for user-data / startup-script / custom data."""
     _check(cfg)
-    agent_b64 = base64.b64encode(gzip.compress(shipped_agent().encode(), 9, mtime=0)).decode()
     agent_json = json.dumps(agent_config(cfg), indent=1).replace("@ROOT@", "$R").replace("@LIB@", "$LIB")
     values = {
         "@CLOUD@": cfg.cloud,
@@ -125,7 +135,9 @@ def render_startup_script(cfg: BootConfig) -> str:
         "@RUNNER_IMAGE@": shlex.quote(cfg.runner_image),
         "@RUNNER_CONTAINER@": shlex.quote(cfg.runner_container),
         "@MAX_LIFETIME_S@": str(int(cfg.max_lifetime_s)),
-        "@AGENT_B64@": "\n".join(agent_b64[i : i + 76] for i in range(0, len(agent_b64), 76)),
+        "@AGENT_B64@": _packed(shipped_agent()),
+        # Only GPU machines run it (ensure_gpu); CPU scripts stay small.
+        "@GPU_RUNTIME_B64@": _packed(shipped(GPU_RUNTIME)) if cfg.gpu else "",
         "@AGENT_JSON@": agent_json,
         "@RUNNER_ENV@": "\n".join(f"{k}={v}" for k, v in runner_env(cfg).items()),
         "@USER_SCRIPT@": cfg.user_startup_script.rstrip("\n"),

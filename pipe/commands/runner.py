@@ -13,25 +13,28 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+import yaml
 
 from pipe import log as redaction
 from pipe.bitbucket.client import BitbucketClient, BitbucketError
 from pipe.bitbucket.models import RegisteredRunner, Repository, Runner
-from pipe.bootstrap.render import masked, render_startup_script, render_user_data
+from pipe.bootstrap.render import BootConfig, masked, render_startup_script, render_user_data
 from pipe.commands.clients import bitbucket_client, checked_uuid
 from pipe.commands.shared import leave_for_later_steps
 from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings, random_name
 from pipe.providers import make_provider
-from pipe.providers.base import Instance, InstanceSpec, Provider, ProviderError
+from pipe.providers.base import Instance, InstanceSpec, Provider, ProviderError, ReportsTrouble, WorkloadFailed
 from pipe.providers.tags import repository_tag, runner_tag
 from pipe.runner.decide import NameInUse, decide_from_pages
 from pipe.runner.launch import launch_with_fallback
 from pipe.runner.leftovers import Listing
 from pipe.runner.plan import LaunchPlan, build_plan
 from pipe.runner.rollback import Interrupted, Rollback, signals_raise
+from pipe.runner.step_size import warn_if_too_small
 from pipe.runner.sweep import LAUNCH_CALLS, LAUNCH_CALLS_AFTER_LISTING, at_launch
 from pipe.runner.wait import AVERAGE_EVERY_S, POLL_EVERY_S, wait_online
 
@@ -53,12 +56,13 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
     plan = build_plan(settings, settings.name or random_name(), int(time.time()))
     for line in plan.describe():
         log.info("Plan: %s", line)
+    warn_if_too_small(common.clone_dir, plan.labels, plan.machine.instance_type, plan.machine.memory_gib, log)
     if common.dry_run:
         _print_dry_run(plan, common, log)
         return "DRY_RUN: nothing was created"
 
     client = bitbucket_client(common, settings.runner_scope)
-    provider = make_provider(plan.cloud, plan.location.region, env)
+    provider = make_provider(plan.cloud, plan.location.region, env, kubernetes=plan.kubernetes)
     # The step's BITBUCKET_REPO_UUID names our instances; the repository is read only when it is missing,
     # or for a launch (the runner needs the workspace's UUID): a reuse never reads it.
     repository = None if common.repo_uuid else client.repository()
@@ -156,16 +160,29 @@ def _launch(
     with signals_raise():
         try:
             image = provider.resolve_image(plan.image_request, plan.machine.has_gpu)
+            disk_gb = plan.root_disk_gb(provider.image_disk_gb(image))  # refused here, before anything exists
+            if disk_gb != plan.disk_gb:
+                log.info("Root disk: %d GB, the size of image %s (more than %d GB).", disk_gb, image, plan.disk_gb)
             zones = list(plan.location.zones) or provider.zones(plan.machine.instance_type)
+            created: list[Runner] = []
+
+            def delete_runner() -> None:
+                # A registration whose answer was lost or malformed (no uuid) may still have registered the
+                # runner: then it is found by its name and labels (a NAME given was checked unused above; a
+                # random one is unique).
+                for registered_runner in created or client.runners_named(plan.name, list(plan.labels)):
+                    client.delete_runner(registered_runner.uuid)
+
+            rollback.add(f"delete runner {plan.name}", delete_runner)
             registered = client.create_runner(plan.name, list(plan.labels))
             redaction.register_secret(registered.oauth_client_secret)
             runner = registered.runner
-            rollback.add(f"delete runner {runner.name}", lambda: client.delete_runner(runner.uuid))
+            created.append(runner)
             # Whatever the launch got to create is found by the runner's tag: this covers a stop mid-call.
             rollback.add(
                 f"terminate instances of runner {runner.name}", lambda: _terminate_for(provider, runner, repo_tag)
             )
-            spec = _spec(plan, registered, repository, repo_uuid, image, common)
+            spec = _spec(plan, registered, repository, repo_uuid, image, disk_gb, common)
             instance = launch_with_fallback(provider, spec, zones, plan.spot)
             log.info("Instance %s is starting in %s; waiting for the runner to connect.", instance.id, instance.zone)
             poll_every, average_every = _poll_cadence()
@@ -176,6 +193,7 @@ def _launch(
                 what=f"instance {instance.id} booting",
                 poll_every_s=poll_every,
                 average_every_s=average_every,
+                watch=_watcher(provider, instance, log),
             )
             return Launched(online, instance)
         except (Exception, Interrupted) as failure:
@@ -191,12 +209,34 @@ def _launch(
             raise
 
 
+def _watcher(provider: Provider, instance: Instance, log: logging.Logger) -> Callable[[], str | None] | None:
+    """For providers that can see their workload's trouble (ReportsTrouble): each new trouble is one line in the
+    log, and fatal trouble ends the wait (the launch is then rolled back)."""
+    if not isinstance(provider, ReportsTrouble):
+        return None
+    seen: set[str] = set()
+
+    def watch() -> str | None:
+        found = provider.trouble(instance)
+        if found is None:
+            return None
+        if found.message not in seen:
+            seen.add(found.message)
+            log.warning("%s", found.message)
+        if found.fatal:
+            raise WorkloadFailed(found.message)
+        return found.message
+
+    return watch
+
+
 def _spec(
     plan: LaunchPlan,
     registered: RegisteredRunner,
     repository: Repository,
     repo_uuid: str,
     image: str,
+    disk_gb: int,
     common: CommonSettings,
 ) -> InstanceSpec:
     runner = registered.runner
@@ -207,8 +247,8 @@ def _spec(
         client_id=registered.oauth_client_id,
         client_secret=registered.oauth_client_secret,
     )
-    try:
-        user_data = render_user_data(boot)
+    try:  # a Kubernetes workload is built from boot by the provider: there is no boot script
+        user_data = "" if plan.kubernetes is not None else render_user_data(boot)
     except ValueError as too_big:
         raise RunnerFailure(str(too_big)) from None
     return InstanceSpec(
@@ -216,7 +256,8 @@ def _spec(
         region=plan.location.region,
         instance_type=plan.machine.instance_type,
         image=image,
-        disk_gb=plan.disk_gb,
+        disk_gb=disk_gb,
+        disk_explicit=plan.disk_explicit,
         user_data=user_data,
         tags=plan.tags(runner_uuid=runner.uuid, repository_uuid=repo_uuid, pipeline=_pipeline(common)),
         accelerator=plan.machine.accelerator,
@@ -224,6 +265,7 @@ def _spec(
         spot_price=plan.spot_price,
         permission_set=plan.permission_set,
         max_lifetime_s=plan.max_lifetime_s,
+        boot=boot,
     )
 
 
@@ -249,7 +291,34 @@ def _print_dry_run(plan: LaunchPlan, common: CommonSettings, log: logging.Logger
         runner_uuid=PLACEHOLDER_UUID, repository_uuid=common.repo_uuid or PLACEHOLDER_UUID, pipeline=_pipeline(common)
     )
     log.info("Plan: tags: %s", json.dumps(tags, sort_keys=True))
+    if plan.kubernetes is not None:
+        _print_manifests(plan, boot, tags, log)
+        return
     log.info("Plan: startup script (secrets masked):\n%s", masked(render_startup_script(boot)))
+
+
+def _print_manifests(plan: LaunchPlan, boot: BootConfig, tags: dict[str, str], log: logging.Logger) -> None:
+    """What CLOUD kubernetes would create, as YAML, the Secret's values masked (no SDK is imported)."""
+    from pipe.providers.kubernetes.manifests import for_display, job_manifest, masked_secret, secret_manifest
+
+    assert plan.kubernetes is not None
+    spec = InstanceSpec(
+        name=plan.name,
+        region=plan.location.region,
+        instance_type=plan.machine.instance_type,
+        image=plan.kubernetes.dind_image,
+        disk_gb=0,
+        user_data="",
+        tags=tags,
+        accelerator=plan.machine.accelerator,
+        accelerator_count=plan.machine.accelerator_count,
+        max_lifetime_s=plan.max_lifetime_s,
+        boot=boot,
+    )
+    job = job_manifest(spec, plan.kubernetes)
+    secret = masked_secret(secret_manifest(job, boot, "assigned-by-the-cluster"))
+    text = yaml.safe_dump_all([for_display(job), secret], sort_keys=False, width=120)
+    log.info("Plan: Kubernetes manifests (secrets masked):\n%s", text)
 
 
 def _poll_cadence() -> tuple[float, float]:

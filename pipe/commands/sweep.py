@@ -28,7 +28,8 @@ class SweepFailure(Exception):
 
 def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger, env: Mapping[str, str]) -> str:
     client = bitbucket_client(common, settings.runner_scope)
-    provider = make_provider(settings.cloud, resolve_location(settings.cloud, settings.region).region, env)
+    region = resolve_location(settings.cloud, settings.region).region
+    provider = make_provider(settings.cloud, region, env, kubernetes=settings.kubernetes)
     budget = Budget(client, int(BASE_HOURLY_LIMIT * SWEEP_SHARE), share=SWEEP_SHARE)
     with signals_raise():
         try:

@@ -95,7 +95,7 @@ def merge_user_tags(ours: Mapping[str, str], metadata: Mapping[str, str], cloud:
     """CLOUD_METADATA tags beside ours; ours win, so a user tag can never hide an instance from the sweep."""
     merged: dict[str, str] = {}
     for key, value in metadata.items():
-        if cloud == "gcp":
+        if cloud in ("gcp", "kubernetes"):  # label values: GCP labels, Kubernetes labels
             key, value = label_value(key), label_value(value)
         merged[key] = value
     merged.update(ours)

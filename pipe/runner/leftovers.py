@@ -18,7 +18,7 @@ from pipe.bitbucket.models import Runner
 from pipe.config.runner import MAX_WAIT_TIMEOUT_S
 from pipe.providers.base import Instance
 from pipe.providers.tags import created_at, expires_at, is_legacy, runner_scope, runner_tag
-from pipe.runner.plan import MARKER_LABEL
+from pipe.runner.plan import is_our_runner
 
 # A runner of ours that is down and has no instance is left this long before it is deleted: its VM may
 # be restarting the runner.
@@ -89,7 +89,7 @@ def stale_runners(runners: Sequence[Runner], protected: set[str], now: int) -> l
     """Our runners that are down, idle, without a live instance, and have been so long enough."""
     found: list[tuple[Runner, str]] = []
     for runner in runners:
-        if MARKER_LABEL not in runner.labels or runner.busy or runner.status not in DOWN:
+        if not is_our_runner(runner.labels) or runner.busy or runner.status not in DOWN:
             continue
         if runner_tag(runner.uuid) in protected:
             continue

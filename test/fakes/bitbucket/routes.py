@@ -3,6 +3,7 @@ its handler can return; ``test_bitbucket_conformance`` holds both to the spec.""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -85,6 +86,28 @@ def get_repository(ctx: Ctx) -> Reply:
 # --- runners (repository and workspace)
 
 
+# Bitbucket's runner label rule, as its runner UI enforces it (../shared/CONTRACT-NOTES.md, LABELS, corrected;
+# docs/sources.md): lowercase letters and digits in dot-separated parts, at most 50 characters (the pipelines
+# schema's runs_on_item), at most 10 custom labels besides self.hosted and linux, none under linux., bitbucket.,
+# atlassian. The real API's error body for a bad label is not documented: this answers in the spec's `error` shape.
+_LABEL = re.compile(r"^[a-z0-9]+(\.[a-z0-9]+)*$")
+_SYSTEM_LABELS = ("self.hosted", "linux")
+_RESERVED_PREFIXES = ("linux.", "bitbucket.", "atlassian.")
+MAX_CUSTOM_LABELS = 10
+
+
+def check_runner_labels(labels: list[str]) -> None:
+    for label in labels:
+        if len(label) > 50 or not _LABEL.match(label):
+            raise ApiError(400, f"Invalid runner label '{label}': use lowercase letters and digits in "
+                           "dot-separated parts")  # fmt: skip
+        if label not in _SYSTEM_LABELS and label.startswith(_RESERVED_PREFIXES):
+            raise ApiError(400, f"Invalid runner label '{label}': its prefix is reserved")
+    custom = {label for label in labels if label not in _SYSTEM_LABELS}
+    if len(custom) > MAX_CUSTOM_LABELS:
+        raise ApiError(400, f"A runner can have at most {MAX_CUSTOM_LABELS} custom labels; {len(custom)} given")
+
+
 def _runners(ctx: Ctx) -> dict[str, RunnerState]:
     return (
         ctx.workspace().runners if ctx.route and ctx.route.template.startswith("/workspaces/") else ctx.repo().runners
@@ -112,6 +135,7 @@ def create_runner(ctx: Ctx) -> Reply:
         raise ApiError(400, "A runner needs a name")
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
         raise ApiError(400, "labels must be a list of strings")
+    check_runner_labels(labels)
     uuid = data.get("uuid") or new_uuid()
     if uuid in runners:
         raise ApiError(409, f"A runner with UUID {uuid} already exists")

@@ -28,7 +28,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -53,7 +53,15 @@ class FaultRule:
     None).
 
     kind: "status" (answer ``status``, with ``retry_after`` as Retry-After when set), "delay" (sleep
-    ``delay_s`` then answer normally), "drop" (close the connection without a response).
+    ``delay_s`` then answer normally), "drop" (close the connection without a response), "body" (answer
+    ``status`` with ``body`` as the raw text, of ``content_type``, and ``headers``: an HTML error page, a JSON
+    list, "", a 302 to another host),
+    "strip" (the real answer with the top-level keys in ``strip`` removed; with ``handled``).
+
+    handled: the request is served first, so what it does lands (a runner is registered, a comment posted),
+    and only then is the answer replaced by the fault: "the POST reached Bitbucket but its answer was lost"
+    (drop), "a proxy answered 502 after Bitbucket did the work" (status), or a malformed answer to a call
+    that did happen (body, strip).
     """
 
     kind: str = "status"
@@ -64,6 +72,11 @@ class FaultRule:
     times: int | None = 1
     method: str = ""
     path: str = ""
+    handled: bool = False
+    body: str = ""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)  # kind "body": e.g. a Location or a redirect's target
+    strip: list[str] = field(default_factory=list)
     seen: int = 0
     hits: int = 0
 
@@ -383,7 +396,7 @@ class FakeBitbucket:
             return trigger
 
     def rate_limited(self, api_path: str, authorization: str) -> Reply | None:
-        """Bitbucket's scaled rate limit, for access tokens on /repositories/* (see pipe/bitbucket/http.py,
+        """Bitbucket's scaled rate limit, for access tokens on /repositories/* (see pipe/bitbucket/answers.py,
         RateLimit, for the sources): the headers to add, or a 429 once the hour's limit is used."""
         with self.lock:
             if self.hourly_limit is None or not api_path.startswith("/repositories/"):
@@ -552,30 +565,52 @@ class _Handler(BaseHTTPRequestHandler):
             fake.total_requests += 1
             fake.requests[r.key if r else f"{method} <unrouted>"] += 1
             fault = next((f for f in fake.faults if f.applies(method, api_path)), None)
-        if fault is not None:
-            if fault.kind == "drop":
-                self.close_connection = True
-                with contextlib.suppress(OSError):
-                    self.connection.shutdown(2)
-                return
-            if fault.kind == "delay":
-                time.sleep(fault.delay_s)
-            else:
-                headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-                msg = "Rate limit for this resource has been exceeded" if fault.status == 429 else "Injected fault"
-                self._send(Reply(fault.status, error_body(msg), headers))
-                return
-        limited = fake.rate_limited(api_path, self.headers.get("Authorization", ""))
+        authorization = self.headers.get("Authorization", "")
+        if fault is not None and fault.handled:  # served, then its answer is replaced
+            reply = self._dispatch(method, api_path, r, params, path_known, parts.query, body, base)
+            self._after(method, api_path, reply, fake.rate_limited(api_path, authorization))
+            if fault.kind == "strip" and isinstance(reply.body, dict):
+                reply.body = {k: v for k, v in reply.body.items() if k not in fault.strip}
+                self._send(reply)
+            elif not self._fault(fault):
+                self._send(reply)
+            return
+        if fault is not None and self._fault(fault):
+            return
+        limited = fake.rate_limited(api_path, authorization)
         if limited is not None and limited.status == 429:
             self._send(limited)
             return
         reply = self._dispatch(method, api_path, r, params, path_known, parts.query, body, base)
+        self._after(method, api_path, reply, limited)
+        self._send(reply)
+
+    def _after(self, method: str, api_path: str, reply: Reply, limited: Reply | None) -> None:
+        """Once a request was served: the rate-limit headers on its answer, and the triggers it sets off."""
+        fake = self.owner
         if limited is not None:
             reply.headers.update(limited.headers)
         with fake.lock:
             for trigger in [t for t in fake.triggers if t.applies(method, api_path)]:
                 trigger.action()
-        self._send(reply)
+
+    def _fault(self, fault: FaultRule) -> bool:
+        """Act out the fault; True if it answered (or dropped) the request, False for a delay then the real answer."""
+        if fault.kind == "drop":
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(2)
+            return True
+        if fault.kind == "delay":
+            time.sleep(fault.delay_s)
+            return False
+        if fault.kind == "body":
+            self._send(Reply(fault.status, fault.body.encode(), dict(fault.headers), content_type=fault.content_type))
+            return True
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+        msg = "Rate limit for this resource has been exceeded" if fault.status == 429 else "Injected fault"
+        self._send(Reply(fault.status, error_body(msg), headers))
+        return True
 
     def _dispatch(
         self,
