@@ -51,6 +51,7 @@ VARIABLES: tuple[Variable, ...] = (
         "CLOUD `kubernetes`: a kubeconfig's text, raw or base64 (as for Atlassian's kubectl-run pipe). Its user "
         "needs the Role in the README.",
         secret=True,
+        multiline=True,  # a kubeconfig is YAML over many lines (like GCP_CREDENTIALS' JSON), not one token
         modes=_RUNNER_SWEEP,
         example="$KUBE_CONFIG",
     ),
