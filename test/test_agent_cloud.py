@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from fakes.clock import FakeClock
 
-from pipe.bootstrap.agent import Agent, CloudMetadata, DockerHost, http
+from pipe.bootstrap.agent import Agent
+from pipe.bootstrap.agent_vm import CloudMetadata, DockerHost, http
 
 RUNNER = "{0a1b2c3d-1111-2222-3333-444455556666}"
 Route = tuple[int, bytes]

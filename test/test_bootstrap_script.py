@@ -25,7 +25,9 @@ from pipe.bootstrap import (
     render_user_data,
     runner_env_from_script,
     shipped_agent,
+    shipped_pod_agent,
 )
+from pipe.bootstrap.render import shipped
 
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"
 SECRET = "s3cr3t-OAuth_Value.9"
@@ -182,8 +184,37 @@ def test_the_shipped_agent_is_the_repository_agent_and_compiles() -> None:
     assert b64
     source = gzip.decompress(base64.b64decode(b64.group(1))).decode()
     assert source == shipped_agent()
-    compile(source, "agent.py", "exec")
     assert "class Agent" in source and '"""' not in source
+    # One program: every name it uses from the decision module is defined in it (no import of the pipe).
+    defined: dict[str, Any] = {"__name__": "cml_agent"}
+    exec(compile(source, "agent.py", "exec"), defined)  # noqa: S102 - our own module, to prove it stands alone
+    assert {"Agent", "RealClock", "DockerHost", "CloudMetadata", "main"} <= set(defined)
+    assert "pipe." not in source
+
+
+def test_the_vms_agent_carries_no_pod_code_and_the_pods_none_of_the_vms() -> None:
+    vm, pod = shipped_agent(), shipped_pod_agent()
+    for pod_only in ("DockerSocketHost", "PodCloud", "main_in_pod", "CML_AGENT_CONFIG"):
+        assert pod_only not in vm and pod_only in pod
+    for vm_only in ("DockerHost", "CloudMetadata", "systemctl", "169.254.169.254"):
+        assert vm_only not in pod and vm_only in vm
+    for program in (vm, pod):
+        assert program.count("class Agent:") == 1 and program.count("from __future__") == 1
+        assert program.count("if __name__ == '__main__':") == 1
+
+
+def test_shipping_refuses_a_module_that_imports_what_is_not_shipped_before_it(tmp_path: Path) -> None:
+    first = tmp_path / "first.py"
+    first.write_text("X = 1\n\nif __name__ == '__main__':\n    print(X)\n")
+    second = tmp_path / "second.py"
+    second.write_text("from pipe.bootstrap.first import X, Y\n\nprint(X, Y)\n")
+    with pytest.raises(ValueError, match=r"second.py imports Y from pipe.bootstrap.first"):
+        shipped(first, second)
+    second.write_text("from pipe.bootstrap.first import X\n\nif __name__ == '__main__':\n    print(X + 1)\n")
+    program = shipped(first, second)
+    assert "import" not in program and program.count("__main__") == 1
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert done.stdout == "2\n"
 
 
 def test_boot_steps_cover_every_cloud_and_match_the_script() -> None:

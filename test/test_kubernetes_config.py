@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -16,9 +20,12 @@ import yaml
 from fakes.clock import FakeClock
 from fixtures_pipe import output_lines, run_pipe, run_pipe_config_only, strip_ansi
 
-from pipe.bootstrap.agent import DockerSocketHost, main_in_pod
-from pipe.config.kubernetes import Toleration, parse_node_selector, parse_tolerations
+from pipe.bootstrap.agent_pod import DockerSocketHost, main_in_pod
+from pipe.bootstrap.render import BootConfig
+from pipe.config.kubernetes import KubernetesSettings, Toleration, parse_node_selector, parse_tolerations
 from pipe.config.variables import ConfigError
+from pipe.providers.base import TAG_CREATED_AT, InstanceSpec
+from pipe.providers.kubernetes.manifests import job_manifest
 from pipe.providers.kubernetes.trouble import pod_trouble
 
 TOKEN = "kube-token-Zx81Qw"
@@ -176,3 +183,41 @@ def test_the_agent_in_the_pod_sees_step_containers_through_the_docker_socket_and
         server.server_close()
     with pytest.raises(OSError):
         DockerSocketHost(str(tmp_path / "missing.sock")).step_containers()
+
+
+def test_the_pods_agent_program_runs_as_the_job_starts_it_and_ends_the_pod_when_idle(tmp_path: Path) -> None:
+    """What the pod's agent container really runs (the Job's command, one program: the shared decision and the
+    pod's host, without the VM's code) is started as the kubelet would, against a Docker socket stand-in."""
+    path = str(tmp_path / "docker.sock")
+    server = _UnixHttp(path, _Docker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Docker.containers = []
+    boot = BootConfig(
+        cloud="kubernetes", account_uuid="{11111111-2222-3333-4444-555555555555}", repository_uuid="",
+        runner_uuid="{21111111-2222-3333-4444-555555555555}", runner_name="cml-pod0000001", oauth_client_id="id",
+        oauth_client_secret="secret", idle_timeout_s=0, max_lifetime_s=3600, single=False, gpu=False,
+    )  # fmt: skip
+    spec = InstanceSpec(
+        name="cml-pod0000001", region="default", instance_type="1cpu-2Gi", image="docker:dind", disk_gb=0,
+        user_data="", tags={TAG_CREATED_AT: str(int(time.time()))}, max_lifetime_s=3600, boot=boot,
+    )  # fmt: skip
+    [agent] = job_manifest(spec, KubernetesSettings())["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in agent["env"]}
+    config = json.loads(env["CML_AGENT_CONFIG"])
+    env["CML_AGENT_CONFIG"] = json.dumps({**config, "docker_socket": path})  # the pod's /var/run, here
+    program = agent["command"][2]
+    assert agent["command"][:2] == ["python3", "-c"]
+    assert "class DockerSocketHost" in program
+    assert "class CloudMetadata" not in program and "class DockerHost" not in program  # the VM's code stays on VMs
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", program], env={"PATH": os.environ.get("PATH", ""), **env},
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("cml-agent: watching: idle timeout 0 s"), lines
+    assert lines[-1] == "cml-agent: ending the pod: idle for 0 s", lines

@@ -13,7 +13,9 @@ from pathlib import Path
 
 _HERE = Path(__file__).parent
 TEMPLATE = _HERE / "startup.sh"
-AGENT = _HERE / "agent.py"
+AGENT = _HERE / "agent.py"  # the decision, in both programs
+AGENT_VM = _HERE / "agent_vm.py"  # what the VM's agent watches and how it ends the VM
+AGENT_POD = _HERE / "agent_pod.py"  # what the pod's agent watches (the pod ends when it returns)
 GPU_RUNTIME = _HERE / "gpu_runtime.py"
 
 DEFAULT_RUNNER_IMAGE = "docker-public.packages.atlassian.com/sox/atlassian/bitbucket-pipelines-runner:1"
@@ -104,19 +106,60 @@ def agent_config(cfg: BootConfig) -> dict[str, object]:
     }
 
 
-def shipped(source: Path) -> str:
-    """A module as shipped to the VM: the same code without docstrings and comments (user-data is small)."""
-    tree = ast.parse(source.read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef) and node.body:
-            first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(getattr(first.value, "value", None), str):
-                node.body = node.body[1:] or [ast.Pass()]
-    return f"#!/usr/bin/env python3\n# cml-runner (pipe/bootstrap/{source.name})\n" + ast.unparse(tree) + "\n"
+def shipped(*sources: Path) -> str:
+    """Modules of this package as one program for the VM or the pod: the same code without docstrings and
+    comments (user-data is small), in the order given. A later module's ``from pipe.bootstrap.x import ...``
+    of an earlier one is dropped (the names are defined above it; a name that is not is a ValueError), one
+    ``from __future__`` import leads, and only the last module's ``if __name__ == "__main__"`` is kept."""
+    future: list[ast.stmt] = []
+    body: list[ast.stmt] = []
+    defined: set[str] = set()
+    for index, source in enumerate(sources):
+        tree = ast.parse(source.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef) and node.body:
+                first = node.body[0]
+                if isinstance(first, ast.Expr) and isinstance(getattr(first.value, "value", None), str):
+                    node.body = node.body[1:] or [ast.Pass()]
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+                future = future or [node]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pipe."):
+                missing = [alias.name for alias in node.names if alias.name not in defined]
+                if missing:
+                    what = ", ".join(missing)
+                    raise ValueError(f"{source.name} imports {what} from {node.module}, which is not shipped before it")
+            elif index < len(sources) - 1 and _is_main_guard(node):
+                continue
+            else:
+                defined |= _top_level_names(node)
+                body.append(node)
+    names = ", ".join(f"pipe/bootstrap/{source.name}" for source in sources)
+    program = ast.unparse(ast.Module(body=future + body, type_ignores=[]))
+    return f"#!/usr/bin/env python3\n# cml-runner ({names})\n" + program + "\n"
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    return isinstance(node, ast.If) and ast.unparse(node.test).replace("'", '"') == '__name__ == "__main__"'
+
+
+def _top_level_names(node: ast.stmt) -> set[str]:
+    if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+        return {node.name}
+    if isinstance(node, ast.Assign | ast.AnnAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {t.id for t in targets if isinstance(t, ast.Name)}
+    return set()
 
 
 def shipped_agent() -> str:
-    return shipped(AGENT)
+    """The VM's idle agent program (the startup script installs it as a systemd service)."""
+    return shipped(AGENT, AGENT_VM)
+
+
+def shipped_pod_agent() -> str:
+    """The pod's idle agent program (its one regular container runs it with ``python3 -c``)."""
+    return shipped(AGENT, AGENT_POD)
 
 
 def _packed(text: str) -> str:

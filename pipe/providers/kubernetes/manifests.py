@@ -6,9 +6,9 @@ privileged Docker-in-Docker container, sharing /tmp, /var/run (the Docker socket
 /var/lib/docker/containers through emptyDir volumes, the OAuth client id and secret read from a Secret. Ours
 differ where the pipe needs it:
 - the runner and Docker-in-Docker are native sidecars (initContainers with restartPolicy Always, Kubernetes
-  1.29+), and the idle agent (pipe/bootstrap/agent.py) is the pod's one regular container: when the agent
-  ends (idle, SINGLE done, or MAX_LIFETIME), the pod completes, the kubelet stops the sidecars and the Job is
-  finished; ttlSecondsAfterFinished then deletes it, with its pod and Secret;
+  1.29+), and the idle agent (pipe/bootstrap/agent.py with agent_pod.py) is the pod's one regular container:
+  when the agent ends (idle, SINGLE done, or MAX_LIFETIME), the pod completes, the kubelet stops the sidecars
+  and the Job is finished; ttlSecondsAfterFinished then deletes it, with its pod and Secret;
 - activeDeadlineSeconds = MAX_LIFETIME ends the Job whatever the agent does; backoffLimit 0: a runner that
   fails is not restarted behind the pipe's back;
 - the Secret is owned by the Job (ownerReference), so every deletion of the Job takes it along;
@@ -24,7 +24,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pipe.bootstrap.render import DEFAULT_RUNNER_IMAGE, BootConfig, runner_env, shipped_agent
+from pipe.bootstrap.render import DEFAULT_RUNNER_IMAGE, BootConfig, runner_env, shipped_pod_agent
 from pipe.config.kubernetes import KubernetesSettings
 from pipe.providers.base import TAG_CREATED_AT, TAG_EXPIRES_AT, InstanceSpec
 from pipe.providers.catalog import KUBERNETES_GPU_RESOURCE, kubernetes_resources
@@ -125,7 +125,7 @@ def _agent(boot: BootConfig, created_at: int) -> dict[str, Any]:
     return {
         "name": "agent",
         "image": AGENT_IMAGE,
-        "command": ["python3", "-c", shipped_agent(), "--kubernetes"],
+        "command": ["python3", "-c", shipped_pod_agent()],
         "env": [{"name": "CML_AGENT_CONFIG", "value": json.dumps(agent_config(boot, created_at), sort_keys=True)}],
         "resources": AGENT_RESOURCES,
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True},
@@ -211,7 +211,8 @@ def for_display(job: dict[str, Any]) -> dict[str, Any]:
     for container in shown["spec"]["template"]["spec"]["containers"]:
         if container["name"] == "agent":
             code = container["command"][2]
-            container["command"][2] = f"<pipe/bootstrap/agent.py without comments, {len(code)} characters>"
+            shown_as = f"<pipe/bootstrap/agent.py and agent_pod.py without comments, {len(code)} characters>"
+            container["command"][2] = shown_as
     return shown
 
 
