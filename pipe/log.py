@@ -112,9 +112,11 @@ class RedactingStream:
 
 # Cloud SDK and HTTP library loggers: at DEBUG they print request and response bodies and headers (botocore
 # prints the STS response with the temporary keys and x-amz-security-token; azure-core and urllib3 print
-# headers). They stay at WARNING even with DEBUG: the pipe's own DEBUG lines say what was called.
+# headers; the kubernetes client's rest.py logs "response body: ..." of every call, a Secret's data included).
+# They stay at WARNING even with DEBUG: the pipe's own DEBUG lines say what was called.
 SDK_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "requests", "google", "googleapiclient", "azure",
-               "msal", "msrest", "oauthlib", "requests_oauthlib", "httpx", "httpcore", "grpc")  # fmt: skip
+               "msal", "msrest", "oauthlib", "requests_oauthlib", "httpx", "httpcore", "grpc",
+               "kubernetes")  # fmt: skip
 
 
 def is_sdk_record(name: str) -> bool:
