@@ -3,6 +3,8 @@ permanent errors and their one-line messages."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from fakes.bitbucket import DEFAULT_EMAIL, DEFAULT_TOKEN, FakeBitbucket
@@ -145,6 +147,46 @@ def test_runner_pages_are_fetched_only_when_asked_for(bitbucket: FakeBitbucket, 
     assert bitbucket.request_count(LIST_RUNNERS) - before == 1
     assert [(len(page), more) for page, more in pages] == [(100, True), (50, False)]
     assert bitbucket.request_count(LIST_RUNNERS) - before == 3
+
+
+def test_runners_named_reads_pages_of_100_only_up_to_the_one_holding_the_name(
+    bitbucket: FakeBitbucket, bb_client: BitbucketClient
+) -> None:
+    """The lost-registration recovery finds the runner by name: the listing has no filter, so it pages at 100
+    and stops at the page that holds it; only a name that is nowhere costs every page."""
+    bitbucket.seed_runners(150, labels=["self.hosted"], prefix="team")
+    [lost] = bitbucket.seed_runners(1, labels=["self.hosted", "cml.runner.pipe"], prefix="cml-lost")  # page 2
+    bitbucket.seed_runners(400, labels=["self.hosted"], prefix="more")
+    before = bitbucket.request_count(LIST_RUNNERS)
+    [found] = bb_client.runners_named(lost.name, ["cml.runner.pipe", "self.hosted"])
+    assert found.uuid == lost.uuid
+    assert bitbucket.request_count(LIST_RUNNERS) - before == 2  # pages 3-6 are never asked for
+    assert bb_client.runners_named(lost.name, ["self.hosted"]) == []  # same name, other labels: not ours
+    assert bitbucket.request_count(LIST_RUNNERS) - before == 2 + 6
+
+
+def test_every_runner_page_is_checked_its_next_link_and_its_runners(bitbucket: FakeBitbucket) -> None:
+    """sec's rules hold on scale's paged listing: a later page's next link to another origin is refused before
+    anything is sent there, and a page holding a malformed runner is one UnexpectedAnswer naming the call."""
+    from fakes.trap import Trap
+
+    from pipe.bitbucket.errors import UnexpectedAnswer
+
+    bitbucket.seed_runners(150, labels=["self.hosted"])
+    listing = r"/pipelines-config/runners$"
+    with Trap() as trap:
+        bitbucket.add_fault("body", status=200, method="GET", path=listing, after=1, times=1,
+                            body=json.dumps({"values": [], "next": f"{trap.url}/2.0/steal?page=3"}))  # fmt: skip
+        pages = client(bitbucket).runner_pages()
+        assert len(next(pages)[0]) == 100  # page 1, from the local Bitbucket
+        assert next(pages) == ([], True)  # page 2 points elsewhere: not followed...
+        with pytest.raises(UnexpectedAnswer, match=r"localhost.*refused"):
+            next(pages)  # ...when page 3 is asked for
+        assert trap.requests == []
+    bitbucket.add_fault("body", status=200, method="GET", path=listing, after=1, times=1,
+                        body=json.dumps({"values": [{"name": "no-uuid", "labels": []}]}))  # fmt: skip
+    with pytest.raises(UnexpectedAnswer, match=r"^Bitbucket API GET /repositories/acme/ml-seeds/pipelines-config/"):
+        client(bitbucket).list_runners()
 
 
 def test_the_local_listing_serves_up_to_100_and_refuses_more_as_bitbucket_does(bitbucket: FakeBitbucket) -> None:

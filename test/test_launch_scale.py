@@ -101,3 +101,20 @@ def test_reuse_idle_stops_paging_at_the_first_idle_match(
     assert f"Reusing runner {match.name}" in out
     assert instant.request_count(ROUTE_LIST) == 2, out  # pages 3-20 are never asked for
     assert bb_calls <= 2 + 4, out
+
+
+def test_a_lost_registration_answer_among_2000_runners_is_found_in_pages_of_100_and_registered_once(
+    env: dict[str, str], instant: FakeBitbucket, aws_faults: FaultProxy, ec2: Any
+) -> None:
+    """sec's lost-POST recovery on scale's paged listing: the registration landed but its answer was dropped;
+    the runner is found by name (pages of 100, not Bitbucket's default 10), deleted (its secret was in the lost
+    answer), registered again, and the launch ends with one runner of ours, ONLINE."""
+    runners = 2000
+    world = seed(instant, ec2, runners, 0)
+    instant.add_fault("drop", method="POST", path=r"/pipelines-config/runners$", times=1, handled=True)
+    _, _, out = launch(env, instant, aws_faults)
+    ours = [r for r in instant.repo().runners.values() if "cml.runner.pipe" in r.labels]
+    assert [r.status for r in ours] == ["ONLINE"], out
+    assert len(instant.repo().runners) == runners + 1 and {r.uuid for r in world.others} <= set(instant.repo().runners)
+    # One page to decide, then the recovery's pages up to the lost runner (the last one registered).
+    assert instant.request_count(ROUTE_LIST) <= 1 + math.ceil((runners + 1) / 100), out
