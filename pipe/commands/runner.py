@@ -16,12 +16,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import yaml
-
 from pipe import log as redaction
 from pipe.bitbucket.client import BitbucketClient, BitbucketError
 from pipe.bitbucket.models import RegisteredRunner, Repository, Runner
-from pipe.bootstrap.render import BootConfig, masked, render_startup_script, render_user_data
+from pipe.bootstrap.render import render_user_data
 from pipe.commands.clients import bitbucket_client, checked_uuid
 from pipe.commands.shared import leave_for_later_steps
 from pipe.config.common import CommonSettings
@@ -30,6 +28,7 @@ from pipe.providers import make_provider
 from pipe.providers.base import Instance, InstanceSpec, Provider, ProviderError, ReportsTrouble, WorkloadFailed
 from pipe.providers.tags import repository_tag, runner_tag
 from pipe.runner.decide import NameInUse, decide_from_pages
+from pipe.runner.dry_run import print_dry_run
 from pipe.runner.launch import launch_with_fallback
 from pipe.runner.leftovers import Listing
 from pipe.runner.plan import LaunchPlan, build_plan
@@ -37,9 +36,6 @@ from pipe.runner.rollback import Interrupted, Rollback, signals_raise
 from pipe.runner.step_size import warn_if_too_small
 from pipe.runner.sweep import LAUNCH_CALLS, LAUNCH_CALLS_AFTER_LISTING, at_launch
 from pipe.runner.wait import AVERAGE_EVERY_S, POLL_EVERY_S, wait_online
-
-# DRY_RUN registers nothing: the plan shows this where the runner's uuids will be.
-PLACEHOLDER_UUID = "{00000000-0000-0000-0000-000000000000}"
 
 
 class RunnerFailure(Exception):
@@ -58,7 +54,7 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
         log.info("Plan: %s", line)
     warn_if_too_small(common.clone_dir, plan.labels, plan.machine.instance_type, plan.machine.memory_gib, log)
     if common.dry_run:
-        _print_dry_run(plan, common, log)
+        print_dry_run(plan, repository_uuid=common.repo_uuid, pipeline=_pipeline(common), log=log)
         return "DRY_RUN: nothing was created"
 
     client = bitbucket_client(common, settings.runner_scope)
@@ -277,48 +273,6 @@ def _terminate_for(provider: Provider, runner: Runner, repo_tag: str) -> None:
     mine = [i for i in provider.list_ours(repo_tag, with_state=False) if i.runner_uuid == runner_tag(runner.uuid)]
     if mine:
         provider.terminate_many(mine)
-
-
-def _print_dry_run(plan: LaunchPlan, common: CommonSettings, log: logging.Logger) -> None:
-    boot = plan.boot_config(
-        account_uuid=PLACEHOLDER_UUID,
-        repository_uuid=PLACEHOLDER_UUID,
-        runner_uuid=PLACEHOLDER_UUID,
-        client_id="registered-at-launch",
-        client_secret="registered-at-launch",  # noqa: S106 - a placeholder, masked anyway
-    )
-    tags = plan.tags(
-        runner_uuid=PLACEHOLDER_UUID, repository_uuid=common.repo_uuid or PLACEHOLDER_UUID, pipeline=_pipeline(common)
-    )
-    log.info("Plan: tags: %s", json.dumps(tags, sort_keys=True))
-    if plan.kubernetes is not None:
-        _print_manifests(plan, boot, tags, log)
-        return
-    log.info("Plan: startup script (secrets masked):\n%s", masked(render_startup_script(boot)))
-
-
-def _print_manifests(plan: LaunchPlan, boot: BootConfig, tags: dict[str, str], log: logging.Logger) -> None:
-    """What CLOUD kubernetes would create, as YAML, the Secret's values masked (no SDK is imported)."""
-    from pipe.providers.kubernetes.manifests import for_display, job_manifest, masked_secret, secret_manifest
-
-    assert plan.kubernetes is not None
-    spec = InstanceSpec(
-        name=plan.name,
-        region=plan.location.region,
-        instance_type=plan.machine.instance_type,
-        image=plan.kubernetes.dind_image,
-        disk_gb=0,
-        user_data="",
-        tags=tags,
-        accelerator=plan.machine.accelerator,
-        accelerator_count=plan.machine.accelerator_count,
-        max_lifetime_s=plan.max_lifetime_s,
-        boot=boot,
-    )
-    job = job_manifest(spec, plan.kubernetes)
-    secret = masked_secret(secret_manifest(job, boot, "assigned-by-the-cluster"))
-    text = yaml.safe_dump_all([for_display(job), secret], sort_keys=False, width=120)
-    log.info("Plan: Kubernetes manifests (secrets masked):\n%s", text)
 
 
 def _poll_cadence() -> tuple[float, float]:
