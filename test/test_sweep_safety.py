@@ -15,6 +15,8 @@ from fakes.bitbucket import FakeBitbucket
 from fixtures_pipe import output_lines, run_pipe
 from sweep_world import LONG_AGO, OUR_LABELS, ROUTE_LIST, live_instance_ids, run_instances, tags_for
 
+from pipe.runner.plan import LEGACY_MARKER_LABEL, MARKER_LABEL
+
 PER_RUNNER = r"/pipelines-config/runners/"
 LISTING = r"/pipelines-config/runners$"
 
@@ -135,6 +137,22 @@ def test_near_the_rate_limit_the_sweep_stops_before_bitbucket_refuses(
     assert "X-RateLimit-NearLimit" in out and "3 stale runner(s) not deleted yet" in out, out
     assert bitbucket.rate_used <= bitbucket.hourly_limit  # never a 429
     assert len(bitbucket.repo().runners) == 3
+
+
+def test_the_sweep_deletes_stale_runners_with_either_marker_and_nobody_elses(
+    env: dict[str, str], bitbucket: FakeBitbucket, aws_faults: FaultProxy
+) -> None:
+    """Runners registered before the label rule carry the old marker `cml-runner-pipe`: still ours (is_our_runner)."""
+    stale(bitbucket, 1)  # with today's marker
+    old_labels = [label for label in OUR_LABELS if label != MARKER_LABEL] + [LEGACY_MARKER_LABEL]
+    [legacy] = bitbucket.seed_runners(1, labels=old_labels, status="OFFLINE", updated_on=LONG_AGO, prefix="cml-old")
+    [foreign] = bitbucket.seed_runners(1, labels=["self.hosted", "linux", "team.build"], status="OFFLINE",
+                                       updated_on=LONG_AGO, prefix="team")  # fmt: skip
+    code, out = sweep(env)
+    assert code == 0, out
+    assert "2 runner(s) deleted" in out, out
+    assert statuses(bitbucket) == {foreign.uuid: "OFFLINE"}, out  # ours, both markers, deleted; the other kept
+    assert legacy.uuid not in bitbucket.repo().runners
 
 
 def test_the_sweep_pages_at_100_and_terminates_in_batches(
