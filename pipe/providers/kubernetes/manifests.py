@@ -206,7 +206,7 @@ def secret_manifest(job: dict[str, Any], boot: BootConfig, job_uid: str) -> dict
 
 
 def for_display(job: dict[str, Any]) -> dict[str, Any]:
-    """The Job as DRY_RUN prints it: the agent's embedded source (about 10 KB) named, not shown."""
+    """The Job as DRY_RUN prints it: the agent's embedded program (about 7 KB) named, not shown."""
     shown = copy.deepcopy(job)
     for container in shown["spec"]["template"]["spec"]["containers"]:
         if container["name"] == "agent":
