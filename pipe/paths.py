@@ -25,6 +25,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipe.errors import PipeError
+
 # Code points HFS+ ignores when comparing names, so ".g\u200cit" is ".git" on a Mac: the list git's
 # is_hfs_dotgit() skips (git/utf8.c next_hfs_char, CVE-2014-9390).
 _HFS_IGNORED = re.compile("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]")
@@ -34,7 +36,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _GIT_WHY = "which is never read or published (.git/config holds the clone's token)"
 
 
-class PathRefused(ValueError):
+class PathRefused(PipeError, ValueError):
     """str() is a clause saying why ("it leads to /etc/passwd, outside the clone directory /clone")."""
 
 

@@ -7,10 +7,11 @@ The dispatch contract, for every command module pipe/commands/<command>.py:
 
 settings is what pipe.config.COMMAND_CONFIG[command].load(env) returned (sweep
 gets RunnerSettings). run() returns the success line (None: a default one) or
-raises. An exception whose class is defined in the pipe package (ConfigError,
-BitbucketError, ProviderError, CatalogError, PrError, PipeFailure, ...) is a
-user-facing error: its str() is printed as the one failure line, exit code 1.
-Anything else is a bug: 'internal error: ...', traceback only with DEBUG.
+raises. A PipeError (pipe/errors.py: ConfigError, BitbucketError, ProviderError,
+CatalogError, ReportError, PrError, RunnerFailure, ...) is a failure the user can
+act on: its str() is printed as the one failure line, exit code 1. Anything else
+is a bug: 'internal error: ...' with a request to report it, the traceback only
+with DEBUG (redacted like every other line).
 
 Run as `python -m pipe`, `python3 pipe/pipe.py` or the Docker ENTRYPOINT.
 """
@@ -39,15 +40,12 @@ from pipe.config.common import COMMANDS
 from pipe.config.common import load as load_common
 from pipe.config.parsers import TRUE
 from pipe.config.variables import cerberus_schema
+from pipe.errors import PipeError
 
 PIPE_YML = Path(__file__).resolve().parent.parent / "pipe.yml"
 LOGGER_NAME = "cml-runner"
 # Values of these look like credentials even when no Variable declares them (an SDK's own variables).
 _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PRIVATE_KEY|API_KEY|CREDENTIALS|KEY_FILE)", re.IGNORECASE)
-
-
-class PipeFailure(Exception):
-    """A command failed in a way the user can act on; str() is the one line shown."""
 
 
 class CmlRunnerPipe(Pipe):
@@ -93,10 +91,10 @@ def _debug_requested(env: Mapping[str, str]) -> bool:
     return env.get("DEBUG", "").strip().lower() in TRUE
 
 
-def _not_available(command: str) -> PipeFailure:
+def _not_available(command: str) -> PipeError:
     built = [c for c in COMMANDS if _has_command(c)]
     available = ", ".join(built) or "none"
-    return PipeFailure(f"COMMAND: {command!r} is not available in this version of the pipe yet; available: {available}")
+    return PipeError(f"COMMAND: {command!r} is not available in this version of the pipe yet; available: {available}")
 
 
 def _has_command(command: str) -> bool:
@@ -120,9 +118,13 @@ def _command_module(command: str) -> Any:
     return module
 
 
-def is_user_error(err: BaseException) -> bool:
-    """Exceptions the pipe defines carry a message for the user; builtins (KeyError, ...) are bugs."""
-    return any(cls.__module__.startswith("pipe.") for cls in type(err).__mro__)
+def bug_line(err: Exception, debug: bool) -> str:
+    """An exception no layer expected: a bug in the pipe, not the user's input. Asks for a report, with the
+    traceback that DEBUG shows (redacted)."""
+    repository = str(_metadata().get("repository") or "").rstrip("/")
+    where = f" at {repository}/issues" if repository else ""
+    how = "with the traceback above" if debug else "run again with DEBUG: 'true' for a traceback to add"
+    return f"internal error: {type(err).__name__}: {err}. This is a bug in the pipe: please report it{where} ({how})"
 
 
 def one_line(text: str) -> str:
@@ -163,13 +165,13 @@ def main(env: Mapping[str, str] | None = None) -> int:
     except KeyboardInterrupt:
         fail("interrupted", do_exit=False)
         return 1
-    except Exception as err:  # noqa: BLE001  # the one place that turns any failure into one line
-        if is_user_error(err):
-            fail(one_line(str(err)), do_exit=False)
-        else:
-            if debug:
-                sys.stderr.write(redaction.redact(traceback.format_exc()))
-            fail(one_line(f"internal error: {type(err).__name__}: {err}"), do_exit=False)
+    except PipeError as err:
+        fail(one_line(str(err)), do_exit=False)
+        return 1
+    except Exception as err:  # noqa: BLE001  # the one place that turns a bug into one line
+        if debug:
+            sys.stderr.write(redaction.redact(traceback.format_exc()))
+        fail(one_line(bug_line(err, debug)), do_exit=False)
         return 1
     finally:
         sys.stderr.flush()
@@ -183,7 +185,7 @@ def entry() -> None:
 
 
 if __name__ == "__main__":
-    # Delegate to the package module so `except PipeFailure` and command modules see the same classes.
+    # Delegate to the package module so `except PipeError` and command modules see the same classes.
     from pipe.pipe import entry as package_entry
 
     package_entry()

@@ -10,7 +10,8 @@ from fixtures_pipe import BASE_ACCESS_TOKEN, BASE_ENV, output_lines, run_pipe, r
 
 from pipe.config import COMMAND_CONFIG, all_variables, optional_module
 from pipe.config.common import load as load_common
-from pipe.pipe import CmlRunnerPipe, is_user_error
+from pipe.errors import PipeError
+from pipe.pipe import CmlRunnerPipe
 
 AWS_SECRET = "aws-secret-Kx7Qm2Lp9Vb"
 AZURE_SECRET = "azure-secret-Hd4Wn8Rt"
@@ -232,7 +233,7 @@ def test_yaml_trap_in_any_variable_is_handled(variable: str) -> None:
         if config is not None:
             config.load(env)
     except Exception as err:  # noqa: BLE001  # the assertion is about which exceptions
-        assert is_user_error(err), repr(err)
+        assert isinstance(err, PipeError), repr(err)
         assert "\n" not in str(err)
         for secret in ALL_SECRET_VALUES:
             assert secret not in str(err)
@@ -250,7 +251,10 @@ def test_internal_error_is_one_line_and_traceback_only_with_debug() -> None:
     )
     quiet = run_pipe({**SECRETS, **RUNNER}, args=("-c", script))
     assert quiet.returncode == 1
-    assert output_lines(quiet) == ["✖ internal error: RuntimeError: exploded near ********"]
+    assert output_lines(quiet) == [
+        "✖ internal error: RuntimeError: exploded near ********. This is a bug in the pipe: please report it at "
+        "https://bitbucket.org/cml-runner/cml-runner/issues (run again with DEBUG: 'true' for a traceback to add)"
+    ]
 
     loud = run_pipe({**SECRETS, **RUNNER, "DEBUG": "true"}, args=("-c", script))
     everything = loud.stdout + loud.stderr
@@ -258,6 +262,40 @@ def test_internal_error_is_one_line_and_traceback_only_with_debug() -> None:
     assert "Traceback" in everything
     assert AWS_SECRET not in everything
     assert base64.b64encode(AWS_SECRET.encode()).decode()[:16] not in everything
+
+
+def test_a_pipe_error_is_the_users_line_wherever_its_class_is_defined() -> None:
+    """The entry point decides by the error root (pipe/errors.py), not by the module a class lives in."""
+    script = (
+        "from pipe.errors import PipeError\n"
+        "class OutsideError(PipeError):\n"
+        "    pass\n"
+        "def refuse(env):\n"
+        "    raise OutsideError('CLOUD_TYPE: fix me')\n"
+        "import pipe.pipe as p\n"
+        "p.load_common = refuse\n"
+        "raise SystemExit(p.main())\n"
+    )
+    proc = run_pipe({**SECRETS, **RUNNER}, args=("-c", script))
+    assert proc.returncode == 1
+    assert output_lines(proc) == ["✖ CLOUD_TYPE: fix me"]
+
+
+def test_an_exception_of_a_pipe_module_outside_the_root_is_a_bug_to_report() -> None:
+    """A class defined in pipe/ that is not a PipeError (the Bitbucket parser's ShapeError, a ValueError) is a
+    bug when it escapes: 'internal error' and please report, not a line dressed as the user's mistake."""
+    script = (
+        "from pipe.bitbucket.parse import ShapeError\n"
+        "def boom(env):\n"
+        "    raise ShapeError('a runner with no uuid')\n"
+        "import pipe.pipe as p\n"
+        "p.load_common = boom\n"
+        "raise SystemExit(p.main())\n"
+    )
+    proc = run_pipe({**SECRETS, **RUNNER}, args=("-c", script))
+    assert proc.returncode == 1
+    (line,) = output_lines(proc)
+    assert line.startswith("✖ internal error: ShapeError: a runner with no uuid. This is a bug in the pipe: please")
 
 
 def test_command_not_built_yet_is_one_clear_line() -> None:

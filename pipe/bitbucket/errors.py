@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pipe.errors import PipeError
 
-class BitbucketError(Exception):
+
+class BitbucketError(PipeError):
     """A failed API call; str() is one line that says what to fix, and never holds a secret."""
 
     def __init__(self, message: str, status: int | None = None) -> None:

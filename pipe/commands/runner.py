@@ -24,6 +24,7 @@ from pipe.commands.clients import bitbucket_client, checked_uuid
 from pipe.commands.shared import leave_for_later_steps
 from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings, random_name
+from pipe.errors import PipeError
 from pipe.providers import make_provider
 from pipe.providers.base import Instance, InstanceSpec, Provider, ProviderError, ReportsTrouble, WorkloadFailed
 from pipe.providers.tags import repository_tag, runner_tag
@@ -38,7 +39,7 @@ from pipe.runner.sweep import LAUNCH_CALLS, LAUNCH_CALLS_AFTER_LISTING, at_launc
 from pipe.runner.wait import AVERAGE_EVERY_S, POLL_EVERY_S, wait_online
 
 
-class RunnerFailure(Exception):
+class RunnerFailure(PipeError):
     """Runner mode failed after rolling back; str() is the one line shown."""
 
 

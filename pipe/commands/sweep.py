@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pipe.commands.clients import bitbucket_client, repository_uuid
 from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings
+from pipe.errors import PipeError
 from pipe.providers import make_provider
 from pipe.providers.catalog import resolve_location
 from pipe.providers.tags import legacy_repository_tag, repository_tag
@@ -22,7 +23,7 @@ from pipe.runner.rollback import Interrupted, signals_raise
 from pipe.runner.sweep import BASE_HOURLY_LIMIT, SWEEP_SHARE, Budget, Outcome, Sweeper, read_listing
 
 
-class SweepFailure(Exception):
+class SweepFailure(PipeError):
     """The sweep could not do what it decided; str() is the one line shown."""
 
 

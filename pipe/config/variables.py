@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipe.errors import PipeError
+
 # A pasted file or script as a value would swamp the one-line error.
 MAX_SHOWN_VALUE = 80
 
 
-class ConfigError(Exception):
+class ConfigError(PipeError):
     """Bad input. str() is the one line the user sees; it never contains a secret value.
 
     repr() of the value keeps the line single (newlines and escape codes show

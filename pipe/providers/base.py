@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from pipe.errors import PipeError
+
 if TYPE_CHECKING:
     from pipe.bootstrap.render import BootConfig
 
@@ -30,7 +32,7 @@ TAG_CREATED_AT = "cml-created-at"
 TAG_EXPIRES_AT = "cml-expires-at"
 
 
-class ProviderError(Exception):
+class ProviderError(PipeError):
     """A permanent cloud failure; the message says what to fix."""
 
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipe.errors import PipeError
+
 SIZES = ("s", "m", "l", "xl")
 GENERIC_REGIONS = ("us-east", "us-west", "eu-west", "eu-north")
 CLOUDS = ("aws", "gcp", "azure")
 
 
-class CatalogError(Exception):
+class CatalogError(PipeError):
     """An unknown or impossible request; str() names the variable and lists what is valid."""
 
     def __init__(self, variable: str, value: str, allowed: str) -> None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from pipe.errors import PipeError
+
 Value = bool | int | float | str
 PRECISION = 5
 MAX_DEPTH = 32  # dvclive nests 2-3 levels
@@ -28,7 +30,7 @@ MAX_INT_DIGITS = 19  # a Java long, what Code Insights stores; Python refuses in
 _INF_WORDS = frozenset({"inf", "infinity", ".inf", "nan", ".nan"})
 
 
-class MetricsError(Exception):
+class MetricsError(PipeError):
     """The metrics file cannot be understood; str() says why in one line."""
 
 

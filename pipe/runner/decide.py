@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pipe.bitbucket.models import Runner
+from pipe.errors import PipeError
 from pipe.runner.leftovers import Listing
 
 
@@ -16,7 +17,7 @@ class Decision:
     reason: str = ""
 
 
-class NameInUse(Exception):
+class NameInUse(PipeError):
     """NAME matches an existing runner and REUSE is off (CML's 'Runner name X is already in use')."""
 
 

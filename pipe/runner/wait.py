@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipe.bitbucket.models import Runner
+from pipe.errors import PipeError
 from pipe.progress import Progress, format_duration
 
 log = logging.getLogger(__name__)
@@ -21,11 +22,11 @@ AVERAGE_EVERY_S = 5.0
 BURST = 3
 
 
-class WaitTimeout(Exception):
+class WaitTimeout(PipeError):
     pass
 
 
-class RunnerVanished(Exception):
+class RunnerVanished(PipeError):
     pass
 
 
