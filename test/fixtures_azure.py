@@ -3,8 +3,8 @@
 azure_server   one HTTPS server per test session (certificate generated for it)
 azure_fake     that server, reset for the test; fails the test if any request or
                response did not fit the Azure SDK's models
-azure_env      the variables from_env() needs to reach it (service principal)
-azure_provider AzureProvider built by from_env(azure_env), polling without delay
+azure_env      the variables the Azure adapter needs to reach it (service principal)
+azure_provider AzureProvider built from azure_env as the pipe builds it, polling without delay
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def azure_env(azure_fake: AzureFake) -> dict[str, str]:
 
 @pytest.fixture
 def azure_provider(azure_env: dict[str, str]) -> AzureProvider:
-    from pipe.providers.azure import from_env
+    from cloud_options import provider_from_env
 
-    return from_env(AZURE_REGION, azure_env, **AZURE_TEST_CLIENT_KWARGS)
+    provider: AzureProvider = provider_from_env("azure", AZURE_REGION, azure_env, **AZURE_TEST_CLIENT_KWARGS)
+    return provider

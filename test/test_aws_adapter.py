@@ -8,11 +8,12 @@ from typing import Any
 
 import boto3
 import pytest
+from cloud_options import provider_from_env
 from fakes.aws_faults import Fault, FaultProxy
 from fakes.moto import CUSTOM_AMI, GPU_AMI, UBUNTU_AMI
 from fixtures_aws import AWS_REGION, our_instances
 
-from pipe.providers.aws import AwsProvider, from_env
+from pipe.providers.aws import AwsProvider
 from pipe.providers.base import CapacityError, InstanceSpec, ProviderError
 
 TAGS = {
@@ -28,7 +29,8 @@ TAGS = {
 def provider(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> AwsProvider:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    return from_env(AWS_REGION, env)
+    provider: AwsProvider = provider_from_env("aws", AWS_REGION, env)
+    return provider
 
 
 def spec(**overrides: Any) -> InstanceSpec:

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from azure.mgmt.compute import models as cm
 from azure.mgmt.network import models as nm
+from cloud_options import provider_from_env
 from fakes.azure import AzureFake
 from fixtures_azure import AZURE_REGION, AZURE_TEST_CLIENT_KWARGS
 
-from pipe.providers.azure import DEFAULT_GPU_IMAGE, DEFAULT_IMAGE, AzureProvider, from_env
+from pipe.providers.azure import DEFAULT_GPU_IMAGE, DEFAULT_IMAGE, AzureProvider
 from pipe.providers.base import (
     TAG_MANAGED_BY,
     TAG_MANAGED_BY_VALUE,
@@ -125,7 +126,9 @@ def test_launch_creates_one_group_holding_vm_nic_nsg_vnet_ip(
 
 
 def test_on_demand_in_a_zone_without_public_ip(azure_fake: AzureFake) -> None:
-    provider = from_env(AZURE_REGION, {**azure_fake.env(), "AZURE_PUBLIC_IP": "false"}, **AZURE_TEST_CLIENT_KWARGS)
+    provider = provider_from_env(
+        "azure", AZURE_REGION, {**azure_fake.env(), "AZURE_PUBLIC_IP": "false"}, **AZURE_TEST_CLIENT_KWARGS
+    )
     instance = provider.launch(spec(name="runner1"), "2", spot=False)
 
     assert azure_fake.groups() == ["cml-runner1"]  # the prefix is added when the name lacks it

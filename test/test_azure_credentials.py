@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 from azure.identity import ClientAssertionCredential, ClientSecretCredential
+from cloud_options import provider_from_env
 from fakes.azure import AzureFake
 from fakes.azure_schema import check
 from fixtures_azure import AZURE_REGION, AZURE_TEST_CLIENT_KWARGS
 
-from pipe.providers.azure import AzureProvider, from_env
+from pipe.config.variables import ConfigError
+from pipe.providers.azure import AzureProvider
 from pipe.providers.base import ProviderError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +34,7 @@ def test_service_principal_signs_in_with_its_secret(azure_fake: AzureFake, azure
 
 
 def test_oidc_presents_the_step_token(azure_fake: AzureFake) -> None:
-    provider = from_env(AZURE_REGION, oidc_env(azure_fake), **AZURE_TEST_CLIENT_KWARGS)
+    provider = provider_from_env("azure", AZURE_REGION, oidc_env(azure_fake), **AZURE_TEST_CLIENT_KWARGS)
     assert isinstance(provider._credential, ClientAssertionCredential)
     assert provider.list_ours() == []
     assert azure_fake.sign_ins == ["client_assertion"]
@@ -41,14 +43,14 @@ def test_oidc_presents_the_step_token(azure_fake: AzureFake) -> None:
 def test_a_wrong_oidc_token_is_a_clear_error(azure_fake: AzureFake) -> None:
     env = oidc_env(azure_fake) | {"BITBUCKET_STEP_OIDC_TOKEN": "not.the.token"}
     with pytest.raises(ProviderError, match="federated credential") as err:
-        from_env(AZURE_REGION, env, **AZURE_TEST_CLIENT_KWARGS).list_ours()
+        provider_from_env("azure", AZURE_REGION, env, **AZURE_TEST_CLIENT_KWARGS).list_ours()
     assert "not.the.token" not in str(err.value)
 
 
 def test_a_wrong_secret_is_a_clear_error_without_the_secret(azure_fake: AzureFake) -> None:
     env = azure_fake.env() | {"AZURE_CLIENT_SECRET": "wrong-secret-value"}
     with pytest.raises(ProviderError, match="AZURE_CLIENT_SECRET") as err:
-        from_env(AZURE_REGION, env, **AZURE_TEST_CLIENT_KWARGS).list_ours()
+        provider_from_env("azure", AZURE_REGION, env, **AZURE_TEST_CLIENT_KWARGS).list_ours()
     assert "wrong-secret-value" not in str(err.value)
     assert azure_fake.sign_ins == []
 
@@ -64,25 +66,26 @@ def test_a_wrong_secret_is_a_clear_error_without_the_secret(azure_fake: AzureFak
 def test_missing_credentials_name_the_variables(drop: tuple[str, ...], named: str) -> None:
     env = {"AZURE_SUBSCRIPTION_ID": "s", "AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "x"}
     with pytest.raises(ProviderError, match=f"missing: set {named}") as err:
-        from_env(AZURE_REGION, {k: v for k, v in env.items() if k not in drop})
+        provider_from_env("azure", AZURE_REGION, {k: v for k, v in env.items() if k not in drop})
     assert "\n" not in str(err.value)
     assert "'x'" not in str(err.value)
 
 
 def test_no_credentials_at_all() -> None:
     with pytest.raises(ProviderError, match="AZURE_SUBSCRIPTION_ID, AZURE_TENANT_ID, AZURE_CLIENT_ID"):
-        from_env(AZURE_REGION, {})
+        provider_from_env("azure", AZURE_REGION, {})
 
 
-def test_bad_public_ip_flag(azure_fake: AzureFake) -> None:
-    with pytest.raises(ProviderError, match="AZURE_PUBLIC_IP"):
-        from_env(AZURE_REGION, azure_fake.env() | {"AZURE_PUBLIC_IP": "maybe"})
+def test_bad_public_ip_flag_is_refused_with_the_variables(azure_fake: AzureFake) -> None:
+    """Parsed once, in pipe/config/clouds.py, by the same rule as every boolean (it was the adapter's own)."""
+    with pytest.raises(ConfigError, match=r"^AZURE_PUBLIC_IP: 'maybe' is not valid; use true or false$"):
+        provider_from_env("azure", AZURE_REGION, azure_fake.env() | {"AZURE_PUBLIC_IP": "maybe"})
 
 
 def test_wrong_subscription_is_a_clear_error(azure_fake: AzureFake) -> None:
     env = azure_fake.env() | {"AZURE_SUBSCRIPTION_ID": "99999999-0000-0000-0000-000000000000"}
     with pytest.raises(ProviderError, match="check AZURE_SUBSCRIPTION_ID"):
-        from_env(AZURE_REGION, env, **AZURE_TEST_CLIENT_KWARGS).list_ours()
+        provider_from_env("azure", AZURE_REGION, env, **AZURE_TEST_CLIENT_KWARGS).list_ours()
 
 
 def test_the_azure_sdk_is_imported_only_on_the_azure_path() -> None:
@@ -125,8 +128,11 @@ def test_the_server_refuses_a_made_up_field(azure_fake: AzureFake, azure_provide
 
 
 def test_the_factory_builds_the_azure_adapter(azure_fake: AzureFake) -> None:
+    from pipe.config.clouds import cloud_credentials
+    from pipe.config.runner import load
     from pipe.providers import make_provider
 
-    provider = make_provider("azure", AZURE_REGION, azure_fake.env())
+    env = {"CLOUD": "azure", "CLOUD_REGION": AZURE_REGION, **azure_fake.env()}
+    provider = make_provider(load(env), cloud_credentials(env, "azure"))
     assert isinstance(provider, AzureProvider) and provider.cloud == "azure" and provider.region == AZURE_REGION
     assert provider.list_ours() == []

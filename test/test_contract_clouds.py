@@ -27,6 +27,7 @@ from contract_clouds import (
     CLOUDS,
     NATIVE_M,
     VM_CLOUDS,
+    AzureCloud,
     CallCounter,
     CloudUnderTest,
     GcpCloud,
@@ -171,6 +172,37 @@ def test_launch_creates_one_tagged_instance_whose_runner_comes_online(
         assert expected in out
     for secret in (runner.oauth_client_secret, *secrets_in(env)):
         assert secret not in proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# 1a. each cloud's way-out option, parsed once with every other boolean (pipe/config/clouds.py) and applied as
+# given: `on` was accepted by validation, then refused by the Azure adapter's own rule as a cloud error
+
+
+def way_out(cloud: CloudUnderTest) -> bool:
+    """GCP: the instance's NIC has an external IP; Azure: the runner's group holds a public IP."""
+    if isinstance(cloud, GcpCloud):
+        [raw] = cloud.fake.instances()
+        return bool(raw["networkInterfaces"][0].get("accessConfigs"))
+    assert isinstance(cloud, AzureCloud)
+    [group] = cloud.fake.groups()
+    return any(kind == "Microsoft.Network/publicIPAddresses" for kind, _ in cloud.fake.resources(group))
+
+
+@pytest.mark.parametrize(("vm_cloud", "variable"), [("gcp", "GCP_EXTERNAL_IP"), ("azure", "AZURE_PUBLIC_IP")],
+                         indirect=["vm_cloud"])  # fmt: skip
+@pytest.mark.parametrize("value", ["on", "off"])
+def test_the_public_ip_option_does_what_it_says_for_every_boolean_spelling(
+    vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn, variable: str,
+    value: str,
+) -> None:  # fmt: skip
+    if isinstance(vm_cloud, GcpCloud):
+        vm_cloud.fake.add_router("us-west1", "nat-router")  # without an external IP, Cloud NAT is the way out
+    proc = run_pipe({**vm_env, variable: value})
+    assert proc.returncode == 0, "\n".join(output_lines(proc))
+    assert way_out(vm_cloud) is (value == "on")
+    [runner] = runners(bitbucket)
+    assert runner.status == "ONLINE"
 
 
 # ---------------------------------------------------------------------------------------------

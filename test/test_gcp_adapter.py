@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import requests
+from cloud_options import provider_from_env
 from fakes.gcp import FakeGcp, validate
 
 from pipe.providers.base import (
@@ -19,7 +20,7 @@ from pipe.providers.base import (
     InstanceSpec,
     ProviderError,
 )
-from pipe.providers.gcp import GcpProvider, from_env
+from pipe.providers.gcp import GcpProvider
 
 Spec = Callable[..., InstanceSpec]
 ZONE = "us-west1-b"
@@ -161,12 +162,12 @@ def test_service_account_and_scopes_from_permission_set(
     ]
 
 
-def test_network_subnetwork_and_external_ip_from_env(
+def test_network_subnetwork_and_external_ip_from_the_variables(
     fake_gcp: FakeGcp, gcp_env: dict[str, str], gcp_spec: Spec
 ) -> None:
     env = {**gcp_env, "GCP_NETWORK": "ml-vpc", "GCP_SUBNETWORK": "runners", "GCP_EXTERNAL_IP": "true"}
 
-    from_env("us-west1", env).launch(gcp_spec(), ZONE, spot=False)
+    provider_from_env("gcp", "us-west1", env).launch(gcp_spec(), ZONE, spot=False)
 
     [nic] = _insert_body(fake_gcp)["networkInterfaces"]
     assert nic == {
@@ -181,8 +182,8 @@ def test_default_network_gives_a_way_out_and_closes_inbound_with_one_rule_of_our
 ) -> None:
     """A fresh project: default network, no Cloud NAT. The VM gets an ephemeral external IP; our deny-ingress rule
     on its tag is created once and kept for later runs."""
-    from_env("us-west1", gcp_env).launch(gcp_spec(), ZONE, spot=False)
-    from_env("us-west1", gcp_env).launch(gcp_spec(name="cml-second0001"), ZONE, spot=False)
+    provider_from_env("gcp", "us-west1", gcp_env).launch(gcp_spec(), ZONE, spot=False)
+    provider_from_env("gcp", "us-west1", gcp_env).launch(gcp_spec(name="cml-second0001"), ZONE, spot=False)
 
     assert fake_gcp.has_egress(ZONE, "cml-a1b2c3d4e5") and fake_gcp.has_egress(ZONE, "cml-second0001")
     [rule] = fake_gcp.firewalls()
@@ -206,16 +207,16 @@ def test_without_external_ip_a_cloud_nat_on_the_subnet_is_required_before_anythi
 ) -> None:
     env = {**gcp_env, "GCP_EXTERNAL_IP": "false"}
     with pytest.raises(ProviderError, match=r"^GCP_EXTERNAL_IP: 'false' .* no Cloud NAT .* us-west1"):
-        from_env("us-west1", env).launch(gcp_spec(), ZONE, spot=False)
+        provider_from_env("gcp", "us-west1", env).launch(gcp_spec(), ZONE, spot=False)
     assert fake_gcp.instances() == []
 
     fake_gcp.add_router("us-west1", "other-net-router", network="other")  # NAT, but on another network
     fake_gcp.add_router("us-west1", "listed-router", subnetworks=["not-ours"])  # NAT for another subnet only
     with pytest.raises(ProviderError, match="no Cloud NAT"):
-        from_env("us-west1", env).launch(gcp_spec(), ZONE, spot=False)
+        provider_from_env("gcp", "us-west1", env).launch(gcp_spec(), ZONE, spot=False)
 
     fake_gcp.add_router("us-west1", "nat-router")
-    from_env("us-west1", env).launch(gcp_spec(), ZONE, spot=False)
+    provider_from_env("gcp", "us-west1", env).launch(gcp_spec(), ZONE, spot=False)
     [nic] = _insert_body(fake_gcp)["networkInterfaces"]
     assert "accessConfigs" not in nic
     assert fake_gcp.has_egress(ZONE, "cml-a1b2c3d4e5")
@@ -246,7 +247,7 @@ def test_no_right_to_list_routers_is_only_a_warning(
     fake_gcp: FakeGcp, gcp_env: dict[str, str], gcp_spec: Spec, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake_gcp.fail("routers.list", 403, message="Required 'compute.routers.list' permission")
-    from_env("us-west1", {**gcp_env, "GCP_EXTERNAL_IP": "false"}).launch(gcp_spec(), ZONE, spot=False)
+    provider_from_env("gcp", "us-west1", {**gcp_env, "GCP_EXTERNAL_IP": "false"}).launch(gcp_spec(), ZONE, spot=False)
     assert "Could not check for Cloud NAT" in caplog.text
     assert [i["name"] for i in fake_gcp.instances()] == ["cml-a1b2c3d4e5"]
 
@@ -559,12 +560,12 @@ def test_read_calls_retry_5xx(fake_gcp: FakeGcp, gcp_provider: GcpProvider) -> N
     assert gcp_provider.zones("n1-standard-4") == ["us-west1-a", "us-west1-b", "us-west1-c"]
 
 
-# ---- from_env -----------------------------------------------------------------------------------
+# ---- built from the variables -----------------------------------------------------------------------------------
 
 
-def test_from_env_with_test_endpoint_works_end_to_end(fake_gcp: FakeGcp, gcp_env: dict[str, str],
+def test_built_from_variables_with_test_endpoint_works_end_to_end(fake_gcp: FakeGcp, gcp_env: dict[str, str],
                                                       gcp_spec: Spec) -> None:  # fmt: skip
-    provider = from_env("us-west1-b", gcp_env)  # a CML-style zone as region is accepted
+    provider = provider_from_env("gcp", "us-west1-b", gcp_env)  # a CML-style zone as region is accepted
 
     image = provider.resolve_image("", gpu=False)
     instance = provider.launch(gcp_spec(image=image), provider.zones("e2-standard-8")[0], spot=False)
@@ -573,9 +574,9 @@ def test_from_env_with_test_endpoint_works_end_to_end(fake_gcp: FakeGcp, gcp_env
     assert fake_gcp.instances() == []
 
 
-def test_from_env_without_credentials_names_the_variables() -> None:
+def test_built_from_variables_without_credentials_names_the_variables() -> None:
     with pytest.raises(ProviderError) as caught:
-        from_env("us-west1", {"GCP_PROJECT": "p"})
+        provider_from_env("gcp", "us-west1", {"GCP_PROJECT": "my-project"})
     message = str(caught.value)
     assert "\n" not in message
     for variable in ("GCP_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS", "GCP_WORKLOAD_IDENTITY_PROVIDER",
@@ -583,9 +584,9 @@ def test_from_env_without_credentials_names_the_variables() -> None:
         assert variable in message
 
 
-def test_from_env_test_endpoint_still_needs_a_project(fake_gcp: FakeGcp) -> None:
+def test_built_from_variables_test_endpoint_still_needs_a_project(fake_gcp: FakeGcp) -> None:
     with pytest.raises(ProviderError, match="GCP_PROJECT"):
-        from_env("us-west1", {"GCP_COMPUTE_ENDPOINT": fake_gcp.url})
+        provider_from_env("gcp", "us-west1", {"GCP_COMPUTE_ENDPOINT": fake_gcp.url})
 
 
 # ---- pure helpers -------------------------------------------------------------------------------

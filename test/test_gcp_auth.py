@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from pipe.config.clouds import CloudCredentials
 from pipe.providers.base import ProviderError
 from pipe.providers.gcp_auth import (
     CLOUD_PLATFORM_SCOPE,
     MISSING_CREDENTIALS,
     STS_TOKEN_URL,
-    credentials_from_env,
+    gcp_credentials,
 )
 
 WIF = "projects/123456789012/locations/global/workloadIdentityPools/bitbucket/providers/my-workspace"
@@ -44,7 +45,7 @@ def key_info() -> dict[str, Any]:
 
 
 def test_key_json_as_secured_variable(key_info: dict[str, Any]) -> None:
-    found = credentials_from_env({"GCP_CREDENTIALS": json.dumps(key_info)})
+    found = gcp_credentials(CloudCredentials({"GCP_CREDENTIALS": json.dumps(key_info)}))
 
     assert found.source == "GCP_CREDENTIALS" and found.project == "key-project"
     assert found.credentials.service_account_email == "deployer@key-project.iam.gserviceaccount.com"
@@ -55,7 +56,7 @@ def test_key_json_as_secured_variable(key_info: dict[str, Any]) -> None:
 def test_key_json_base64_under_the_google_name(key_info: dict[str, Any]) -> None:
     encoded = base64.b64encode(json.dumps(key_info).encode()).decode()
 
-    found = credentials_from_env({"GOOGLE_CREDENTIALS": encoded})
+    found = gcp_credentials(CloudCredentials({"GOOGLE_CREDENTIALS": encoded}))
 
     assert found.source == "GOOGLE_CREDENTIALS" and found.project == "key-project"
 
@@ -64,7 +65,7 @@ def test_key_file_path(key_info: dict[str, Any], tmp_path: Path) -> None:
     path = tmp_path / "key.json"
     path.write_text(json.dumps(key_info))
 
-    found = credentials_from_env({"GOOGLE_APPLICATION_CREDENTIALS": str(path)})
+    found = gcp_credentials(CloudCredentials({"GOOGLE_APPLICATION_CREDENTIALS": str(path)}))
 
     assert found.source == "GOOGLE_APPLICATION_CREDENTIALS"
     assert found.credentials.service_account_email == key_info["client_email"]
@@ -73,13 +74,13 @@ def test_key_file_path(key_info: dict[str, Any], tmp_path: Path) -> None:
 def test_secured_variable_wins_over_key_file(key_info: dict[str, Any]) -> None:
     env = {"GCP_CREDENTIALS": json.dumps(key_info), "GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/key.json"}
 
-    assert credentials_from_env(env).source == "GCP_CREDENTIALS"
+    assert gcp_credentials(CloudCredentials(env)).source == "GCP_CREDENTIALS"
 
 
 def test_oidc_workload_identity_federation_builds_without_network() -> None:
     env = {"GCP_WORKLOAD_IDENTITY_PROVIDER": WIF, "GCP_SERVICE_ACCOUNT": SA, "BITBUCKET_STEP_OIDC_TOKEN": OIDC_TOKEN}
 
-    found = credentials_from_env(env)
+    found = gcp_credentials(CloudCredentials(env))
 
     creds = found.credentials
     from google.auth import identity_pool
@@ -98,7 +99,7 @@ def test_oidc_workload_identity_federation_builds_without_network() -> None:
 def test_oidc_without_impersonation_and_with_full_audience() -> None:
     env = {"GCP_WORKLOAD_IDENTITY_PROVIDER": f"//iam.googleapis.com/{WIF}", "BITBUCKET_STEP_OIDC_TOKEN": OIDC_TOKEN}
 
-    creds = credentials_from_env(env).credentials
+    creds = gcp_credentials(CloudCredentials(env)).credentials
 
     assert creds.info["audience"] == f"//iam.googleapis.com/{WIF}"
     assert "service_account_impersonation_url" not in creds.info
@@ -106,19 +107,19 @@ def test_oidc_without_impersonation_and_with_full_audience() -> None:
 
 def test_oidc_without_the_step_token_says_add_oidc_true() -> None:
     with pytest.raises(ProviderError, match="add `oidc: true` to the step"):
-        credentials_from_env({"GCP_WORKLOAD_IDENTITY_PROVIDER": WIF, "GCP_SERVICE_ACCOUNT": SA})
+        gcp_credentials(CloudCredentials({"GCP_WORKLOAD_IDENTITY_PROVIDER": WIF, "GCP_SERVICE_ACCOUNT": SA}))
 
 
 def test_malformed_provider_is_explained() -> None:
     env = {"GCP_WORKLOAD_IDENTITY_PROVIDER": "my-pool", "BITBUCKET_STEP_OIDC_TOKEN": OIDC_TOKEN}
 
     with pytest.raises(ProviderError, match="workloadIdentityPools/POOL/providers/PROVIDER"):
-        credentials_from_env(env)
+        gcp_credentials(CloudCredentials(env))
 
 
 def test_no_credentials_is_one_line_naming_the_variables() -> None:
     with pytest.raises(ProviderError) as caught:
-        credentials_from_env({})
+        gcp_credentials(CloudCredentials({}))
 
     assert str(caught.value) == MISSING_CREDENTIALS and "\n" not in MISSING_CREDENTIALS
 
@@ -134,7 +135,7 @@ def test_no_credentials_is_one_line_naming_the_variables() -> None:
 )
 def test_broken_keys_are_explained_without_echoing_them(secret: str) -> None:
     with pytest.raises(ProviderError) as caught:
-        credentials_from_env({"GCP_CREDENTIALS": secret})
+        gcp_credentials(CloudCredentials({"GCP_CREDENTIALS": secret}))
 
     assert "GCP_CREDENTIALS" in str(caught.value)
     assert "s3cr3t" not in str(caught.value) and secret not in str(caught.value)
@@ -147,7 +148,7 @@ def test_executable_credential_configs_are_refused() -> None:
               "token_url": STS_TOKEN_URL, "credential_source": {"executable": {"command": "/bin/evil"}}}  # fmt: skip
 
     with pytest.raises(ProviderError, match="not supported"):
-        credentials_from_env({"GCP_CREDENTIALS": json.dumps(config)})
+        gcp_credentials(CloudCredentials({"GCP_CREDENTIALS": json.dumps(config)}))
 
 
 def test_workload_identity_config_file_is_accepted(tmp_path: Path) -> None:
@@ -158,28 +159,29 @@ def test_workload_identity_config_file_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "wif.json"
     path.write_text(json.dumps(config))
 
-    found = credentials_from_env({"GOOGLE_APPLICATION_CREDENTIALS": str(path)})
+    found = gcp_credentials(CloudCredentials({"GOOGLE_APPLICATION_CREDENTIALS": str(path)}))
 
     assert found.credentials.info["audience"] == f"//iam.googleapis.com/{WIF}"
 
 
 def test_unreadable_key_file_names_the_variable(tmp_path: Path) -> None:
     with pytest.raises(ProviderError, match="GOOGLE_APPLICATION_CREDENTIALS: cannot read"):
-        credentials_from_env({"GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "missing.json")})
+        gcp_credentials(CloudCredentials({"GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "missing.json")}))
 
 
-def test_from_env_uses_the_key_project_unless_gcp_project_is_set(key_info: dict[str, Any]) -> None:
-    from pipe.providers.gcp import from_env
+def test_built_from_variables_uses_the_key_project_unless_gcp_project_is_set(key_info: dict[str, Any]) -> None:
+    from cloud_options import provider_from_env
 
     key = json.dumps(key_info)
-    assert from_env("us-west1", {"GCP_CREDENTIALS": key}).project == "key-project"
-    assert from_env("us-west1", {"GCP_CREDENTIALS": key, "GCP_PROJECT": "runners"}).project == "runners"
-    assert from_env("us-west1", {"GCP_CREDENTIALS": key, "GOOGLE_CLOUD_PROJECT": "gp"}).project == "gp"
+    assert provider_from_env("gcp", "us-west1", {"GCP_CREDENTIALS": key}).project == "key-project"
+    assert provider_from_env("gcp", "us-west1", {"GCP_CREDENTIALS": key, "GCP_PROJECT": "runners"}).project == "runners"
+    google_named = {"GCP_CREDENTIALS": key, "GOOGLE_CLOUD_PROJECT": "gp-proj"}
+    assert provider_from_env("gcp", "us-west1", google_named).project == "gp-proj"
 
 
-def test_from_env_oidc_without_a_project_anywhere_asks_for_gcp_project() -> None:
-    from pipe.providers.gcp import from_env
+def test_built_from_variables_oidc_without_a_project_anywhere_asks_for_gcp_project() -> None:
+    from cloud_options import provider_from_env
 
     env = {"GCP_WORKLOAD_IDENTITY_PROVIDER": WIF, "BITBUCKET_STEP_OIDC_TOKEN": OIDC_TOKEN}
     with pytest.raises(ProviderError, match="set GCP_PROJECT"):
-        from_env("us-west1", env)
+        provider_from_env("gcp", "us-west1", env)

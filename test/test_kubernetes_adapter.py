@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from fakes.kubernetes import FakeKubernetes
 
-from pipe.config.kubernetes import KubernetesSettings
+from pipe.config.clouds import CloudCredentials
+from pipe.config.kubernetes import KubernetesOptions
 from pipe.providers.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_REPOSITORY, Instance, ProviderError
-from pipe.providers.kubernetes import from_settings
+from pipe.providers.kubernetes import create
 
 NS = "default"
 
@@ -39,18 +40,18 @@ def test_credentials_from_a_kubeconfig_file_work_and_no_source_at_all_is_one_lin
     path = tmp_path / "config"
     path.write_text(kube.kubeconfig_yaml())
     seed(kube, "cml-a", ours())
-    provider = from_settings(KubernetesSettings(kubeconfig_path=str(path)))
+    provider = create("default", KubernetesOptions(kubeconfig_path=str(path)), CloudCredentials())
     assert [i.id for i in provider.list_ours()] == ["cml-a"]
 
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(ProviderError, match=r"CLOUD kubernetes needs KUBE_CONFIG .* or KUBECONFIG"):
-        from_settings(KubernetesSettings())
+        create("default", KubernetesOptions(), CloudCredentials())
     with pytest.raises(ProviderError, match=r"KUBECONFIG: .* is not a file"):
-        from_settings(KubernetesSettings(kubeconfig_path=str(tmp_path / "missing")))
+        create("default", KubernetesOptions(kubeconfig_path=str(tmp_path / "missing")), CloudCredentials())
 
 
 def test_only_our_labels_are_listed_and_terminated(kube: FakeKubernetes) -> None:
-    provider = from_settings(KubernetesSettings(kubeconfig=kube.kubeconfig()))
+    provider = create("default", KubernetesOptions(kubeconfig=kube.kubeconfig()), CloudCredentials())
     seed(kube, "cml-ours", ours())
     seed(kube, "cml-other-repo", ours("acme_other"))
     seed(kube, "team-job", {"team": "ml"})
@@ -73,7 +74,7 @@ def test_lists_follow_the_continue_token(kube: FakeKubernetes, monkeypatch: pyte
     monkeypatch.setattr(lifecycle, "PAGE", 2)
     for i in range(5):
         seed(kube, f"cml-{i}", ours())
-    provider = from_settings(KubernetesSettings(kubeconfig=kube.kubeconfig()))
+    provider = create("default", KubernetesOptions(kubeconfig=kube.kubeconfig()), CloudCredentials())
     assert [i.id for i in provider.list_ours()] == [f"cml-{i}" for i in range(5)]
     pages: list[Any] = [r for r in kube.requests if r.method == "GET" and r.path.endswith("/jobs")]
     assert len(pages) == 3 and "continue" in pages[1].query
@@ -82,10 +83,10 @@ def test_lists_follow_the_continue_token(kube: FakeKubernetes, monkeypatch: pyte
 def test_an_unreachable_or_untrusted_cluster_is_one_line(kube: FakeKubernetes) -> None:
     config = kube.kubeconfig()
     del config["clusters"][0]["cluster"]["certificate-authority-data"]
-    provider = from_settings(KubernetesSettings(kubeconfig=config))
+    provider = create("default", KubernetesOptions(kubeconfig=config), CloudCredentials())
     with pytest.raises(ProviderError, match=r"Could not verify the Kubernetes API's certificate"):
         provider.list_ours()
     config = kube.kubeconfig()
     config["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:9"
     with pytest.raises(ProviderError, match=r"Could not reach the Kubernetes API at https://127\.0\.0\.1:9"):
-        from_settings(KubernetesSettings(kubeconfig=config)).list_ours()
+        create("default", KubernetesOptions(kubeconfig=config), CloudCredentials()).list_ours()

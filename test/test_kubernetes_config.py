@@ -22,7 +22,7 @@ from fixtures_pipe import output_lines, run_pipe, run_pipe_config_only, strip_an
 
 from pipe.bootstrap.agent_pod import DockerSocketHost, main_in_pod
 from pipe.bootstrap.render import BootConfig
-from pipe.config.kubernetes import KubernetesSettings, Toleration, parse_node_selector, parse_tolerations
+from pipe.config.kubernetes import KubernetesOptions, Toleration, parse_node_selector, parse_tolerations
 from pipe.config.variables import ConfigError
 from pipe.providers.base import TAG_CREATED_AT, InstanceSpec
 from pipe.providers.kubernetes.manifests import job_manifest
@@ -201,7 +201,7 @@ def test_the_pods_agent_program_runs_as_the_job_starts_it_and_ends_the_pod_when_
         name="cml-pod0000001", region="default", instance_type="1cpu-2Gi", image="docker:dind", disk_gb=0,
         user_data="", tags={TAG_CREATED_AT: str(int(time.time()))}, max_lifetime_s=3600, boot=boot,
     )  # fmt: skip
-    [agent] = job_manifest(spec, KubernetesSettings())["spec"]["template"]["spec"]["containers"]
+    [agent] = job_manifest(spec, KubernetesOptions())["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e["value"] for e in agent["env"]}
     config = json.loads(env["CML_AGENT_CONFIG"])
     env["CML_AGENT_CONFIG"] = json.dumps({**config, "docker_socket": path})  # the pod's /var/run, here

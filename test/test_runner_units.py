@@ -14,6 +14,7 @@ import pytest
 from fakes.clock import FakeClock
 
 from pipe.bitbucket.models import Runner
+from pipe.config.clouds import AwsOptions, AzureOptions, GcpOptions
 from pipe.config.parsers import label_problem
 from pipe.config.runner import PIPE_OWN_LABELS, RunnerSettings
 from pipe.config.variables import ConfigError
@@ -119,11 +120,11 @@ def test_aws_gpus_older_than_turing_are_refused_with_the_default_image_only(size
 
 
 def test_root_disk_is_the_larger_of_the_default_and_the_image_and_an_explicit_size_is_never_grown() -> None:
-    default = build_plan(RunnerSettings(cloud="gcp", gpu="t4"), "cml-x", 0)
+    default = build_plan(RunnerSettings(cloud="gcp", options=GcpOptions(), gpu="t4"), "cml-x", 0)
     assert (default.disk_gb, default.disk_explicit) == (35, False)
     assert [default.root_disk_gb(size) for size in (None, 10, 35, 50)] == [35, 35, 35, 50]
     assert any("disk: 35 GB, or the image's own size if larger" in line for line in default.describe())
-    explicit = build_plan(RunnerSettings(cloud="gcp", gpu="t4", hdd_size_gb=60), "cml-x", 0)
+    explicit = build_plan(RunnerSettings(cloud="gcp", options=GcpOptions(), gpu="t4", hdd_size_gb=60), "cml-x", 0)
     assert [explicit.root_disk_gb(size) for size in (None, 50, 60)] == [60, 60, 60]
     assert "disk: 60 GB" in explicit.describe()
     with pytest.raises(ConfigError, match=r"^CLOUD_HDD_SIZE: '60' is not valid; the image .*common-cu128.* needs at "
@@ -132,28 +133,29 @@ def test_root_disk_is_the_larger_of_the_default_and_the_image_and_an_explicit_si
 
 
 @pytest.mark.parametrize(
-    ("settings", "line"),
+    ("options", "line"),
     [
-        (RunnerSettings(cloud="aws"), "the default subnet of the zone; a public IP only if its route out is an "
+        (AwsOptions(), "the default subnet of the zone; a public IP only if its route out is an "
          "internet gateway, inbound: none (security group cml-runner-pipe has no inbound rule)"),
-        (RunnerSettings(cloud="aws", aws_subnet="subnet-0abc1234", aws_security_group="sg-0abc1234"),
+        (AwsOptions(subnet="subnet-0abc1234", security_group="sg-0abc1234"),
          "public IP only if subnet subnet-0abc1234's route out is an internet gateway (else its NAT), inbound: what "
          "security group sg-0abc1234 allows"),
-        (RunnerSettings(cloud="gcp"), "external IP yes (ephemeral), network default, inbound: none (firewall rule "
+        (GcpOptions(), "external IP yes (ephemeral), network default, inbound: none (firewall rule "
          "cml-runner-deny-ingress-default denies all ingress to tag cml-runner-pipe)"),
-        (RunnerSettings(cloud="gcp", gcp_external_ip=False, gcp_network="ml", gcp_subnetwork="runners"),
+        (GcpOptions(external_ip=False, network="ml", subnetwork="runners"),
          "no external IP, egress via Cloud NAT on runners of network ml (checked at launch), inbound: none "
          "(firewall rule cml-runner-deny-ingress-ml denies all ingress to tag cml-runner-pipe)"),
-        (RunnerSettings(cloud="azure"), "public IP yes (Standard, static), inbound: none (network security group "
+        (AzureOptions(), "public IP yes (Standard, static), inbound: none (network security group "
          "without inbound rules)"),
-        (RunnerSettings(cloud="azure", azure_public_ip=False), "no public IP, egress via Azure's default outbound "
+        (AzureOptions(public_ip=False), "no public IP, egress via Azure's default outbound "
          "access where the region still offers it, inbound: none"),
     ],
 )  # fmt: skip
 def test_the_plan_says_how_the_instance_reaches_the_internet_and_what_reaches_it(
-    settings: RunnerSettings, line: str
+    options: AwsOptions | GcpOptions | AzureOptions, line: str
 ) -> None:
-    assert f"network: {line}" in build_plan(settings, "cml-x", 0).describe()
+    cloud = {AwsOptions: "aws", GcpOptions: "gcp", AzureOptions: "azure"}[type(options)]
+    assert f"network: {line}" in build_plan(RunnerSettings(cloud, options), "cml-x", 0).describe()
 
 
 def test_regions_generic_native_and_zones() -> None:

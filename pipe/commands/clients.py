@@ -1,12 +1,18 @@
-"""Building the Bitbucket client from the settings every command shares."""
+"""Building the clients a command speaks through: Bitbucket's from the common settings, a cloud's from runner
+settings and the step's credentials."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 from pipe.bitbucket.client import Auth, BitbucketClient, BitbucketError
 from pipe.bitbucket.models import Repository
+from pipe.config.clouds import cloud_credentials
 from pipe.config.common import CommonSettings
+from pipe.config.runner import RunnerSettings
+from pipe.providers import make_provider
+from pipe.providers.base import Provider
 from pipe.providers.tags import is_uuid
 
 
@@ -15,6 +21,11 @@ def bitbucket_client(
 ) -> BitbucketClient:
     auth = Auth(access_token=common.auth.access_token, email=common.auth.email, api_token=common.auth.api_token)
     return BitbucketClient(auth, common.workspace, common.repo_slug, common.api_url, runner_scope=runner_scope)
+
+
+def cloud_provider(common: CommonSettings, settings: RunnerSettings, env: Mapping[str, str]) -> Provider:
+    """The cloud's adapter, with its options as parsed and only its credential variables from the step."""
+    return make_provider(settings, cloud_credentials(env, settings.cloud, build_number=common.build_number))
 
 
 def repository_uuid(common: CommonSettings, client: BitbucketClient) -> str:

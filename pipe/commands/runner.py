@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,12 +19,11 @@ from pipe import log as redaction
 from pipe.bitbucket.client import BitbucketClient, BitbucketError
 from pipe.bitbucket.models import RegisteredRunner, Repository, Runner
 from pipe.bootstrap.render import render_user_data
-from pipe.commands.clients import bitbucket_client, checked_uuid
+from pipe.commands.clients import bitbucket_client, checked_uuid, cloud_provider
 from pipe.commands.shared import leave_for_later_steps
 from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings, random_name
 from pipe.errors import PipeError
-from pipe.providers import make_provider
 from pipe.providers.base import Instance, InstanceSpec, Provider, ProviderError, ReportsTrouble, WorkloadFailed
 from pipe.providers.tags import repository_tag, runner_tag
 from pipe.runner.decide import NameInUse, decide_from_pages
@@ -59,7 +57,7 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
         return "DRY_RUN: nothing was created"
 
     client = bitbucket_client(common, settings.runner_scope)
-    provider = make_provider(plan.cloud, plan.location.region, env, kubernetes=plan.kubernetes)
+    provider = cloud_provider(common, settings, env)
     # The step's BITBUCKET_REPO_UUID names our instances; the repository is read only when it is missing,
     # or for a launch (the runner needs the workspace's UUID): a reuse never reads it.
     repository = None if common.repo_uuid else client.repository()
@@ -87,7 +85,9 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
     if decision.reason:
         log.info("Provisioning a new runner: %s.", decision.reason)
 
-    launched = _launch(client, provider, plan, common, repository or client.repository(), repo_uuid, log)
+    launched = _launch(
+        client, provider, plan, common, repository or client.repository(), repo_uuid, settings.poll_every_s, log
+    )
     instance = launched.instance
     price = f"~${plan.machine.hourly_usd:.3f}/h" if plan.machine.hourly_usd is not None else "unknown price"
     market = "spot" if instance.spot else "on-demand"
@@ -149,6 +149,7 @@ def _launch(
     common: CommonSettings,
     repository: Repository,
     repo_uuid: str,
+    poll_every_s: float | None,
     log: logging.Logger,
 ) -> Launched:
     rollback = Rollback()
@@ -182,14 +183,13 @@ def _launch(
             spec = _spec(plan, registered, repository, repo_uuid, image, disk_gb, common)
             instance = launch_with_fallback(provider, spec, zones, plan.spot)
             log.info("Instance %s is starting in %s; waiting for the runner to connect.", instance.id, instance.zone)
-            poll_every, average_every = _poll_cadence()
             online = wait_online(
                 client.get_runner,
                 runner,
                 timeout_s=plan.wait_timeout_s,
                 what=f"instance {instance.id} booting",
-                poll_every_s=poll_every,
-                average_every_s=average_every,
+                poll_every_s=poll_every_s or POLL_EVERY_S,  # CML_RUNNER_POLL_SECONDS: tests poll faster
+                average_every_s=poll_every_s or AVERAGE_EVERY_S,
                 watch=_watcher(provider, instance, log),
             )
             return Launched(online, instance)
@@ -274,16 +274,6 @@ def _terminate_for(provider: Provider, runner: Runner, repo_tag: str) -> None:
     mine = [i for i in provider.list_ours(repo_tag, with_state=False) if i.runner_uuid == runner_tag(runner.uuid)]
     if mine:
         provider.terminate_many(mine)
-
-
-def _poll_cadence() -> tuple[float, float]:
-    """CML_RUNNER_POLL_SECONDS is a test-only knob: tests need not wait seconds per poll."""
-    raw = os.environ.get("CML_RUNNER_POLL_SECONDS", "")
-    try:
-        every = max(0.05, float(raw)) if raw else 0.0
-    except ValueError:
-        every = 0.0
-    return (every, every) if every else (POLL_EVERY_S, AVERAGE_EVERY_S)
 
 
 def _share(common: CommonSettings, data: dict[str, object], log: logging.Logger) -> None:

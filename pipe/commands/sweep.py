@@ -12,12 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from pipe.commands.clients import bitbucket_client, repository_uuid
+from pipe.commands.clients import bitbucket_client, cloud_provider, repository_uuid
 from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings
 from pipe.errors import PipeError
-from pipe.providers import make_provider
-from pipe.providers.catalog import resolve_location
 from pipe.providers.tags import legacy_repository_tag, repository_tag
 from pipe.runner.rollback import Interrupted, signals_raise
 from pipe.runner.sweep import BASE_HOURLY_LIMIT, SWEEP_SHARE, Budget, Outcome, Sweeper, read_listing
@@ -29,8 +27,7 @@ class SweepFailure(PipeError):
 
 def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger, env: Mapping[str, str]) -> str:
     client = bitbucket_client(common, settings.runner_scope)
-    region = resolve_location(settings.cloud, settings.region).region
-    provider = make_provider(settings.cloud, region, env, kubernetes=settings.kubernetes)
+    provider = cloud_provider(common, settings, env)
     budget = Budget(client, int(BASE_HOURLY_LIMIT * SWEEP_SHARE), share=SWEEP_SHARE)
     with signals_raise():
         try:

@@ -1,4 +1,4 @@
-"""CLOUD: kubernetes variables -> KubernetesSettings (the cluster, the namespace and where the pod may run).
+"""CLOUD: kubernetes variables -> KubernetesOptions (the cluster, the namespace and where the pod may run).
 
 Credentials, in this order: KUBE_CONFIG (a kubeconfig's text, raw YAML or base64: the variable Atlassian's
 own kubectl-run pipe takes), KUBECONFIG (a path to one), else the in-cluster service account of the pod the
@@ -100,7 +100,7 @@ class Toleration:
 
 
 @dataclass(frozen=True)
-class KubernetesSettings:
+class KubernetesOptions:
     # Parsed KUBE_CONFIG (None = KUBECONFIG path or in-cluster). Never in repr: it holds the user's token.
     kubeconfig: dict[str, Any] | None = field(default=None, repr=False)
     kubeconfig_path: str = ""
@@ -215,7 +215,7 @@ def refuse_vm_options(env: Mapping[str, str]) -> None:
             raise ConfigError(name, raw, "", message=f"{name} has no meaning with CLOUD: 'kubernetes': {why}")
 
 
-def load(env: Mapping[str, str], *, gpu: bool) -> KubernetesSettings:
+def load(env: Mapping[str, str], *, gpu: bool) -> KubernetesOptions:
     """Call refuse_vm_options(env) first: a VM option is a clearer first error than a kubeconfig one."""
 
     def get(name: str) -> str:
@@ -237,7 +237,7 @@ def load(env: Mapping[str, str], *, gpu: bool) -> KubernetesSettings:
     context = _context(get("KUBERNETES_CONTEXT"), kubeconfig)
     if kubeconfig is not None:
         _plugin_free(kubeconfig, context)
-    return KubernetesSettings(
+    return KubernetesOptions(
         kubeconfig=kubeconfig,
         kubeconfig_path=path,
         context=context,

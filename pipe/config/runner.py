@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipe.config import clouds
 from pipe.config import kubernetes as kube_config
-from pipe.config.endpoints import aws_service_endpoints, azure_authority, azure_ca_bundle, endpoint
+from pipe.config.clouds import AwsOptions, AzureOptions, GcpOptions
+from pipe.config.kubernetes import KubernetesOptions
 from pipe.config.parsers import (
     check_text,
     decode_startup_script,
@@ -47,6 +49,16 @@ _BASE36 = string.digits + string.ascii_lowercase
 
 _RUNNER = ("runner",)
 _RUNNER_SWEEP = ("runner", "sweep")
+
+CloudOptions = AwsOptions | GcpOptions | AzureOptions | KubernetesOptions
+OPTIONS_TYPE: dict[str, type[CloudOptions]] = {
+    "aws": AwsOptions,
+    "gcp": GcpOptions,
+    "azure": AzureOptions,
+    "kubernetes": KubernetesOptions,
+}
+# Fewer seconds between ONLINE polls would only load the local stand-ins.
+MIN_POLL_S = 0.05
 
 VARIABLES: tuple[Variable, ...] = (
     Variable(
@@ -98,17 +110,6 @@ VARIABLES: tuple[Variable, ...] = (
         "The instance's own cloud identity: AWS instance profile ARN or name, "
         "GCP `service-account-email[,scopes=...]`, Azure user-assigned identity resource ids (comma-separated).",
     ),
-    Variable(
-        "CLOUD_AWS_SUBNET",
-        "AWS subnet id (`subnet-...`) to start the instance in; its zone is the only one tried. Default: a default "
-        "subnet of the region's default VPC. The instance gets a public IP only if the subnet's way out is an "
-        "internet gateway.",
-    ),
-    Variable(
-        "CLOUD_AWS_SECURITY_GROUP",
-        "AWS security group id (`sg-...`) or name for the instance. Default: `cml-runner-pipe`, created once per "
-        "VPC with no inbound rule.",
-    ),
     Variable("CLOUD_METADATA", "Extra tags for the instance: `key=value` pairs, comma-separated."),
     Variable(
         "IDLE_TIMEOUT",
@@ -141,86 +142,19 @@ VARIABLES: tuple[Variable, ...] = (
         "`repository` registers a repository runner; `workspace` a workspace runner (needs a workspace access token).",
         default="repository",
     ),
-    # Cloud credentials and network options, read by pipe/providers/<cloud>.py. Declared here for the README
-    # and so that secret ones are masked in all output.
-    Variable("AWS_ACCESS_KEY_ID", "AWS access key id.", modes=_RUNNER_SWEEP, example="$AWS_ACCESS_KEY_ID"),
     Variable(
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS secret access key.",
-        secret=True,
-        modes=_RUNNER_SWEEP,
-        example="$AWS_SECRET_ACCESS_KEY",
-    ),
-    Variable("AWS_SESSION_TOKEN", "AWS session token, for temporary keys.", secret=True, modes=_RUNNER_SWEEP),
-    Variable(
-        "AWS_OIDC_ROLE_ARN",
-        "AWS IAM role to assume with the step's OIDC token (`oidc: true`) instead of access keys.",
-        modes=_RUNNER_SWEEP,
-    ),
-    Variable(
-        "GCP_CREDENTIALS",
-        "GCP service account key JSON (raw or base64). `GOOGLE_CREDENTIALS` is accepted too.",
-        secret=True,
-        multiline=True,
-        modes=_RUNNER_SWEEP,
-        example="$GCP_CREDENTIALS",
-    ),
-    Variable("GOOGLE_CREDENTIALS", "Same as GCP_CREDENTIALS.", secret=True, multiline=True, modes=_RUNNER_SWEEP),
-    Variable(
-        "GOOGLE_APPLICATION_CREDENTIALS", "Path to a GCP key file, instead of GCP_CREDENTIALS.", modes=_RUNNER_SWEEP
-    ),
-    Variable(
-        "GCP_WORKLOAD_IDENTITY_PROVIDER",
-        "GCP workload identity provider (`projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/"
-        "<provider>`) for keyless auth with the step's OIDC token (`oidc: true`).",
-        modes=_RUNNER_SWEEP,
-    ),
-    Variable("GCP_SERVICE_ACCOUNT", "GCP service account to impersonate with workload identity.", modes=_RUNNER_SWEEP),
-    Variable("GCP_PROJECT", "GCP project id.", default="the credentials' project", modes=_RUNNER_SWEEP),
-    Variable("GCP_NETWORK", "GCP VPC network for the instance.", default="default", modes=_RUNNER_SWEEP),
-    Variable("GCP_SUBNETWORK", "GCP subnetwork for the instance.", modes=_RUNNER_SWEEP),
-    Variable(
-        "GCP_EXTERNAL_IP",
-        "Give the GCP instance an ephemeral external IP, its way to Bitbucket (inbound stays closed: a firewall rule "
-        "of the pipe's denies all ingress to the runners' network tag). `false` for networks with Cloud NAT, which "
-        "the pipe then checks for.",
-        default="true",
-        modes=_RUNNER_SWEEP,
-        example="'<boolean>'",
-    ),
-    Variable("AZURE_CLIENT_ID", "Azure service principal (app) id.", modes=_RUNNER_SWEEP, example="$AZURE_CLIENT_ID"),
-    Variable(
-        "AZURE_CLIENT_SECRET",
-        "Azure service principal secret; leave unset to sign in with the step's OIDC token (`oidc: true`).",
-        secret=True,
-        modes=_RUNNER_SWEEP,
-        example="$AZURE_CLIENT_SECRET",
-    ),
-    Variable("AZURE_TENANT_ID", "Azure tenant id.", modes=_RUNNER_SWEEP, example="$AZURE_TENANT_ID"),
-    Variable("AZURE_SUBSCRIPTION_ID", "Azure subscription id.", modes=_RUNNER_SWEEP, example="$AZURE_SUBSCRIPTION_ID"),
-    Variable(
-        "AZURE_PUBLIC_IP",
-        "Give the Azure instance a public IP.",
-        default="true",
-        modes=_RUNNER_SWEEP,
-        example="'<boolean>'",
-    ),
-    Variable("AWS_ENDPOINT_URL", "AWS API endpoint override.", modes=_RUNNER_SWEEP, testing=True),
-    Variable("GCP_COMPUTE_ENDPOINT", "GCP Compute API endpoint override.", modes=_RUNNER_SWEEP, testing=True),
-    Variable(
-        "AZURE_RESOURCE_MANAGER_ENDPOINT",
-        "Azure Resource Manager endpoint override.",
-        modes=_RUNNER_SWEEP,
+        "CML_RUNNER_POLL_SECONDS",
+        "Seconds between the ONLINE polls, instead of the rate-limited cadence; for tests and the demo.",
+        modes=_RUNNER,
         testing=True,
     ),
-    Variable("AZURE_AUTHORITY_HOST", "Azure sign-in host override.", modes=_RUNNER_SWEEP, testing=True),
-    Variable("AZURE_CA_BUNDLE", "CA bundle to trust for the Azure endpoints.", modes=_RUNNER_SWEEP, testing=True),
 )
 
 
 @dataclass(frozen=True)
 class RunnerSettings:
-    cloud: str  # aws | gcp | azure
+    cloud: str  # aws | gcp | azure | kubernetes
+    options: CloudOptions  # the cloud's own options: pipe/config/clouds.py, pipe/config/kubernetes.py
     region: str = "us-west"  # as given: generic or native
     instance_type: str = "m"  # generic s|m|l|xl or native
     gpu: str = ""  # "" = none; generic (t4, a10g, ...) or native
@@ -241,39 +175,20 @@ class RunnerSettings:
     name_given: bool = False  # NAME was set: the launch must check it is free on every page of the listing
     wait_timeout_s: int = 600
     runner_scope: Literal["repository", "workspace"] = "repository"
-    aws_oidc_role_arn: str = ""
-    gcp_project: str = ""
-    aws_endpoint_url: str = ""
-    gcp_compute_endpoint: str = ""
-    azure_resource_manager_endpoint: str = ""
-    azure_authority_host: str = ""
-    azure_ca_bundle: str = ""  # only with an overridden loopback endpoint
-    gcp_external_ip: bool = True
-    gcp_network: str = ""  # "" = default
-    gcp_subnetwork: str = ""
-    azure_public_ip: bool = True
-    aws_subnet: str = ""
-    aws_security_group: str = ""
-    kubernetes: kube_config.KubernetesSettings | None = None  # CLOUD: kubernetes only
+    poll_every_s: float | None = None  # CML_RUNNER_POLL_SECONDS (tests); None = the rate-limited cadence
+
+    def __post_init__(self) -> None:
+        if OPTIONS_TYPE[self.cloud] is not type(self.options):
+            raise TypeError(f"CLOUD {self.cloud} takes {OPTIONS_TYPE[self.cloud].__name__}, not {self.options!r}")
+
+    @property
+    def kubernetes(self) -> KubernetesOptions | None:
+        return self.options if isinstance(self.options, KubernetesOptions) else None
 
 
 def random_name() -> str:
     """cml- plus 10 base36 characters, as CML's randid()."""
     return "cml-" + "".join(secrets.choice(_BASE36) for _ in range(10))
-
-
-def _spot_price(env: Mapping[str, str], cloud: str, spot: bool) -> float | None:
-    raw = env.get("CLOUD_SPOT_PRICE", "").strip()
-    if not raw or raw == "-1":
-        return None
-    price = parse_positive_float(
-        "CLOUD_SPOT_PRICE", raw, "a price in USD per hour greater than 0 (e.g. 0.5), or -1 for the on-demand price"
-    )
-    if cloud == "gcp":
-        raise ConfigError("CLOUD_SPOT_PRICE", raw, "GCP spot VMs have no bidding price; leave it unset or -1")
-    if not spot:
-        raise ConfigError("CLOUD_SPOT_PRICE", raw, "only with CLOUD_SPOT: 'true'")
-    return price
 
 
 def _gpu(value: str) -> str:
@@ -287,35 +202,6 @@ def _gpu(value: str) -> str:
     if gpu in ("nogpu", "none"):
         return ""
     return "v100" if gpu == "tesla" else gpu  # CML maps 'tesla' to v100
-
-
-def _image(value: str, cloud: str) -> str:
-    image = check_text("CLOUD_IMAGE", value, max_length=1024)
-    if not image:
-        return ""
-    if cloud == "azure" and not (len(image.split(":")) == 4 or image.startswith("/subscriptions/")):
-        raise ConfigError("CLOUD_IMAGE", value, "on Azure, publisher:offer:sku:version or an image resource id")
-    if cloud == "gcp" and "/" not in image:
-        raise ConfigError("CLOUD_IMAGE", value, "on GCP, project/family or an image link")
-    return image
-
-
-def _permission_set(value: str, cloud: str) -> str:
-    if cloud == "kubernetes":
-        return ""  # refused with its own line before (pipe.config.kubernetes.NOT_ON_KUBERNETES)
-    allowed = {
-        "aws": (
-            r"arn:aws[a-z-]*:iam::\d{12}:instance-profile/[\w+=,.@/-]+|[\w+=,.@-]{1,128}",
-            "on AWS, an instance profile ARN or name",
-        ),
-        "gcp": (r"[^@\s,]+@[^@\s,]+(,scopes=[^\s]+)?", "on GCP, service-account-email[,scopes=a,b]"),
-        "azure": (
-            r"/subscriptions/[^\s,]+(,/subscriptions/[^\s,]+)*",
-            "on Azure, comma-separated user-assigned identity resource ids (/subscriptions/...)",
-        ),
-    }
-    pattern, hint = allowed[cloud]
-    return check_text("CLOUD_PERMISSION_SET", value, max_length=2048, pattern=pattern, allowed=hint)
 
 
 def _exclusive(reuse: bool, reuse_idle: bool, single: bool) -> None:
@@ -336,7 +222,6 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
 
     if not get("CLOUD"):
         raise ConfigError.missing("CLOUD", "where to start the runner: aws, gcp, azure or kubernetes")
-    aws_service_endpoints(env)
     cloud = parse_choice("CLOUD", get("CLOUD"), CLOUDS, "")
     if cloud == "kubernetes":
         kube_config.refuse_vm_options(env)
@@ -383,23 +268,25 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         pattern=r"[A-Za-z0-9][A-Za-z0-9._+*-]*",
         allowed="s, m, l, xl, or a native machine type such as g4dn.xlarge",
     )
+    vm_options = clouds.load(env, cloud)  # every VM cloud's, whichever cloud is chosen
     return RunnerSettings(
         cloud=cloud,
+        options=kubernetes or vm_options[cloud],
         region=kubernetes.namespace if kubernetes else region,
         instance_type=instance_type,
         gpu=gpu,
         spot=spot,
-        spot_price=_spot_price(env, cloud, spot),
+        spot_price=clouds.spot_price(env, cloud, spot),
         hdd_size_gb=parse_int(
             "CLOUD_HDD_SIZE", get("CLOUD_HDD_SIZE"), default=DEFAULT_HDD_GB, minimum=10, maximum=MAX_HDD_GB, unit="GB"
         )
         if get("CLOUD_HDD_SIZE")
         else None,
-        image=_image(get("CLOUD_IMAGE"), cloud),
+        image=clouds.image(get("CLOUD_IMAGE"), cloud),
         startup_script=decode_startup_script(
             "CLOUD_STARTUP_SCRIPT", env.get("CLOUD_STARTUP_SCRIPT", ""), MAX_STARTUP_SCRIPT_BYTES
         ),
-        permission_set=_permission_set(get("CLOUD_PERMISSION_SET"), cloud),
+        permission_set=clouds.permission_set(get("CLOUD_PERMISSION_SET"), cloud),
         metadata=parse_metadata("CLOUD_METADATA", env.get("CLOUD_METADATA", ""), RESERVED_TAG_PREFIX),
         idle_timeout_s=idle,
         max_lifetime_s=lifetime,
@@ -413,63 +300,12 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         runner_scope="workspace"
         if parse_choice("RUNNER_SCOPE", get("RUNNER_SCOPE"), RUNNER_SCOPES, "repository") == "workspace"
         else "repository",
-        aws_oidc_role_arn=check_text(
-            "AWS_OIDC_ROLE_ARN",
-            get("AWS_OIDC_ROLE_ARN"),
-            max_length=2048,
-            pattern=r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+",
-            allowed="an IAM role ARN such as arn:aws:iam::123456789012:role/cml-runner",
-        ),
-        gcp_project=check_text(
-            "GCP_PROJECT",
-            get("GCP_PROJECT"),
-            max_length=30,
-            pattern=r"[a-z][a-z0-9-]{4,28}[a-z0-9]",
-            allowed="a GCP project id: 6-30 lowercase letters, digits and '-'",
-        ),
-        aws_endpoint_url=endpoint("AWS_ENDPOINT_URL", get("AWS_ENDPOINT_URL")),
-        gcp_compute_endpoint=endpoint("GCP_COMPUTE_ENDPOINT", get("GCP_COMPUTE_ENDPOINT")),
-        azure_resource_manager_endpoint=endpoint(
-            "AZURE_RESOURCE_MANAGER_ENDPOINT", get("AZURE_RESOURCE_MANAGER_ENDPOINT")
-        ),
-        azure_authority_host=azure_authority(get("AZURE_AUTHORITY_HOST")),
-        azure_ca_bundle=azure_ca_bundle(env),
-        gcp_external_ip=parse_bool("GCP_EXTERNAL_IP", get("GCP_EXTERNAL_IP"), default=True),
-        gcp_network=check_text(
-            "GCP_NETWORK",
-            get("GCP_NETWORK"),
-            max_length=300,
-            pattern=r"https://\S+|[a-z][-a-z0-9/]*",
-            allowed="a VPC network name such as default, or its link",
-        ),
-        gcp_subnetwork=check_text(
-            "GCP_SUBNETWORK",
-            get("GCP_SUBNETWORK"),
-            max_length=300,
-            pattern=r"https://\S+|[a-z][-a-z0-9/]*",
-            allowed="a subnetwork name, or its link",
-        ),
-        azure_public_ip=parse_bool("AZURE_PUBLIC_IP", get("AZURE_PUBLIC_IP"), default=True),
-        aws_subnet=_aws_only(
-            "CLOUD_AWS_SUBNET",
-            get("CLOUD_AWS_SUBNET"),
-            cloud,
-            r"subnet-[0-9a-f]{8,17}",
-            "a subnet id like subnet-0abc1234",
-        ),
-        aws_security_group=_aws_only(
-            "CLOUD_AWS_SECURITY_GROUP",
-            get("CLOUD_AWS_SECURITY_GROUP"),
-            cloud,
-            r"sg-[0-9a-f]{8,17}|[\w .:/()#,@\[\]+=&;{}!$*-]{1,255}",
-            "a security group id like sg-0abc1234, or a group name",
-        ),
-        kubernetes=kubernetes,
+        poll_every_s=_poll_every(get("CML_RUNNER_POLL_SECONDS")),
     )
 
 
-def _aws_only(name: str, value: str, cloud: str, pattern: str, allowed: str) -> str:
-    text = check_text(name, value, max_length=255, pattern=pattern, allowed=allowed)
-    if text and cloud != "aws":
-        raise ConfigError(name, value, "only with CLOUD: 'aws'")
-    return text
+def _poll_every(value: str) -> float | None:
+    if not value:
+        return None
+    return max(MIN_POLL_S, parse_positive_float("CML_RUNNER_POLL_SECONDS", value, "a number of seconds above 0"))
+

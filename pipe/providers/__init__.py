@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from pipe.providers.base import Provider
+from pipe.providers.catalog import resolve_location
 
 if TYPE_CHECKING:
-    from pipe.config.kubernetes import KubernetesSettings
+    from pipe.config.clouds import CloudCredentials
+    from pipe.config.runner import RunnerSettings
 
 _MODULES = {
     "aws": "pipe.providers.aws",
@@ -19,17 +20,12 @@ _MODULES = {
 }
 
 
-def make_provider(
-    cloud: str, region: str, env: Mapping[str, str], *, kubernetes: KubernetesSettings | None = None
-) -> Provider:
-    """The adapter for cloud, with credentials from env; imports that cloud's SDK and no other.
+def make_provider(settings: RunnerSettings, credentials: CloudCredentials) -> Provider:
+    """The adapter for settings.cloud; imports that cloud's SDK and no other.
 
-    Kubernetes takes its settings already parsed (pipe/config/kubernetes.py) instead of reading env."""
-    module = importlib.import_module(_MODULES[cloud])
-    if cloud == "kubernetes":
-        if kubernetes is None:
-            raise ValueError("CLOUD kubernetes needs its settings")
-        kube_provider: Provider = module.from_settings(kubernetes)
-        return kube_provider
-    provider: Provider = module.from_env(region, env)
+    It takes the cloud's options as pipe/config/ parsed them (settings.options) and its credentials as the step
+    gave them (pipe/config/clouds.py cloud_credentials): nothing below reads the environment for an option."""
+    module = importlib.import_module(_MODULES[settings.cloud])
+    region = resolve_location(settings.cloud, settings.region).region
+    provider: Provider = module.create(region, settings.options, credentials)
     return provider

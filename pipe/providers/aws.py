@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -28,6 +28,9 @@ from pipe.providers.base import (
     ProviderError,
 )
 from pipe.providers.catalog import DEFAULT_IMAGES
+
+if TYPE_CHECKING:
+    from pipe.config.clouds import AwsOptions, CloudCredentials
 
 log = logging.getLogger("pipe.providers.aws")
 SECURITY_GROUP_NAME = "cml-runner-pipe"
@@ -54,16 +57,13 @@ TERMINATE_BATCH = 100
 _STATE = {"shutting-down": "stopping"}
 
 
-def from_env(region: str, env: Mapping[str, str]) -> AwsProvider:
+def create(region: str, options: AwsOptions, credentials: CloudCredentials) -> AwsProvider:
     """Credentials: the standard AWS chain, or OIDC web identity when AWS_OIDC_ROLE_ARN is set."""
-    network = {
-        "subnet_id": env.get("CLOUD_AWS_SUBNET", "").strip(),
-        "security_group": env.get("CLOUD_AWS_SECURITY_GROUP", "").strip(),
-    }
-    role_arn = env.get("AWS_OIDC_ROLE_ARN", "")
+    network = {"subnet_id": options.subnet, "security_group": options.security_group}
+    role_arn = options.oidc_role_arn
     if not role_arn:
         return AwsProvider(region, boto3.session.Session(region_name=region), **network)
-    token = env.get("BITBUCKET_STEP_OIDC_TOKEN", "")
+    token = credentials.get("BITBUCKET_STEP_OIDC_TOKEN")
     if not token:
         raise ProviderError(
             "AWS_OIDC_ROLE_ARN is set but the step has no BITBUCKET_STEP_OIDC_TOKEN: add 'oidc: true' to the step"
@@ -71,9 +71,9 @@ def from_env(region: str, env: Mapping[str, str]) -> AwsProvider:
     sts = boto3.client("sts", region_name=region, aws_access_key_id="", aws_secret_access_key="")
     log_calls(sts)
     try:
-        credentials = sts.assume_role_with_web_identity(
+        keys = sts.assume_role_with_web_identity(
             RoleArn=role_arn,
-            RoleSessionName=f"cml-runner-{env.get('BITBUCKET_BUILD_NUMBER', 'local')}",
+            RoleSessionName=credentials.session_name,
             WebIdentityToken=token,
             DurationSeconds=3600,
         )["Credentials"]
@@ -84,11 +84,11 @@ def from_env(region: str, env: Mapping[str, str]) -> AwsProvider:
         ) from None
     # Working keys for an hour: masked in all output from here on, like the variables' own secrets.
     for key in ("AccessKeyId", "SecretAccessKey", "SessionToken"):
-        redaction.register_secret(str(credentials.get(key, "")))
+        redaction.register_secret(str(keys.get(key, "")))
     session = boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys["SessionToken"],
         region_name=region,
     )
     return AwsProvider(region, session, **network)

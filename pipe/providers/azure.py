@@ -46,8 +46,8 @@ import enum
 import functools
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
@@ -78,6 +78,9 @@ from pipe.providers.base import (
     ProviderError,
 )
 from pipe.providers.catalog import DEFAULT_IMAGES
+
+if TYPE_CHECKING:
+    from pipe.config.clouds import AzureOptions, CloudCredentials
 
 log = logging.getLogger(__name__)
 
@@ -525,22 +528,21 @@ class AzureProvider:
         return ProviderError(f"Azure failed to {action}. {said}")
 
 
-def from_env(region: str, env: Mapping[str, str], **client_kwargs: Any) -> AzureProvider:
-    """Build the adapter from the step's variables.
+def create(
+    region: str, options: AzureOptions, credentials: CloudCredentials, **client_kwargs: Any
+) -> AzureProvider:
+    """The adapter for the parsed options, signed in with the step's credentials.
 
     Credentials: AZURE_SUBSCRIPTION_ID, AZURE_TENANT_ID, AZURE_CLIENT_ID and either
     AZURE_CLIENT_SECRET (service principal) or BITBUCKET_STEP_OIDC_TOKEN (a step with
     `oidc: true` and a federated credential on the app registration); the secret wins
-    when both are present. AZURE_PUBLIC_IP (default true) controls the public IP.
-    Test-only (the local Azure server): AZURE_RESOURCE_MANAGER_ENDPOINT (ARM base URL),
-    AZURE_AUTHORITY_HOST (Entra ID sign-in host), AZURE_CA_BUNDLE (CA file to trust).
-    client_kwargs go to every management client (tests: polling_interval=0).
+    when both are present. client_kwargs go to every management client (tests: polling_interval=0).
     """
-    subscription = env.get("AZURE_SUBSCRIPTION_ID", "").strip()
-    tenant = env.get("AZURE_TENANT_ID", "").strip()
-    client = env.get("AZURE_CLIENT_ID", "").strip()
-    secret = env.get("AZURE_CLIENT_SECRET", "")
-    oidc_token = env.get("BITBUCKET_STEP_OIDC_TOKEN", "")
+    subscription = credentials.get("AZURE_SUBSCRIPTION_ID").strip()
+    tenant = credentials.get("AZURE_TENANT_ID").strip()
+    client = credentials.get("AZURE_CLIENT_ID").strip()
+    secret = credentials.get("AZURE_CLIENT_SECRET")
+    oidc_token = credentials.get("BITBUCKET_STEP_OIDC_TOKEN")
     missing = [
         name
         for name, value in (
@@ -557,15 +559,13 @@ def from_env(region: str, env: Mapping[str, str], **client_kwargs: Any) -> Azure
             "Azure credentials missing: set " + ", ".join(missing) + ". CLOUD=azure needs AZURE_SUBSCRIPTION_ID, "
             "AZURE_TENANT_ID, AZURE_CLIENT_ID and either AZURE_CLIENT_SECRET or OIDC (BITBUCKET_STEP_OIDC_TOKEN)"
         )
-    public_ip = _bool(env, "AZURE_PUBLIC_IP", default=True)
     # The CA bundle is trusted only by the endpoints that are overridden (pipe/config/endpoints.py checked that
     # they are loopback): a sign-in or ARM call to the real Azure keeps the system's CAs.
-    verify = env.get("AZURE_CA_BUNDLE") or None
-    authority = env.get("AZURE_AUTHORITY_HOST") or None
-    base_url = env.get("AZURE_RESOURCE_MANAGER_ENDPOINT") or None
+    verify = options.ca_bundle or None
+    base_url = options.resource_manager_endpoint or None
     credential_kwargs: dict[str, Any] = {}
-    if authority:
-        credential_kwargs.update(authority=authority, disable_instance_discovery=True)
+    if options.authority_host:
+        credential_kwargs.update(authority=options.authority_host, disable_instance_discovery=True)
         if verify:
             credential_kwargs["connection_verify"] = verify
     credential: TokenCredential
@@ -579,7 +579,7 @@ def from_env(region: str, env: Mapping[str, str], **client_kwargs: Any) -> Azure
         credential=credential,
         base_url=base_url,
         connection_verify=verify if base_url else None,
-        public_ip=public_ip,
+        public_ip=options.public_ip,
         **client_kwargs,
     )
 
@@ -707,13 +707,3 @@ def _text(value: object) -> str:
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
-
-def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
-    value = env.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in ("true", "yes", "1"):
-        return True
-    if value in ("false", "no", "0"):
-        return False
-    raise ProviderError(f"{name}: {env[name]!r} is not valid; use true or false")

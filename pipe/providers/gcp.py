@@ -40,7 +40,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from google.api_core import exceptions as gexc
@@ -60,15 +60,21 @@ from pipe.providers.base import (
     ProviderError,
 )
 from pipe.providers.catalog import DEFAULT_IMAGES, gcp_type_has_gpu
-from pipe.providers.gcp_auth import MISSING_CREDENTIALS, credentials_from_env
+from pipe.providers.gcp_auth import MISSING_CREDENTIALS, gcp_credentials
 from pipe.providers.gcp_network import NETWORK_TAG, deny_ingress_rule, firewall_name, nat_serving, network_path
 from pipe.providers.tags import label_value
+
+if TYPE_CHECKING:
+    from pipe.config.clouds import CloudCredentials, GcpOptions
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE = DEFAULT_IMAGES["gcp"]
 DISK_TYPE = "pd-balanced"
+POLL_INTERVAL_S = 2.0  # between operation waits
+RETRY_BACKOFF_S = 1.0  # the first retry's wait, doubled at each retry
+LOCAL_WAIT_S = 0.05  # both, against the local stand-in (GCP_COMPUTE_ENDPOINT)
 
 # Operation/HTTP error codes that mean "no capacity here now": try another zone or market.
 CAPACITY_CODES = frozenset(
@@ -226,10 +232,10 @@ class GcpProvider:
         subnetwork: str = "",
         external_ip: bool = True,
         credentials_source: str = "",
-        poll_interval_s: float = 2.0,
+        poll_interval_s: float = POLL_INTERVAL_S,
         operation_timeout_s: float = 600.0,
         retry_attempts: int = 4,
-        retry_backoff_s: float = 1.0,
+        retry_backoff_s: float = RETRY_BACKOFF_S,
     ) -> None:
         zone = _ZONE.match(region)
         self.region = zone.group(1) if zone else region  # a zone given as region ('us-west1-b', CML style)
@@ -741,27 +747,26 @@ class GcpProvider:
                 self._finish_delete(instance.zone, instance.id, op)
 
 
-def from_env(region: str, env: Mapping[str, str]) -> GcpProvider:
-    """The GCP provider the step's variables describe (see gcp_auth for credential precedence).
-
-    GCP_PROJECT / GOOGLE_CLOUD_PROJECT (else the key's project), GCP_NETWORK, GCP_SUBNETWORK,
-    GCP_EXTERNAL_IP=true; GCP_COMPUTE_ENDPOINT (test-only: http://127.0.0.1:PORT, anonymous).
-    """
-    endpoint = env.get("GCP_COMPUTE_ENDPOINT", "").strip() or None
-    project = (env.get("GCP_PROJECT", "") or env.get("GOOGLE_CLOUD_PROJECT", "")).strip()
-    options: dict[str, Any] = {
-        "network": env.get("GCP_NETWORK", "").strip(),
-        "subnetwork": env.get("GCP_SUBNETWORK", "").strip(),
-        # Default true (config/runner.py parsed and validated it already): a fresh project has no Cloud NAT.
-        "external_ip": env.get("GCP_EXTERNAL_IP", "").strip().lower() not in ("false", "no", "0", "off"),
-    }
-    if endpoint:
-        return GcpProvider(region, project=project or None, endpoint=endpoint, credentials=AnonymousCredentials(),
-                           credentials_source="anonymous (GCP_COMPUTE_ENDPOINT)", poll_interval_s=0.05,
-                           retry_backoff_s=0.05, **options)  # fmt: skip
-    found = credentials_from_env(env)
-    project = project or found.project
-    if not project:
-        raise ProviderError(f"GCP_PROJECT is not set and {found.source} does not name a project: set GCP_PROJECT")
-    return GcpProvider(region, project=project, credentials=found.credentials,
-                       credentials_source=f"the credentials from {found.source}", **options)  # fmt: skip
+def create(region: str, options: GcpOptions, credentials: CloudCredentials) -> GcpProvider:
+    """The GCP provider for the parsed options, signed in as gcp_auth says (GCP_COMPUTE_ENDPOINT, test-only:
+    anonymous, against a local stand-in, with short waits)."""
+    if options.compute_endpoint:
+        source, signed_in, project = "anonymous (GCP_COMPUTE_ENDPOINT)", AnonymousCredentials(), options.project
+    else:
+        found = gcp_credentials(credentials)
+        source, signed_in, project = f"the credentials from {found.source}", found.credentials, options.project
+        project = project or found.project
+        if not project:
+            raise ProviderError(f"GCP_PROJECT is not set and {found.source} does not name a project: set GCP_PROJECT")
+    return GcpProvider(
+        region,
+        project=project or None,
+        endpoint=options.compute_endpoint or None,
+        credentials=signed_in,
+        credentials_source=source,
+        network=options.network,
+        subnetwork=options.subnetwork,
+        external_ip=options.external_ip,
+        poll_interval_s=LOCAL_WAIT_S if options.compute_endpoint else POLL_INTERVAL_S,
+        retry_backoff_s=LOCAL_WAIT_S if options.compute_endpoint else RETRY_BACKOFF_S,
+    )

@@ -1,4 +1,4 @@
-"""GCP credentials from the step's environment. Imports google.auth only (not the compute SDK).
+"""GCP credentials from the step's credential variables. Imports google.auth only (not the compute SDK).
 
 Precedence, first match wins:
 1. GCP_WORKLOAD_IDENTITY_PROVIDER (+ GCP_SERVICE_ACCOUNT to impersonate) with the step's
@@ -17,11 +17,13 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipe.providers.base import ProviderError
+
+if TYPE_CHECKING:
+    from pipe.config.clouds import CloudCredentials
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 STS_TOKEN_URL = "https://sts.googleapis.com/v1/token"  # noqa: S105 - a URL, not a secret
@@ -123,27 +125,27 @@ def _load_info(info: dict[str, Any], variable: str) -> tuple[Any, str]:
     return credentials, project
 
 
-def credentials_from_env(env: Mapping[str, str]) -> GcpCredentials:
-    """The credentials the pipe's variables describe, or ProviderError naming what to set."""
-    provider = env.get("GCP_WORKLOAD_IDENTITY_PROVIDER", "").strip()
+def gcp_credentials(given: CloudCredentials) -> GcpCredentials:
+    """The credentials the step's credential variables describe, or ProviderError naming what to set."""
+    provider = given.get("GCP_WORKLOAD_IDENTITY_PROVIDER").strip()
     if provider:
-        token = env.get("BITBUCKET_STEP_OIDC_TOKEN", "").strip()
+        token = given.get("BITBUCKET_STEP_OIDC_TOKEN").strip()
         if not token:
             raise ProviderError(
                 "GCP_WORKLOAD_IDENTITY_PROVIDER is set but BITBUCKET_STEP_OIDC_TOKEN is empty: "
                 "add `oidc: true` to the step"
             )
-        service_account = env.get("GCP_SERVICE_ACCOUNT", "").strip()
+        service_account = given.get("GCP_SERVICE_ACCOUNT").strip()
         match = _SA_EMAIL.match(service_account)
         project = match.group(1) if match else ""
         return GcpCredentials(oidc_credentials(provider, service_account, token), project,
                               "GCP_WORKLOAD_IDENTITY_PROVIDER")  # fmt: skip
     for variable in ("GCP_CREDENTIALS", "GOOGLE_CREDENTIALS"):
-        text = env.get(variable, "")
+        text = given.get(variable)
         if text.strip():
             credentials, project = _load_info(_decode_key(text, variable), variable)
             return GcpCredentials(credentials, project, variable)
-    path = env.get("GOOGLE_APPLICATION_CREDENTIALS", "").strip()
+    path = given.get("GOOGLE_APPLICATION_CREDENTIALS").strip()
     if path:
         try:
             with open(path, encoding="utf-8") as handle:

@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pipe.bootstrap.render import DEFAULT_RUNNER_IMAGE, BootConfig
-from pipe.config.kubernetes import KubernetesSettings
-from pipe.config.runner import DEFAULT_HDD_GB, RunnerSettings
+from pipe.config.clouds import AwsOptions, GcpOptions
+from pipe.config.kubernetes import KubernetesOptions
+from pipe.config.runner import DEFAULT_HDD_GB, CloudOptions, RunnerSettings
 from pipe.config.variables import ConfigError
 from pipe.providers.catalog import (
     DEFAULT_IMAGES,
@@ -63,7 +64,7 @@ class LaunchPlan:
     network: str  # how the instance reaches the internet and what can reach it (network_line)
     created_at: int
     expires_at: int
-    kubernetes: KubernetesSettings | None = None  # CLOUD: kubernetes only
+    kubernetes: KubernetesOptions | None = None  # CLOUD: kubernetes only
 
     @property
     def requested_labels(self) -> tuple[str, ...]:
@@ -138,7 +139,7 @@ class LaunchPlan:
             f"idle timeout: {idle}, max lifetime: {self.max_lifetime_s}s, single step: {self.single}",
         ]
 
-    def _describe_kubernetes(self, kube: KubernetesSettings) -> list[str]:
+    def _describe_kubernetes(self, kube: KubernetesOptions) -> list[str]:
         cpu, memory = kubernetes_resources(self.machine.instance_type)
         gpus = f" and {self.machine.accelerator_count} {self.machine.accelerator}" if self.machine.accelerator else ""
         selector = ",".join(f"{k}={v}" for k, v in kube.node_selector.items()) or "any node"
@@ -162,33 +163,33 @@ def _default_image(cloud: str, gpu: bool) -> str:
     return f"{gpu_image if gpu else cpu_image} (the newest such image, looked up at launch)"
 
 
-def network_line(settings: RunnerSettings) -> str:
+def network_line(options: CloudOptions) -> str:
     """The plan's `network:` line: the instance's way out (the runner needs outbound HTTPS to Bitbucket and the
     image registry) and what can reach it. DRY_RUN is offline: what depends on the cloud's state is named."""
-    if settings.cloud == "aws":
+    if isinstance(options, AwsOptions):
         out = (
-            f"public IP only if subnet {settings.aws_subnet}'s route out is an internet gateway (else its NAT)"
-            if settings.aws_subnet
+            f"public IP only if subnet {options.subnet}'s route out is an internet gateway (else its NAT)"
+            if options.subnet
             else "the default subnet of the zone; a public IP only if its route out is an internet gateway"
         )
         inbound = (
-            f"what security group {settings.aws_security_group} allows"
-            if settings.aws_security_group
+            f"what security group {options.security_group} allows"
+            if options.security_group
             else "none (security group cml-runner-pipe has no inbound rule)"
         )
         return f"{out}, inbound: {inbound}"
-    if settings.cloud == "gcp":
-        network = settings.gcp_network or "default"
+    if isinstance(options, GcpOptions):
+        network = options.network or "default"
         inbound = f"none (firewall rule {firewall_name(network)} denies all ingress to tag {NETWORK_TAG})"
-        if settings.gcp_external_ip:
+        if options.external_ip:
             return f"external IP yes (ephemeral), network {network}, inbound: {inbound}"
-        subnet = settings.gcp_subnetwork or "its subnet"
+        subnet = options.subnetwork or "its subnet"
         return f"no external IP, egress via Cloud NAT on {subnet} of network {network} (checked at launch), " + (
             f"inbound: {inbound}"
         )
-    if settings.cloud == "kubernetes":
+    if isinstance(options, KubernetesOptions):
         return "the cluster's pod network and its egress rules, inbound: none (no Service exposes the pod)"
-    if settings.azure_public_ip:
+    if options.public_ip:
         return "public IP yes (Standard, static), inbound: none (network security group without inbound rules)"
     return "no public IP, egress via Azure's default outbound access where the region still offers it, inbound: none"
 
@@ -224,7 +225,7 @@ def build_plan(settings: RunnerSettings, name: str, now: int) -> LaunchPlan:
         startup_script=settings.startup_script,
         wait_timeout_s=settings.wait_timeout_s,
         runner_scope=settings.runner_scope,
-        network=network_line(settings),
+        network=network_line(settings.options),
         created_at=now,
         expires_at=now + settings.max_lifetime_s + EXPIRY_GRACE_S,
         kubernetes=settings.kubernetes,

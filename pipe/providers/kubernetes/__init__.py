@@ -2,7 +2,7 @@
 
 Modules: manifests (the Job and its Secret as plain dicts, no SDK: DRY_RUN prints them), credentials (the
 kubernetes client from KUBE_CONFIG, KUBECONFIG or in-cluster), errors (API failures as one line), trouble (why a
-pod is not up), lifecycle (the Provider). The kubernetes SDK is imported only by from_settings(), so a run on
+pod is not up), lifecycle (the Provider). The kubernetes SDK is imported only by create(), so a run on
 another cloud, or a DRY_RUN, loads none of it.
 """
 
@@ -11,13 +11,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pipe.config.kubernetes import KubernetesSettings
+    from pipe.config.clouds import CloudCredentials
+    from pipe.config.kubernetes import KubernetesOptions
     from pipe.providers.kubernetes.lifecycle import KubernetesProvider
 
 
-def from_settings(settings: KubernetesSettings) -> KubernetesProvider:
+def create(namespace: str, options: KubernetesOptions, credentials: CloudCredentials) -> KubernetesProvider:
+    """The provider for the parsed options. The cluster's credentials are part of them (KUBE_CONFIG, parsed and
+    checked in pipe/config/kubernetes.py): `credentials` holds nothing on Kubernetes."""
     from pipe.providers.kubernetes.credentials import api_client
     from pipe.providers.kubernetes.lifecycle import KubernetesProvider
 
-    api, server = api_client(settings)
-    return KubernetesProvider(settings, api, server)
+    api, server = api_client(options)
+    return KubernetesProvider(options, api, server)

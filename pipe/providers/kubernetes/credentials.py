@@ -16,7 +16,7 @@ from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
 from pipe import log as redaction
-from pipe.config.kubernetes import KubernetesSettings
+from pipe.config.kubernetes import KubernetesOptions
 from pipe.providers.base import ProviderError
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def register_kubeconfig_secrets(kubeconfig: dict[str, Any]) -> None:
                 redaction.register_secret(user[name])
 
 
-def api_client(settings: KubernetesSettings) -> tuple[ApiClient, str]:
+def api_client(settings: KubernetesOptions) -> tuple[ApiClient, str]:
     """(the API client, the server's URL) for the settings' cluster and context."""
     configuration = client.Configuration()
     context = settings.context or None

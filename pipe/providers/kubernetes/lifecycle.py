@@ -18,7 +18,7 @@ from kubernetes import client
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from pipe.config.kubernetes import KubernetesSettings
+from pipe.config.kubernetes import KubernetesOptions
 from pipe.providers.base import (
     TAG_MANAGED_BY,
     TAG_MANAGED_BY_VALUE,
@@ -44,7 +44,7 @@ T = TypeVar("T")
 class KubernetesProvider:
     cloud = CLOUD
 
-    def __init__(self, settings: KubernetesSettings, api: ApiClient, server: str) -> None:
+    def __init__(self, settings: KubernetesOptions, api: ApiClient, server: str) -> None:
         self.settings = settings
         self.region = settings.namespace
         self.server = server

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipe.bootstrap.render import DEFAULT_RUNNER_IMAGE, BootConfig, runner_env, shipped_pod_agent
-from pipe.config.kubernetes import KubernetesSettings
+from pipe.config.kubernetes import KubernetesOptions
 from pipe.providers.base import TAG_CREATED_AT, TAG_EXPIRES_AT, InstanceSpec
 from pipe.providers.catalog import KUBERNETES_GPU_RESOURCE, kubernetes_resources
 
@@ -84,7 +84,7 @@ def _mounts(*, read_only_containers: bool = False) -> list[dict[str, Any]]:
     ]
 
 
-def _docker(settings: KubernetesSettings, cpu: str, memory: str, gpus: int) -> dict[str, Any]:
+def _docker(settings: KubernetesOptions, cpu: str, memory: str, gpus: int) -> dict[str, Any]:
     quantities: dict[str, str] = {"cpu": cpu, "memory": memory}
     if gpus:
         quantities[KUBERNETES_GPU_RESOURCE] = str(gpus)
@@ -133,7 +133,7 @@ def _agent(boot: BootConfig, created_at: int) -> dict[str, Any]:
     }
 
 
-def job_manifest(spec: InstanceSpec, settings: KubernetesSettings) -> dict[str, Any]:
+def job_manifest(spec: InstanceSpec, settings: KubernetesOptions) -> dict[str, Any]:
     """The runner's Job (spec.boot must be set: the runner's identity and lifetimes)."""
     boot = spec.boot
     if boot is None:
