@@ -1,7 +1,7 @@
 """Image weight: the runtime dependencies (requirements.txt) installed into a fresh target directory,
 as the Dockerfile installs them, with bytecode compiled as the Dockerfile does (compileall); and the
-import time of each cloud path (pipe.providers.<cloud>) from that copy in a fresh process, with the
-bytecode and without it.
+import time of each cloud path (pipe.providers.<cloud>.lifecycle: the adapter and its SDK) from that copy
+in a fresh process, with the bytecode and without it.
 
 The target directory is cached in bench/.cache/image (keyed by requirements.txt and the Python
 version); --fresh deletes it and measures from scratch. pip is this interpreter's pip with the
@@ -111,11 +111,11 @@ def _copy_app() -> None:
 
 def import_seconds(cloud: str, mode: str) -> float:
     done = subprocess.run(
-        [sys.executable, "-S", "-E", "-B", "-c", IMPORT_PROBE, f"pipe.providers.{cloud}", str(CACHE), mode],
+        [sys.executable, "-S", "-E", "-B", "-c", IMPORT_PROBE, f"pipe.providers.{cloud}.lifecycle", str(CACHE), mode],
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     if done.returncode != 0:
-        raise RuntimeError(f"import of pipe.providers.{cloud} failed:\n{done.stderr[-2000:]}")
+        raise RuntimeError(f"import of pipe.providers.{cloud}.lifecycle failed:\n{done.stderr[-2000:]}")
     return float(done.stdout.strip().splitlines()[-1])
 
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from fakes.gcp import FakeGcp
     from fakes.kubernetes import FakeKubernetes
 
-    from pipe.providers.azure import AzureProvider
+    from pipe.providers.azure.lifecycle import AzureProvider
 
 CLOUDS = ("aws", "gcp", "azure", "kubernetes")
 # The VM clouds: zones, spot markets, boot scripts and disks (Kubernetes refuses those options).

@@ -16,7 +16,7 @@ import pytest
 from fakes.azure import AzureFake
 
 if TYPE_CHECKING:
-    from pipe.providers.azure import AzureProvider
+    from pipe.providers.azure.lifecycle import AzureProvider
 
 AZURE_REGION = "westus2"
 AZURE_TEST_CLIENT_KWARGS: dict[str, Any] = {"polling_interval": 0, "retry_backoff_factor": 0}

@@ -15,7 +15,7 @@ from fakes.gcp import FakeGcp
 from pipe.providers.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_REPOSITORY, TAG_RUNNER_UUID, InstanceSpec
 
 if TYPE_CHECKING:
-    from pipe.providers.gcp import GcpProvider
+    from pipe.providers.gcp.lifecycle import GcpProvider
 
 GCP_REGION = "us-west1"
 GCP_ZONE = "us-west1-b"
@@ -44,7 +44,7 @@ def gcp_env(fake_gcp: FakeGcp) -> dict[str, str]:
 @pytest.fixture
 def gcp_provider(fake_gcp: FakeGcp) -> GcpProvider:
     """A GcpProvider for us-west1 on the local server, with no sleeping between polls or retries."""
-    from pipe.providers.gcp import GcpProvider
+    from pipe.providers.gcp.lifecycle import GcpProvider
 
     return GcpProvider(
         GCP_REGION, project=fake_gcp.project, endpoint=fake_gcp.url, poll_interval_s=0, retry_backoff_s=0

@@ -13,7 +13,7 @@ from fakes.aws_faults import Fault, FaultProxy
 from fakes.moto import CUSTOM_AMI, GPU_AMI, UBUNTU_AMI
 from fixtures_aws import AWS_REGION, our_instances
 
-from pipe.providers.aws import AwsProvider
+from pipe.providers.aws.lifecycle import AwsProvider
 from pipe.providers.base import CapacityError, InstanceSpec, ProviderError
 
 TAGS = {

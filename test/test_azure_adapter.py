@@ -14,7 +14,8 @@ from cloud_options import provider_from_env
 from fakes.azure import AzureFake
 from fixtures_azure import AZURE_REGION, AZURE_TEST_CLIENT_KWARGS
 
-from pipe.providers.azure import DEFAULT_GPU_IMAGE, DEFAULT_IMAGE, AzureProvider
+from pipe.providers.azure.lifecycle import AzureProvider
+from pipe.providers.azure.request import DEFAULT_GPU_IMAGE, DEFAULT_IMAGE
 from pipe.providers.base import (
     TAG_MANAGED_BY,
     TAG_MANAGED_BY_VALUE,
@@ -330,8 +331,8 @@ def test_long_operations_report_progress_while_waiting(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A VM create takes minutes: _finish says what it waits for at a steady cadence, then returns the result."""
-    from pipe.providers import azure as azure_module
-    from pipe.providers.azure import PROGRESS_EVERY_S, _finish
+    from pipe.providers.azure import lifecycle as azure_module
+    from pipe.providers.azure.lifecycle import PROGRESS_EVERY_S, _finish
 
     clock = [0.0]
 

@@ -14,7 +14,7 @@ from fakes.azure_schema import check
 from fixtures_azure import AZURE_REGION, AZURE_TEST_CLIENT_KWARGS
 
 from pipe.config.variables import ConfigError
-from pipe.providers.azure import AzureProvider
+from pipe.providers.azure.lifecycle import AzureProvider
 from pipe.providers.base import ProviderError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,7 +20,7 @@ from pipe.providers.base import (
     InstanceSpec,
     ProviderError,
 )
-from pipe.providers.gcp import GcpProvider
+from pipe.providers.gcp.lifecycle import GcpProvider
 
 Spec = Callable[..., InstanceSpec]
 ZONE = "us-west1-b"
@@ -227,8 +227,11 @@ def test_the_local_gcp_flags_an_instance_that_would_have_no_way_out(
 ) -> None:
     """What the old default did: no external IP on a network without Cloud NAT. GCP accepts the insert; the VM
     can never reach Bitbucket."""
-    gcp_provider.external_ip = False
-    monkeypatch.setattr(gcp_provider, "_require_nat", lambda: None)
+    from pipe.providers.gcp import egress
+    from pipe.providers.gcp.request import Network
+
+    gcp_provider.way = Network(gcp_provider.region, "default", external_ip=False)
+    monkeypatch.setattr(egress, "require_nat", lambda api, way: None)
     gcp_provider.launch(gcp_spec(), ZONE, spot=False)
     assert fake_gcp.has_egress(ZONE, "cml-a1b2c3d4e5") is False
 
@@ -604,21 +607,21 @@ def test_built_from_variables_test_endpoint_still_needs_a_project(fake_gcp: Fake
     ],
 )  # fmt: skip
 def test_parse_permission_set(text: str, expected: tuple[str, list[str]]) -> None:
-    from pipe.providers.gcp import parse_permission_set
+    from pipe.providers.gcp.request import parse_permission_set
 
     assert parse_permission_set(text) == expected
 
 
 @pytest.mark.parametrize("text", ["arn:aws:iam::1:instance-profile/x", "a@b.iam.gserviceaccount.com,scopes=root"])
 def test_bad_permission_set_is_explained(text: str) -> None:
-    from pipe.providers.gcp import parse_permission_set
+    from pipe.providers.gcp.request import parse_permission_set
 
     with pytest.raises(ProviderError, match="CLOUD_PERMISSION_SET"):
         parse_permission_set(text)
 
 
 def test_our_labels_win_collisions_and_sanitising_is_idempotent() -> None:
-    from pipe.providers.gcp import sanitise_labels
+    from pipe.providers.gcp.request import sanitise_labels
 
     labels = sanitise_labels({"CML-Managed-By": "someone", TAG_MANAGED_BY: TAG_MANAGED_BY_VALUE, "Env": "Prod/EU"})
 

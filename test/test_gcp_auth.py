@@ -11,7 +11,7 @@ import pytest
 
 from pipe.config.clouds import CloudCredentials
 from pipe.providers.base import ProviderError
-from pipe.providers.gcp_auth import (
+from pipe.providers.gcp.credentials import (
     CLOUD_PLATFORM_SCOPE,
     MISSING_CREDENTIALS,
     STS_TOKEN_URL,

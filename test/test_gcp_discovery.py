@@ -86,7 +86,7 @@ def test_the_fake_rejects_a_made_up_field_like_the_api(fake_gcp: FakeGcp) -> Non
 def test_every_request_the_adapter_sends_validates(
     fake_gcp: FakeGcp, gcp_spec: Callable[..., InstanceSpec]
 ) -> None:
-    from pipe.providers.gcp import GcpProvider
+    from pipe.providers.gcp.lifecycle import GcpProvider
 
     provider = GcpProvider("us-west1", project=fake_gcp.project, endpoint=fake_gcp.url, poll_interval_s=0,
                            retry_backoff_s=0, network="ml-vpc", subnetwork="runners", external_ip=True)  # fmt: skip
@@ -142,9 +142,10 @@ def test_operations_go_pending_running_done(fake_gcp: FakeGcp) -> None:
 
 
 def test_sdk_is_imported_lazily() -> None:
-    """Importing the cloud-neutral modules (and the GCP auth helper) imports no google.* package."""
-    modules = ["pipe.providers.base", "pipe.providers.catalog", "pipe.providers.tags", "pipe.providers.gcp_auth",
-               "pipe.providers"]  # fmt: skip
+    """Importing the cloud-neutral modules (and the GCP package, its credentials and network decisions) imports no
+    google.* package."""
+    modules = ["pipe.providers.base", "pipe.providers.catalog", "pipe.providers.tags", "pipe.providers",
+               "pipe.providers.gcp", "pipe.providers.gcp.credentials", "pipe.providers.gcp.network"]  # fmt: skip
     code = (
         "import importlib, importlib.util, sys\n"
         f"for name in {modules!r}:\n"

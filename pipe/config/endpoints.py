@@ -36,7 +36,7 @@ def aws_service_endpoints(env: Mapping[str, str]) -> None:
 
 def azure_ca_bundle(env: Mapping[str, str]) -> str:
     """AZURE_CA_BUNDLE trusts another CA: only for endpoints that are overridden, and only on loopback (the local
-    Azure stand-in). The real Azure endpoints keep the system's CAs (pipe/providers/azure.py applies it so)."""
+    Azure stand-in). The real Azure endpoints keep the system's CAs (pipe/providers/azure/ applies it so)."""
     bundle = env.get("AZURE_CA_BUNDLE", "").strip()
     if not bundle:
         return ""

@@ -19,7 +19,7 @@ from pipe.providers.catalog import (
     resolve_location,
     resolve_machine,
 )
-from pipe.providers.gcp_network import NETWORK_TAG, firewall_name
+from pipe.providers.gcp.network import NETWORK_TAG, firewall_name
 from pipe.providers.tags import merge_user_tags, our_tags
 
 # The instance self-terminates at MAX_LIFETIME; the sweep waits this much longer

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pipe.providers.base import ProviderError
 
 if TYPE_CHECKING:
-    from pipe.config.clouds import CloudCredentials
+    from pipe.config.clouds import CloudCredentials, GcpOptions
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 STS_TOKEN_URL = "https://sts.googleapis.com/v1/token"  # noqa: S105 - a URL, not a secret
@@ -156,3 +156,17 @@ def gcp_credentials(given: CloudCredentials) -> GcpCredentials:
                                           "GOOGLE_APPLICATION_CREDENTIALS")  # fmt: skip
         return GcpCredentials(credentials, project, "GOOGLE_APPLICATION_CREDENTIALS")
     raise ProviderError(MISSING_CREDENTIALS)
+
+
+def sign_in(options: GcpOptions, given: CloudCredentials) -> GcpCredentials:
+    """The credentials and project to use: GCP_PROJECT (or GOOGLE_CLOUD_PROJECT) else the credentials' own; with
+    GCP_COMPUTE_ENDPOINT (tests only) anonymous, and a project is still needed (the provider says so)."""
+    if options.compute_endpoint:
+        from google.auth.credentials import AnonymousCredentials
+
+        return GcpCredentials(AnonymousCredentials(), options.project, "anonymous (GCP_COMPUTE_ENDPOINT)")
+    found = gcp_credentials(given)
+    project = options.project or found.project
+    if not project:
+        raise ProviderError(f"GCP_PROJECT is not set and {found.source} does not name a project: set GCP_PROJECT")
+    return GcpCredentials(found.credentials, project, f"the credentials from {found.source}")
