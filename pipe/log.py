@@ -1,23 +1,28 @@
-"""Secret redaction for everything the pipe prints.
+"""Secret redaction for everything the pipe prints: the one place that masks.
 
 Secrets reach output in ways no single call site controls: a toolkit fail()
 message, an SDK's debug log, a traceback under DEBUG, a repr() of a settings
 object. So redaction sits at the two exits instead: sys.stdout/sys.stderr are
 wrapped and every logging handler gets a filter. Any module that learns a
-secret at run time (a runner's OAuth client secret, a cloud session token)
-calls register_secret() before the value can reach a log line.
+secret at run time (the Bitbucket token, a runner's OAuth client secret, a
+cloud session token) calls register_secret() before the value can reach a log
+line; redact_fields() masks a JSON-like value before it is put in a line.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import re
 import sys
 import threading
 import urllib.parse
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 MASK = "********"
+# Fields whose value is a secret whatever it holds (a body's client_secret, a header's Authorization).
+SECRET_FIELD = re.compile(r"secret|password|token$|^authorization$", re.IGNORECASE)
 # Shorter values would mask ordinary words and digits everywhere in the output.
 MIN_SECRET_LENGTH = 4
 
@@ -77,6 +82,21 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def redact_fields(value: Any) -> Any:
+    """A copy of a JSON-like value with secret-named fields masked, and every registered secret masked in its
+    strings: for putting request parameters or an API's answer in a log line or an error message."""
+    if isinstance(value, Mapping):
+        return {
+            key: (MASK if isinstance(key, str) and SECRET_FIELD.search(key) else redact_fields(item))
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redact_fields(item) for item in value]
+    if isinstance(value, str):
+        return redact(value)
+    return value
 
 
 class RedactingStream:

@@ -9,6 +9,7 @@ import pytest
 import requests
 from fakes.bitbucket import DEFAULT_EMAIL, DEFAULT_TOKEN, FakeBitbucket
 
+from pipe import log as redaction
 from pipe.bitbucket.client import Auth, BitbucketClient, BitbucketError
 from pipe.bitbucket.models import ReportData
 
@@ -122,6 +123,26 @@ def test_runner_secret_is_returned_once(bitbucket: FakeBitbucket, bb_client: Bit
     )
     assert r.status_code == 200
     assert "secret" not in r.json()["oauth_client"] and reg.oauth_client_secret not in r.text
+
+
+def test_the_token_and_a_new_runners_secret_are_masked_everywhere_by_the_one_redaction_path(
+    bitbucket: FakeBitbucket,
+) -> None:
+    """The client registers what it holds with pipe/log.py, whoever prints: the token when it is built, a runner's
+    OAuth secret when its registration answers (not a mask of the client's own, nor one in a command)."""
+    redaction.forget_secrets()
+    token = "token-" + "Zq8Wv3Lm5Tn1"
+    bitbucket.add_token(token)
+    try:
+        c = client(bitbucket, Auth(access_token=token))
+        reg = c.create_runner("cml-1", ["self.hosted"])
+        assert redaction.redact(f"{token} {reg.oauth_client_secret}") == f"{redaction.MASK} {redaction.MASK}"
+        assert redaction.redact_fields({"oauth_client": {"secret": "anything"}, "q": reg.oauth_client_secret}) == {
+            "oauth_client": {"secret": redaction.MASK},
+            "q": redaction.MASK,
+        }
+    finally:
+        redaction.forget_secrets()
 
 
 LIST_RUNNERS = "GET /repositories/{workspace}/{repo_slug}/pipelines-config/runners"

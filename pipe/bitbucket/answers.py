@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from pipe import log as redaction
 from pipe.bitbucket.errors import BitbucketError, UnexpectedAnswer
 from pipe.bitbucket.parse import ShapeError
 from pipe.bitbucket.scopes import OPERATION_SCOPES
@@ -134,12 +135,10 @@ def _missing_scopes(resp: requests.Response) -> tuple[str, ...]:
     return ()
 
 
-def permanent_error(
-    method: str, rel: str, resp: requests.Response, *, variable: str, hint: str, scrub: Callable[[Any], Any]
-) -> BitbucketError:
+def permanent_error(method: str, rel: str, resp: requests.Response, *, variable: str, hint: str) -> BitbucketError:
     """A status that retrying cannot fix, as one line that says what to do (401, 403 with the scopes, 404...)."""
     status = resp.status_code
-    detail = scrub(error_message(resp))
+    detail = redaction.redact(error_message(resp))
     if status == 401:
         return BitbucketError(MSG_401, status)
     if status == 403:

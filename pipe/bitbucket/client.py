@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from pipe import log as redaction
 from pipe.bitbucket import parse
 from pipe.bitbucket.answers import answer_value
 from pipe.bitbucket.errors import BitbucketError, UncertainWrite, UnexpectedAnswer
@@ -172,7 +173,8 @@ class BitbucketClient:
             return None
 
         registered = self._create(f"runner {name}", post, find)
-        self.http.remember_secret(registered.oauth_client_secret)
+        # The runner's OAuth secret is in the startup script and the pod's Secret: masked in all output from now.
+        redaction.register_secret(registered.oauth_client_secret)
         return registered
 
     def set_runner_state(self, uuid: str, status: Literal["ENABLED", "DISABLED"]) -> Runner | None:

@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3.exceptions
 
+from pipe import log as redaction
 from pipe.bitbucket.answers import (
     Page,
     RateLimit,
@@ -45,27 +46,6 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 _TRANSIENT_EXC = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
-_SECRET_KEY = re.compile(r"secret|password|token$|^authorization$", re.IGNORECASE)
-_REDACTED = "***"
-
-
-def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
-    """A copy of a JSON-like value with secret-looking fields and known secret strings masked."""
-    if isinstance(value, Mapping):
-        return {
-            k: (_REDACTED if isinstance(k, str) and _SECRET_KEY.search(k) else redact(v, secrets))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [redact(v, secrets) for v in value]
-    if isinstance(value, str):
-        for s in secrets:
-            if s:
-                value = value.replace(s, _REDACTED)
-        return value
-    return value
-
-
 def never_sent(exc: Exception) -> bool:
     """True when the connection failed before the request went out: only then is a POST safe to send again."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -113,16 +93,8 @@ class Transport:
         self.repository_hint = repository_hint
         self.request_count = 0
         self.rate_limit = RateLimit()
-        self._secrets: set[str] = set(auth.secrets)
-
-    # --- secrets
-    def remember_secret(self, secret: str) -> None:
-        """Mask this string in every later log line (e.g. a runner's OAuth client secret)."""
-        if secret:
-            self._secrets.add(secret)
-
-    def _scrub(self, value: Any) -> Any:
-        return redact(value, sorted(self._secrets, key=len, reverse=True))
+        for secret in auth.secrets:  # masked in all output (pipe/log.py), whoever prints
+            redaction.register_secret(secret)
 
     # --- URLs
     def url(self, path: str) -> str:
@@ -220,9 +192,7 @@ class Transport:
                     params = None  # the Location carries the query
                     continue
                 if resp.status_code not in RETRYABLE_STATUS:
-                    raise permanent_error(
-                        method, rel, resp, variable=self.auth.variable, hint=self.repository_hint, scrub=self._scrub
-                    )
+                    raise permanent_error(method, rel, resp, variable=self.auth.variable, hint=self.repository_hint)
                 failure = f"{resp.status_code} {resp.reason or ''}".strip()
                 maybe_done = resp.status_code != 429  # Bitbucket refuses a rate-limited call before doing it
             if maybe_done and not repeat:
@@ -328,9 +298,9 @@ class Transport:
     def _log_request(self, method: str, url: str, params: Any, json_body: Any, data: Any, files: Any) -> None:
         if not log.isEnabledFor(logging.DEBUG):
             return
-        parts = [f"bitbucket -> {method} {self._scrub(url)}", f"auth={self.auth.kind}"]
+        parts = [f"bitbucket -> {method} {redaction.redact(url)}", f"auth={self.auth.kind}"]
         if params:
-            parts.append(f"params={self._scrub(dict(params))}")
+            parts.append(f"params={redaction.redact_fields(dict(params))}")
         if json_body is not None:
             parts.append(f"json body of {len(json.dumps(json_body, default=str)):,} characters")
         if data:

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from pipe import log as redaction
 from pipe.bitbucket.client import BitbucketClient, BitbucketError
 from pipe.bitbucket.models import RegisteredRunner, Repository, Runner
 from pipe.bootstrap.render import render_user_data
@@ -173,7 +172,6 @@ def _launch(
 
             rollback.add(f"delete runner {plan.name}", delete_runner)
             registered = client.create_runner(plan.name, list(plan.labels))
-            redaction.register_secret(registered.oauth_client_secret)
             runner = registered.runner
             created.append(runner)
             # Whatever the launch got to create is found by the runner's tag: this covers a stop mid-call.
