@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from fakes.bitbucket import DEFAULT_TOKEN, FakeBitbucket
+from fakes.bitbucket import scopes as all_scopes
 from fakes.bitbucket.conformance import check_body, check_routes
-from fakes.bitbucket.routing import ROUTES, Reply, Route
+from fakes.bitbucket.routing import ROUTES, Reply, Route, match
 from fakes.bitbucket.spec import SPEC_PATH, load_spec, operation_scopes, spec_sha256
 
 from pipe.bitbucket import scopes
@@ -33,8 +35,39 @@ def spec() -> dict[str, Any]:
 
 
 def test_committed_scope_table_matches_the_spec(spec: dict[str, Any]) -> None:
-    assert scopes.SPEC_SHA256 == spec_sha256()
-    assert operation_scopes(spec) == scopes.OPERATION_SCOPES
+    """The full table, which the local Bitbucket enforces, is the spec's."""
+    assert all_scopes.SPEC_SHA256 == spec_sha256()
+    assert operation_scopes(spec) == all_scopes.OPERATION_SCOPES
+
+
+def test_the_clients_scope_table_is_the_specs_for_the_operations_it_calls() -> None:
+    """pipe/bitbucket/scopes.py carries only the client's operations, each with the spec's scopes."""
+    assert scopes.SPEC_SHA256 == all_scopes.SPEC_SHA256
+    assert scopes.OPERATION_SCOPES == {key: all_scopes.OPERATION_SCOPES[key] for key in scopes.OPERATION_SCOPES}
+    assert len(scopes.OPERATION_SCOPES) < len(all_scopes.OPERATION_SCOPES) / 5
+
+
+class _Recording(requests.Session):
+    """The session under a client: every (method, operation) it sends, by the local Bitbucket's own routing."""
+
+    def __init__(self, api_url: str) -> None:
+        super().__init__()
+        self.base = urlsplit(api_url).path
+        self.sent: set[tuple[str, str]] = set()
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        path = urlsplit(str(url)).path.removeprefix(self.base)
+        route, _, _ = match(ROUTES, str(method), path)
+        self.sent.add((str(method), route.template if route else path))
+        return super().request(method, url, *args, **kwargs)
+
+
+def test_the_client_calls_no_operation_its_scope_table_lacks(bitbucket: FakeBitbucket) -> None:
+    """Walked through every client method: a 403 on any operation the client calls can name the missing scope."""
+    session = _Recording(bitbucket.url)
+    _walk(bitbucket, session)
+    assert session.sent - set(scopes.OPERATION_SCOPES) == set()
+    assert len(session.sent) >= 30
 
 
 def test_scopes_for_concrete_paths() -> None:
@@ -116,11 +149,12 @@ def _raw(
     )
 
 
-def _walk(fake: FakeBitbucket) -> None:
+def _walk(fake: FakeBitbucket, session: requests.Session | None = None) -> None:
     """Exercise every route, and each status its handler declares, through the client and raw HTTP."""
-    c = BitbucketClient(Auth(access_token=DEFAULT_TOKEN), "acme", "ml-seeds", fake.url, sleep=lambda _s: None)
+    auth = Auth(access_token=DEFAULT_TOKEN)
+    c = BitbucketClient(auth, "acme", "ml-seeds", fake.url, sleep=lambda _s: None, session=session)
     w = BitbucketClient(
-        Auth(access_token=DEFAULT_TOKEN), "acme", "ml-seeds", fake.url, sleep=lambda _s: None, runner_scope="workspace"
+        auth, "acme", "ml-seeds", fake.url, sleep=lambda _s: None, runner_scope="workspace", session=session
     )
     R = "/repositories/acme/ml-seeds"
     c.repository()

@@ -35,8 +35,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from fakes.bitbucket import routes as _routes  # noqa: F401  (registers the API routes)
 from fakes.bitbucket.routing import ALWAYS_ALLOWED, ROUTES, ApiError, InvalidPagelen, Reply, RepoMissing, Route, match
+from fakes.bitbucket.scopes import OPERATION_SCOPES
 from fakes.bitbucket.state import ALL_SCOPES, Repo, RunnerState, Token, User, Workspace, new_uuid, now
-from pipe.bitbucket.scopes import OPERATION_SCOPES
 
 API_PREFIX = "/2.0"
 DEFAULT_WORKSPACE = "acme"

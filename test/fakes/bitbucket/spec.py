@@ -1,12 +1,15 @@
 """Bitbucket Cloud's published OpenAPI (Swagger 2.0) description, read at test time only.
 
-The spec file is not shipped with the pipe. This module derives from it what the tests and the
-committed scope table need:
+The spec file is not shipped with the pipe. This module derives from it what the tests and the two
+committed scope tables need (from test/):
 
-    python -m fakes.bitbucket.spec --emit-scopes > pipe/bitbucket/scopes.py && ruff format pipe/bitbucket/scopes.py
+    python -m fakes.bitbucket.spec --emit-scopes > fakes/bitbucket/scopes.py
+    python -m fakes.bitbucket.spec --emit-client-scopes > ../pipe/bitbucket/scopes.py
 
-regenerates ``pipe/bitbucket/scopes.py``; ``test_bitbucket_conformance`` checks the committed table
-still matches the spec.
+The first is every operation's scopes, which the local Bitbucket enforces; the second holds only the
+operations the pipe's client calls (the ones already listed there: add a key to list a new one), so a 403
+can name the scope it lacks. ``test_bitbucket_conformance`` checks both still match the spec, and that the
+client calls nothing its table lacks. Run ``ruff format`` on both after regenerating.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import functools
 import json
 import os
 import pprint
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +88,21 @@ def operation(spec: dict[str, Any], method: str, template: str) -> dict[str, Any
     return op if isinstance(op, dict) else None
 
 
-def emit_scopes_module(spec: dict[str, Any]) -> str:
+def emit_scopes_module(spec: dict[str, Any], operations: Iterable[tuple[str, str]] | None = None) -> str:
+    """The scope table as a Python module: every operation, or (the pipe's client) only `operations`."""
     table = operation_scopes(spec)
+    if operations is None:
+        what = "Scopes each Bitbucket Cloud API operation needs"
+        command = "--emit-scopes"
+    else:
+        table = {key: table[key] for key in operations}
+        what = "Scopes each Bitbucket Cloud API operation the pipe's client calls needs"
+        command = "--emit-client-scopes"
     body = pprint.pformat(dict(sorted(table.items())), width=118, sort_dicts=False)
     return (
-        '"""Scopes each Bitbucket Cloud API operation needs, in the form the token UI shows.\n\n'
+        f'"""{what}, in the form the token UI shows.\n\n'
         "GENERATED from Atlassian's OpenAPI description (x-atlassian-oauth2-scopes, else `security`) by\n"
-        "`python -m fakes.bitbucket.spec --emit-scopes`; do not edit by hand. A test checks it matches the spec.\n"
+        f"`python -m fakes.bitbucket.spec {command}`; do not edit by hand. A test checks it matches the spec.\n"
         '"""\n\n'
         f"SPEC_SHA256 = {spec_sha256()!r}\n\n"
         f"OPERATION_SCOPES: dict[tuple[str, str], tuple[str, ...]] = {body}\n"
@@ -105,10 +117,15 @@ def spec_sha256(path: str = str(SPEC_PATH)) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--emit-scopes", action="store_true", help="print pipe/bitbucket/scopes.py")
+    parser.add_argument("--emit-scopes", action="store_true", help="print fakes/bitbucket/scopes.py")
+    parser.add_argument("--emit-client-scopes", action="store_true", help="print pipe/bitbucket/scopes.py")
     args = parser.parse_args()
     if args.emit_scopes:
         print(emit_scopes_module(load_spec()), end="")
+    if args.emit_client_scopes:
+        from pipe.bitbucket.scopes import OPERATION_SCOPES as CLIENT_SCOPES
+
+        print(emit_scopes_module(load_spec(), CLIENT_SCOPES), end="")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pipe.bitbucket.scopes import OPERATION_SCOPES
+from fakes.bitbucket.scopes import OPERATION_SCOPES
 
 ALL_SCOPES: frozenset[str] = frozenset(s for scopes in OPERATION_SCOPES.values() for s in scopes)
 _counter = itertools.count(1)
