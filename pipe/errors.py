@@ -9,6 +9,23 @@ Any other exception is a bug in the pipe (pipe/pipe.py says so, and asks the use
 
 from __future__ import annotations
 
+# A pasted file or script as a value would swamp the one-line error.
+MAX_SHOWN_VALUE = 80
+
 
 class PipeError(Exception):
     """A failure the user can act on; str() is one line that says what to fix and never holds a secret."""
+
+
+def invalid(variable: str, value: str, allowed: str, *, secret: bool = False) -> str:
+    """The one line for a value the pipe cannot use: `NAME: 'value' is not valid; what is allowed`."""
+    return f"{variable}: {shown_value(value, secret=secret)} is not valid; {allowed}"
+
+
+def shown_value(value: str, *, secret: bool = False) -> str:
+    """repr() keeps the line single (newlines and escape codes show escaped); long values are cut."""
+    if secret:
+        return "<hidden>"
+    if len(value) > MAX_SHOWN_VALUE:
+        return repr(value[:MAX_SHOWN_VALUE]) + f"... ({len(value)} characters)"
+    return repr(value)

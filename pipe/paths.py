@@ -123,3 +123,9 @@ def write_bytes(real: Path, content: bytes) -> None:
     fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "wb") as handle:
         handle.write(content)
+
+
+def preview_twins(preview_file: Path) -> tuple[Path, Path]:
+    """PREVIEW_FILE names the markdown (an .html name gives its .md twin); the HTML sits next to it."""
+    md = preview_file.with_suffix(".md") if preview_file.suffix.lower() in (".html", ".htm") else preview_file
+    return md, md.with_suffix(".html")

@@ -80,6 +80,7 @@ def test_all_values_parsed(tmp_path: Path) -> None:
             "REPORT_FILE": "report.md",
         }
     )
+    assert s.report is not None and s.report.report_file == tmp_path.resolve() / "report.md" and s.report.update
     assert s == PrSettings(
         files=("m.bin",),
         branch="feature/model",
@@ -91,7 +92,7 @@ def test_all_values_parsed(tmp_path: Path) -> None:
         close_source_branch=False,
         merge="squash",
         author="Bot <bot@example.com>",
-        report_file=tmp_path.resolve() / "report.md",
+        report=s.report,
     )
 
 

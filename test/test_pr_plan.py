@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from pipe.config.pr import PrSettings
 from pipe.pr.plan import Action, decide, names
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -12,7 +11,7 @@ URL = "https://bitbucket.org/acme/ml-seeds/commits/" + SHA
 
 
 def test_defaults_follow_cml() -> None:
-    n = names(PrSettings(files=("m",)), target="main", commit=SHA, commit_url=URL, report=None)
+    n = names(target="main", commit=SHA, commit_url=URL, report=None)
     assert n.target == "main"
     assert n.branch == "main-cml-pr-01234567"
     assert n.title == "CML PR for main 01234567"
@@ -21,16 +20,18 @@ def test_defaults_follow_cml() -> None:
 
 
 def test_variables_override_and_skip_ci_is_appended_once() -> None:
-    s = PrSettings(files=("m",), branch="model", message="New model", skip_ci=True, title="T", description="D")
-    n = names(s, target="develop", commit=SHA, commit_url=URL, report=None)
+    n = names(
+        target="develop", commit=SHA, commit_url=URL, report=None,
+        branch="model", message="New model", skip_ci=True, title="T", description="D",
+    )  # fmt: skip
     assert (n.branch, n.message, n.title, n.description) == ("model", "New model [skip ci]", "T", "D")
-    s2 = PrSettings(files=("m",), message="Already [skip ci]", skip_ci=True)
-    assert names(s2, target="main", commit=SHA, commit_url=URL, report=None).message == "Already [skip ci]"
+    already = names(target="main", commit=SHA, commit_url=URL, report=None, message="Already [skip ci]", skip_ci=True)
+    assert already.message == "Already [skip ci]"
 
 
 def test_report_is_the_description() -> None:
-    s = PrSettings(files=("m",), description="ignored")
-    assert names(s, target="main", commit=SHA, commit_url=URL, report="# Report").description == "# Report"
+    n = names(target="main", commit=SHA, commit_url=URL, report="# Report", description="ignored")
+    assert n.description == "# Report"
 
 
 @pytest.mark.parametrize(

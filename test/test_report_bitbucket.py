@@ -13,10 +13,10 @@ from fakes.bitbucket import DEFAULT_TOKEN, FakeBitbucket
 from fixtures_pipe import output_lines, run_pipe
 
 from pipe.bitbucket.client import Auth, BitbucketClient
-from pipe.commands.report import ReportResult, post_report, run_report
 from pipe.config.report import ReportSettings, load
-from pipe.config.variables import ConfigError
 from pipe.report import size
+from pipe.report.errors import ReportError
+from pipe.report.flow import ReportResult, post_on_pr, run_report
 from pipe.report.marker import add_marker, has_marker
 from pipe.report.targets import CommitTarget, PrTarget
 
@@ -183,16 +183,16 @@ def test_update_on_a_commit_comment(fake: FakeBitbucket, clone: Path) -> None:
 
 def test_target_pr_that_does_not_exist_is_a_clear_error(fake: FakeBitbucket, clone: Path) -> None:
     build = feature_build(fake, clone, pr=False)
-    with pytest.raises(ConfigError, match=r"TARGET: 'pr/77'.*does not exist"):
+    with pytest.raises(ReportError, match=r"TARGET: 'pr/77'.*does not exist"):
         run(fake, settings(clone, TARGET="pr/77"), build)
-    with pytest.raises(ConfigError, match="TARGET: 'pr'"):
+    with pytest.raises(ReportError, match="TARGET: 'pr'"):
         run(fake, settings(clone, TARGET="pr"), build)
 
 
 def test_post_report_for_pr_mode(fake: FakeBitbucket, clone: Path) -> None:
     build = feature_build(fake, clone)
     pr = client_for(fake).get_pull_request(build.pr_id or 0)
-    result = post_report(client_for(fake), settings(clone), replace(build, pr_id=None), Log(), pr)
+    result = post_on_pr(settings(clone), replace(build, pr_id=None), client_for(fake), Log(), pr)
     assert result.target == PrTarget(pr.id) and len(comments(fake, pr.id)) == 1
 
 

@@ -9,7 +9,7 @@ from fixtures_pipe import output_lines, run_pipe
 
 from pipe.config.report import VARIABLES, load
 from pipe.config.variables import ConfigError
-from pipe.report.insights import Threshold
+from pipe.formats.thresholds import Threshold
 
 
 @pytest.fixture

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipe.report import insights, metrics
-from pipe.report.metrics import MetricsError, Percent
+from pipe.formats import metrics
+from pipe.formats.metrics import MetricsError, Percent
+from pipe.formats.thresholds import parse_thresholds
+from pipe.report import insights, metrics_table
 
 DVCLIVE = '{"step": 9, "train": {"loss": 0.21, "acc": 0.93}, "eval": {"loss": 0.35, "acc": 0.9}}'
 
@@ -53,7 +55,7 @@ def test_bad_json_says_where() -> None:
 def test_diff_against_older_file() -> None:
     old = {"acc": 0.9, "loss": 0.3, "epochs": 5, "gone": 1.0, "name": "a"}
     new = {"acc": 0.93, "loss": 0.25, "epochs": 8, "name": "b", "added": True}
-    rows = {r.metric: r for r in metrics.diff("metrics.json", old, new)}
+    rows = {r.metric: r for r in metrics_table.diff("metrics.json", old, new)}
     assert rows["acc"].change == "+0.03"
     assert rows["loss"].change == "-0.05"
     assert rows["epochs"].change == "+3"
@@ -64,12 +66,12 @@ def test_diff_against_older_file() -> None:
 
 
 def test_diff_without_old_file() -> None:
-    rows = metrics.diff("m.json", None, {"acc": 0.5})
+    rows = metrics_table.diff("m.json", None, {"acc": 0.5})
     assert [(r.old, r.new, r.change) for r in rows] == [(None, 0.5, "-")]
 
 
 def test_table_is_dvc_metrics_diff_shaped() -> None:
-    text = metrics.table(metrics.diff("m.json", {"acc": 0.9}, {"acc": 0.912345678}), "`m.json` on `main`")
+    text = metrics_table.table(metrics_table.diff("m.json", {"acc": 0.9}, {"acc": 0.912345678}), "`m.json` on `main`")
     lines = text.splitlines()
     assert "| Path | Metric | Old | New | Change |" in lines
     assert "| m.json | acc | 0.9 | 0.91235 | +0.01235 |" in lines
@@ -77,7 +79,7 @@ def test_table_is_dvc_metrics_diff_shaped() -> None:
 
 
 def test_table_escapes_pipes() -> None:
-    text = metrics.table(metrics.diff("m.json", None, {"a|b": "x|y"}), "none")
+    text = metrics_table.table(metrics_table.diff("m.json", None, {"a|b": "x|y"}), "none")
     assert "| m.json | a\\|b | - | x\\|y | - |" in text
 
 
@@ -97,14 +99,14 @@ def test_formatting() -> None:
 
 
 def test_thresholds_pass() -> None:
-    t = insights.parse_thresholds("accuracy>=0.9,loss<0.3")
+    t = parse_thresholds("accuracy>=0.9,loss<0.3")
     r = insights.build({"accuracy": 0.93, "loss": 0.2}, t, source="metrics.json")
     assert r.result == "PASSED"
     assert [o.passed for o in r.outcomes] == [True, True]
 
 
 def test_thresholds_fail_and_missing_metric_fails() -> None:
-    t = insights.parse_thresholds("accuracy>=0.9,loss<0.3,f1>0.5")
+    t = parse_thresholds("accuracy>=0.9,loss<0.3,f1>0.5")
     r = insights.build({"accuracy": 0.85, "loss": 0.2}, t, source="metrics.json")
     assert r.result == "FAILED"
     assert [o.passed for o in r.outcomes] == [False, True, False]
@@ -118,11 +120,11 @@ def test_no_thresholds_no_result() -> None:
 @pytest.mark.parametrize("text", ["acc", "acc>=", ">=0.9", "acc>=0.9x", "acc=>0.9", "acc>=nan"])
 def test_bad_thresholds(text: str) -> None:
     with pytest.raises(ValueError):
-        insights.parse_thresholds(text)
+        parse_thresholds(text)
 
 
 def test_all_operators() -> None:
-    t = insights.parse_thresholds("a>1,b<1,c>=1,d<=1,e==1,f!=1")
+    t = parse_thresholds("a>1,b<1,c>=1,d<=1,e==1,f!=1")
     assert [x.passes(1.0) for x in t] == [False, False, True, True, True, False]
 
 
@@ -141,7 +143,7 @@ def test_data_fields_are_typed() -> None:
 
 def test_more_than_ten_metrics_thresholded_first() -> None:
     values = {f"m{i:02}": float(i) for i in range(15)}
-    r = insights.build(values, insights.parse_thresholds("m14>1,m12<1"), source="m.json")
+    r = insights.build(values, parse_thresholds("m14>1,m12<1"), source="m.json")
     assert len(r.data) == insights.MAX_DATA_FIELDS
     assert [d.title for d in r.data] == ["m14", "m12", "m00", "m01", "m02", "m03", "m04", "m05", "m06", "m07"]
     assert "5 more metrics are in the report comment" in r.details

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -12,9 +13,13 @@ import pytest
 
 from pipe.bitbucket.client import BitbucketError
 from pipe.bitbucket.models import Download, PullRequest
+from pipe.config.report import load as load_report
 from pipe.config.variables import ConfigError
+from pipe.formats.target import parse_target
+from pipe.paths import preview_twins
 from pipe.report import preview, publish
-from pipe.report.targets import CommitTarget, PrTarget, parse_target, resolve_target
+from pipe.report.errors import ReportError
+from pipe.report.targets import CommitTarget, PrTarget, resolve_target
 
 PNG = b"\x89PNG\r\n\x1a\nfake-plot"
 
@@ -122,8 +127,8 @@ def test_preview_renders_table_and_inlines_images(tmp_path: Path) -> None:
 
 
 def test_preview_paths() -> None:
-    assert preview.paths(Path("/a/r.html")) == (Path("/a/r.md"), Path("/a/r.html"))
-    assert preview.paths(Path("/a/r.md")) == (Path("/a/r.md"), Path("/a/r.html"))
+    assert preview_twins(Path("/a/r.html")) == (Path("/a/r.md"), Path("/a/r.html"))
+    assert preview_twins(Path("/a/r.md")) == (Path("/a/r.md"), Path("/a/r.html"))
 
 
 # --- targets
@@ -179,7 +184,7 @@ def test_open_pr_for_commit_preferred_then_branch() -> None:
 def test_auto_falls_back_to_commit_but_pr_is_an_error() -> None:
     f = Finder([], [])
     assert resolve_target(parse_target("auto"), Ctx(), f)[0] == CommitTarget("abc1234def0011")
-    with pytest.raises(ConfigError, match=r"TARGET: 'pr'.*no open pull request"):
+    with pytest.raises(ReportError, match=r"TARGET: 'pr'.*no open pull request"):
         resolve_target(parse_target("pr"), Ctx(), f)
 
 
@@ -188,11 +193,14 @@ def test_explicit_targets() -> None:
     assert resolve_target(parse_target("commit"), Ctx(), f)[0] == CommitTarget("abc1234def0011")
     assert resolve_target(parse_target("commit/ABCDEF1"), Ctx(), f)[0] == CommitTarget("abcdef1")
     assert resolve_target(parse_target("pr/9"), Ctx(), f)[0] == PrTarget(9)
-    with pytest.raises(ConfigError, match="pull request #404 does not exist"):
+    with pytest.raises(ReportError, match="pull request #404 does not exist"):
         resolve_target(parse_target("pr/404"), Ctx(), f)
 
 
 @pytest.mark.parametrize("bad", ["pr/0", "pr/x", "commit/12", "issue/1", "prs"])
-def test_bad_target(bad: str) -> None:
-    with pytest.raises(ConfigError, match="TARGET"):
+def test_bad_target(bad: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="one of auto, pr, commit, pr/<id>, commit/<sha>"):
         parse_target(bad)
+    (tmp_path / "r.md").write_text("# r\n")
+    with pytest.raises(ConfigError, match=rf"^TARGET: '{re.escape(bad)}' is not valid; one of auto, pr"):
+        load_report({"BITBUCKET_CLONE_DIR": str(tmp_path), "REPORT_FILE": "r.md", "TARGET": bad})

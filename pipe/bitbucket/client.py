@@ -23,6 +23,7 @@ from pipe.bitbucket.http import Auth, RateLimit, Transport, error_message
 from pipe.bitbucket.models import (
     Comment,
     Download,
+    MergeStrategy,
     PullRequest,
     RegisteredRunner,
     ReportData,
@@ -295,7 +296,7 @@ class BitbucketClient:
         )
 
     def merge_pull_request(
-        self, pr_id: int, *, strategy: Literal["merge_commit", "squash", "fast_forward"], message: str = ""
+        self, pr_id: int, *, strategy: MergeStrategy, message: str = ""
     ) -> PullRequest:
         body: dict[str, Any] = {"type": "pullrequest_merge_parameters", "merge_strategy": strategy}
         if message:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+# How Bitbucket merges a pull request (the spec's pullrequest_merge_parameters.merge_strategy, the ones a
+# pipe may ask for): MERGE's values.
+MergeStrategy = Literal["merge_commit", "squash", "fast_forward"]
 
 
 @dataclass(frozen=True)

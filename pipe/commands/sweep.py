@@ -1,10 +1,11 @@
 """COMMAND: sweep: remove what runner mode left behind, everything within budget; run it on a schedule.
 
-Terminates this repository's instances that are past their expires-at, orphaned (their runner
-confirmed gone, looked up in the scope it was registered in) or powered off, and deletes our runners
-that are down with no instance. It pages the runner listing with the largest page, terminates
-instances in batches, and stops before Bitbucket's rate limit runs out (a 429, X-RateLimit-NearLimit,
-or its own share of the hour's calls), saying what it did and what it left for the next run.
+The story: build the Bitbucket and cloud clients, then the sweep (pipe/runner/sweep.py): terminate this
+repository's instances that are past their expires-at, orphaned (their runner confirmed gone, looked up in the
+scope it was registered in) or powered off, and delete our runners that are down with no instance. It pages the
+runner listing with the largest page, terminates instances in batches, and stops before Bitbucket's rate limit
+runs out (a 429, X-RateLimit-NearLimit, or its own share of the hour's calls), saying what it did and what it
+left for the next run.
 """
 
 from __future__ import annotations
@@ -15,34 +16,18 @@ from collections.abc import Mapping
 from pipe.commands.clients import bitbucket_client, cloud_provider, repository_uuid
 from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings
-from pipe.errors import PipeError
 from pipe.providers.tags import legacy_repository_tag, repository_tag
-from pipe.runner.rollback import Interrupted, signals_raise
-from pipe.runner.sweep import BASE_HOURLY_LIMIT, SWEEP_SHARE, Budget, Outcome, Sweeper, read_listing
-
-
-class SweepFailure(PipeError):
-    """The sweep could not do what it decided; str() is the one line shown."""
+from pipe.runner.errors import SweepFailure
+from pipe.runner.sweep import sweep
+from pipe.runner.sweeper import Outcome
 
 
 def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger, env: Mapping[str, str]) -> str:
     client = bitbucket_client(common, settings.runner_scope)
     provider = cloud_provider(common, settings, env)
-    budget = Budget(client, int(BASE_HOURLY_LIMIT * SWEEP_SHARE), share=SWEEP_SHARE)
-    with signals_raise():
-        try:
-            tag = repository_tag(repository_uuid(common, client))
-            listing, stopped = read_listing(client, budget)
-            instances = provider.list_ours(tag)
-            # Instances tagged before the UUID tag: candidates only, proven ours (or left) one by one.
-            instances += provider.list_ours(legacy_repository_tag(common.workspace, common.repo_slug))
-            sweeper = Sweeper(client, provider, budget, log=log, dry_run=common.dry_run)
-            if stopped:
-                sweeper.outcome.stopped = stopped
-            outcome = sweeper.run(instances, listing)
-        except Interrupted as stop:
-            raise SweepFailure(f"sweep {stop}; whatever it had disabled was enabled again") from None
-    return _summary(outcome, log, budget.spent)
+    tags = (repository_tag(repository_uuid(common, client)), legacy_repository_tag(common.workspace, common.repo_slug))
+    outcome, calls = sweep(client, provider, tags, dry_run=common.dry_run, log=log)
+    return _summary(outcome, log, calls)
 
 
 def _summary(outcome: Outcome, log: logging.Logger, calls: int) -> str:

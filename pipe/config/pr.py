@@ -1,7 +1,8 @@
 """PR mode's variables and their typed, validated settings.
 
-REPORT_FILE is declared by report mode (pipe/config/report.py) and only read here:
-with it, the PR's description is the report and the report is also posted on the PR.
+REPORT_FILE is declared by report mode (pipe/config/report.py): with it, the PR's description is the report
+and the report is also posted on the PR, so report mode's variables are parsed here too, before anything is
+created (UPDATE is implied: one report per PR, edited on a re-run).
 """
 
 from __future__ import annotations
@@ -9,15 +10,16 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal, get_args
+from dataclasses import dataclass, replace
+from typing import get_args
 
-from pipe.config.parsers import check_text, clone_dir_of, parse_bool, parse_clone_file
+from pipe.bitbucket.models import MergeStrategy
+from pipe.config import report as report_config
+from pipe.config.parsers import check_text, parse_bool
+from pipe.config.report import ReportSettings
 from pipe.config.variables import ConfigError, Variable
 from pipe.paths import has_git_part
 
-MergeStrategy = Literal["merge_commit", "squash", "fast_forward"]
 MERGE_STRATEGIES: tuple[MergeStrategy, ...] = get_args(MergeStrategy)
 
 # CML's author is "Olivaw[bot] <olivaw@iterative.ai>"; ours names this pipe, at an address nobody receives mail on.
@@ -88,7 +90,7 @@ class PrSettings:
     close_source_branch: bool = True
     merge: MergeStrategy | None = None
     author: str = DEFAULT_AUTHOR
-    report_file: Path | None = None  # declared by report mode, checked as it checks it (real path); None: no report
+    report: ReportSettings | None = None  # REPORT_FILE and report mode's variables; None: no report
 
 
 def check_branch_name(name: str, value: str) -> str:
@@ -148,7 +150,5 @@ def load(env: Mapping[str, str]) -> PrSettings:
         close_source_branch=parse_bool("CLOSE_SOURCE_BRANCH", get("CLOSE_SOURCE_BRANCH"), default=True),
         merge=next((s for s in MERGE_STRATEGIES if s == merge), None),
         author=author,
-        report_file=parse_clone_file("REPORT_FILE", get("REPORT_FILE"), clone_dir_of(env)).real
-        if get("REPORT_FILE")
-        else None,
+        report=replace(report_config.load(env), update=True) if get("REPORT_FILE") else None,
     )

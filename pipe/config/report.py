@@ -14,12 +14,11 @@ from pathlib import Path
 
 from pipe.config.parsers import check_text, clone_dir_of, parse_bool, parse_clone_file
 from pipe.config.variables import ConfigError, Variable
-from pipe.paths import PathRefused, read_bytes
-from pipe.report import metrics
-from pipe.report.insights import THRESHOLDS_ALLOWED, Threshold, parse_thresholds
-from pipe.report.metrics import Metric
-from pipe.report.preview import paths as preview_paths
-from pipe.report.targets import TargetSpec, parse_target
+from pipe.formats import metrics
+from pipe.formats.metrics import MAX_FILE_BYTES, Metric
+from pipe.formats.target import TargetSpec, parse_target
+from pipe.formats.thresholds import THRESHOLDS_ALLOWED, Threshold, parse_thresholds
+from pipe.paths import PathRefused, preview_twins, read_bytes
 
 VARIABLES: tuple[Variable, ...] = (
     Variable(
@@ -91,10 +90,6 @@ class ReportSettings:
     preview_file: Path | None = None  # absolute
 
 
-# METRICS_FILE is parsed whole in memory; real metrics files are a few kilobytes.
-MAX_METRICS_BYTES = 1_000_000
-
-
 def _readable(name: str, value: str, base: Path) -> Path:
     """A file the pipe reads: inside the clone (pipe/paths.py), regular, and readable now."""
     path = parse_clone_file(name, value, base).real
@@ -109,7 +104,7 @@ def _readable(name: str, value: str, base: Path) -> Path:
 def _metrics(value: str, path: Path) -> dict[str, Metric]:
     """METRICS_FILE parsed now, so a bad one stops the pipe before anything is posted (in pr mode, before the PR)."""
     try:
-        return metrics.parse(read_bytes(path, max_bytes=MAX_METRICS_BYTES).decode("utf-8"), path.name)
+        return metrics.parse(read_bytes(path, max_bytes=MAX_FILE_BYTES).decode("utf-8"), path.name)
     except (OSError, UnicodeDecodeError, PathRefused) as err:
         raise ConfigError("METRICS_FILE", value, f"cannot be read ({err})") from None
     except metrics.MetricsError as err:
@@ -130,7 +125,7 @@ def _preview(value: str, base: Path, inputs: dict[str, Path]) -> Path:
     if not folder.is_dir():
         raise ConfigError("PREVIEW_FILE", value, f"{folder} is a file, so no directory can be made there")
     written = Path(value)
-    md, html = preview_paths(written)
+    md, html = preview_twins(written)
     targets = []
     for twin in (md, html):
         shown = value if twin == written else f"{value} (its twin {twin.as_posix()})"
@@ -144,6 +139,13 @@ def _preview(value: str, base: Path, inputs: dict[str, Path]) -> Path:
                 )
         targets.append(target)
     return targets[0]
+
+
+def _target(value: str) -> TargetSpec:
+    try:
+        return parse_target(value)
+    except ValueError as allowed:
+        raise ConfigError("TARGET", value, str(allowed)) from None
 
 
 def watermark(title: str, env: Mapping[str, str]) -> str:
@@ -162,9 +164,9 @@ def load(env: Mapping[str, str]) -> ReportSettings:
         raise ConfigError.missing("REPORT_FILE", "give the markdown file to post, e.g. report.md")
     report_file = _readable("REPORT_FILE", get("REPORT_FILE"), base)
     metrics_file = _readable("METRICS_FILE", get("METRICS_FILE"), base) if get("METRICS_FILE") else None
-    if metrics_file is not None and metrics_file.stat().st_size > MAX_METRICS_BYTES:
+    if metrics_file is not None and metrics_file.stat().st_size > MAX_FILE_BYTES:
         raise ConfigError(
-            "METRICS_FILE", get("METRICS_FILE"), f"at most {MAX_METRICS_BYTES:,} bytes; a metrics file holds numbers"
+            "METRICS_FILE", get("METRICS_FILE"), f"at most {MAX_FILE_BYTES:,} bytes; a metrics file holds numbers"
         )
     try:
         thresholds = parse_thresholds(get("THRESHOLDS"))
@@ -179,7 +181,7 @@ def load(env: Mapping[str, str]) -> ReportSettings:
     inputs = {"REPORT_FILE": report_file, **({"METRICS_FILE": metrics_file} if metrics_file else {})}
     return ReportSettings(
         report_file=report_file,
-        target=parse_target(get("TARGET")),
+        target=_target(get("TARGET")),
         update=parse_bool("UPDATE", get("UPDATE")),
         watermark_title=watermark(title, env),
         publish=parse_bool("PUBLISH", get("PUBLISH"), default=True),

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipe.errors import PipeError
-
-# A pasted file or script as a value would swamp the one-line error.
-MAX_SHOWN_VALUE = 80
+from pipe.errors import PipeError, invalid
 
 
 class ConfigError(PipeError):
@@ -29,7 +26,7 @@ class ConfigError(PipeError):
         self, variable: str, value: str, allowed: str, *, secret: bool = False, message: str | None = None
     ) -> None:
         if message is None:
-            message = f"{variable}: {shown_value(value, secret=secret)} is not valid; {allowed}"
+            message = invalid(variable, value, allowed, secret=secret)
         super().__init__(message.replace("\r", " ").replace("\n", " "))
         self.variable = variable
 
@@ -40,14 +37,6 @@ class ConfigError(PipeError):
     @classmethod
     def conflict(cls, first: str, second: str, hint: str) -> ConfigError:
         return cls(first, "", hint, message=f"{first} and {second} cannot both be set: {hint}")
-
-
-def shown_value(value: str, *, secret: bool = False) -> str:
-    if secret:
-        return "<hidden>"
-    if len(value) > MAX_SHOWN_VALUE:
-        return repr(value[:MAX_SHOWN_VALUE]) + f"... ({len(value)} characters)"
-    return repr(value)
 
 
 @dataclass(frozen=True)

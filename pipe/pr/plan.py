@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from pipe.config.pr import PrSettings
-
 SKIP_CI = "[skip ci]"
 
 
@@ -19,21 +17,33 @@ class Names:
     description: str
 
 
-def names(settings: PrSettings, *, target: str, commit: str, commit_url: str, report: str | None) -> Names:
-    """CML's defaults (`<target>-cml-pr-<sha8>`, `CML PR for <target> <sha8>`, ...), unless a variable says otherwise.
+def names(
+    *,
+    target: str,
+    commit: str,
+    commit_url: str,
+    report: str | None,
+    branch: str = "",
+    message: str = "",
+    skip_ci: bool = False,
+    title: str = "",
+    description: str = "",
+) -> Names:
+    """CML's defaults (`<target>-cml-pr-<sha8>`, `CML PR for <target> <sha8>`, ...) for what BRANCH, MESSAGE,
+    TITLE and DESCRIPTION leave empty.
 
     `report` is the content of REPORT_FILE: when given, it is the PR's description.
     """
     sha8 = commit[:8]
-    message = settings.message or f"CML PR for {sha8}"
-    if settings.skip_ci and SKIP_CI not in message:
+    message = message or f"CML PR for {sha8}"
+    if skip_ci and SKIP_CI not in message:
         message = f"{message} {SKIP_CI}"
-    description = settings.description or f"Automated commits for {commit_url} created by CML Runner."
+    description = description or f"Automated commits for {commit_url} created by CML Runner."
     return Names(
         target=target,
-        branch=settings.branch or f"{target}-cml-pr-{sha8}",
+        branch=branch or f"{target}-cml-pr-{sha8}",
         message=message,
-        title=settings.title or f"CML PR for {target} {sha8}",
+        title=title or f"CML PR for {target} {sha8}",
         description=report if report is not None else description,
     )
 

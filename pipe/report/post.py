@@ -12,7 +12,7 @@ from typing import Protocol
 
 from pipe.bitbucket.client import BitbucketError
 from pipe.bitbucket.models import Comment
-from pipe.config.variables import ConfigError
+from pipe.report.errors import ReportError
 from pipe.report.marker import has_marker
 from pipe.report.targets import CommitTarget, PrTarget, Target
 
@@ -56,7 +56,7 @@ def post(client: CommentsClient, target: Target, raw: str, *, previous: Comment 
         return client.create_commit_comment(target.sha, raw)
     except BitbucketError as err:
         if err.status == 404 and isinstance(target, CommitTarget):
-            raise ConfigError(
+            raise ReportError.invalid(
                 "TARGET", f"commit/{target.sha}", f"commit {target.sha} is not in this repository ({err})"
             ) from None
         raise

@@ -81,16 +81,10 @@ def render(text: str, images: Mapping[str, tuple[bytes, str]], title: str = "CML
     )
 
 
-def paths(preview_file: Path) -> tuple[Path, Path]:
-    """PREVIEW_FILE names the markdown (an .html name gives its .md twin); the HTML sits next to it."""
-    md = preview_file.with_suffix(".md") if preview_file.suffix.lower() in (".html", ".htm") else preview_file
-    return md, md.with_suffix(".html")
-
-
 def write(preview_file: Path, text: str, images: Mapping[str, tuple[bytes, str]]) -> tuple[Path, Path]:
     """preview_file was checked by the config (inside the clone, no symlink, not an input); writes never follow
     a symlink put there since."""
-    md_path, html_path = paths(preview_file)
+    md_path, html_path = clone_paths.preview_twins(preview_file)
     clone_paths.write_bytes(md_path, text.encode("utf-8"))
     clone_paths.write_bytes(html_path, render(text, images).encode("utf-8"))
     return md_path, html_path

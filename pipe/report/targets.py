@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 from pipe.bitbucket.client import BitbucketError, UnexpectedAnswer
 from pipe.bitbucket.models import PullRequest
-from pipe.config.variables import ConfigError
-
-ALLOWED = "one of auto, pr, commit, pr/<id>, commit/<sha>"
-_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
+from pipe.formats.target import TargetSpec
+from pipe.report.errors import ReportError
 
 
 @dataclass(frozen=True)
@@ -32,27 +29,6 @@ class CommitTarget:
 
 
 Target = PrTarget | CommitTarget
-
-
-@dataclass(frozen=True)
-class TargetSpec:
-    kind: Literal["auto", "pr", "commit"]
-    pr_id: int | None = None
-    commit: str | None = None
-    text: str = "auto"  # as the user wrote it, for messages
-
-
-def parse_target(value: str) -> TargetSpec:
-    text = value.strip() or "auto"
-    low = text.lower()
-    if low in ("auto", "pr", "commit"):
-        return TargetSpec(low, text=text)  # type: ignore[arg-type]  # one of the literals, checked above
-    kind, _, arg = low.partition("/")
-    if kind == "pr" and arg.isdigit() and int(arg) > 0:
-        return TargetSpec("pr", pr_id=int(arg), text=text)
-    if kind == "commit" and _SHA.match(arg):
-        return TargetSpec("commit", commit=arg, text=text)
-    raise ConfigError("TARGET", value, ALLOWED)
 
 
 class BuildContext(Protocol):
@@ -105,20 +81,24 @@ def resolve_target(
     if spec.kind == "commit":
         sha = spec.commit or context.commit
         if not sha:
-            raise ConfigError("TARGET", spec.text, "the build has no commit (BITBUCKET_COMMIT); use commit/<sha>")
+            raise ReportError.invalid(
+                "TARGET", spec.text, "the build has no commit (BITBUCKET_COMMIT); use commit/<sha>"
+            )
         return CommitTarget(sha), None, []
     pr, notes = find_build_pr(context, client)
     if pr is not None:
         return PrTarget(pr.id), pr, notes
     if spec.kind == "pr":
-        raise ConfigError(
+        raise ReportError.invalid(
             "TARGET",
             spec.text,
             f"no open pull request has commit {context.commit[:12] or '?'} or branch {context.branch or '?'} as its "
             "source; use pr/<id>, commit, or auto (falls back to a commit comment)",
         )
     if not context.commit:
-        raise ConfigError("TARGET", spec.text, "no pull request found and the build has no commit (BITBUCKET_COMMIT)")
+        raise ReportError.invalid(
+            "TARGET", spec.text, "no pull request found and the build has no commit (BITBUCKET_COMMIT)"
+        )
     return CommitTarget(context.commit), None, notes
 
 
@@ -127,7 +107,8 @@ def _get_pr(client: PullRequestFinder, pr_id: int, text: str) -> PullRequest:
         return client.get_pull_request(pr_id)
     except BitbucketError as err:
         if err.status == 404:
-            raise ConfigError("TARGET", text, f"pull request #{pr_id} does not exist in this repository") from err
+            why = f"pull request #{pr_id} does not exist in this repository"
+            raise ReportError.invalid("TARGET", text, why) from err
         raise
 
 

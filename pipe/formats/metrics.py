@@ -1,7 +1,7 @@
-"""METRICS_FILE: parse (JSON, YAML, dvclive's metrics.json, `key: value` lines), flatten, diff, render.
+"""A metrics file (METRICS_FILE, and the same file on the destination branch): JSON, YAML, dvclive's
+metrics.json or `key: value` lines, flattened; and how a metric is shown.
 
-Nested keys are flattened with '.', lists by index (`scores.0`). The table follows
-`dvc metrics diff`: Path | Metric | Old | New | Change, numbers rounded to 5 decimals.
+Nested keys are flattened with '.', lists by index (`scores.0`); numbers are shown rounded to 5 decimals.
 
 The file comes from the build (or from the destination branch), so nothing in it may cost more than a
 metrics file should: nesting, YAML aliases, values and digits are bounded, and a number too large to
@@ -28,6 +28,8 @@ MAX_NODES = 20_000  # mappings, lists and values visited while flattening: bound
 MAX_ALIASES = 100  # YAML alias references (*name) in one file: a "billion laughs" file has them in chains
 MAX_INT_DIGITS = 19  # a Java long, what Code Insights stores; Python refuses int() of more than 4300 digits
 _INF_WORDS = frozenset({"inf", "infinity", ".inf", "nan", ".nan"})
+# The file is parsed whole in memory; real metrics files are a few kilobytes.
+MAX_FILE_BYTES = 1_000_000
 
 
 class MetricsError(PipeError):
@@ -233,52 +235,3 @@ def fmt(value: Metric | None) -> str:
         text = f"{round(value, PRECISION):.{PRECISION}f}".rstrip("0").rstrip(".")
         return "0" if text in ("-0", "") else text
     return str(value)
-
-
-@dataclass(frozen=True)
-class DiffRow:
-    path: str
-    metric: str
-    old: Metric | None
-    new: Metric | None
-
-    @property
-    def change(self) -> str:
-        old, new = number(self.old), number(self.new)
-        if old is None or new is None:
-            if self.old is not None and self.new is not None and self.old != self.new:
-                return "changed"
-            return "-"
-        delta = new - old
-        if isinstance(self.new, int) and isinstance(self.old, int) and not isinstance(self.new, bool):
-            return f"{int(delta):+d}" if delta else "0"
-        text = fmt(delta)
-        return text if text.startswith("-") or text == "0" else "+" + text
-
-
-def diff(path: str, old: Mapping[str, Metric] | None, new: Mapping[str, Metric]) -> list[DiffRow]:
-    """New metrics in file order, then those only the old file has."""
-    before = old or {}
-    rows = [DiffRow(path, k, before.get(k), v) for k, v in new.items()]
-    rows += [DiffRow(path, k, v, None) for k, v in before.items() if k not in new]
-    return rows
-
-
-def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
-def table(rows: list[DiffRow], baseline: str) -> str:
-    """The markdown section appended to the report; `baseline` says what Old is."""
-    lines = [
-        "### Metrics",
-        "",
-        f"Old: {baseline}",
-        "",
-        "| Path | Metric | Old | New | Change |",
-        "|---|---|---:|---:|---:|",
-    ]
-    for r in rows:
-        cells = [r.path, r.metric, fmt(r.old), fmt(r.new), r.change]
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    return "\n".join(lines) + "\n"
