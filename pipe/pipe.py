@@ -39,7 +39,7 @@ from pipe.config import COMMAND_CONFIG, all_variables, optional_module
 from pipe.config.common import COMMANDS
 from pipe.config.common import load as load_common
 from pipe.config.parsers import TRUE
-from pipe.config.variables import cerberus_schema
+from pipe.config.variables import cerberus_schema, settings_lines
 from pipe.errors import PipeError
 
 PIPE_YML = Path(__file__).resolve().parent.parent / "pipe.yml"
@@ -70,8 +70,9 @@ class CmlRunnerPipe(Pipe):
             self.log_warning(warning)
         settings = _load_mode_settings(common.command, self.raw_env)
         log = logging.getLogger(LOGGER_NAME)
-        # DRY_RUN shows what the pipe understood; the command then shows its plan.
-        log.log(logging.INFO if common.dry_run else logging.DEBUG, "settings: %r %r", common, settings)
+        if log.isEnabledFor(logging.DEBUG):  # what the user set, as given (DRY_RUN shows the plan, not this)
+            for line in ["settings you set (secrets hidden):", *settings_lines(all_variables(), self.raw_env)]:
+                log.debug(line)
         module = _command_module(common.command)
         message = module.run(common, settings, log=log, env=self.raw_env)
         return str(message) if message else f"{common.command} finished"

@@ -104,6 +104,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "CLOUD_STARTUP_SCRIPT",
         "Shell script run on the instance before the runner starts, as text or base64 (as in CML).",
+        private=True,
     ),
     Variable(
         "CLOUD_PERMISSION_SET",

@@ -9,9 +9,10 @@ raise ConfigError with one line naming the variable, the value and what is allow
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pipe.errors import PipeError, invalid
+from pipe.errors import PipeError, invalid, shown_value
 
 
 class ConfigError(PipeError):
@@ -57,6 +58,8 @@ class Variable:
     # A secret whose value may span lines (a key file's JSON). Every other secret is one token: whitespace or a
     # control character in it is refused at load (pipe/config/common.py check_tokens).
     multiline: bool = False
+    # Not a secret to mask everywhere, but never printed in the settings lines: user data (a startup script).
+    private: bool = False
 
     def is_required(self, mode: str) -> bool:
         return self.required and mode not in self.optional_in
@@ -65,3 +68,19 @@ class Variable:
 def cerberus_schema(variables: tuple[Variable, ...]) -> dict[str, dict[str, object]]:
     """Every variable as an optional string: validation is ours, see module docstring."""
     return {v.name: {"type": "string", "required": False, "nullable": True} for v in variables}
+
+
+def settings_lines(variables: tuple[Variable, ...], env: Mapping[str, str]) -> list[str]:
+    """`NAME: value` for each variable the user set (not Bitbucket's own BITBUCKET_* context), in declaration
+    order: a secret as <hidden>, user data by its size only, anything else as repr() cut to one short line."""
+    lines = []
+    for variable in variables:
+        value = env.get(variable.name, "")
+        if variable.context or not value.strip():
+            continue
+        if variable.private and not variable.secret:
+            shown = f"<{len(value)} characters, not shown>"
+        else:
+            shown = shown_value(value, secret=variable.secret)
+        lines.append(f"{variable.name}: {shown}")
+    return lines
