@@ -8,7 +8,6 @@ or pull requests; ``client.py`` builds on :class:`Transport`.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import re
@@ -21,6 +20,7 @@ import requests
 import urllib3.exceptions
 
 from pipe import log as redaction
+from pipe.bitbucket import wire_log
 from pipe.bitbucket.answers import (
     Page,
     RateLimit,
@@ -162,7 +162,7 @@ class Transport:
             failure = ""
             maybe_done = False
             self.request_count += 1
-            self._log_request(method, url, params, json_body, data, files)
+            wire_log.request(method, url, self.auth.kind, params, json_body, data, files)
             t0 = self._clock()
             try:
                 resp = self.session.request(
@@ -181,7 +181,7 @@ class Transport:
                 maybe_done = not never_sent(exc)
                 log.debug("bitbucket %s %s -> %s after %.3fs", method, rel, failure, self._clock() - t0)
             else:
-                self._log_response(method, rel, resp, self._clock() - t0)
+                wire_log.response(method, rel, resp, self._clock() - t0)
                 self.rate_limit.observe(resp)
                 if resp.status_code in accepted:
                     return resp
@@ -292,34 +292,3 @@ class Transport:
         """Wait before attempt number ``attempt + 1``, as a retry does (capped exponential, equal jitter)."""
         delay = min(self.backoff_cap_s, self.backoff_base_s * (2 ** (attempt - 1)))
         self._sleep(delay / 2 + self._rand() * delay / 2)
-
-    # --- logging (DEBUG only): what was called and how it answered; never a header or a body, which hold
-    # tokens, OAuth secrets of new runners and the user's files.
-    def _log_request(self, method: str, url: str, params: Any, json_body: Any, data: Any, files: Any) -> None:
-        if not log.isEnabledFor(logging.DEBUG):
-            return
-        parts = [f"bitbucket -> {method} {redaction.redact(url)}", f"auth={self.auth.kind}"]
-        if params:
-            parts.append(f"params={redaction.redact_fields(dict(params))}")
-        if json_body is not None:
-            parts.append(f"json body of {len(json.dumps(json_body, default=str)):,} characters")
-        if data:
-            parts.append(f"form fields {sorted(data)}")
-        if files:
-            names = list(files) if isinstance(files, Mapping) else [f[0] for f in files]
-            parts.append(f"{len(names)} file(s)")
-        log.debug(" ".join(parts))
-
-    def _log_response(self, method: str, rel: str, resp: requests.Response, elapsed: float) -> None:
-        if not log.isEnabledFor(logging.DEBUG):
-            return
-        ctype = resp.headers.get("Content-Type", "") or "no type"
-        log.debug(
-            "bitbucket <- %s %s %s in %.3fs (%d bytes, %s)",
-            method,
-            rel,
-            resp.status_code,
-            elapsed,
-            len(resp.content),
-            ctype,
-        )

@@ -8,6 +8,8 @@ from typing import Literal
 # How Bitbucket merges a pull request (the spec's pullrequest_merge_parameters.merge_strategy, the ones a
 # pipe may ask for): MERGE's values.
 MergeStrategy = Literal["merge_commit", "squash", "fast_forward"]
+# Where a runner is registered: a repository runner or a workspace runner.
+RunnerScope = Literal["repository", "workspace"]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pipe.config.endpoints import aws_service_endpoints, azure_authority, azure_ca_bundle, endpoint
-from pipe.config.parsers import check_text, parse_bool, parse_positive_float
+from pipe.config.kubernetes import KubernetesOptions
+from pipe.config.parsers import check_text, parse_bool
 from pipe.config.variables import ConfigError, Variable
 
 _RUNNER_SWEEP = ("runner", "sweep")
@@ -149,6 +150,16 @@ class AzureOptions:
     ca_bundle: str = ""  # only with an overridden loopback endpoint (pipe/config/endpoints.py)
 
 
+# The chosen cloud's options in RunnerSettings: one of these, by CLOUD.
+CloudOptions = AwsOptions | GcpOptions | AzureOptions | KubernetesOptions
+OPTIONS_TYPE: dict[str, type[CloudOptions]] = {
+    "aws": AwsOptions,
+    "gcp": GcpOptions,
+    "azure": AzureOptions,
+    "kubernetes": KubernetesOptions,
+}
+
+
 @dataclass(frozen=True)
 class CloudCredentials:
     """The cloud's credential variables as the step gave them (CREDENTIAL_VARIABLES), for its credentials.py."""
@@ -227,49 +238,6 @@ def load(env: Mapping[str, str], cloud: str) -> dict[str, AwsOptions | GcpOption
     """Each VM cloud's options, by cloud (`kubernetes` has its own: pipe/config/kubernetes.py). All are checked,
     whichever cloud is chosen: a malformed value is refused rather than kept for a later run on that cloud."""
     return {"aws": load_aws(env, cloud), "gcp": load_gcp(env), "azure": load_azure(env)}
-
-
-def spot_price(env: Mapping[str, str], cloud: str, spot: bool) -> float | None:
-    raw = env.get("CLOUD_SPOT_PRICE", "").strip()
-    if not raw or raw == "-1":
-        return None
-    price = parse_positive_float(
-        "CLOUD_SPOT_PRICE", raw, "a price in USD per hour greater than 0 (e.g. 0.5), or -1 for the on-demand price"
-    )
-    if cloud == "gcp":
-        raise ConfigError("CLOUD_SPOT_PRICE", raw, "GCP spot VMs have no bidding price; leave it unset or -1")
-    if not spot:
-        raise ConfigError("CLOUD_SPOT_PRICE", raw, "only with CLOUD_SPOT: 'true'")
-    return price
-
-
-def image(value: str, cloud: str) -> str:
-    image = check_text("CLOUD_IMAGE", value, max_length=1024)
-    if not image:
-        return ""
-    if cloud == "azure" and not (len(image.split(":")) == 4 or image.startswith("/subscriptions/")):
-        raise ConfigError("CLOUD_IMAGE", value, "on Azure, publisher:offer:sku:version or an image resource id")
-    if cloud == "gcp" and "/" not in image:
-        raise ConfigError("CLOUD_IMAGE", value, "on GCP, project/family or an image link")
-    return image
-
-
-def permission_set(value: str, cloud: str) -> str:
-    if cloud == "kubernetes":
-        return ""  # refused with its own line before (pipe.config.kubernetes.NOT_ON_KUBERNETES)
-    allowed = {
-        "aws": (
-            r"arn:aws[a-z-]*:iam::\d{12}:instance-profile/[\w+=,.@/-]+|[\w+=,.@-]{1,128}",
-            "on AWS, an instance profile ARN or name",
-        ),
-        "gcp": (r"[^@\s,]+@[^@\s,]+(,scopes=[^\s]+)?", "on GCP, service-account-email[,scopes=a,b]"),
-        "azure": (
-            r"/subscriptions/[^\s,]+(,/subscriptions/[^\s,]+)*",
-            "on Azure, comma-separated user-assigned identity resource ids (/subscriptions/...)",
-        ),
-    }
-    pattern, hint = allowed[cloud]
-    return check_text("CLOUD_PERMISSION_SET", value, max_length=2048, pattern=pattern, allowed=hint)
 
 
 def _get(env: Mapping[str, str], name: str) -> str:

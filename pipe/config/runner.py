@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pipe.config import clouds
+from pipe.config import clouds, machine
 from pipe.config import kubernetes as kube_config
-from pipe.config.clouds import AwsOptions, AzureOptions, GcpOptions
+from pipe.config.clouds import OPTIONS_TYPE, CloudOptions
 from pipe.config.kubernetes import KubernetesOptions
 from pipe.config.parsers import (
     check_text,
@@ -50,13 +50,6 @@ _BASE36 = string.digits + string.ascii_lowercase
 _RUNNER = ("runner",)
 _RUNNER_SWEEP = ("runner", "sweep")
 
-CloudOptions = AwsOptions | GcpOptions | AzureOptions | KubernetesOptions
-OPTIONS_TYPE: dict[str, type[CloudOptions]] = {
-    "aws": AwsOptions,
-    "gcp": GcpOptions,
-    "azure": AzureOptions,
-    "kubernetes": KubernetesOptions,
-}
 # Fewer seconds between ONLINE polls would only load the local stand-ins.
 MIN_POLL_S = 0.05
 
@@ -192,19 +185,6 @@ def random_name() -> str:
     return "cml-" + "".join(secrets.choice(_BASE36) for _ in range(10))
 
 
-def _gpu(value: str) -> str:
-    gpu = check_text(
-        "CLOUD_GPU",
-        value.lower(),
-        max_length=64,
-        pattern=r"[a-z0-9][a-z0-9._-]*",
-        allowed="a GPU such as t4, a10g, l4, a100, h100, v100, or a native accelerator name",
-    )
-    if gpu in ("nogpu", "none"):
-        return ""
-    return "v100" if gpu == "tesla" else gpu  # CML maps 'tesla' to v100
-
-
 def _exclusive(reuse: bool, reuse_idle: bool, single: bool) -> None:
     """CML's --reuse, --reuse-idle and --single conflict pairwise."""
     pairs = (
@@ -245,7 +225,7 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
             f"must be longer than IDLE_TIMEOUT ({idle}s), or the idle timeout could never fire",
         )
     wait = parse_finite_duration("WAIT_TIMEOUT", get("WAIT_TIMEOUT"), default="10min", max_s=MAX_WAIT_TIMEOUT_S)
-    gpu = _gpu(get("CLOUD_GPU"))
+    gpu = machine.gpu(get("CLOUD_GPU"))
     kubernetes = kube_config.load(env, gpu=bool(gpu)) if cloud == "kubernetes" else None
 
     name = check_text(
@@ -277,17 +257,17 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         instance_type=instance_type,
         gpu=gpu,
         spot=spot,
-        spot_price=clouds.spot_price(env, cloud, spot),
+        spot_price=machine.spot_price(env, cloud, spot),
         hdd_size_gb=parse_int(
             "CLOUD_HDD_SIZE", get("CLOUD_HDD_SIZE"), default=DEFAULT_HDD_GB, minimum=10, maximum=MAX_HDD_GB, unit="GB"
         )
         if get("CLOUD_HDD_SIZE")
         else None,
-        image=clouds.image(get("CLOUD_IMAGE"), cloud),
+        image=machine.image(get("CLOUD_IMAGE"), cloud),
         startup_script=decode_startup_script(
             "CLOUD_STARTUP_SCRIPT", env.get("CLOUD_STARTUP_SCRIPT", ""), MAX_STARTUP_SCRIPT_BYTES
         ),
-        permission_set=clouds.permission_set(get("CLOUD_PERMISSION_SET"), cloud),
+        permission_set=machine.permission_set(get("CLOUD_PERMISSION_SET"), cloud),
         metadata=parse_metadata("CLOUD_METADATA", env.get("CLOUD_METADATA", ""), RESERVED_TAG_PREFIX),
         idle_timeout_s=idle,
         max_lifetime_s=lifetime,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipe import paths
-from pipe.bitbucket.client import SRC_MAX_COMMIT_BYTES
+from pipe.bitbucket.source import SRC_MAX_COMMIT_BYTES
 from pipe.pr import PrError
 
 # Bigger models belong in DVC remote storage or Git LFS.

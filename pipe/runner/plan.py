@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pipe.bootstrap.render import DEFAULT_RUNNER_IMAGE, BootConfig
-from pipe.config.clouds import AwsOptions, GcpOptions
+from pipe.config.clouds import AwsOptions, CloudOptions, GcpOptions
 from pipe.config.kubernetes import KubernetesOptions
-from pipe.config.runner import DEFAULT_HDD_GB, CloudOptions, RunnerSettings
+from pipe.config.runner import DEFAULT_HDD_GB, RunnerSettings
 from pipe.config.variables import ConfigError
 from pipe.providers.catalog import (
     DEFAULT_IMAGES,

@@ -8,9 +8,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pipe.bitbucket.client import BitbucketClient, RunnerScope
+from pipe.bitbucket.client import BitbucketClient
 from pipe.bitbucket.errors import BitbucketError
-from pipe.bitbucket.models import Runner
+from pipe.bitbucket.models import Runner, RunnerScope
 from pipe.providers.base import Instance, Provider, ProviderError
 from pipe.runner import leftovers
 from pipe.runner.leftovers import Listing

@@ -19,7 +19,7 @@ from fakes.bitbucket.state import (
     new_uuid,
     now,
 )
-from pipe.bitbucket.client import SRC_MAX_COMMIT_BYTES
+from pipe.bitbucket.source import SRC_MAX_COMMIT_BYTES
 
 if TYPE_CHECKING:
     from fakes.bitbucket.server import Ctx
