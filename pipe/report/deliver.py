@@ -6,25 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from pipe.bitbucket.models import Comment, ReportData
+from pipe.bitbucket.client import BitbucketClient
+from pipe.bitbucket.models import Comment
 from pipe.report.insights import InsightsReport
-from pipe.report.post import CommentsClient, existing, post
+from pipe.report.post import existing, post
 from pipe.report.targets import Target
-
-
-class InsightsClient(CommentsClient, Protocol):
-    def put_report(
-        self,
-        commit: str,
-        report_id: str,
-        *,
-        title: str,
-        details: str,
-        report_type: str = "TEST",
-        result: str | None = None,
-        data: list[ReportData] | None = None,
-        link: str = "",
-    ) -> None: ...
 
 
 class Log(Protocol):
@@ -32,7 +18,7 @@ class Log(Protocol):
 
 
 def deliver(
-    client: InsightsClient,
+    client: BitbucketClient,
     target: Target,
     raw: str,
     report: InsightsReport | None,
