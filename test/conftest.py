@@ -6,4 +6,5 @@ pytest_plugins = [
     "fixtures_aws",
     "fixtures_gcp",
     "fixtures_azure",
+    "fixtures_vm",
 ]

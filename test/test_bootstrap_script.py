@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from vm_sandbox import VmSandbox
 
+from pipe.bootstrap.render import LIFETIME_BACKUP_GRACE_S
+
 from pipe.bootstrap import (
     BOOT_STEPS,
     USER_DATA_LIMIT,
@@ -307,8 +309,12 @@ def test_second_run_is_safe_and_does_no_work_twice(tmp_path: Path) -> None:
 def test_max_lifetime_has_a_shutdown_fallback_and_the_agent_is_installed(tmp_path: Path) -> None:
     box = VmSandbox(tmp_path)
     boot(box, make_cfg(max_lifetime_s=3600, idle_timeout_s=None, single=True))
-    [call] = box.calls("shutdown")
-    assert call[0] == "-h" and call[1] in ("+65", "+66")  # 60 min + 5 min grace for the agent
+    # A transient systemd timer (no D-Bus/logind needed), MAX_LIFETIME + the agent's grace from the first boot.
+    [call] = box.calls("systemd-run")
+    delay = next(int(a.removeprefix("--on-active=").removesuffix("s")) for a in call if a.startswith("--on-active="))
+    assert 3600 + LIFETIME_BACKUP_GRACE_S - 60 <= delay <= 3600 + LIFETIME_BACKUP_GRACE_S
+    assert call[-1] == "poweroff" and call[-2].endswith("/systemctl")
+    assert box.calls("shutdown") == []  # `shutdown +N` needs logind over D-Bus
     conf = json.loads(box.file("/etc/cml-runner/agent.json").read_text())
     assert conf["idle_timeout_s"] is None and conf["single"] is True and conf["max_lifetime_s"] == 3600
     assert conf["started_at_file"] == str(box.file("/var/lib/cml-runner/started_at"))
@@ -323,7 +329,7 @@ def test_past_max_lifetime_a_reboot_powers_off_without_starting_the_runner(tmp_p
     box.file("/var/lib/cml-runner").mkdir(parents=True)
     box.file("/var/lib/cml-runner/started_at").write_text("1000\n")  # first boot long ago
     boot(box, make_cfg())
-    assert box.calls("shutdown") == [["-h", "now"]]
+    assert box.calls("systemctl")[-1] == ["poweroff"]
     assert box.docker_runs() == []
 
 

@@ -21,6 +21,9 @@ RUNNER_SERVICE = "cml-runner.service"
 USER_DATA_LIMIT = {"aws": 16384, "azure": 49152, "gcp": 262144}
 CLOUDS = ("aws", "gcp", "azure")
 AZURE_SELF_DELETE = ("resource-group", "vm", "none")
+# The boot script's backup power-off comes this long after MAX_LIFETIME, should the agent be dead: time for
+# the agent's own ending (tell the step, stop the runner within docker stop's 30 s, self-delete within 30 s).
+LIFETIME_BACKUP_GRACE_S = 120
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,7 @@ def render_startup_script(cfg: BootConfig) -> str:
         "@RUNNER_IMAGE@": shlex.quote(cfg.runner_image),
         "@RUNNER_CONTAINER@": shlex.quote(cfg.runner_container),
         "@MAX_LIFETIME_S@": str(int(cfg.max_lifetime_s)),
+        "@LIFETIME_BACKUP_GRACE_S@": str(LIFETIME_BACKUP_GRACE_S),
         "@AGENT_B64@": "\n".join(agent_b64[i : i + 76] for i in range(0, len(agent_b64), 76)),
         "@AGENT_JSON@": agent_json,
         "@RUNNER_ENV@": "\n".join(f"{k}={v}" for k, v in runner_env(cfg).items()),

@@ -13,6 +13,7 @@ GPU=@GPU@
 RUNNER_IMAGE=@RUNNER_IMAGE@
 RUNNER_CONTAINER=@RUNNER_CONTAINER@
 MAX_LIFETIME_S=@MAX_LIFETIME_S@
+LIFETIME_BACKUP_GRACE_S=@LIFETIME_BACKUP_GRACE_S@
 ETC="$R/etc/cml-runner"
 LIB="$R/var/lib/cml-runner"
 OPT="$R/opt/cml-runner"
@@ -58,15 +59,25 @@ prepare() {
 }
 
 lifetime_fallback() {
-  # Belt and braces: a plain power-off 5 minutes after the agent's own MAX_LIFETIME deadline,
-  # should the agent be dead. Rescheduled on every boot from the first boot's start time.
+  # Belt and braces: should the agent be dead, power off LIFETIME_BACKUP_GRACE_S after its own MAX_LIFETIME
+  # deadline (the grace lets the agent end things itself: tell the step, stop the runner, self-delete).
+  # Rescheduled on every boot from the first boot's start time. A transient systemd timer, not
+  # `shutdown +N`: a scheduled shutdown goes through logind over D-Bus ("Failed to connect to bus" on an
+  # image without them), while systemd-run and systemctl, as root, talk to systemd on its private socket.
   local left=$(($(cat "$LIB/started_at") + MAX_LIFETIME_S - $(date +%s)))
   if [ "$left" -le 0 ]; then
     log "MAX_LIFETIME already reached: powering off"
-    shutdown -h now
+    systemctl poweroff || shutdown -h now
     exit 0
   fi
-  shutdown -h "+$(((left + 59) / 60 + 5))" "cml-runner: MAX_LIFETIME reached" || true
+  systemctl stop cml-lifetime.timer >/dev/null 2>&1 || true
+  if systemd-run --quiet --unit=cml-lifetime --on-active="$((left + LIFETIME_BACKUP_GRACE_S))s" \
+    --timer-property=AccuracySec=1s --description="cml-runner MAX_LIFETIME backup power-off" \
+    "$(command -v systemctl)" poweroff; then
+    log "MAX_LIFETIME backup power-off in $((left + LIFETIME_BACKUP_GRACE_S)) s"
+  else
+    log "WARNING: could not schedule the MAX_LIFETIME backup power-off; the agent alone enforces MAX_LIFETIME"
+  fi
 }
 
 install_agent() {
