@@ -13,7 +13,10 @@ It plays the example pipeline of examples/seeds/bitbucket-pipelines.yml:
 
 Everything it started is stopped on exit, on failure and on Ctrl-C.
 
-    python demo/run.py [--cloud aws|gcp|azure] [--workdir DIR] [--state-out FILE]
+    python demo/run.py [--cloud aws|gcp|azure] [--vm] [--workdir DIR] [--state-out FILE]
+
+--vm boots a real VM under QEMU for the instance (test/fakes/vm: Debian with Docker, cloud-init and the
+runner stand-in; the first run builds the images, several minutes) instead of the sandboxed stand-in.
 """
 
 from __future__ import annotations
@@ -154,7 +157,9 @@ class Demo:
     state_out: Path | None = None
     bitbucket: FakeBitbucket | None = None
     cloud: LocalCloud | None = None
+    real_vm: bool = False
     standin: VmStandIn | None = None
+    hypervisor: Any = None  # fakes.vm.hypervisor.Hypervisor with --vm
     children: list[subprocess.Popen[str]] = field(default_factory=list)
     pids: dict[str, int] = field(default_factory=dict)
     _phase: int = 0
@@ -191,14 +196,20 @@ class Demo:
                 self.pids["cloud server"] = server_pid
             r.append(cloud.title + (f" (pid {server_pid})" if server_pid else ""))
 
-        with self.phase("Starting the VM stand-in: it plays each new instance of ours") as r:
-            token_url = f"{fake.root_url}/_fake/oauth2/token"
-            (self.workdir / "vms").mkdir(parents=True, exist_ok=True)
-            self.standin = VmStandIn(cloud.user_data, token_url, poll_s=0.2, _dir=str(self.workdir / "vms")).start()
-            r.append("it runs the startup script in a sandbox (docker, systemctl... are recorded, not run)")
-            r.append(
-                "the runner it starts presents its OAuth credentials to the local Bitbucket, which marks it ONLINE"
-            )
+        if self.real_vm:
+            with self.phase("Starting the local hypervisor: a real VM (QEMU) boots each new instance of ours") as r:
+                self.hypervisor = start_hypervisor(cloud, fake.root_url, self.workdir / "vms")
+                r.append(f"images in {self.hypervisor.images.root}; consoles under {self.workdir / 'vms'}")
+                r.append("the runner stand-in in the VM signs in to the local Bitbucket (ONLINE)")
+        else:
+            with self.phase("Starting the VM stand-in: it plays each new instance of ours") as r:
+                token_url = f"{fake.root_url}/_fake/oauth2/token"
+                (self.workdir / "vms").mkdir(parents=True, exist_ok=True)
+                self.standin = VmStandIn(cloud.user_data, token_url, poll_s=0.2, _dir=str(self.workdir / "vms")).start()
+                r.append("it runs the startup script in a sandbox (docker, systemctl... are recorded, not run)")
+                r.append(
+                    "the runner it starts presents its OAuth credentials to the local Bitbucket, which marks it ONLINE"
+                )
 
         build = {
             **fake.pipeline_env(DEMO_TOKEN, WORKSPACE, REPO_SLUG),  # a step on main's head
@@ -215,7 +226,8 @@ class Demo:
 
         shown = " ".join(f"{k}={v}" for k, v in {"CLOUD": self.cloud_name, **example.runner_vars}.items())
         with self.phase(f'Step 1 "{example.runner_step}": python -m pipe, runner mode ({shown})') as r:
-            env = {**build, **cloud.env(), **example.runner_vars, "WAIT_TIMEOUT": "2min"}
+            wait = "20min" if self.real_vm else "2min"  # a boot under QEMU's emulation takes minutes
+            env = {**build, **cloud.env(), **example.runner_vars, "WAIT_TIMEOUT": wait}
             env["BITBUCKET_STEP_UUID"] = "{" + str(uuid.uuid4()) + "}"
             self.run_child("runner mode", [sys.executable, "-m", "pipe"], env, cwd=clone)
             runners = list(repo.runners.values())
@@ -312,6 +324,8 @@ class Demo:
         steps: list[tuple[str, Any]] = [("child processes", self.stop_children)]
         if self.standin is not None:
             steps.append(("VM stand-in", self.standin.stop))
+        if self.hypervisor is not None:
+            steps.append(("local hypervisor and its VMs", self.hypervisor.stop))
         if self.state_out is not None:
             steps.append(("state dump", self.dump_state))
         if self.cloud is not None:
@@ -389,6 +403,13 @@ class Demo:
             for inst in mine:
                 if inst.id in booted:
                     _out(f"  started by: the startup script of {inst.id} (exit status {booted[inst.id].returncode})")
+            vms = self.hypervisor.vms if self.hypervisor is not None else {}
+            for inst in mine:
+                if inst.id in vms:
+                    _out(f"  started by: the startup script of {inst.id} in a real VM; console {vms[inst.id].console_path}")
+                    for line in vms[inst.id].console().splitlines():
+                        if "cml-runner: step" in line or "cml-runner: boot done" in line:
+                            _out("  | " + line.split("cml-runner: ", 1)[1])
 
             pr = repo.pulls[pr_id]
             commit_hash = pr.source_commit(repo)
@@ -434,6 +455,21 @@ def _section(title: str) -> None:
     _out(f"--- {title} " + "-" * max(0, 96 - len(title)))
 
 
+def start_hypervisor(cloud: LocalCloud, bitbucket_root_url: str, workdir: Path) -> Any:
+    """The local hypervisor (test/fakes/vm) beside the local cloud: each new instance boots a real VM."""
+    from fakes.vm.clouds import AwsHooks, AzureHooks, CloudHooks, GcpHooks
+    from fakes.vm.hypervisor import Hypervisor
+    from fakes.vm.image import ensure_images
+
+    images = ensure_images(log=lambda line: _out(f"      {line}"))
+    server = getattr(cloud, "server", None)
+    hooks: CloudHooks = (
+        AwsHooks(getattr(cloud, "ec2")) if cloud.name == "aws"  # noqa: B009 - LocalAws only
+        else GcpHooks(server) if cloud.name == "gcp" else AzureHooks(server)
+    )  # fmt: skip
+    return Hypervisor(hooks, images, workdir, bitbucket_root_url).start()
+
+
 def _pid_of(cloud: LocalCloud) -> int | None:
     process = getattr(getattr(cloud, "server", None), "_process", None)
     pid = getattr(process, "pid", None)
@@ -463,12 +499,13 @@ def main(argv: list[str] | None = None) -> int:
         prog="python demo/run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--cloud", choices=CLOUD_NAMES, default="aws", help="the cloud to emulate (default aws)")
+    parser.add_argument("--vm", action="store_true", help="boot a real VM under QEMU instead of the sandbox")
     parser.add_argument("--workdir", help="where to put the outputs (default: a new temporary directory)")
     parser.add_argument("--state-out", type=Path, help="write the local servers' final state here (JSON)")
     args = parser.parse_args(argv)
 
     workdir = prepare_workdir(args.workdir)
-    demo = Demo(args.cloud, workdir, args.state_out.resolve() if args.state_out else None)
+    demo = Demo(args.cloud, workdir, args.state_out.resolve() if args.state_out else None, real_vm=args.vm)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_stopped)
     started = time.monotonic()

@@ -11,8 +11,10 @@ On failure, each VM's console log is in the test's tmp_path (and its tail in the
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -183,3 +185,21 @@ def sweep_away(cloud: VmCloud, bitbucket: FakeBitbucket, up: Launched) -> None:
     assert sweep.returncode == 0, sweep.stdout + sweep.stderr
     assert cloud.hypervisor.wait_ended(up.instance_id, 60) == "killed"
     assert cloud.ours() == []
+
+
+def start_image_build_in_background(config: pytest.Config) -> None:
+    """From the session's main process only, and only when VM tests may run and the images are not built:
+    `python -m fakes.vm.image` in the background. The vm_images fixture then waits on its lock."""
+    if hasattr(config, "workerinput") or "not vm" in (config.getoption("markexpr", "") or ""):
+        return
+    from fakes.vm.image import images_ready
+
+    if images_ready():
+        return
+    log = Path(tempfile.gettempdir()) / "cml-runner-vm-images.log"
+    subprocess.Popen(
+        [sys.executable, "-m", "fakes.vm.image"], cwd=str(Path(__file__).parent), stdin=subprocess.DEVNULL,
+        stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": f"{Path(__file__).parent.parent}:{Path(__file__).parent}"},
+    )  # fmt: skip
+    print(f"[vm images] building in the background; log: {log}", file=sys.stderr)

@@ -15,7 +15,7 @@ from fixtures_vm import BOOT_TO_ONLINE_S, VmCloud, launch_pipe
 
 pytestmark = pytest.mark.vm
 
-IDLE_S = 45
+IDLE_S = 75  # longer than the agent's start to the runner's first step, even on a loaded machine
 STOPPING = r"cml-agent: idle for (\d+) s: stopping the runner"
 
 
@@ -32,21 +32,25 @@ def test_a_long_step_runs_to_its_end_then_the_idle_guest_powers_off_and_a_late_s
 ) -> None:
     cloud = vm_cloud_factory("aws")
     run = launch_pipe({**cloud.env, "IDLE_TIMEOUT": f"{IDLE_S}s", "MAX_LIFETIME": "1h"})
+    # A step longer than IDLE_TIMEOUT, queued as soon as the runner is registered: it is the runner's first.
+    deadline = time.monotonic() + 120
+    while not bitbucket.repo().runners:
+        assert time.monotonic() < deadline and run.process.poll() is None, run.output
+        time.sleep(0.2)
+    [runner] = bitbucket.repo().runners.values()
+    long_step = bitbucket.queue_step(runner.uuid, duration_s=IDLE_S + 15)
     code = run.wait(BOOT_TO_ONLINE_S)
     [iid] = cloud.ours()
     vm = cloud.hypervisor.wait_booted(iid)
     assert code == 0, run.output + vm.tail()
-    [runner] = bitbucket.repo().runners.values()
 
-    # A step longer than IDLE_TIMEOUT: the agent leaves it alone to its end.
-    long_step = bitbucket.queue_step(runner.uuid, duration_s=IDLE_S + 30)
     wait_step(bitbucket, long_step.uuid, "PASSED", IDLE_S + 240, vm.tail)
     assert not re.search(STOPPING, vm.console()), vm.tail()
     assert "Getting step StepId{" in vm.run(f"docker logs runner-{runner.uuid.strip('{}')} 2>&1")[1]
 
     # Idle: the next step waits in Bitbucket's queue until the agent is stopping the runner, then reaches it.
     bitbucket.hold_steps()
-    late = bitbucket.queue_step(runner.uuid, duration_s=40, name="late")
+    late = bitbucket.queue_step(runner.uuid, duration_s=20, name="late")
     stopping = vm.wait_for(STOPPING, IDLE_S + 120)
     bitbucket.hold_steps(False)
     idle_seen_s = int(stopping.group(1))

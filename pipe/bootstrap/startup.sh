@@ -51,10 +51,12 @@ prepare() {
   mkdir -p "$ETC" "$LIB" "$OPT"
   chmod 700 "$ETC"
   [ -s "$LIB/started_at" ] || date +%s >"$LIB/started_at"
-  if [ "$CLOUD" != gcp ] && [ -d "$R/var/lib/cloud" ] && [ -f "$0" ]; then
-    # cloud-init runs user-data once per instance; make it run on every boot like GCP does.
-    mkdir -p "$R/var/lib/cloud/scripts/per-boot"
-    install -m 700 "$0" "$R/var/lib/cloud/scripts/per-boot/cml-runner.sh"
+  local per_boot="$R/var/lib/cloud/scripts/per-boot/cml-runner.sh"
+  # cloud-init runs user-data once per instance; make it run on every boot like GCP does. On the later
+  # boots this script IS that copy: installing a file onto itself fails ("are the same file").
+  if [ "$CLOUD" != gcp ] && [ -d "$R/var/lib/cloud" ] && [ -f "$0" ] && ! [ "$0" -ef "$per_boot" ]; then
+    mkdir -p "${per_boot%/*}"
+    install -m 700 "$0" "$per_boot"
   fi
 }
 
@@ -100,6 +102,7 @@ RestartSec=5
 [Install]
 WantedBy=multi-user.target
 CML_UNIT
+  chmod 644 "$R/etc/systemd/system/cml-agent.service" # no secret in it; systemd warns about a private unit
   systemctl daemon-reload
   systemctl enable cml-agent.service
   systemctl restart cml-agent.service
@@ -197,6 +200,7 @@ ExecStop=$docker_bin stop -t 30 $RUNNER_CONTAINER
 Restart=always
 RestartSec=5
 CML_UNIT
+  chmod 644 "$R/etc/systemd/system/cml-runner.service" # the secrets are in runner.env (mode 600), not here
   systemctl daemon-reload
   if systemctl is-active --quiet cml-runner.service; then
     log "runner already running"

@@ -117,6 +117,11 @@ def images_hash() -> str:
     return _digest(*parts)
 
 
+def images_ready() -> bool:
+    """True when the images of this recipe are built (no lock taken, nothing built)."""
+    return (cache_root() / f"images-{images_hash()}" / "DONE").exists()
+
+
 def ensure_images(log: Callable[[str], None] = print) -> Images:
     """The cached images, built first if this recipe has never been built here."""
     root = cache_root()
