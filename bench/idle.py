@@ -48,6 +48,9 @@ class StepHost:
     def stop_runner(self) -> None:
         pass
 
+    def drain_runner(self) -> None:
+        pass
+
     def start_runner(self) -> None:
         pass
 

@@ -47,6 +47,9 @@ class FakeHost:
         self.steps += [(self.clock.t, self.clock.t + d) for d in self.on_stop]
         self.on_stop = []
 
+    def drain_runner(self) -> None:  # the runner on a VM drains; here steps that start while stopping run on
+        self.stop_runner()
+
     def start_runner(self) -> None:
         self.events.append((self.clock.t, "start"))
         self.runner_running = True

@@ -107,7 +107,7 @@ def test_shellcheck_does_flag_a_bad_script() -> None:
 @pytest.mark.parametrize(("cloud", "gpu"), CLOUD_GPU)
 def test_script_is_well_under_the_aws_user_data_limit(cloud: str, gpu: bool) -> None:
     script = render_startup_script(make_cfg(cloud, gpu))
-    assert len(script.encode()) < 14_500
+    assert len(script.encode()) < 15_000  # 1.3 KB of headroom for a short CLOUD_STARTUP_SCRIPT before gzip
     assert render_user_data(make_cfg(cloud, gpu)) == script
 
 

@@ -13,6 +13,7 @@ Time, containers, metadata and power-off are injected, so tests drive it with fa
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -45,7 +46,13 @@ class Host(Protocol):
         """Runner log lines written since the previous call."""
         ...
 
-    def stop_runner(self) -> None: ...
+    def stop_runner(self) -> None:
+        """Stop the runner now: a step it holds is cut off (MAX_LIFETIME, a spot notice)."""
+        ...
+
+    def drain_runner(self) -> None:
+        """Stop the runner so it takes no new step, letting it finish a step it already holds (idle end)."""
+        ...
 
     def start_runner(self) -> None: ...
 
@@ -148,7 +155,7 @@ class Agent:
 
     def shut_down_if_still_idle(self, reason: str) -> str | None:
         self.log(f"{reason}: stopping the runner so it takes no new step")
-        self.host.stop_runner()
+        self.host.drain_runner()
         if self.busy():
             self.log("a step started while stopping; restarting the runner")
             self.host.start_runner()
@@ -185,11 +192,18 @@ def _run(argv: list[str], timeout: float = 60) -> str:
     return done.stdout
 
 
+DRAIN_QUIET_S = 30.0  # a draining runner with no step container for this long is stopped (docker stop's grace)
+DRAIN_DROP_IN = "/run/systemd/system/{service}.d/50-cml-drain.conf"
+
+
 class DockerHost:
-    def __init__(self, runner_container: str, runner_service: str, baseline_file: str) -> None:
+    def __init__(self, runner_container: str, runner_service: str, baseline_file: str,
+                 deadline: float | None = None, root: str = "") -> None:  # fmt: skip
         self.runner = runner_container
         self.service = runner_service
         self.baseline_file = baseline_file
+        self.deadline = deadline  # MAX_LIFETIME: draining never waits past it
+        self.drop_in = root + DRAIN_DROP_IN.format(service=runner_service)
         self.log_since = str(int(time.time()))
 
     def ignored(self) -> set[str]:
@@ -223,6 +237,47 @@ class DockerHost:
 
     def stop_runner(self) -> None:
         subprocess.run(["systemctl", "stop", self.service], check=False, timeout=120)
+
+    def drain_runner(self) -> None:
+        # SIGTERM makes the runner take no new step; a step handed to it at that very moment it runs to its
+        # end. `systemctl stop` alone (docker stop -t 30) would SIGKILL it 30 s later and leave that step
+        # half-done in Bitbucket (seen on a real VM: test/test_vm_idle.py). So: no restart while draining,
+        # SIGTERM, wait while a step container runs (never past MAX_LIFETIME), then stop the unit.
+        try:
+            os.makedirs(os.path.dirname(self.drop_in), exist_ok=True)
+            with open(self.drop_in, "w") as f:
+                f.write("[Service]\nRestart=no\n")
+            subprocess.run(["systemctl", "daemon-reload"], check=False, timeout=120)
+            subprocess.run(["docker", "kill", "--signal", "TERM", self.runner], capture_output=True, check=False,
+                           timeout=60)  # fmt: skip
+            quiet_since = time.time()
+            while self.runner_running():
+                now = time.time()
+                if self.deadline is not None and now >= self.deadline:
+                    break
+                try:
+                    if self.step_containers():
+                        quiet_since = now
+                except OSError:
+                    pass
+                if now - quiet_since >= DRAIN_QUIET_S:
+                    break
+                time.sleep(2)
+        except (OSError, subprocess.SubprocessError):
+            pass
+        finally:
+            self.stop_runner()
+            try:
+                os.remove(self.drop_in)
+            except OSError:
+                pass
+            subprocess.run(["systemctl", "daemon-reload"], check=False, timeout=120)
+
+    def runner_running(self) -> bool:
+        try:
+            return _run(["docker", "inspect", "-f", "{{.State.Running}}", self.runner], 30).strip() == "true"
+        except OSError:
+            return False
 
     def start_runner(self) -> None:
         subprocess.run(["systemctl", "start", self.service], check=False, timeout=120)
@@ -398,7 +453,8 @@ def main(argv: list[str]) -> int:
     def power_off() -> None:
         subprocess.run(["shutdown", "-h", "now"], check=False)
 
-    host = DockerHost(cfg["runner_container"], cfg["runner_service"], cfg["baseline_file"])
+    deadline = started_at + cfg["max_lifetime_s"]
+    host = DockerHost(cfg["runner_container"], cfg["runner_service"], cfg["baseline_file"], deadline, root)
     agent = Agent(
         idle_timeout_s=cfg["idle_timeout_s"], max_lifetime_s=cfg["max_lifetime_s"], started_at=started_at,
         single=cfg["single"], clock=RealClock(), host=host, cloud=CloudMetadata(cfg, power_off, log), log=log,

@@ -52,8 +52,7 @@ prepare() {
   chmod 700 "$ETC"
   [ -s "$LIB/started_at" ] || date +%s >"$LIB/started_at"
   local per_boot="$R/var/lib/cloud/scripts/per-boot/cml-runner.sh"
-  # cloud-init runs user-data once per instance; make it run on every boot like GCP does. On the later
-  # boots this script IS that copy: installing a file onto itself fails ("are the same file").
+  # cloud-init runs user-data once per instance: re-run it every boot like GCP (then $0 is the copy)
   if [ "$CLOUD" != gcp ] && [ -d "$R/var/lib/cloud" ] && [ -f "$0" ] && ! [ "$0" -ef "$per_boot" ]; then
     mkdir -p "${per_boot%/*}"
     install -m 700 "$0" "$per_boot"
@@ -61,11 +60,8 @@ prepare() {
 }
 
 lifetime_fallback() {
-  # Belt and braces: should the agent be dead, power off LIFETIME_BACKUP_GRACE_S after its own MAX_LIFETIME
-  # deadline (the grace lets the agent end things itself: tell the step, stop the runner, self-delete).
-  # Rescheduled on every boot from the first boot's start time. A transient systemd timer, not
-  # `shutdown +N`: a scheduled shutdown goes through logind over D-Bus ("Failed to connect to bus" on an
-  # image without them), while systemd-run and systemctl, as root, talk to systemd on its private socket.
+  # Should the agent be dead: power off a grace after MAX_LIFETIME, counted from the first boot. A systemd
+  # timer, not `shutdown +N`, which needs logind and D-Bus (root's systemctl uses systemd's own socket).
   local left=$(($(cat "$LIB/started_at") + MAX_LIFETIME_S - $(date +%s)))
   if [ "$left" -le 0 ]; then
     log "MAX_LIFETIME already reached: powering off"
@@ -78,7 +74,7 @@ lifetime_fallback() {
     "$(command -v systemctl)" poweroff; then
     log "MAX_LIFETIME backup power-off in $((left + LIFETIME_BACKUP_GRACE_S)) s"
   else
-    log "WARNING: could not schedule the MAX_LIFETIME backup power-off; the agent alone enforces MAX_LIFETIME"
+    log "WARNING: no MAX_LIFETIME backup power-off; the agent alone enforces it"
   fi
 }
 
@@ -102,7 +98,7 @@ RestartSec=5
 [Install]
 WantedBy=multi-user.target
 CML_UNIT
-  chmod 644 "$R/etc/systemd/system/cml-agent.service" # no secret in it; systemd warns about a private unit
+  chmod 644 "$R/etc/systemd/system/cml-agent.service"
   systemctl daemon-reload
   systemctl enable cml-agent.service
   systemctl restart cml-agent.service
@@ -200,7 +196,7 @@ ExecStop=$docker_bin stop -t 30 $RUNNER_CONTAINER
 Restart=always
 RestartSec=5
 CML_UNIT
-  chmod 644 "$R/etc/systemd/system/cml-runner.service" # the secrets are in runner.env (mode 600), not here
+  chmod 644 "$R/etc/systemd/system/cml-runner.service" # secrets: runner.env
   systemctl daemon-reload
   if systemctl is-active --quiet cml-runner.service; then
     log "runner already running"

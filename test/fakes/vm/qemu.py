@@ -94,6 +94,7 @@ class Vm:
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=(workdir / "qemu.log").open("wb"), stderr=subprocess.STDOUT,
             start_new_session=True,  # a Ctrl-C in the terminal reaches the test, which kills the VM in order
+            preexec_fn=_die_with_parent,
         )  # fmt: skip
         return cls(name, workdir, process, started, accel)
 
@@ -214,6 +215,15 @@ class Vm:
             self._shell.close()
             self._shell = None
             self._shell_buffer = b""
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the thread that started QEMU ends, so a test process that
+    dies (or is killed) never leaves a VM running (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
 
 
 def make_seed(directory: Path, user_data: bytes | str, name: str, extra_files: Mapping[str, bytes]) -> Path:
