@@ -67,8 +67,9 @@ def measure_one(servers: Servers, variant: str, workdir: Path) -> BootRun:
     from fakes.vm.image import ensure_images
 
     images = ensure_images(log=lambda line: print(f"[vm images] {line}", flush=True))
-    ec2 = boto3.client("ec2", region_name="us-west-1", endpoint_url=servers.moto.url, aws_access_key_id="AKIAFAKEFORBENCH0001",
-                       aws_secret_access_key="fake-aws-secret-key-for-bench-0001",  # noqa: S106
+    keys = servers.cloud_env("aws")
+    ec2 = boto3.client("ec2", region_name="us-west-1", endpoint_url=servers.moto.url,
+                       aws_access_key_id=keys["AWS_ACCESS_KEY_ID"], aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
                        config=Config(retries={"max_attempts": 1}))  # fmt: skip
     run = BootRun(variant, ok=False)
     with Hypervisor(AwsHooks(ec2), images, workdir / variant, servers.bitbucket.root_url, variant=variant) as hv:
@@ -115,6 +116,7 @@ def rows(runs: list[BootRun]) -> list[Row]:
         )
         script = run.runner_started_s - run.user_data_s
         measured += f" (script {script:.0f} s: " + ", ".join(f"{k} {v / 1000:.1f}" for k, v in run.steps_ms.items())
-        measured += f"; runner image import {run.runner_image_import_ms / 1000:.1f} s)" if run.runner_image_import_ms else ")"
+        imported = run.runner_image_import_ms / 1000
+        measured += f"; runner image import {imported:.1f} s)" if imported else ")"
         out.append(Row(figure, measured, "- (upper bound of the script's steps)", None, run.as_json()))
     return out

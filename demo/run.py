@@ -50,7 +50,7 @@ from fakes.bitbucket import FakeBitbucket  # noqa: E402
 from fakes.isolation import isolated_env  # noqa: E402
 from vm_standin import VmStandIn  # noqa: E402
 
-from demo.clouds import CLOUD_NAMES, InstanceView, LocalCloud, start_cloud  # noqa: E402
+from demo.clouds import CLOUD_NAMES, InstanceView, LocalAws, LocalAzure, LocalCloud, LocalGcp, start_cloud  # noqa: E402
 from pipe.report import preview  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "seeds"
@@ -406,7 +406,8 @@ class Demo:
             vms = self.hypervisor.vms if self.hypervisor is not None else {}
             for inst in mine:
                 if inst.id in vms:
-                    _out(f"  started by: the startup script of {inst.id} in a real VM; console {vms[inst.id].console_path}")
+                    console = vms[inst.id].console_path
+                    _out(f"  started by: the startup script of {inst.id} in a real VM; console {console}")
                     for line in vms[inst.id].console().splitlines():
                         if "cml-runner: step" in line or "cml-runner: boot done" in line:
                             _out("  | " + line.split("cml-runner: ", 1)[1])
@@ -462,11 +463,15 @@ def start_hypervisor(cloud: LocalCloud, bitbucket_root_url: str, workdir: Path) 
     from fakes.vm.image import ensure_images
 
     images = ensure_images(log=lambda line: _out(f"      {line}"))
-    server = getattr(cloud, "server", None)
-    hooks: CloudHooks = (
-        AwsHooks(getattr(cloud, "ec2")) if cloud.name == "aws"  # noqa: B009 - LocalAws only
-        else GcpHooks(server) if cloud.name == "gcp" else AzureHooks(server)
-    )  # fmt: skip
+    hooks: CloudHooks
+    if isinstance(cloud, LocalAws):
+        hooks = AwsHooks(cloud.ec2)
+    elif isinstance(cloud, LocalGcp):
+        hooks = GcpHooks(cloud.server)
+    elif isinstance(cloud, LocalAzure):
+        hooks = AzureHooks(cloud.server)
+    else:
+        raise DemoError(f"no real VMs for the local {cloud.name}")
     return Hypervisor(hooks, images, workdir, bitbucket_root_url).start()
 
 

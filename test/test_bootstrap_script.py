@@ -15,8 +15,6 @@ from pathlib import Path
 import pytest
 from vm_sandbox import VmSandbox
 
-from pipe.bootstrap.render import LIFETIME_BACKUP_GRACE_S
-
 from pipe.bootstrap import (
     BOOT_STEPS,
     USER_DATA_LIMIT,
@@ -27,6 +25,7 @@ from pipe.bootstrap import (
     runner_env_from_script,
     shipped_agent,
 )
+from pipe.bootstrap.render import LIFETIME_BACKUP_GRACE_S
 
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"
 SECRET = "s3cr3t-OAuth_Value.9"

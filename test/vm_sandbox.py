@@ -128,8 +128,8 @@ class VmSandbox:
         self._link_real_tools()
         for name in STUBBED:
             self._write(self.path / "available" / name, _RECORD + _BODIES.get(name, "exit 0\n"))
-        present = {"systemctl", "systemd-run", "shutdown", "poweroff", "reboot", "apt-get", "apt-cache", "curl", "logger",
-                   "modprobe", "gpg", "useradd"}  # fmt: skip
+        present = {"systemctl", "systemd-run", "shutdown", "poweroff", "reboot", "apt-get", "apt-cache", "curl",
+                   "logger", "modprobe", "gpg", "useradd"}  # fmt: skip
         if self.docker:
             present.add("docker")
             self.state("active-docker")

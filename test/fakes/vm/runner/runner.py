@@ -84,7 +84,7 @@ class Bitbucket:
                 timeout: float) -> tuple[int, bytes]:  # fmt: skip
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as answer:  # noqa: S310 - the local Bitbucket
+            with urllib.request.urlopen(req, timeout=timeout) as answer:
                 return answer.status, answer.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
