@@ -14,13 +14,11 @@ pytest_plugins = [
 ]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Start building the test VM images in the background while the other tests run (fixtures_vm)."""
-    from fixtures_vm import start_image_build_in_background
-
-    start_image_build_in_background(config)
-
-
+@pytest.hookimpl(trylast=True)  # after `-m` deselected what will not run
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests on real VMs last: by then the image build that started with the session is done."""
+    """Tests on real VMs last, and their images built in the background meanwhile (fixtures_vm)."""
     items.sort(key=lambda item: item.get_closest_marker("vm") is not None)
+    if items and items[-1].get_closest_marker("vm") is not None:
+        from fixtures_vm import start_image_build_in_background
+
+        start_image_build_in_background()

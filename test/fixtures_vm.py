@@ -187,11 +187,10 @@ def sweep_away(cloud: VmCloud, bitbucket: FakeBitbucket, up: Launched) -> None:
     assert cloud.ours() == []
 
 
-def start_image_build_in_background(config: pytest.Config) -> None:
-    """From the session's main process only, and only when VM tests may run and the images are not built:
-    `python -m fakes.vm.image` in the background. The vm_images fixture then waits on its lock."""
-    if hasattr(config, "workerinput") or "not vm" in (config.getoption("markexpr", "") or ""):
-        return
+def start_image_build_in_background() -> None:
+    """When VM tests were collected and the images are not built: `python -m fakes.vm.image` in the
+    background, so the other tests run meanwhile; the vm_images fixture waits on the build's lock. (With
+    xdist each worker may start one: the second waits on the lock, finds the images built, and ends.)"""
     from fakes.vm.image import images_ready
 
     if images_ready():

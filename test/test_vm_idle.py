@@ -50,7 +50,8 @@ def test_a_long_step_runs_to_its_end_then_the_idle_guest_powers_off_and_a_late_s
 
     # Idle: the next step waits in Bitbucket's queue until the agent is stopping the runner, then reaches it.
     bitbucket.hold_steps()
-    late = bitbucket.queue_step(runner.uuid, duration_s=20, name="late")
+    # Longer than docker stop's 30 s grace: a runner stopped with it would be killed mid-step.
+    late = bitbucket.queue_step(runner.uuid, duration_s=45, name="late")
     stopping = vm.wait_for(STOPPING, IDLE_S + 120)
     bitbucket.hold_steps(False)
     idle_seen_s = int(stopping.group(1))
