@@ -15,7 +15,7 @@ from fixtures_vm import BOOT_TO_ONLINE_S, VmCloud, launch_pipe
 
 pytestmark = pytest.mark.vm
 
-IDLE_S = 75  # longer than the agent's start to the runner's first step, even on a loaded machine
+IDLE_S = 60  # longer than the agent's start to the runner's first step, even on a loaded machine
 STOPPING = r"cml-agent: idle for (\d+) s: stopping the runner"
 
 
