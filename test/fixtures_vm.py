@@ -163,9 +163,20 @@ class Launched:
     run: PipeRun
 
 
-def launch_online(cloud: VmCloud, bitbucket: FakeBitbucket, env: dict[str, str] | None = None) -> Launched:
-    """Run the pipe in runner mode on cloud and wait for it to return; assert it succeeded."""
+def launch_online(
+    cloud: VmCloud, bitbucket: FakeBitbucket, env: dict[str, str] | None = None, *, first_step_s: float | None = None
+) -> Launched:
+    """Run the pipe in runner mode on cloud and wait for it to return; assert it succeeded. With first_step_s,
+    a step of that duration is queued as soon as the runner is registered: the runner's first step, taken
+    when it signs in, however slow the boot (bitbucket.steps holds it)."""
     run = launch_pipe({**cloud.env, **(env or {})})
+    if first_step_s is not None:
+        deadline = time.monotonic() + 120
+        while not bitbucket.repo().runners:
+            assert time.monotonic() < deadline and run.process.poll() is None, run.output
+            time.sleep(0.2)
+        [registered] = list(bitbucket.repo().runners.values())
+        bitbucket.queue_step(registered.uuid, duration_s=first_step_s, name="first")
     code = run.wait(BOOT_TO_ONLINE_S)
     ids = cloud.ours()
     assert len(ids) == 1, f"instances of ours: {ids}\n{run.output}"

@@ -11,11 +11,11 @@ from collections.abc import Callable
 
 import pytest
 from fakes.bitbucket import FakeBitbucket
-from fixtures_vm import BOOT_TO_ONLINE_S, VmCloud, launch_pipe
+from fixtures_vm import VmCloud, launch_online
 
 pytestmark = pytest.mark.vm
 
-IDLE_S = 60  # longer than the agent's start to the runner's first step, even on a loaded machine
+IDLE_S = 75  # longer than the agent's start to the runner's first step, even on a loaded machine
 STOPPING = r"cml-agent: idle for (\d+) s: stopping the runner"
 
 
@@ -31,19 +31,10 @@ def test_a_long_step_runs_to_its_end_then_the_idle_guest_powers_off_and_a_late_s
     vm_cloud_factory: Callable[..., VmCloud], bitbucket: FakeBitbucket
 ) -> None:
     cloud = vm_cloud_factory("aws")
-    run = launch_pipe({**cloud.env, "IDLE_TIMEOUT": f"{IDLE_S}s", "MAX_LIFETIME": "1h"})
-    # A step longer than IDLE_TIMEOUT, queued as soon as the runner is registered: it is the runner's first.
-    deadline = time.monotonic() + 120
-    while not bitbucket.repo().runners:
-        assert time.monotonic() < deadline and run.process.poll() is None, run.output
-        time.sleep(0.2)
-    [runner] = bitbucket.repo().runners.values()
-    long_step = bitbucket.queue_step(runner.uuid, duration_s=IDLE_S + 15)
-    code = run.wait(BOOT_TO_ONLINE_S)
-    [iid] = cloud.ours()
-    vm = cloud.hypervisor.wait_booted(iid)
-    assert code == 0, run.output + vm.tail()
-
+    # A step longer than IDLE_TIMEOUT, the runner's first.
+    up = launch_online(cloud, bitbucket, {"IDLE_TIMEOUT": f"{IDLE_S}s", "MAX_LIFETIME": "1h"}, first_step_s=IDLE_S + 15)
+    iid, vm, runner = up.instance_id, up.vm, up.runner
+    [long_step] = bitbucket.steps.values()
     wait_step(bitbucket, long_step.uuid, "PASSED", IDLE_S + 240, vm.tail)
     assert not re.search(STOPPING, vm.console()), vm.tail()
     assert "Getting step StepId{" in vm.run(f"docker logs runner-{runner.uuid.strip('{}')} 2>&1")[1]

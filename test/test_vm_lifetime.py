@@ -21,9 +21,9 @@ def test_max_lifetime_powers_off_at_the_deadline_while_a_step_runs(
     vm_cloud_factory: Callable[..., VmCloud], bitbucket: FakeBitbucket
 ) -> None:
     cloud = vm_cloud_factory("aws")
-    up = launch_online(cloud, bitbucket, {"IDLE_TIMEOUT": "60s", "MAX_LIFETIME": f"{LIFETIME_S}s"})
+    up = launch_online(cloud, bitbucket, {"IDLE_TIMEOUT": "60s", "MAX_LIFETIME": f"{LIFETIME_S}s"}, first_step_s=3600)
     iid, vm = up.instance_id, up.vm
-    step = bitbucket.queue_step(up.runner.uuid, duration_s=3600)
+    [step] = bitbucket.steps.values()
 
     assert cloud.hypervisor.wait_ended(iid, LIFETIME_S + 300) == "powered off"
     console = vm.console()
