@@ -44,7 +44,7 @@ def test_max_lifetime_powers_off_without_the_agent_dbus_or_logind(
     code, out = vm.run(
         "systemctl stop cml-agent.service && systemctl mask --runtime cml-agent.service && "
         "systemctl stop systemd-logind.service dbus.socket dbus.service && "
-        "! systemctl is-active --quiet dbus.service systemd-logind.service && ! pgrep -f agent.py && echo dead"
+        "! systemctl is-active --quiet dbus.service systemd-logind.service && ! pgrep -f '[a]gent[.]py' && echo dead"
     )
     assert code == 0 and "dead" in out, out
 
