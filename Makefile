@@ -29,13 +29,14 @@ dry-run: $(STAMP)
 	  BITBUCKET_ACCESS_TOKEN=demo-token-not-real BITBUCKET_API_URL=http://127.0.0.1:9/2.0 \
 	  $(BIN)/python -m pipe
 
-# The VM tests (marker vm) boot real VMs under QEMU and run first, so they overlap the rest of the suite.
+# The tests on real VMs (marker vm, test/fakes/vm) run last, their images building in the background
+# meanwhile; they mostly wait on their guests, so three workers, fed one test at a time, share two cores.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n 3 --maxschedchunk=1
 
 # Only the tests on real booted VMs (test/fakes/vm; the images are built on first use, about 5 minutes).
 vm-test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -m vm
+	$(BIN)/python -m pytest -n 2 --maxschedchunk=1 -m vm
 
 # Build (or find in the cache) the test VM images alone.
 vm-images: $(STAMP)
