@@ -147,11 +147,17 @@ def _prune(root: Path, prefix: str, keep: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _run(argv: list[str], log_file: Path) -> None:
+def _run(argv: list[str], log_file: Path, timeout_s: float = 1800) -> None:
+    """argv with its output in log_file; bounded, so a stalled download fails the build instead of the tests
+    waiting on its lock for ever."""
     with log_file.open("ab") as out:
         out.write(("\n$ " + " ".join(argv) + "\n").encode())
         out.flush()
-        done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False)
+        try:
+            done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  timeout=timeout_s, check=False)  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"{argv[0]} did not finish within {timeout_s:.0f} s; see {log_file}") from None
     if done.returncode != 0:
         tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-30:])
         raise RuntimeError(f"{argv[0]} failed (exit {done.returncode}); see {log_file}:\n{tail}")
