@@ -181,7 +181,12 @@ def launch_online(
             time.sleep(0.2)
         [registered] = list(bitbucket.repo().runners.values())
         bitbucket.queue_step(registered.uuid, duration_s=first_step_s, name="first")
-    code = run.wait(BOOT_TO_ONLINE_S)
+    deadline = time.monotonic() + BOOT_TO_ONLINE_S
+    while run.process.poll() is None:  # fail at once if the test bed cannot boot the VM
+        assert not cloud.hypervisor.errors, f"{cloud.hypervisor.errors}\n{run.output}"
+        assert time.monotonic() < deadline, f"the pipe did not return within {BOOT_TO_ONLINE_S} s\n{run.output}"
+        time.sleep(1)
+    code = run.wait(30)
     ids = cloud.ours()
     assert len(ids) == 1, f"instances of ours: {ids}\n{run.output}"
     vm = cloud.hypervisor.wait_booted(ids[0])

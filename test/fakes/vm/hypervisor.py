@@ -42,7 +42,7 @@ class Hypervisor:
     memory_mb: int = 2048
     vms: dict[str, Vm] = field(default_factory=dict)
     user_data: dict[str, bytes] = field(default_factory=dict)  # what each VM booted, for assertions
-    ended: dict[str, str] = field(default_factory=dict)  # instance id -> 'powered off' | 'killed'
+    ended: dict[str, str] = field(default_factory=dict)  # instance id -> 'powered off' | 'killed' | 'failed'
     errors: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -114,8 +114,13 @@ class Hypervisor:
             for iid, vm in list(self.vms.items()):
                 if iid in self.ended:
                     continue
-                if not vm.alive:  # the guest powered off
-                    self.ended[iid] = "powered off"
+                if not vm.alive:
+                    failed = vm.start_error()
+                    if failed:  # QEMU itself could not run: an error of the test bed, not a power-off
+                        self.ended[iid] = "failed"
+                        self.errors.append(failed)
+                        continue
+                    self.ended[iid] = "powered off"  # the guest powered off
                     self.cloud.powered_off(iid)
                 elif iid not in running:  # terminated or stopped through the cloud's API
                     vm.kill()

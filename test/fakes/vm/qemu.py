@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -44,6 +45,7 @@ class Vm:
     process: subprocess.Popen[bytes]
     started_at: float  # time.time() just before QEMU started
     accel: str
+    sockets: Path  # a short directory for the QMP and channel sockets (a UNIX socket path has < 108 bytes)
     _shell: socket.socket | None = None
     _shell_buffer: bytes = b""
     _shell_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -74,6 +76,8 @@ class Vm:
             check=True,
         )
         seed = make_seed(workdir / "seed", user_data, name, extra_files or {})
+        # Test directories are deep (pytest's tmp_path): the sockets go where their path stays short.
+        sockets = Path(tempfile.mkdtemp(prefix="cml-vm-"))
         args = " ".join(f"{k}={v}" for k, v in (kernel_args or {}).items())
         accel = accelerator(images)
         argv = [
@@ -86,9 +90,9 @@ class Vm:
             "-drive", f"file={seed},format=raw,if=virtio,readonly=on",
             "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,addr=0x3",
             "-device", "virtio-serial-pci",
-            "-chardev", f"socket,id=shell,path={workdir / 'shell.sock'},server=on,wait=off",
+            "-chardev", f"socket,id=shell,path={sockets / 'shell.sock'},server=on,wait=off",
             "-device", f"virtserialport,chardev=shell,name={SHELL_PORT}",
-            "-qmp", f"unix:{workdir / 'qmp.sock'},server=on,wait=off",
+            "-qmp", f"unix:{sockets / 'qmp.sock'},server=on,wait=off",
         ]  # fmt: skip
         started = time.time()
         process = subprocess.Popen(
@@ -96,7 +100,7 @@ class Vm:
             start_new_session=True,  # a Ctrl-C in the terminal reaches the test, which kills the VM in order
             preexec_fn=_die_with_parent,
         )  # fmt: skip
-        return cls(name, workdir, process, started, accel)
+        return cls(name, workdir, process, started, accel, sockets)
 
     # ------------------------------------------------------------------ console
     @property
@@ -144,12 +148,21 @@ class Vm:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         self.close_shell()
+        shutil.rmtree(self.sockets, ignore_errors=True)
+
+    def start_error(self) -> str | None:
+        """Why QEMU itself failed (it exits 1; a guest power-off exits 0), from its own log; None otherwise."""
+        code = self.process.poll()
+        if code in (None, 0):
+            return None
+        log = (self.workdir / "qemu.log").read_text(errors="replace").strip()
+        return f"QEMU for {self.name} exited {code}: {log[-500:]}"
 
     def qmp(self, command: str, arguments: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """One QMP command (e.g. 'system_reset') on the VM's monitor socket."""
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(30)
-            sock.connect(str(self.workdir / "qmp.sock"))
+            sock.connect(str(self.sockets / "qmp.sock"))
             stream = sock.makefile("rwb")
             json.loads(stream.readline())  # greeting
             for request in ({"execute": "qmp_capabilities"}, {"execute": command, "arguments": dict(arguments or {})}):
@@ -202,7 +215,7 @@ class Vm:
         while True:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                sock.connect(str(self.workdir / "shell.sock"))
+                sock.connect(str(self.sockets / "shell.sock"))
                 return sock
             except OSError:
                 sock.close()
@@ -280,7 +293,10 @@ def _kvm_boots(images: Images) -> bool:
                 return
 
     threading.Thread(target=read, daemon=True).start()
-    booted = seen.wait(KVM_PROBE_S)
+    deadline = time.monotonic() + KVM_PROBE_S
+    while not seen.wait(0.2) and probe.poll() is None and time.monotonic() < deadline:
+        pass  # until the kernel speaks, QEMU gives up (e.g. "-cpu host" refused), or the probe times out
+    booted = seen.is_set()
     if probe.poll() is None:
         os.killpg(probe.pid, signal.SIGKILL)
     probe.wait()
