@@ -13,7 +13,7 @@ $(STAMP): requirements.txt requirements-test.txt
 	touch $(STAMP)
 
 # The pipe's main job, locally and offline: the example pipeline (examples/seeds) against a local
-# Bitbucket and a local cloud. DEMO_ARGS="--cloud gcp" (or azure) picks another cloud.
+# Bitbucket and a local cloud. DEMO_ARGS="--cloud gcp" (or azure, kubernetes) picks another cloud.
 demo: $(STAMP)
 	$(BIN)/python demo/run.py $(DEMO_ARGS)
 

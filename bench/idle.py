@@ -51,6 +51,9 @@ class StepHost:
     def drain_runner(self) -> None:
         pass
 
+    def runner_running(self) -> bool:
+        return False
+
     def start_runner(self) -> None:
         pass
 

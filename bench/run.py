@@ -23,7 +23,7 @@ for entry in (str(REPO_ROOT / "test"), str(REPO_ROOT)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-from bench import boot, idle, modes, online, overhead, vm_boot, weight  # noqa: E402
+from bench import boot, idle, modes, online, overhead, scale, vm_boot, weight  # noqa: E402
 from bench.servers import CLOUDS, Servers  # noqa: E402
 from bench.table import Row, ordered, render  # noqa: E402
 
@@ -84,6 +84,11 @@ def run(quick: bool, fresh: bool, vm: bool = False) -> list[Row]:
 
         _progress("report and pr API calls")
         rows += modes.rows(servers)
+
+        _progress("Bitbucket and EC2 calls per launch with N runners and M instances")
+        launches, scale_failures = scale.measure(servers, quick)
+        failures += scale_failures
+        rows += scale.rows(launches, scale_failures)
 
         if vm:
             _progress("boot path on real VMs, stock and without Docker (QEMU under TCG: minutes)")

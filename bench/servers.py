@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from fakes.aws_faults import FaultProxy
 from fakes.bitbucket import FakeBitbucket
 from fakes.gcp import FakeGcp
-from fakes.moto import MotoServer
+from fakes.moto import AMI_ROOT_GB, MotoServer
 from fixtures_pipe import REPO_ROOT, pipe_env
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class Servers:
         azure.retry_after = None  # answer long-running operations at once: the pipe is measured, not ARM
         bitbucket = TimedBitbucket()
         bitbucket.start()
-        return cls(moto, FaultProxy(moto.url).start(), FakeGcp().start(), azure, bitbucket)
+        return cls(moto, FaultProxy(moto.url, AMI_ROOT_GB).start(), FakeGcp().start(), azure, bitbucket)
 
     def stop(self) -> None:
         for stop in (self.bitbucket.stop, self.azure.stop, self.gcp.stop, self.aws.stop, self.moto.stop):

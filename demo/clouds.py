@@ -1,7 +1,9 @@
-"""The emulated clouds the demo starts: moto for AWS, the local Compute Engine and the local Azure.
+"""The emulated clouds the demo starts: moto for AWS, the local Compute Engine, the local Azure and the
+local Kubernetes.
 
 Each gives the pipe's variables that point runner mode at it, the startup scripts of our new
-instances (for the VM stand-in to boot) and a view of our instances as the cloud describes them.
+instances (for the VM stand-in to boot; none on Kubernetes, where the pod stand-in plays the runner
+container) and a view of our instances as the cloud describes them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import Any, Protocol
 from pipe.providers.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE
 from pipe.providers.catalog import resolve_location
 
-CLOUD_NAMES = ("aws", "gcp", "azure")
+CLOUD_NAMES = ("aws", "gcp", "azure", "kubernetes")
+# Variables of the example's runner step that a cluster has no use for (the pipe refuses them there).
+VM_ONLY_VARIABLES = ("CLOUD_REGION", "CLOUD_SPOT", "CLOUD_IMAGE", "CLOUD_HDD_SIZE", "CLOUD_STARTUP_SCRIPT")
 # Dummy keys: the local servers accept anything well-formed, and nothing leaves 127.0.0.1.
 AWS_KEY_ID = "AKIADEMOLOCALONLY001"
 AWS_SECRET = "demo-local-aws-secret-not-real"  # noqa: S105 - not a secret: moto takes any key
@@ -140,6 +144,8 @@ class LocalGcp:
         for inst in self._ours():
             if inst.get("status") not in ("PROVISIONING", "STAGING", "RUNNING"):
                 continue
+            if not self.server.has_egress(str(inst["zone"]).rsplit("/", 1)[-1], str(inst["name"])):
+                continue  # no external IP and no Cloud NAT: this VM could never reach Bitbucket
             items = {m["key"]: m.get("value", "") for m in (inst.get("metadata") or {}).get("items", [])}
             if "startup-script" in items:
                 found[str(inst["name"])] = str(items["startup-script"])
@@ -229,6 +235,52 @@ class LocalAzure:
         self.server.stop()
 
 
+class LocalKubernetes:
+    name = "kubernetes"
+
+    def __init__(self, region: str) -> None:
+        from fakes.kubernetes import FakeKubernetes
+
+        self.server = FakeKubernetes().start()
+        self.title = f"local Kubernetes API (HTTPS, its own CA, a bearer token) at {self.server.url}"
+
+    def env(self) -> dict[str, str]:
+        return self.server.env()
+
+    def user_data(self) -> dict[str, str | bytes]:
+        return {}
+
+    def instances(self) -> list[InstanceView]:
+        views = []
+        pods = self.server.objects("pods")
+        for job in self.server.objects("jobs"):
+            labels = dict(job["metadata"].get("labels") or {})
+            if labels.get(TAG_MANAGED_BY) != TAG_MANAGED_BY_VALUE:
+                continue
+            docker = next(c for c in job["spec"]["template"]["spec"]["initContainers"] if c["name"] == "docker")
+            limits = docker["resources"]["limits"]
+            mine = [
+                p
+                for p in pods
+                if p["metadata"]["labels"].get("batch.kubernetes.io/job-name") == job["metadata"]["name"]
+            ]
+            phase = mine[0]["status"].get("phase", "") if mine else "no pod"
+            where = f"{job['metadata']['namespace']} on {mine[0]['spec'].get('nodeName')}" if mine else "-"
+            views.append(
+                InstanceView(job["metadata"]["name"], f"{limits['cpu']}cpu-{limits['memory']}", where, phase, labels)
+            )
+        return views
+
+    def state(self) -> dict[str, Any]:
+        secrets = [
+            {"metadata": s["metadata"], "keys": sorted(s.get("data") or {})} for s in self.server.objects("secrets")
+        ]
+        return {"jobs": self.server.objects("jobs"), "pods": self.server.objects("pods"), "secrets": secrets}
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
 def start_cloud(name: str, region: str) -> LocalCloud:
     if name == "aws":
         return LocalAws(region)
@@ -236,4 +288,6 @@ def start_cloud(name: str, region: str) -> LocalCloud:
         return LocalGcp(region)
     if name == "azure":
         return LocalAzure(region)
+    if name == "kubernetes":
+        return LocalKubernetes(region)
     raise ValueError(f"unknown cloud {name!r}; use one of {', '.join(CLOUD_NAMES)}")

@@ -3,8 +3,10 @@
 It plays the example pipeline of examples/seeds/bitbucket-pipelines.yml:
 
  1. a local Bitbucket with the example repository on main;
- 2. a local cloud (moto's EC2 for aws, the local Compute Engine for gcp, the local Azure for azure);
- 3. a stand-in for the cloud's VMs, which boots each new instance's real startup script in a sandbox;
+ 2. a local cloud (moto's EC2 for aws, the local Compute Engine for gcp, the local Azure for azure, the
+    local Kubernetes API for kubernetes);
+ 3. a stand-in for the cloud's VMs, which boots each new instance's real startup script in a sandbox
+    (on kubernetes: for the pod's runner container, reading its credentials from the Job's Secret);
     the runner it starts signs in to the local Bitbucket with its OAuth credentials (ONLINE);
  4. step 1, runner mode: `python -m pipe` with the step's variables, until the runner is ONLINE;
  5. step 2, on the runner: the example's training (run here, in a checkout of main);
@@ -13,10 +15,11 @@ It plays the example pipeline of examples/seeds/bitbucket-pipelines.yml:
 
 Everything it started is stopped on exit, on failure and on Ctrl-C.
 
-    python demo/run.py [--cloud aws|gcp|azure] [--vm] [--workdir DIR] [--state-out FILE]
+    python demo/run.py [--cloud aws|gcp|azure|kubernetes] [--vm] [--workdir DIR] [--state-out FILE]
 
 --vm boots a real VM under QEMU for the instance (test/fakes/vm: Debian with Docker, cloud-init and the
-runner stand-in; the first run builds the images, several minutes) instead of the sandboxed stand-in.
+runner stand-in; the first run builds the images, several minutes) instead of the sandboxed stand-in
+(aws, gcp and azure: a Kubernetes runner is a pod, not a VM).
 """
 
 from __future__ import annotations
@@ -48,9 +51,20 @@ for _path in (ROOT / "test", ROOT):  # the local servers live with the tests; th
 import yaml  # noqa: E402
 from fakes.bitbucket import FakeBitbucket  # noqa: E402
 from fakes.isolation import isolated_env  # noqa: E402
+from pod_standin import PodBooted, PodStandIn  # noqa: E402
 from vm_standin import VmStandIn  # noqa: E402
 
-from demo.clouds import CLOUD_NAMES, InstanceView, LocalAws, LocalAzure, LocalCloud, LocalGcp, start_cloud  # noqa: E402
+from demo.clouds import (  # noqa: E402
+    CLOUD_NAMES,
+    VM_ONLY_VARIABLES,
+    InstanceView,
+    LocalAws,
+    LocalAzure,
+    LocalCloud,
+    LocalGcp,
+    LocalKubernetes,
+    start_cloud,
+)
 from pipe.report import preview  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "seeds"
@@ -158,7 +172,7 @@ class Demo:
     bitbucket: FakeBitbucket | None = None
     cloud: LocalCloud | None = None
     real_vm: bool = False
-    standin: VmStandIn | None = None
+    standin: VmStandIn | PodStandIn | None = None
     hypervisor: Any = None  # fakes.vm.hypervisor.Hypervisor with --vm
     children: list[subprocess.Popen[str]] = field(default_factory=list)
     pids: dict[str, int] = field(default_factory=dict)
@@ -196,14 +210,19 @@ class Demo:
                 self.pids["cloud server"] = server_pid
             r.append(cloud.title + (f" (pid {server_pid})" if server_pid else ""))
 
-        if self.real_vm:
+        token_url = f"{fake.root_url}/_fake/oauth2/token"
+        if isinstance(cloud, LocalKubernetes):
+            with self.phase("Starting the pod stand-in: it plays the runner container of each new pod of ours") as r:
+                self.standin = PodStandIn(cloud.server, token_url, poll_s=0.2).start()
+                r.append("it reads the runner container's environment, its OAuth credentials from the Job's Secret")
+                r.append("and presents them to the local Bitbucket, which marks the runner ONLINE")
+        elif self.real_vm:
             with self.phase("Starting the local hypervisor: a real VM (QEMU) boots each new instance of ours") as r:
                 self.hypervisor = start_hypervisor(cloud, fake.root_url, self.workdir / "vms")
                 r.append(f"images in {self.hypervisor.images.root}; consoles under {self.workdir / 'vms'}")
                 r.append("the runner stand-in in the VM signs in to the local Bitbucket (ONLINE)")
         else:
             with self.phase("Starting the VM stand-in: it plays each new instance of ours") as r:
-                token_url = f"{fake.root_url}/_fake/oauth2/token"
                 (self.workdir / "vms").mkdir(parents=True, exist_ok=True)
                 self.standin = VmStandIn(cloud.user_data, token_url, poll_s=0.2, _dir=str(self.workdir / "vms")).start()
                 r.append("it runs the startup script in a sandbox (docker, systemctl... are recorded, not run)")
@@ -224,10 +243,13 @@ class Demo:
             (clone / name).parent.mkdir(parents=True, exist_ok=True)
             (clone / name).write_bytes(content)
 
-        shown = " ".join(f"{k}={v}" for k, v in {"CLOUD": self.cloud_name, **example.runner_vars}.items())
+        runner_vars = dict(example.runner_vars)
+        if isinstance(cloud, LocalKubernetes):
+            runner_vars = {k: v for k, v in runner_vars.items() if k not in VM_ONLY_VARIABLES}
+        shown = " ".join(f"{k}={v}" for k, v in {"CLOUD": self.cloud_name, **runner_vars}.items())
         with self.phase(f'Step 1 "{example.runner_step}": python -m pipe, runner mode ({shown})') as r:
             wait = "20min" if self.real_vm else "2min"  # a boot under QEMU's emulation takes minutes
-            env = {**build, **cloud.env(), **example.runner_vars, "WAIT_TIMEOUT": wait}
+            env = {**build, **cloud.env(), **runner_vars, "WAIT_TIMEOUT": wait}
             env["BITBUCKET_STEP_UUID"] = "{" + str(uuid.uuid4()) + "}"
             self.run_child("runner mode", [sys.executable, "-m", "pipe"], env, cwd=clone)
             runners = list(repo.runners.values())
@@ -401,8 +423,11 @@ class Demo:
             _out(f"  labels: {', '.join(runner.labels)}")
             booted = self.standin.booted if self.standin is not None else {}
             for inst in mine:
-                if inst.id in booted:
-                    _out(f"  started by: the startup script of {inst.id} (exit status {booted[inst.id].returncode})")
+                started = booted.get(inst.id)
+                if isinstance(started, PodBooted):
+                    _out(f"  started by: the runner container of Job {inst.id}'s pod (credentials from its Secret)")
+                elif started is not None:
+                    _out(f"  started by: the startup script of {inst.id} (exit status {started.returncode})")
             vms = self.hypervisor.vms if self.hypervisor is not None else {}
             for inst in mine:
                 if inst.id in vms:
@@ -508,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", help="where to put the outputs (default: a new temporary directory)")
     parser.add_argument("--state-out", type=Path, help="write the local servers' final state here (JSON)")
     args = parser.parse_args(argv)
+    if args.vm and args.cloud == "kubernetes":
+        parser.error("--vm boots VMs for aws, gcp and azure; a kubernetes runner is a pod")
 
     workdir = prepare_workdir(args.workdir)
     demo = Demo(args.cloud, workdir, args.state_out.resolve() if args.state_out else None, real_vm=args.vm)

@@ -32,8 +32,28 @@ def register_secret(value: str | None) -> None:
     forms = {value, value.strip(), urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
     # A token pasted into a Basic header or a base64 variable still leaks as base64.
     forms.add(base64.b64encode(value.encode()).decode().rstrip("="))
+    forms.update(base64_forms(value.encode()))
     with _lock:
         _secrets.update(f for f in forms if len(f) >= MIN_SECRET_LENGTH)
+
+
+def base64_forms(secret: bytes) -> set[str]:
+    """What the secret looks like inside any base64 text, whatever byte offset it starts at.
+
+    base64 turns each 3 bytes into 4 characters, so a secret embedded in a larger blob (user data, a
+    Basic header, a key file) encodes differently for each of the 3 offsets it can start at modulo 3.
+    For each offset, the characters that depend on the secret's bytes alone are the ones from
+    ceil(8*offset/6) to floor(8*(offset+n)/6): the edges mix in the neighbouring bytes and are left out.
+    Both alphabets: standard (+/) and URL-safe (-_).
+    """
+    forms: set[str] = set()
+    n = len(secret)
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + secret + bytes(3))
+        first, last = -(-8 * offset // 6), (8 * (offset + n)) // 6
+        middle = encoded[first:last].decode("ascii")
+        forms.update({middle, middle.replace("+", "-").replace("/", "_")})
+    return forms
 
 
 def registered_secrets() -> frozenset[str]:
@@ -90,10 +110,30 @@ class RedactingStream:
         return getattr(self._stream, name)
 
 
+# Cloud SDK and HTTP library loggers: at DEBUG they print request and response bodies and headers (botocore
+# prints the STS response with the temporary keys and x-amz-security-token; azure-core and urllib3 print
+# headers; the kubernetes client's rest.py logs "response body: ..." of every call, a Secret's data included).
+# They stay at WARNING even with DEBUG: the pipe's own DEBUG lines say what was called.
+SDK_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "requests", "google", "googleapiclient", "azure",
+               "msal", "msrest", "oauthlib", "requests_oauthlib", "httpx", "httpcore", "grpc",
+               "kubernetes")  # fmt: skip
+
+
+def is_sdk_record(name: str) -> bool:
+    return any(name == prefix or name.startswith(prefix + ".") for prefix in SDK_LOGGERS)
+
+
+def quiet_sdk_loggers() -> None:
+    for name in SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 class RedactingFilter(logging.Filter):
     """Masks secrets in a record before any handler formats it (covers handlers with their own streams)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING and is_sdk_record(record.name):
+            return False  # an SDK logger someone set back to DEBUG: its wire log never reaches the output
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001  # a broken log call must not kill the pipe

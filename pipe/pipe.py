@@ -140,20 +140,19 @@ def register_env_secrets(env: Mapping[str, str]) -> None:
             redaction.register_secret(value)
 
 
-def quiet_sdks(debug: bool) -> None:
-    """The cloud SDKs' own chatter is not the user's business: Azure logs every HTTP request at INFO,
-    and google.api_core warns about the Python version it will stop supporting."""
+def quiet_sdks() -> None:
+    """The cloud SDKs' own chatter is not the user's business, DEBUG or not: Azure logs every HTTP request
+    at INFO, botocore's DEBUG prints response bodies with credentials (pipe/log.py SDK_LOGGERS), and
+    google.api_core warns about the Python version it will stop supporting."""
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
-    if not debug:
-        for name in ("azure", "google", "botocore", "boto3", "urllib3"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    redaction.quiet_sdk_loggers()
 
 
 def main(env: Mapping[str, str] | None = None) -> int:
     environ = dict(os.environ if env is None else env)
     redaction.install()
     debug = _debug_requested(environ)
-    quiet_sdks(debug)
+    quiet_sdks()
     try:
         register_env_secrets(environ)
         pipe = CmlRunnerPipe(environ)

@@ -10,6 +10,8 @@ pytest_plugins = [
     "fixtures_aws",
     "fixtures_gcp",
     "fixtures_azure",
+    "fixtures_kubernetes",
+    "fixtures_clouds",
     "fixtures_vm",
 ]
 

@@ -31,12 +31,15 @@ from pipe.providers.catalog import resolve_location
 if TYPE_CHECKING:
     from fakes.azure import AzureFake
     from fakes.gcp import FakeGcp
+    from fakes.kubernetes import FakeKubernetes
 
     from pipe.providers.azure import AzureProvider
 
-CLOUDS = ("aws", "gcp", "azure")
-# CLOUD_TYPE=m on each cloud, from the catalog (issue 4's table).
-NATIVE_M = {"aws": "m5.2xlarge", "gcp": "e2-standard-8", "azure": "Standard_F8s_v2"}
+CLOUDS = ("aws", "gcp", "azure", "kubernetes")
+# The VM clouds: zones, spot markets, boot scripts and disks (Kubernetes refuses those options).
+VM_CLOUDS = ("aws", "gcp", "azure")
+# CLOUD_TYPE=m on each cloud, from the catalog (issue 4's table; Kubernetes: the Docker-in-Docker container's size).
+NATIVE_M = {"aws": "m5.2xlarge", "gcp": "e2-standard-8", "azure": "Standard_F8s_v2", "kubernetes": "7cpu-28Gi"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Live:
     instance_type: str
     tags: dict[str, str]
     spot: bool = False
+    disk_gb: int = 0  # the root disk as the cloud reports it
 
     @property
     def ours(self) -> bool:
@@ -110,6 +114,8 @@ class AwsCloud:
         found = []
         for raw in self._raw():
             tags = {t["Key"]: t["Value"] for t in raw.get("Tags", [])}
+            volumes = [m["Ebs"]["VolumeId"] for m in raw.get("BlockDeviceMappings", [])[:1]]
+            disk = self.ec2.describe_volumes(VolumeIds=volumes)["Volumes"][0]["Size"] if volumes else 0
             found.append(
                 Live(
                     raw["InstanceId"],
@@ -117,6 +123,7 @@ class AwsCloud:
                     raw["InstanceType"],
                     tags,
                     spot=raw.get("InstanceLifecycle") == "spot",
+                    disk_gb=int(disk),
                 )
             )
         return found
@@ -147,7 +154,7 @@ class AwsCloud:
         return str(answer["Instances"][0]["InstanceId"])
 
     def calls(self) -> int | None:
-        return None  # neither moto nor the fault proxy counts requests: use a CallCounter as the endpoint
+        return len(self.faults.requests)  # every EC2 request the pipe sends passes the fault proxy
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,6 +179,7 @@ class GcpCloud:
                     raw["machineType"].rsplit("/", 1)[-1],
                     dict(raw.get("labels", {})),
                     spot=scheduling.get("provisioningModel") == "SPOT",
+                    disk_gb=int((raw.get("disks") or [{}])[0].get("diskSizeGb", 0)),
                 )
             )
         return found
@@ -181,6 +189,8 @@ class GcpCloud:
         for raw in self.fake.instances():
             if raw.get("labels", {}).get(TAG_MANAGED_BY) != TAG_MANAGED_BY_VALUE:
                 continue
+            if not self.fake.has_egress(raw["zone"].rsplit("/", 1)[-1], raw["name"]):
+                continue  # no external IP and no Cloud NAT: this VM could never reach Bitbucket
             items = {i["key"]: i.get("value", "") for i in raw.get("metadata", {}).get("items", [])}
             if "startup-script" in items:
                 found[raw["name"]] = items["startup-script"]
@@ -229,6 +239,7 @@ class AzureCloud:
                         props["hardwareProfile"]["vmSize"],
                         {**tags, **doc.get("tags", {})},
                         spot=props.get("priority", "Regular").lower() == "spot",
+                        disk_gb=int(props.get("storageProfile", {}).get("osDisk", {}).get("diskSizeGB") or 0),
                     )
                 )
         return found
@@ -255,6 +266,50 @@ class AzureCloud:
             tags=dict(tags),
         )
         return self.provider.launch(spec, "", spot=False).id
+
+    def calls(self) -> int | None:
+        return len(self.fake.requests)
+
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes: the local Kubernetes API (test/fakes/kubernetes); one runner = one Job (its pod and Secret with it)
+
+
+@dataclass
+class KubernetesCloud:
+    fake: FakeKubernetes
+    env: dict[str, str]
+    name: str = "kubernetes"
+    region: str = "default"  # the namespace
+
+    def instances(self) -> list[Live]:
+        found = []
+        for job in self.fake.objects("jobs"):
+            sidecars = job["spec"]["template"]["spec"].get("initContainers") or []
+            limits = next((c["resources"].get("limits", {}) for c in sidecars if c["name"] == "docker"), {})
+            size = f"{limits['cpu']}cpu-{limits['memory']}" if limits else ""
+            found.append(
+                Live(job["metadata"]["name"], job["metadata"]["name"], size, dict(job["metadata"]["labels"] or {}))
+            )
+        return found
+
+    def user_data(self) -> dict[str, str | bytes]:
+        return {}  # no boot script: the pod stand-in (test/pod_standin.py) plays the runner container
+
+    def no_capacity(self, *, spot_only: bool = False) -> None:
+        raise NotImplementedError("a cluster has no zones or spot market: see VM_CLOUDS")
+
+    def seed(self, name: str, tags: Mapping[str, str]) -> str:
+        from kubernetes import client, config
+
+        api = config.new_client_from_config_dict(self.fake.kubeconfig())
+        body = {
+            "metadata": {"name": name, "labels": dict(tags)},
+            "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                           "containers": [{"name": "main", "image": "busybox:1"}]}}},
+        }  # fmt: skip
+        client.BatchV1Api(api).create_namespaced_job(self.region, body)
+        return name
 
     def calls(self) -> int | None:
         return len(self.fake.requests)

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from fakes.aws_faults import FaultProxy
-from fakes.moto import MotoServer
+from fakes.moto import AMI_ROOT_GB, MotoServer
 
 AWS_REGION = "us-west-1"
 
@@ -30,7 +30,7 @@ def moto_session() -> Iterator[MotoServer]:
 
 @pytest.fixture(scope="session")
 def aws_fault_proxy(moto_session: MotoServer) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(moto_session.url).start()
+    proxy = FaultProxy(moto_session.url, AMI_ROOT_GB).start()
     yield proxy
     proxy.stop()
 
@@ -45,8 +45,11 @@ def moto(moto_session: MotoServer) -> MotoServer:
 def aws_faults(moto: MotoServer, aws_fault_proxy: FaultProxy) -> Iterator[FaultProxy]:
     aws_fault_proxy.faults.clear()
     aws_fault_proxy.injected = 0
+    aws_fault_proxy.record.clear()
+    aws_fault_proxy.answers.clear()
     yield aws_fault_proxy
     aws_fault_proxy.faults.clear()
+    aws_fault_proxy.record.clear()
 
 
 @pytest.fixture()

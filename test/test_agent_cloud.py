@@ -10,8 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from fakes.clock import FakeClock
 
-from pipe.bootstrap.agent import CloudMetadata, DockerHost, http
+from pipe.bootstrap.agent import Agent
+from pipe.bootstrap.agent_vm import CloudMetadata, DockerHost, http
 
 RUNNER = "{0a1b2c3d-1111-2222-3333-444455556666}"
 Route = tuple[int, bytes]
@@ -219,3 +221,58 @@ def test_docker_host_ignores_the_runner_and_preexisting_containers(
     docker.write_text("#!/bin/sh\nexit 1\n")
     with pytest.raises(OSError, match="exit 1"):
         host.step_containers()
+
+
+def test_the_agent_reads_the_real_runner_log_through_docker_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`docker logs` of the runner container holds the real lines: a step is busy from Getting step to
+    Completing step, with no step container yet (an image pull)."""
+    from test_agent_idle import GETTING_STEP, RUNNER_ONLINE, STEP_PASSED
+
+    log_file = tmp_path / "runner.log"
+    docker = tmp_path / "docker"
+    docker.write_text(f'#!/bin/sh\ncase "$1" in logs) cat {log_file}; : >{log_file} ;; ps) ;; esac\n')
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    (tmp_path / "baseline").write_text("")
+    host = DockerHost("runner-x", "cml-runner.service", str(tmp_path / "baseline"))
+    clock = FakeClock()
+    agent = Agent(idle_timeout_s=60, max_lifetime_s=3600, started_at=0, single=False, clock=clock, host=host,
+                  cloud=_NoCloud(), log=lambda _m: None)  # fmt: skip
+    log_file.write_text(RUNNER_ONLINE + "\n" + GETTING_STEP + "\n")
+    assert agent.busy()
+    clock.sleep(600)  # pulling a large image: no step container, no new line
+    assert agent.busy()
+    log_file.write_text(STEP_PASSED + "\n")
+    assert not agent.busy()
+
+
+def test_the_vm_host_drains_the_runner_with_no_restart_and_start_undoes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Restart=always would bring a runner that exits on SIGTERM straight back: a runtime drop-in says
+    Restart=no first (systemd reloaded before the signal), and starting the runner again removes it."""
+    calls = tmp_path / "calls"
+    for tool, answer in (("docker", 'case "$1" in inspect) echo true ;; esac\n'), ("systemctl", "")):
+        stub = tmp_path / tool
+        stub.write_text(f'#!/bin/sh\necho "{tool} $*" >>{calls}\n{answer}')
+        stub.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    host = DockerHost("runner-x", "cml-runner.service", str(tmp_path / "baseline"), root=str(tmp_path / "root"))
+    host.drain_runner()
+    drop_in = tmp_path / "root/run/systemd/system/cml-runner.service.d/50-cml-drain.conf"
+    assert drop_in.read_text() == "[Service]\nRestart=no\n"
+    assert calls.read_text().splitlines() == ["systemctl daemon-reload", "docker kill --signal TERM runner-x"]
+    assert host.runner_running()
+    host.start_runner()
+    assert not drop_in.exists()
+    assert calls.read_text().splitlines()[-2:] == ["systemctl daemon-reload", "systemctl start cml-runner.service"]
+
+
+class _NoCloud:
+    def interruption(self) -> str | None:
+        return None
+
+    def terminate(self, reason: str) -> None:
+        raise AssertionError(reason)

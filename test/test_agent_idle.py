@@ -9,7 +9,7 @@ import pytest
 from fakes.clock import FakeClock
 
 from pipe.bootstrap import agent as agent_mod
-from pipe.bootstrap.agent import LOG_BUSY_CAP_S, Agent
+from pipe.bootstrap.agent import DRAIN_POLL_S, DRAIN_QUIET_S, LOG_BUSY_CAP_S, Agent
 
 POLL = 5.0
 
@@ -20,8 +20,11 @@ class FakeHost:
 
     clock: FakeClock
     steps: list[tuple[float, float]] = field(default_factory=list)
-    runner_running: bool = True
-    on_stop: list[float] = field(default_factory=list)  # durations of steps that start while stopping
+    running: bool = True
+    draining: bool = False
+    exits_on_term: bool = True  # a draining runner exits once it holds no step (False: it ignores SIGTERM)
+    on_drain: list[float] = field(default_factory=list)  # durations of steps handed to it as it drains
+    on_stop: list[float] = field(default_factory=list)  # durations of steps that show once it is stopped
     log_lines: list[tuple[float, str]] = field(default_factory=list)
     errors_at: set[float] = field(default_factory=set)  # times at which `docker ps` fails
     events: list[tuple[float, str]] = field(default_factory=list)
@@ -43,16 +46,22 @@ class FakeHost:
 
     def stop_runner(self) -> None:
         self.events.append((self.clock.t, "stop"))
-        self.runner_running = False
+        self.running = self.draining = False
         self.steps += [(self.clock.t, self.clock.t + d) for d in self.on_stop]
         self.on_stop = []
 
-    def drain_runner(self) -> None:  # the runner on a VM drains; here steps that start while stopping run on
-        self.stop_runner()
+    def drain_runner(self) -> None:
+        self.events.append((self.clock.t, "drain"))
+        self.draining = True
+        self.steps += [(self.clock.t, self.clock.t + d) for d in self.on_drain]
+        self.on_drain = []
+
+    def runner_running(self) -> bool:
+        return self.running and not (self.draining and self.exits_on_term and not self.live())
 
     def start_runner(self) -> None:
         self.events.append((self.clock.t, "start"))
-        self.runner_running = True
+        self.running, self.draining = True, False
 
     def tell_steps(self, message: str) -> None:
         self.told.append(message)
@@ -119,26 +128,84 @@ def test_idle_clock_runs_only_while_no_step_runs() -> None:
     assert t >= steps[-1][1] + 300
 
 
-def test_step_that_starts_while_the_runner_is_stopping_keeps_the_vm_and_restarts_the_runner() -> None:
+def test_step_that_shows_once_the_runner_is_stopped_keeps_the_vm_and_restarts_the_runner() -> None:
     agent, clock, host, cloud = make(idle=300, on_stop=[600.0])
     assert agent.poll() is None
     assert run_until(agent, clock, 600) is None
-    assert [e for _, e in host.events] == ["stop", "start"] and host.runner_running
+    assert [e for _, e in host.events] == ["drain", "stop", "start"] and host.running
     assert run_until(agent, clock, 5000) is not None
     [(t, _, live)] = cloud.terminated
     assert live == 0 and 900 + 300 <= t <= 900 + 330
 
 
-def test_runner_log_covers_the_image_pull_before_step_containers_exist() -> None:
-    lines = [(280.0, "Updating step progress to PULLING_IMAGES."), (700.0, "Updating step progress to COMPLETED.")]
-    agent, clock, _host, cloud = make(idle=300, log_lines=lines, steps=[(500, 650)])
+def test_a_step_handed_to_the_runner_as_it_drains_runs_to_its_end_then_the_instance_ends() -> None:
+    """SIGTERM at 300 s; the runner was handed a 600 s step in that instant: it is neither cut off (a stop
+    would SIGKILL it 30 s later) nor followed by another idle period (the runner takes no new step)."""
+    agent, clock, host, cloud = make(idle=300, on_drain=[600.0])
+    assert run_until(agent, clock, 5000) == "idle for 300 s"
+    assert [e for _, e in host.events][:2] == ["drain", "stop"] and "start" not in [e for _, e in host.events]
+    [(t, _, live)] = cloud.terminated
+    assert live == 0 and 900 <= t <= 900 + DRAIN_POLL_S
+    assert host.events[1][0] >= 900  # the stop came after the step's end
+
+
+def test_a_runner_that_ignores_sigterm_is_stopped_after_the_quiet_time() -> None:
+    agent, clock, host, cloud = make(idle=300, exits_on_term=False)
+    assert run_until(agent, clock, 5000) == "idle for 300 s"
+    (drained, _), (stopped, _) = host.events[:2]
+    assert drained == 300 and 300 + DRAIN_QUIET_S <= stopped <= 300 + DRAIN_QUIET_S + DRAIN_POLL_S
+    assert cloud.terminated[0][0] == stopped
+
+
+def test_draining_never_waits_past_max_lifetime() -> None:
+    agent, clock, host, cloud = make(idle=300, lifetime=1000, on_drain=[5000.0])
+    assert run_until(agent, clock, 10_000) == "max lifetime reached"
+    [(t, _, live)] = cloud.terminated
+    assert live == 1 and 1000 <= t <= 1000 + POLL
+    assert any("MAX_LIFETIME" in m for m in host.told)
+
+
+# A real Linux Docker runner's log, as iterative/cml keeps it in its own test fixture (src/cml.test.js,
+# 'Runner logs'; the patterns in src/drivers/bitbucket_cloud.js runnerLogPatterns()).
+RUNNER_ONLINE = (
+    '[2022-06-05 17:23:41,945] Updating runner status to "ONLINE" and checking for new steps assigned to the '
+    "runner after 0 seconds and then every 30 seconds."
+)
+GETTING_STEP = (
+    "[2022-06-05 17:24:12,246] Getting step StepId{accountUuid={XXXXX-XXX-XXX-XXXXXXXX}, "
+    "repositoryUuid={XXXXX-XXX-XXX-XXXXXXXX}, pipelineUuid={XXXXX-XXX-XXX-XXXXXXXX}, "
+    "stepUuid={XXXXX-XXX-XXX-XXXXXXXX}}."
+)
+STEP_FAILED = "[2022-06-05 17:24:53,466] Completing step with result Result{status=FAILED, error=None}."
+STEP_PASSED = "[2022-06-05 17:24:53,466] Completing step with result Result{status=PASSED, error=None}."
+
+
+def test_an_image_pull_longer_than_the_idle_timeout_between_getting_and_completing_a_step_is_busy() -> None:
+    # The runner takes the step at 280 s and pulls its image for 620 s (twice IDLE_TIMEOUT) before the
+    # step container exists; the step ends at 1010 s.
+    lines = [(0.0, RUNNER_ONLINE), (280.0, GETTING_STEP), (1010.0, STEP_PASSED)]
+    agent, clock, _host, cloud = make(idle=300, log_lines=lines, steps=[(900, 1000)])
     run_until(agent, clock, 5000)
-    [(t, _, _)] = cloud.terminated
-    assert 700 + 300 <= t <= 700 + 330
+    [(t, reason, _)] = cloud.terminated
+    assert reason.startswith("idle") and 1010 + 300 <= t <= 1010 + 330
+
+
+def test_the_runner_coming_online_is_not_a_step() -> None:
+    agent, clock, _host, cloud = make(idle=300, log_lines=[(0.0, RUNNER_ONLINE), (200.0, RUNNER_ONLINE)])
+    run_until(agent, clock, 5000)
+    assert [t for t, _, _ in cloud.terminated] == [300.0]
+
+
+@pytest.mark.parametrize("end", [STEP_PASSED, STEP_FAILED])
+def test_a_completed_step_of_either_result_counts_for_single(end: str) -> None:
+    agent, clock, _host, cloud = make(idle=None, single=True, log_lines=[(50.0, GETTING_STEP), (400.0, end)])
+    run_until(agent, clock, 5000)
+    [(t, reason, _)] = cloud.terminated
+    assert reason == "single step done" and 400 <= t <= 400 + POLL
 
 
 def test_a_start_line_without_an_end_holds_the_vm_at_most_the_log_cap() -> None:
-    agent, clock, _host, cloud = make(idle=300, log_lines=[(10.0, "Setting runner state to executing step.")])
+    agent, clock, _host, cloud = make(idle=300, log_lines=[(10.0, GETTING_STEP)])
     run_until(agent, clock, 10 * 3600)
     [(t, _, _)] = cloud.terminated
     assert LOG_BUSY_CAP_S <= t <= 10 + LOG_BUSY_CAP_S + 300 + 30
@@ -220,12 +287,14 @@ def test_randomised_step_patterns_never_power_off_during_a_step_and_never_idle_t
             steps.append((round(t), round(t + length)))
             t += length
         on_stop = [rng.uniform(10, 500)] if rng.random() < 0.2 else []
-        agent, clock, host, cloud = make(idle=idle, single=single, steps=steps, on_stop=on_stop)
+        on_drain = [rng.uniform(10, 500)] if rng.random() < 0.2 else []
+        agent, clock, host, cloud = make(idle=idle, single=single, steps=steps, on_stop=on_stop, on_drain=on_drain)
         reason = run_until(agent, clock, 200_000)
         assert reason is not None
         [(end, why, live)] = cloud.terminated
         assert live == 0, (seed, idle, steps, why)
-        # the last activity before the power-off: a step end, a step started while stopping, or the start
+        # the last activity before the power-off: a step end, a step started while draining or stopping, or
+        # the start
         activity = [0.0] + [b for a, b in host.steps if a <= end]
         last = max(activity)
         limit = POLL if (single and any(b <= end for _, b in host.steps)) else idle + 30

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from typing import Any
 
 import boto3
@@ -198,4 +199,21 @@ def test_unknown_subnet_and_group_name_their_variable(
     )
     with pytest.raises(ProviderError, match="CLOUD_AWS_SECURITY_GROUP"):
         aws.launch(spec(), "us-west-1b", spot=False)
+    assert our_instances(ec2) == []
+
+
+def test_terminate_many_is_one_call_per_batch_and_survives_an_id_already_gone(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, ec2: Any, aws_faults: FaultProxy
+) -> None:
+    aws = provider(aws_env, monkeypatch)
+    zone = aws.zones("m5.2xlarge")[0]
+    first, second = aws.launch(spec(), zone, spot=False), aws.launch(spec(), zone, spot=False)
+    calls = len(aws_faults.requests)
+    aws.terminate_many([first, second])
+    assert [action for _, action in aws_faults.requests[calls:]] == ["TerminateInstances"]
+    assert our_instances(ec2) == []
+    # One unknown id fails a whole TerminateInstances ("none of the instances are terminated"): one by one then.
+    third = aws.launch(spec(), zone, spot=False)
+    ghost = dataclasses.replace(third, id="i-0123456789abcdef0")
+    aws.terminate_many([ghost, third])
     assert our_instances(ec2) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from azure.mgmt.compute import models as cm
@@ -353,3 +354,24 @@ def test_long_operations_report_progress_while_waiting(
     lines = [r.getMessage() for r in caplog.records if "Azure to create VM cml-x" in r.getMessage()]
     assert len(lines) == int(50 // PROGRESS_EVERY_S)
     assert lines[0] == "Waiting for Azure to create VM cml-x: 15s elapsed, status InProgress."
+
+
+def test_list_ours_without_state_costs_one_call_whatever_the_number_of_groups(
+    azure_fake: AzureFake, azure_provider: AzureProvider
+) -> None:
+    for n in range(6):
+        azure_fake.seed_group(f"cml-group{n}", {**TAGS, TAG_RUNNER_UUID: f"r{n}"})
+    def arm_calls() -> list[Any]:
+        return [r for r in azure_fake.requests if r.path.startswith("/subscriptions")]
+
+    calls = len(arm_calls())
+    found = azure_provider.list_ours("team/repo", with_state=False)
+    assert sorted(i.runner_uuid for i in found) == [f"r{n}" for n in range(6)]
+    assert {i.state for i in found} == {"unknown"}
+    assert len(arm_calls()) - calls == 1  # the group listing: no per-group VM listing
+    calls = len(arm_calls())
+    azure_provider.terminate_many(found, wait=False)
+    sent = arm_calls()[calls:]
+    # Each group: read (is it ours?) and delete; no polling of the long-running deletes.
+    assert sorted(r.method for r in sent) == ["DELETE"] * 6 + ["GET"] * 6
+    assert not any("/operations/" in r.path for r in sent)

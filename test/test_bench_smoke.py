@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from bench import boot, idle, online
+from bench import boot, idle, online, scale
 from bench.table import Row, ordered, render
 from pipe.bootstrap.steps import BOOT_STEPS
 
@@ -51,6 +51,18 @@ def test_the_table_has_one_line_per_figure_and_the_json_is_serialisable() -> Non
     assert len(lines) == 2 + len(rows)
     assert "| yes" in text and "| NO" in text and "| info" in text
     json.dumps([r.as_json() for r in rows])
+
+
+def test_scale_rows_judge_each_launch_against_the_empty_repository_and_reuse_against_its_pages() -> None:
+    launches = [
+        scale.Launch(0, 0, "default", 4, 10),
+        scale.Launch(2000, 300, "default", 7, 10),
+        scale.Launch(2000, 300, "REUSE_IDLE", 26, 10),  # over 1 + 20 + 4
+    ]
+    rows = scale.rows(launches, [])
+    assert [row.met for row in rows] == [True, True, False]
+    assert "<= 7 Bitbucket (empty + 3), <= 15 EC2 (empty + 5)" in rows[1].goal
+    assert rows[2].goal == "<= 25 Bitbucket (1 + ceil(N/100) + 4)"
 
 
 CONSOLE = """[    0.000000] Linux version 6.1.0-56-amd64

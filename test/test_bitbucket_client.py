@@ -3,7 +3,10 @@ permanent errors and their one-line messages."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import requests
 from fakes.bitbucket import DEFAULT_EMAIL, DEFAULT_TOKEN, FakeBitbucket
 
 from pipe.bitbucket.client import Auth, BitbucketClient, BitbucketError
@@ -121,14 +124,80 @@ def test_runner_secret_is_returned_once(bitbucket: FakeBitbucket, bb_client: Bit
     assert "secret" not in r.json()["oauth_client"] and reg.oauth_client_secret not in r.text
 
 
-def test_runners_paginate_across_pages(bitbucket: FakeBitbucket, bb_client: BitbucketClient) -> None:
-    for i in range(23):
-        bb_client.create_runner(f"r{i}", ["self.hosted"])
-    before = bitbucket.request_count("GET /repositories/{workspace}/{repo_slug}/pipelines-config/runners")
+LIST_RUNNERS = "GET /repositories/{workspace}/{repo_slug}/pipelines-config/runners"
+
+
+def test_runners_paginate_across_pages_of_the_largest_size(
+    bitbucket: FakeBitbucket, bb_client: BitbucketClient
+) -> None:
+    seeded = bitbucket.seed_runners(230, labels=["self.hosted"])
+    before = bitbucket.request_count(LIST_RUNNERS)
     names = [r.name for r in bb_client.list_runners()]
-    assert sorted(names) == sorted(f"r{i}" for i in range(23))
-    after = bitbucket.request_count("GET /repositories/{workspace}/{repo_slug}/pipelines-config/runners")
-    assert after - before == 3  # pagelen 10: three pages followed through `next`
+    assert sorted(names) == sorted(r.name for r in seeded)
+    # pagelen 100, the most the listing serves: three pages followed through `next`, not 23 of the default 10.
+    assert bitbucket.request_count(LIST_RUNNERS) - before == 3
+
+
+def test_runner_pages_are_fetched_only_when_asked_for(bitbucket: FakeBitbucket, bb_client: BitbucketClient) -> None:
+    bitbucket.seed_runners(250, labels=["self.hosted"])
+    before = bitbucket.request_count(LIST_RUNNERS)
+    pages = bb_client.runner_pages()
+    first, more = next(pages)
+    assert (len(first), more) == (100, True)
+    assert bitbucket.request_count(LIST_RUNNERS) - before == 1
+    assert [(len(page), more) for page, more in pages] == [(100, True), (50, False)]
+    assert bitbucket.request_count(LIST_RUNNERS) - before == 3
+
+
+def test_runners_named_reads_pages_of_100_only_up_to_the_one_holding_the_name(
+    bitbucket: FakeBitbucket, bb_client: BitbucketClient
+) -> None:
+    """The lost-registration recovery finds the runner by name: the listing has no filter, so it pages at 100
+    and stops at the page that holds it; only a name that is nowhere costs every page."""
+    bitbucket.seed_runners(150, labels=["self.hosted"], prefix="team")
+    [lost] = bitbucket.seed_runners(1, labels=["self.hosted", "cml.runner.pipe"], prefix="cml-lost")  # page 2
+    bitbucket.seed_runners(400, labels=["self.hosted"], prefix="more")
+    before = bitbucket.request_count(LIST_RUNNERS)
+    [found] = bb_client.runners_named(lost.name, ["cml.runner.pipe", "self.hosted"])
+    assert found.uuid == lost.uuid
+    assert bitbucket.request_count(LIST_RUNNERS) - before == 2  # pages 3-6 are never asked for
+    assert bb_client.runners_named(lost.name, ["self.hosted"]) == []  # same name, other labels: not ours
+    assert bitbucket.request_count(LIST_RUNNERS) - before == 2 + 6
+
+
+def test_every_runner_page_is_checked_its_next_link_and_its_runners(bitbucket: FakeBitbucket) -> None:
+    """sec's rules hold on scale's paged listing: a later page's next link to another origin is refused before
+    anything is sent there, and a page holding a malformed runner is one UnexpectedAnswer naming the call."""
+    from fakes.trap import Trap
+
+    from pipe.bitbucket.errors import UnexpectedAnswer
+
+    bitbucket.seed_runners(150, labels=["self.hosted"])
+    listing = r"/pipelines-config/runners$"
+    with Trap() as trap:
+        bitbucket.add_fault("body", status=200, method="GET", path=listing, after=1, times=1,
+                            body=json.dumps({"values": [], "next": f"{trap.url}/2.0/steal?page=3"}))  # fmt: skip
+        pages = client(bitbucket).runner_pages()
+        assert len(next(pages)[0]) == 100  # page 1, from the local Bitbucket
+        assert next(pages) == ([], True)  # page 2 points elsewhere: not followed...
+        with pytest.raises(UnexpectedAnswer, match=r"localhost.*refused"):
+            next(pages)  # ...when page 3 is asked for
+        assert trap.requests == []
+    bitbucket.add_fault("body", status=200, method="GET", path=listing, after=1, times=1,
+                        body=json.dumps({"values": [{"name": "no-uuid", "labels": []}]}))  # fmt: skip
+    with pytest.raises(UnexpectedAnswer, match=r"^Bitbucket API GET /repositories/acme/ml-seeds/pipelines-config/"):
+        client(bitbucket).list_runners()
+
+
+def test_the_local_listing_serves_up_to_100_and_refuses_more_as_bitbucket_does(bitbucket: FakeBitbucket) -> None:
+    bitbucket.seed_runners(150, labels=["self.hosted"])
+    url = f"{bitbucket.url}/repositories/acme/ml-seeds/pipelines-config/runners"
+    auth = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    assert len(requests.get(url, params={"pagelen": 100}, headers=auth, timeout=5).json()["values"]) == 100
+    assert len(requests.get(url, headers=auth, timeout=5).json()["values"]) == 10  # the default
+    refused = requests.get(url, params={"pagelen": 101}, headers=auth, timeout=5)
+    assert (refused.status_code, refused.json()["error"]["message"]) == (400, "Invalid pagelen")
+    assert bitbucket.violations == []
 
 
 # --- comments
@@ -331,3 +400,20 @@ def test_404_on_a_pull_request_does_not_blame_the_repository(bb_client: Bitbucke
     with pytest.raises(BitbucketError) as err:
         bb_client.get_pull_request(42)
     assert "Pull request not found" in str(err.value) and "BITBUCKET_REPO_SLUG" not in str(err.value)
+
+
+def test_the_client_reads_bitbucket_rate_limit_headers(bitbucket: FakeBitbucket, bb_client: BitbucketClient) -> None:
+    bitbucket.hourly_limit = 1000
+    bb_client.list_runners()
+    assert (bb_client.rate_limit.limit, bb_client.rate_limit.near_limit) == (1000, False)
+    bitbucket.rate_used = 850  # under 20% left
+    bb_client.repository()
+    assert bb_client.rate_limit.near_limit
+    bitbucket.rate_used = 1000  # the hour's limit is used: 429 "Rate limit for this resource has been exceeded"
+    with pytest.raises(BitbucketError, match="429"):
+        bb_client.repository()
+    assert bb_client.rate_limit.throttled == 4  # the first try and its 3 retries
+
+
+def test_disabling_a_runner_that_is_gone_is_not_an_error(bb_client: BitbucketClient) -> None:
+    assert bb_client.set_runner_state("{00000000-0000-4000-8000-000000000000}", "DISABLED") is None

@@ -116,3 +116,18 @@ def test_runs_as_a_process() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_runner_labels_that_break_bitbucket_rule_are_refused_with_400(bitbucket: FakeBitbucket) -> None:
+    url = f"{bitbucket.url}/repositories/acme/ml-seeds/pipelines-config/runners"
+    for labels in (
+        ["self.hosted", "linux", "cml-runner-pipe"],  # the pipe's marker before the label rule was followed
+        ["self.hosted", "linux", "cml_gpu"],
+        ["self.hosted", "linux", "linux.shell"],
+        ["self.hosted", "linux", *(f"l{i}" for i in range(11))],
+    ):
+        answer = requests.post(url, json={"name": "cml-x", "labels": labels}, headers=AUTH, timeout=5)
+        assert answer.status_code == 400, labels
+        assert answer.json()["type"] == "error" and answer.json()["error"]["message"]
+    ok = ["self.hosted", "linux", "cml.runner", "cml.runner.pipe", *(f"l{i}" for i in range(8))]
+    assert requests.post(url, json={"name": "cml-y", "labels": ok}, headers=AUTH, timeout=5).status_code == 200

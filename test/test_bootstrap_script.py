@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import dataclasses
 import gzip
@@ -11,6 +12,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from vm_sandbox import VmSandbox
@@ -24,8 +26,10 @@ from pipe.bootstrap import (
     render_user_data,
     runner_env_from_script,
     shipped_agent,
+    shipped_pod_agent,
 )
-from pipe.bootstrap.render import LIFETIME_BACKUP_GRACE_S
+from pipe.bootstrap.render import LIFETIME_BACKUP_GRACE_S, TEMPLATE
+from pipe.bootstrap.shipping import shipped, without_comments
 
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"
 SECRET = "s3cr3t-OAuth_Value.9"
@@ -106,7 +110,8 @@ def test_shellcheck_does_flag_a_bad_script() -> None:
 @pytest.mark.parametrize(("cloud", "gpu"), CLOUD_GPU)
 def test_script_is_well_under_the_aws_user_data_limit(cloud: str, gpu: bool) -> None:
     script = render_startup_script(make_cfg(cloud, gpu))
-    assert len(script.encode()) < 15_000  # 1.3 KB of headroom for a short CLOUD_STARTUP_SCRIPT before gzip
+    # GPU scripts also carry the GPU runtime shim (~1.8 KB): both stay plain text under AWS's 16 KB.
+    assert len(script.encode()) < (16_000 if gpu else 14_500)
     assert render_user_data(make_cfg(cloud, gpu)) == script
 
 
@@ -175,14 +180,76 @@ def test_user_script_is_inserted_verbatim_without_substitution() -> None:
     assert "echo '@GPU@ $HOME `id`'\nCML_USER_EOF" in script
 
 
+def test_the_script_ships_without_its_inner_comments_but_keeps_its_header_heredocs_and_the_users_comments() -> None:
+    user = "# the user's own comment\necho hi  # and a trailing one\n"
+    script = render_startup_script(make_cfg(user_startup_script=user))
+    template = TEMPLATE.read_text()
+    header = template.split("\nset -euo pipefail", 1)[0]
+    assert script.startswith(header + "\nset -euo pipefail") and "keep it private" in header
+    inner = [line.strip() for line in template.split("\nset -euo pipefail", 1)[1].splitlines()
+             if line.strip().startswith("#")]  # fmt: skip
+    assert inner and not any(line in script.splitlines() for line in inner)
+    assert "\n" + user + "CML_USER_EOF" in script  # inside its heredoc, untouched
+    # Only comment lines went: every other line of the template is still there, in order.
+    kept = [line for line in template.splitlines() if line.strip() not in inner]
+    assert without_comments(template).splitlines() == kept
+
+
+def test_a_heredoc_body_keeps_its_comment_lines() -> None:
+    body = "cat >f <<'EOF'\n# kept\nEOF\ncat >g <<X\n  # kept too\nX\n"
+    template = "#!/bin/bash\n# header\nx=1\n  # inner\n" + body + "# gone\n"
+    assert without_comments(template) == "#!/bin/bash\n# header\nx=1\n" + body
+
+
+def test_shipped_programs_carry_no_annotations_and_shipping_refuses_a_dataclass(tmp_path: Path) -> None:
+    for program in (shipped_agent(), shipped_pod_agent()):
+        tree = ast.parse(program)
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.AnnAssign)]
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.arg) and n.annotation is not None]
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.returns is not None]
+    module = tmp_path / "fields.py"
+    module.write_text("from dataclasses import dataclass\n\n@dataclass\nclass F:\n    x: int = 1\n")
+    with pytest.raises(ValueError, match="class F: a dataclass needs its annotations"):
+        shipped(module)
+
+
 def test_the_shipped_agent_is_the_repository_agent_and_compiles() -> None:
     script = render_startup_script(make_cfg())
     b64 = re.search(r"<<'CML_AGENT_EOF'[^\n]*\n(.*?)\nCML_AGENT_EOF", script, re.S)
     assert b64
     source = gzip.decompress(base64.b64decode(b64.group(1))).decode()
     assert source == shipped_agent()
-    compile(source, "agent.py", "exec")
     assert "class Agent" in source and '"""' not in source
+    # One program: every name it uses from the decision module is defined in it (no import of the pipe).
+    defined: dict[str, Any] = {"__name__": "cml_agent"}
+    exec(compile(source, "agent.py", "exec"), defined)  # noqa: S102 - our own module, to prove it stands alone
+    assert {"Agent", "RealClock", "DockerHost", "CloudMetadata", "main"} <= set(defined)
+    assert "pipe." not in source
+
+
+def test_the_vms_agent_carries_no_pod_code_and_the_pods_none_of_the_vms() -> None:
+    vm, pod = shipped_agent(), shipped_pod_agent()
+    for pod_only in ("DockerSocketHost", "PodCloud", "main_in_pod", "CML_AGENT_CONFIG"):
+        assert pod_only not in vm and pod_only in pod
+    for vm_only in ("DockerHost", "CloudMetadata", "systemctl", "169.254.169.254"):
+        assert vm_only not in pod and vm_only in vm
+    for program in (vm, pod):
+        assert program.count("class Agent:") == 1 and program.count("from __future__") == 1
+        assert program.count("if __name__ == '__main__':") == 1
+
+
+def test_shipping_refuses_a_module_that_imports_what_is_not_shipped_before_it(tmp_path: Path) -> None:
+    first = tmp_path / "first.py"
+    first.write_text("X = 1\n\nif __name__ == '__main__':\n    print(X)\n")
+    second = tmp_path / "second.py"
+    second.write_text("from pipe.bootstrap.first import X, Y\n\nprint(X, Y)\n")
+    with pytest.raises(ValueError, match=r"second.py imports Y from pipe.bootstrap.first"):
+        shipped(first, second)
+    second.write_text("from pipe.bootstrap.first import X\n\nif __name__ == '__main__':\n    print(X + 1)\n")
+    program = shipped(first, second)
+    assert "import" not in program and program.count("__main__") == 1
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert done.stdout == "2\n"
 
 
 def test_boot_steps_cover_every_cloud_and_match_the_script() -> None:
@@ -249,25 +316,104 @@ def test_docker_is_installed_from_the_distribution_when_absent(tmp_path: Path) -
     assert box.runner_env() == expected_env(make_cfg("azure"))
 
 
+def docker_runtimes(box: VmSandbox) -> dict[str, Any]:
+    """daemon.json read with the keys Docker and the NVIDIA toolkit's README use: default-runtime, runtimes.*.path."""
+    config: dict[str, Any] = json.loads(box.file("/etc/docker/daemon.json").read_text())
+    return config
+
+
 @pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
-def test_gpu_ready_image_installs_nothing_and_makes_nvidia_the_default_runtime(tmp_path: Path, cloud: str) -> None:
+def test_gpu_ready_image_installs_nothing_and_makes_the_gpu_shim_dockers_default_runtime(
+    tmp_path: Path, cloud: str
+) -> None:
     box = VmSandbox(tmp_path, docker=True, nvidia_driver=True, nvidia_toolkit=True)
     boot(box, make_cfg(cloud, gpu=True))
     assert box.calls("apt-get") == []
     daemon = box.file("/etc/docker/daemon.json")
-    assert box.calls("nvidia-ctk") == [
-        ["runtime", "configure", "--runtime=docker", "--set-as-default", f"--config={daemon}"]
-    ]
-    assert json.loads(daemon.read_text())["default-runtime"] == "nvidia"
+    assert box.calls("nvidia-ctk") == [["runtime", "configure", "--runtime=docker", f"--config={daemon}"]]
+    config = docker_runtimes(box)
+    shim = box.file("/opt/cml-runner/gpu-runtime")
+    assert config["default-runtime"] == "cml-nvidia"
+    assert config["runtimes"]["cml-nvidia"] == {"path": str(shim)}
+    assert config["runtimes"]["nvidia"]["path"] == "nvidia-container-runtime"  # what the shim hands over to
+    assert shim.stat().st_mode & 0o111 and shim.read_text().startswith("#!/usr/bin/env python3")
     restart = box.records().index(["systemctl", "restart", "docker"])
     assert restart < next(i for i, r in enumerate(box.records()) if r[:2] == ["docker", "run"])
 
 
-def test_gpu_image_with_the_runtime_already_default_does_not_restart_docker(tmp_path: Path) -> None:
+def test_gpu_image_with_the_nvidia_runtime_configured_gets_the_shim_once(tmp_path: Path) -> None:
     box = VmSandbox(tmp_path, nvidia_driver=True, nvidia_toolkit=True, nvidia_default_runtime=True)
-    boot(box, make_cfg("aws", gpu=True))
+    cfg = make_cfg("aws", gpu=True)
+    boot(box, cfg)
     assert box.calls("apt-get") == [] and box.calls("nvidia-ctk") == []
-    assert ["restart", "docker"] not in box.calls("systemctl")
+    assert docker_runtimes(box)["default-runtime"] == "cml-nvidia"
+    assert box.calls("systemctl").count(["restart", "docker"]) == 1
+    (tmp_path / "state" / "active-cml-runner").unlink()  # a reboot: the script runs again
+    boot(box, cfg)
+    assert box.calls("systemctl").count(["restart", "docker"]) == 1  # already in place: Docker not restarted
+
+
+# A step's OCI spec as Docker hands it to the runtime: image env first (python:3.11 sets no NVIDIA variable).
+PYTHON_IMAGE_ENV = ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "PYTHON_VERSION=3.11.9"]
+
+
+def run_shim(box: VmSandbox, tmp_path: Path, args: list[str], env: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """Call the shim the boot script wrote, as Docker would; a stub nvidia-container-runtime records what it got:
+    its arguments, and the OCI spec (config.json) in the bundle at that moment, which is what the NVIDIA runtime
+    and its hook read NVIDIA_VISIBLE_DEVICES and NVIDIA_DRIVER_CAPABILITIES from."""
+    bundle = tmp_path / "bundle"
+    bundle.mkdir(exist_ok=True)
+    (bundle / "config.json").write_text(json.dumps({"ociVersion": "1.0.2", "process": {"args": ["sh"], "env": env}}))
+    stubs = tmp_path / "nvidia-bin"
+    stubs.mkdir(exist_ok=True)
+    stub = stubs / "nvidia-container-runtime"
+    record = f'printf "%s\\n" "$@" >{tmp_path}/next-args\ncat {bundle}/config.json >{tmp_path}/seen\n'
+    stub.write_text("#!/bin/sh\n" + record)
+    stub.chmod(0o755)
+    argv = [str(box.file("/opt/cml-runner/gpu-runtime")), *[a.replace("BUNDLE", str(bundle)) for a in args]]
+    done = subprocess.run(argv, env={"PATH": f"{stubs}:/usr/bin:/bin"}, capture_output=True, text=True, timeout=30,
+                          check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    next_args = (tmp_path / "next-args").read_text().splitlines()
+    return next_args, json.loads((tmp_path / "seen").read_text())
+
+
+CREATE = ["--root", "/var/run/docker/runtime-runc/moby", "--log", "/run/log.json", "--log-format", "json", "create",
+          "--bundle", "BUNDLE", "--pid-file", "/run/init.pid", "0123abcd"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        # any step image: all GPUs, the toolkit's default capabilities
+        (PYTHON_IMAGE_ENV,
+         [*PYTHON_IMAGE_ENV, "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility"]),
+        # a CUDA image chose already: untouched
+        ([*PYTHON_IMAGE_ENV, "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility,video"],
+         [*PYTHON_IMAGE_ENV, "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility,video"]),
+        # a container that asked for no GPU keeps its choice
+        (["NVIDIA_VISIBLE_DEVICES=void"], ["NVIDIA_VISIBLE_DEVICES=void"]),
+        # capabilities given without devices: devices added, capabilities kept
+        (["NVIDIA_DRIVER_CAPABILITIES=all"], ["NVIDIA_DRIVER_CAPABILITIES=all", "NVIDIA_VISIBLE_DEVICES=all"]),
+    ],
+)  # fmt: skip
+def test_the_shim_gives_a_step_container_the_gpu_in_the_spec_the_nvidia_runtime_reads(
+    tmp_path: Path, env: list[str], expected: list[str]
+) -> None:
+    box = VmSandbox(tmp_path / "vm", nvidia_driver=True, nvidia_toolkit=True)
+    boot(box, make_cfg("gcp", gpu=True))
+    next_args, spec = run_shim(box, tmp_path, CREATE, env)
+    assert next_args == [a.replace("BUNDLE", str(tmp_path / "bundle")) for a in CREATE]  # handed over unchanged
+    assert spec["process"]["env"] == expected
+    assert spec["process"]["args"] == ["sh"] and spec["ociVersion"] == "1.0.2"
+
+
+@pytest.mark.parametrize("args", [["start", "0123abcd"], ["--bundle", "create", "state", "x"], ["delete", "x"]])
+def test_the_shim_touches_only_create(tmp_path: Path, args: list[str]) -> None:
+    box = VmSandbox(tmp_path / "vm", nvidia_driver=True, nvidia_toolkit=True)
+    boot(box, make_cfg("azure", gpu=True))
+    next_args, spec = run_shim(box, tmp_path, args, PYTHON_IMAGE_ENV)
+    assert next_args == args and spec["process"]["env"] == PYTHON_IMAGE_ENV
 
 
 def test_gpu_stack_missing_pieces_are_installed_only(tmp_path: Path) -> None:
@@ -277,7 +423,7 @@ def test_gpu_stack_missing_pieces_are_installed_only(tmp_path: Path) -> None:
     assert installs == ["nvidia-container-toolkit"]  # not docker, not the driver
     assert any("nvidia.github.io/libnvidia-container" in " ".join(c) for c in box.calls("curl"))
     assert box.file("/etc/apt/sources.list.d/nvidia-container-toolkit.list").exists()
-    assert json.loads(box.file("/etc/docker/daemon.json").read_text())["default-runtime"] == "nvidia"
+    assert docker_runtimes(box)["default-runtime"] == "cml-nvidia"
 
 
 def test_cpu_vm_does_not_touch_the_gpu_stack(tmp_path: Path) -> None:

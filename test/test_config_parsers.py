@@ -64,10 +64,31 @@ def test_labels_always_include_self_hosted_and_linux_first_and_deduplicate() -> 
     assert parse_labels("LABELS", " gpu , cml.runner,gpu,linux,", "x") == ("self.hosted", "linux", "gpu", "cml.runner")
 
 
-@pytest.mark.parametrize("text", ["GPU", "a b", "{x}", "'q'", "a" * 51, ",", "windows", "linux.shell", "naïve"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GPU", "a b", "{x}", "'q'", "a" * 51, ",", "windows", "linux.shell", "naïve",
+        # Bitbucket's runner label rule: dot-separated lowercase letters and digits, no reserved prefix
+        "cml-gpu", "cml_gpu", ".gpu", "gpu.", "cml..gpu", "linux.arm64", "bitbucket.x", "atlassian.gpu",
+    ],
+)  # fmt: skip
 def test_bad_labels(text: str) -> None:
     with pytest.raises(ConfigError, match=r"^LABELS: "):
         parse_labels("LABELS", text, "cml.runner")
+
+
+@pytest.mark.parametrize("text", ["cml.gpu", "gpu", "a100", "team.ml.v2", "x" * 50, "linux", "self.hosted"])
+def test_labels_bitbucket_accepts(text: str) -> None:
+    assert text in parse_labels("LABELS", text, "cml.runner")
+
+
+def test_at_most_ten_custom_labels_counting_the_pipes_own() -> None:
+    nine = ",".join(f"l{i}" for i in range(9))
+    assert len(parse_labels("LABELS", nine, "x", pipe_labels=1)) == 2 + 9
+    assert len(parse_labels("LABELS", nine + ",l8,linux,self.hosted", "x", pipe_labels=1)) == 2 + 9  # repeats
+    with pytest.raises(ConfigError, match=r"at most 9 labels .*pipe adds 1 of its own\); 10 given"):
+        parse_labels("LABELS", nine + ",l9", "x", pipe_labels=1)
+    assert len(parse_labels("LABELS", nine + ",l9", "x")) == 2 + 10
 
 
 def test_metadata_commas_newlines_and_equals_in_values() -> None:
@@ -108,7 +129,7 @@ def test_runner_defaults() -> None:
     assert settings.region == "us-west"
     assert settings.instance_type == "m"
     assert settings.gpu == ""
-    assert settings.hdd_size_gb == 35
+    assert settings.hdd_size_gb is None  # the default: 35, or the image's size if larger
     assert settings.idle_timeout_s == 300
     assert settings.max_lifetime_s == 12 * 3600
     assert settings.wait_timeout_s == 600

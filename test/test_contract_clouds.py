@@ -1,8 +1,12 @@
-"""The cross-cloud contract: the same scenarios, through the real entry point process, on AWS, GCP and Azure.
+"""The cross-cloud contract: the same scenarios, through the real entry point process, on AWS, GCP, Azure and
+Kubernetes.
 
 Each test runs `python -m pipe` against one emulated cloud (moto_server, the local Compute Engine, the
-local Azure Resource Manager; see contract_clouds.py), the local Bitbucket, and a VM stand-in that boots
-the instance's real startup script. Launch, ONLINE, reuse, each fault with nothing left behind, sweep and
+local Azure Resource Manager, the local Kubernetes; see contract_clouds.py), the local Bitbucket, and a
+stand-in that boots the instance's real startup script (a VM) or plays the pod's runner container. Zones,
+spot markets and boot scripts are the VM clouds' alone: those scenarios run on VM_CLOUDS, and Kubernetes has
+their counterparts (an unschedulable pod, its DRY_RUN manifests) in test_runner_kubernetes.py.
+Launch, ONLINE, reuse, each fault with nothing left behind, sweep and
 dry run must behave the same on every cloud: the flow is shared, only the adapter differs.
 """
 
@@ -18,23 +22,35 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 from contract_clouds import (
     CLOUDS,
     NATIVE_M,
-    AwsCloud,
-    AzureCloud,
+    VM_CLOUDS,
     CallCounter,
     CloudUnderTest,
     GcpCloud,
+    KubernetesCloud,
     ours,
     zones_of,
 )
-from fakes.bitbucket import DEFAULT_REPO, DEFAULT_WORKSPACE, FakeBitbucket
-from fixtures_pipe import output_lines, pipe_env, run_pipe, strip_ansi
+from fakes.bitbucket import FakeBitbucket
+from fakes.gcp import DEFAULT_IMAGES as GCP_IMAGES
+from fakes.gcp import FakeGcp
+from fakes.moto import AMI_ROOT_GB, GPU_AMI
+from fixtures_pipe import REPO_ROOT, output_lines, pipe_env, run_pipe, strip_ansi
+from pod_standin import PodStandIn
 from vm_standin import VmStandIn
 
 from pipe.bitbucket.client import BitbucketClient
-from pipe.providers.base import TAG_CREATED_AT, TAG_EXPIRES_AT, TAG_MANAGED_BY, TAG_REPOSITORY, TAG_RUNNER_UUID
+from pipe.providers.base import (
+    TAG_CREATED_AT,
+    TAG_EXPIRES_AT,
+    TAG_MANAGED_BY,
+    TAG_REPOSITORY,
+    TAG_RUNNER_SCOPE,
+    TAG_RUNNER_UUID,
+)
 from pipe.providers.catalog import resolve_machine
 from pipe.providers.tags import our_tags
 from pipe.runner.plan import MARKER_LABEL
@@ -44,6 +60,7 @@ SDK_MODULES = {
     "aws": ("boto3", "botocore"),
     "gcp": ("google.cloud", "google.api_core", "googleapiclient"),
     "azure": ("azure",),
+    "kubernetes": ("kubernetes",),
 }
 # The real entry point (what `python -m pipe` calls), then a list of every module the run imported.
 IMPORT_PROBE = """
@@ -60,35 +77,14 @@ ENDPOINT_VARS = {
     "azure": ("AZURE_RESOURCE_MANAGER_ENDPOINT", "AZURE_AUTHORITY_HOST"),
 }
 LONG_AGO = "2020-01-01T00:00:00.000000Z"
+ANOTHER_REPO_UUID = "{0a0a0a0a-1111-4222-8333-444444444444}"
 
 
-@pytest.fixture(params=CLOUDS)
-def cloud(request: pytest.FixtureRequest) -> Iterator[CloudUnderTest]:
-    """One emulated cloud, fresh for the test (servers are shared per session and reset).
-
-    Afterwards, every request the pipe sent must have fitted the cloud's own API description (GCP: the
-    discovery document; Azure: the SDK models, checked by the azure_fake fixture itself)."""
-    name = request.param
-    if name == "aws":
-        yield AwsCloud(
-            request.getfixturevalue("ec2"), request.getfixturevalue("aws_faults"), request.getfixturevalue("aws_env")
-        )
-    elif name == "gcp":
-        gcp = request.getfixturevalue("fake_gcp")
-        yield GcpCloud(gcp, request.getfixturevalue("gcp_env"))
-        assert gcp.validation_errors == [], "requests that do not fit Compute's discovery document"
-    else:
-        azure = request.getfixturevalue("azure_fake")
-        azure.retry_after = 1  # the pipe polls at the SDK's default interval: without Retry-After, 30 s per poll
-        yield AzureCloud(azure, request.getfixturevalue("azure_provider"), {"CLOUD": "azure", **azure.env()})
-
-
-@pytest.fixture()
-def env(cloud: CloudUnderTest, bb_env: dict[str, str], tmp_path: Any) -> dict[str, str]:
+def _env(cloud: CloudUnderTest, bb_env: dict[str, str], tmp_path: Any) -> dict[str, str]:
     return {
         **cloud.env,
         **bb_env,
-        "CLOUD_REGION": "us-west",
+        **({"CLOUD_REGION": "us-west"} if cloud.name in VM_CLOUDS else {}),  # a cluster has no region
         "CLOUD_TYPE": "m",
         "WAIT_TIMEOUT": "60s",
         "CML_RUNNER_POLL_SECONDS": "0.2",
@@ -98,8 +94,25 @@ def env(cloud: CloudUnderTest, bb_env: dict[str, str], tmp_path: Any) -> dict[st
 
 
 @pytest.fixture()
-def vm(cloud: CloudUnderTest, bitbucket: FakeBitbucket) -> Iterator[VmStandIn]:
-    standin = VmStandIn(cloud.user_data, f"{bitbucket.root_url}/_fake/oauth2/token").start()
+def env(cloud: CloudUnderTest, bb_env: dict[str, str], tmp_path: Any) -> dict[str, str]:
+    return _env(cloud, bb_env, tmp_path)
+
+
+@pytest.fixture()
+def vm_env(vm_cloud: CloudUnderTest, bb_env: dict[str, str], tmp_path: Any) -> dict[str, str]:
+    return _env(vm_cloud, bb_env, tmp_path)
+
+
+@pytest.fixture()
+def vm(request: pytest.FixtureRequest, bitbucket: FakeBitbucket) -> Iterator[VmStandIn | PodStandIn]:
+    """What plays the instance: the real boot script in a sandbox, or (Kubernetes) the pod's runner container."""
+    cloud: CloudUnderTest = request.getfixturevalue("vm_cloud" if "vm_cloud" in request.fixturenames else "cloud")
+    token_url = f"{bitbucket.root_url}/_fake/oauth2/token"
+    standin: VmStandIn | PodStandIn
+    if isinstance(cloud, KubernetesCloud):
+        standin = PodStandIn(cloud.fake, token_url).start()
+    else:
+        standin = VmStandIn(cloud.user_data, token_url).start()
     yield standin
     standin.stop()
 
@@ -128,9 +141,9 @@ def secrets_in(env: dict[str, str]) -> list[str]:
 
 
 def test_launch_creates_one_tagged_instance_whose_runner_comes_online(
-    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn | PodStandIn
 ) -> None:
-    proc = run_pipe({**env, "LABELS": "cml.runner,gpu-free"})
+    proc = run_pipe({**env, "LABELS": "cml.runner,gpu.free"})
     out = "\n".join(output_lines(proc))
     assert proc.returncode == 0, out
 
@@ -138,10 +151,12 @@ def test_launch_creates_one_tagged_instance_whose_runner_comes_online(
     assert live.instance_type == NATIVE_M[cloud.name]
     [runner] = runners(bitbucket)
     assert runner.status == "ONLINE"
-    assert set(runner.labels) == {"self.hosted", "linux", "cml.runner", "gpu-free", MARKER_LABEL}
+    assert set(runner.labels) == {"self.hosted", "linux", "cml.runner", "gpu.free", MARKER_LABEL}
     assert live.tags[TAG_MANAGED_BY] == "cml-runner-pipe"
     assert live.tags[TAG_RUNNER_UUID] == runner.uuid.strip("{}")
-    assert live.tags[TAG_REPOSITORY] == f"{DEFAULT_WORKSPACE}_{DEFAULT_REPO}"
+    # The repository's UUID names the repository (collision-free), and the scope says where the runner lives.
+    assert live.tags[TAG_REPOSITORY] == bitbucket.repo().uuid.strip("{}")
+    assert live.tags[TAG_RUNNER_SCOPE] == "repository"
     assert int(live.tags[TAG_EXPIRES_AT]) > int(live.tags[TAG_CREATED_AT])
 
     booted = vm.booted[live.id]
@@ -159,11 +174,58 @@ def test_launch_creates_one_tagged_instance_whose_runner_comes_online(
 
 
 # ---------------------------------------------------------------------------------------------
+# 1b. the root disk: at least what the image needs (the GPU images are bigger than the 35 GB default)
+
+def gpu_image_gb(cloud: str) -> int:
+    """What the emulated cloud says its default GPU image needs; the real clouds refuse a smaller disk."""
+    if cloud == "aws":
+        return AMI_ROOT_GB[GPU_AMI]
+    if cloud == "gcp":
+        return next(i[5] for i in GCP_IMAGES if i[0] == "deeplearning-platform-release")
+    from fakes.azure import IMAGE_OS_DISK_GB  # the Azure SDK only for Azure's tests
+
+    return IMAGE_OS_DISK_GB[("microsoft-dsvm", "ubuntu-hpc")]
+
+
+def test_gpu_launch_without_cloud_hdd_size_gets_the_images_size(
+    vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
+) -> None:
+    cloud, env = vm_cloud, vm_env
+    proc = run_pipe({**env, "CLOUD_GPU": "t4"})
+    assert proc.returncode == 0, "\n".join(output_lines(proc))
+    [live] = ours(cloud)
+    assert gpu_image_gb(cloud.name) > 35 and live.disk_gb == gpu_image_gb(cloud.name)
+
+
+def test_cpu_launch_without_cloud_hdd_size_keeps_35_gb(
+    vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
+) -> None:
+    cloud, env = vm_cloud, vm_env
+    proc = run_pipe(env)
+    assert proc.returncode == 0, "\n".join(output_lines(proc))
+    assert [live.disk_gb for live in ours(cloud)] == [35]
+
+
+def test_cloud_hdd_size_below_the_images_size_is_refused_in_one_line_and_leaves_nothing(
+    vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket
+) -> None:
+    cloud, env = vm_cloud, vm_env
+    proc = run_pipe({**env, "CLOUD_GPU": "t4", "CLOUD_HDD_SIZE": "40"})
+    assert proc.returncode == 1
+    line = failure_line(proc)
+    assert "CLOUD_HDD_SIZE" in line and f"{gpu_image_gb(cloud.name)} GB" in line, line
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert_nothing_left(cloud, bitbucket)
+    if cloud.name != "azure":  # AWS and GCP say the image's size before anything is created
+        assert bitbucket.request_count("POST /repositories/{workspace}/{repo_slug}/pipelines-config/runners") == 0
+
+
+# ---------------------------------------------------------------------------------------------
 # 2. reuse
 
 
 def test_reuse_and_reuse_idle_create_nothing_when_a_runner_suits_and_reuse_idle_skips_a_busy_one(
-    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
+    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn | PodStandIn
 ) -> None:
     assert run_pipe(env).returncode == 0
     [runner] = runners(bitbucket)
@@ -190,8 +252,9 @@ def test_reuse_and_reuse_idle_create_nothing_when_a_runner_suits_and_reuse_idle_
 
 
 def test_no_capacity_in_any_zone_is_a_clear_error_and_leaves_nothing(
-    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket
+    vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket
 ) -> None:
+    cloud, env = vm_cloud, vm_env
     cloud.no_capacity()
     proc = run_pipe(env)
     assert proc.returncode == 1, proc.stdout
@@ -205,8 +268,9 @@ def test_no_capacity_in_any_zone_is_a_clear_error_and_leaves_nothing(
 
 
 def test_spot_capacity_shortage_falls_back_to_on_demand(
-    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
+    vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn | PodStandIn
 ) -> None:
+    cloud, env = vm_cloud, vm_env
     cloud.no_capacity(spot_only=True)
     proc = run_pipe({**env, "CLOUD_SPOT": "true"})
     out = "\n".join(output_lines(proc))
@@ -308,15 +372,15 @@ def test_sweep_removes_expired_and_orphaned_instances_and_stale_runners_and_noth
 
     now = int(time.time())
 
-    def tags(runner_uuid: str, *, expires_at: int, repo: str = DEFAULT_REPO) -> dict[str, str]:
-        return our_tags(runner_uuid=runner_uuid, workspace=DEFAULT_WORKSPACE, repo_slug=repo, pipeline="7",
+    def tags(runner_uuid: str, *, expires_at: int, repo: str = bitbucket.repo().uuid) -> dict[str, str]:
+        return our_tags(runner_uuid=runner_uuid, repository_uuid=repo, runner_scope="repository", pipeline="7",
                         created_at=now - 7200, expires_at=expires_at)  # fmt: skip
 
     gone_uuid = "{0badc0de-0000-4000-8000-000000000001}"
     expired = cloud.seed("cml-expired001", tags(online, expires_at=now - 60))  # its runner exists: expiry alone
     orphan = cloud.seed("cml-orphan0001", tags(gone_uuid, expires_at=now + 3600))
     live = cloud.seed("cml-online0001", tags(online, expires_at=now + 3600))
-    other_repo = cloud.seed("cml-otherrepo1", tags(gone_uuid, expires_at=now + 3600, repo="another-repo"))
+    other_repo = cloud.seed("cml-otherrepo1", tags(gone_uuid, expires_at=now + 3600, repo=ANOTHER_REPO_UUID))
     foreign = cloud.seed("team-vm-00001", {"team": "someone-else"})
     before = {i.id for i in cloud.instances()}
     assert {expired, orphan, live, other_repo, foreign} <= before
@@ -336,9 +400,17 @@ def test_sweep_removes_expired_and_orphaned_instances_and_stale_runners_and_noth
 # 5. dry run: the plan, and not one call to Bitbucket or the cloud
 
 
+DRY_RUN_NETWORK = {
+    "aws": "a public IP only if its route out is an internet gateway",
+    "gcp": "external IP yes (ephemeral)",
+    "azure": "public IP yes",
+}
+
+
 def test_dry_run_prints_the_plan_and_calls_nothing(
-    cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket
+    vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket
 ) -> None:
+    cloud, env = vm_cloud, vm_env
     counter = CallCounter().start()
     try:
         calls_before = cloud.calls()
@@ -356,10 +428,45 @@ def test_dry_run_prints_the_plan_and_calls_nothing(
         assert text in out
     hourly = resolve_machine(cloud.name, "m", "").hourly_usd
     assert hourly is not None and f"~${hourly:.3f}/h" in out  # the estimated price, from the catalog
+    # How the instance reaches the internet and what can reach it, on every cloud.
+    [network] = [line for line in out.splitlines() if "Plan: network: " in line]
+    assert DRY_RUN_NETWORK[cloud.name] in network and "inbound: none" in network, network
+    assert "disk: 35 GB, or the image's own size if larger" in out
     assert bitbucket.request_count() == 0
     assert counter.connections == 0
-    assert cloud.calls() == calls_before  # None on AWS: the CallCounter alone answers there
+    assert cloud.calls() == calls_before
     assert cloud.instances() == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The README's GCP example, as written, on a fresh project (default network, no Cloud NAT)
+
+
+def readme_example(title: str) -> dict[str, str]:
+    """The pipe variables of the README example whose heading starts with title."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split(title, 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    steps = [next(iter(s.values())) for s in yaml.safe_load(block)["pipelines"]["custom"]["train-on-spot"]]
+    pipe = steps[0]["script"][0]
+    return {k: str(v) for k, v in pipe["variables"].items() if not str(v).startswith("$")}
+
+
+def test_the_readme_gcp_example_works_as_written_on_a_fresh_project(
+    fake_gcp: FakeGcp, gcp_env: dict[str, str], bb_env: dict[str, str], bitbucket: FakeBitbucket, tmp_path: Any
+) -> None:
+    variables = readme_example("**A spot instance that serves one step, with a bigger disk, on GCP**")
+    assert variables["CLOUD"] == "gcp" and "GCP_EXTERNAL_IP" not in variables
+    cloud = GcpCloud(fake_gcp, gcp_env)
+    standin = VmStandIn(cloud.user_data, f"{bitbucket.root_url}/_fake/oauth2/token").start()
+    try:
+        proc = run_pipe({**gcp_env, **bb_env, **variables, "WAIT_TIMEOUT": "30s", "CML_RUNNER_POLL_SECONDS": "0.2",
+                         "BITBUCKET_PIPE_SHARED_STORAGE_DIR": str(tmp_path)})  # fmt: skip
+    finally:
+        standin.stop()
+    assert proc.returncode == 0, "\n".join(output_lines(proc))
+    [live] = ours(cloud)
+    assert standin.booted[live.id].online
+    assert [r.status for r in runners(bitbucket)] == ["ONLINE"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,6 +491,7 @@ def test_a_run_imports_only_its_own_clouds_sdk(
 
 
 def test_the_contract_covers_every_cloud_the_pipe_offers() -> None:
+    from pipe.config.runner import CLOUDS as OFFERED
     from pipe.providers import _MODULES
 
-    assert set(_MODULES) == set(CLOUDS) == set(NATIVE_M)
+    assert set(_MODULES) == set(CLOUDS) == set(NATIVE_M) == set(SDK_MODULES) == set(OFFERED)

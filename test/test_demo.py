@@ -102,6 +102,11 @@ def cloud_instances(cloud: str, state: dict[str, Any]) -> dict[str, dict[str, st
         }
     if cloud == "gcp":
         return {i["name"]: dict(i.get("labels") or {}) for i in state["instances"] if i["status"] == "RUNNING"}
+    if cloud == "kubernetes":  # a Job of ours whose pod runs
+        running = {p["metadata"]["labels"].get("batch.kubernetes.io/job-name") for p in state["pods"]
+                   if p["status"].get("phase") == "Running"}  # fmt: skip
+        return {j["metadata"]["name"]: dict(j["metadata"]["labels"]) for j in state["jobs"]
+                if j["metadata"]["name"] in running}  # fmt: skip
     out = {}
     for group, content in state["resource_groups"].items():
         for resource in content["resources"]:
@@ -189,7 +194,7 @@ def test_example_pipeline_is_the_seeds_scenario() -> None:
 # ----------------------------------------------------------------------------------------------- the demo
 
 
-@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure", "kubernetes"])
 def test_demo_prints_what_exists_in_the_local_servers(cloud: str, tmp_path: Path) -> None:
     started = time.monotonic()
     demo = run_demo(cloud, tmp_path)
@@ -222,7 +227,7 @@ def test_demo_prints_what_exists_in_the_local_servers(cloud: str, tmp_path: Path
     tags = instances[instance_id]
     assert tags["cml-managed-by"] == "cml-runner-pipe"
     assert tags["cml-runner-uuid"] == runner_uuid.strip("{}")
-    assert tags["cml-repository"] == "acme_ml-seeds"
+    assert (tags["cml-repository"], tags["cml-runner-scope"]) == (bb["uuid"].strip("{}"), "repository")
     [instance_lines] = [v for k, v in demo.sections.items() if k.startswith("The instance")]
     printed_tags = dict(line.strip().split(" = ", 1) for line in instance_lines if " = " in line)
     assert printed_tags == tags

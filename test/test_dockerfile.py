@@ -38,12 +38,12 @@ def test_entrypoint_script_runs_from_any_directory(tmp_path: Path) -> None:
     (tmp_path / "pipe" / "__init__.py").write_text("raise SystemExit('shadowed')\n")
     proc = run_pipe({"CLOUD": "nowhere", "PYTHONPATH": None}, cwd=tmp_path, args=(str(REPO_ROOT / "pipe" / "pipe.py"),))
     assert proc.returncode == 1
-    assert output_lines(proc) == ["✖ CLOUD: 'nowhere' is not valid; use one of aws, gcp, azure"]
+    assert output_lines(proc) == ["✖ CLOUD: 'nowhere' is not valid; use one of aws, gcp, azure, kubernetes"]
 
 
 def test_module_entry_point_matches() -> None:
     proc = run_pipe({"CLOUD": "nowhere"})
-    assert output_lines(proc) == ["✖ CLOUD: 'nowhere' is not valid; use one of aws, gcp, azure"]
+    assert output_lines(proc) == ["✖ CLOUD: 'nowhere' is not valid; use one of aws, gcp, azure, kubernetes"]
 
 
 def test_dockerignore_keeps_the_image_small() -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 from fakes.gcp import FakeGcp, validate
 
 from pipe.providers.base import (
@@ -68,11 +69,44 @@ def test_gpu_spot_launch_creates_exactly_one_instance_as_specified(
     assert body["labels"] == spec.tags
     metadata = {item["key"]: item["value"] for item in body["metadata"]["items"]}
     assert metadata["startup-script"] == spec.user_data
-    assert body["networkInterfaces"] == [{"network": "global/networks/default"}]  # no accessConfigs: no external IP
+    # An ephemeral external IP by default (a fresh project has no Cloud NAT); inbound closed by our rule on the tag.
+    assert body["networkInterfaces"] == [
+        {"network": "global/networks/default", "accessConfigs": [{"name": "external-nat", "type": "ONE_TO_ONE_NAT"}]}
+    ]
+    assert body["tags"] == {"items": ["cml-runner-pipe"]}
     assert "serviceAccounts" not in body  # least privilege by default
     # The adapter really waited: the operation needed two polls, through zoneOperations.wait.
     assert len(fake_gcp.calls("compute.zoneOperations.wait")) == 2
     assert fake_gcp.validation_errors == []
+
+
+@pytest.mark.parametrize("machine_type", ["g2-standard-8", "a2-highgpu-1g", "a3-highgpu-1g"])
+def test_on_demand_types_with_built_in_gpus_terminate_on_host_maintenance(
+    fake_gcp: FakeGcp, gcp_provider: GcpProvider, gcp_spec: Spec, machine_type: str
+) -> None:
+    """g2/a2/a3 carry their GPUs in the type: without TERMINATE GCP refuses the insert (live migration)."""
+    gcp_provider.launch(gcp_spec(instance_type=machine_type, max_lifetime_s=None), ZONE, spot=False)
+
+    body = _insert_body(fake_gcp)
+    assert body["scheduling"] == {"provisioningModel": "STANDARD", "onHostMaintenance": "TERMINATE"}
+    assert "guestAccelerators" not in body
+    assert {i["key"]: i["value"] for i in body["metadata"]["items"]}["install-nvidia-driver"] == "True"
+    assert [i["name"] for i in fake_gcp.instances(ZONE)] == ["cml-a1b2c3d4e5"]
+
+
+def test_the_local_gcp_refuses_a_gpu_type_that_would_live_migrate(fake_gcp: FakeGcp, gcp_spec: Spec) -> None:
+    body = {
+        "name": "cml-g2",
+        "machineType": f"zones/{ZONE}/machineTypes/g2-standard-8",
+        "scheduling": {"provisioningModel": "STANDARD"},
+        "disks": [{"boot": True, "initializeParams": {"sourceImage": gcp_spec().image}}],
+        "networkInterfaces": [{"network": "global/networks/default"}],
+    }
+    url = f"{fake_gcp.url}/compute/v1/projects/{fake_gcp.project}/zones/{ZONE}/instances"
+    answer = requests.post(url, json=body, timeout=5)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"] == "Instances with guest accelerators do not support live migration."
+    assert fake_gcp.instances() == []
 
 
 def test_on_demand_cpu_launch_has_no_gpu_or_spot_settings(
@@ -140,6 +174,81 @@ def test_network_subnetwork_and_external_ip_from_env(
         "subnetwork": "regions/us-west1/subnetworks/runners",
         "accessConfigs": [{"name": "external-nat", "type": "ONE_TO_ONE_NAT"}],
     }
+
+
+def test_default_network_gives_a_way_out_and_closes_inbound_with_one_rule_of_ours(
+    fake_gcp: FakeGcp, gcp_env: dict[str, str], gcp_spec: Spec
+) -> None:
+    """A fresh project: default network, no Cloud NAT. The VM gets an ephemeral external IP; our deny-ingress rule
+    on its tag is created once and kept for later runs."""
+    from_env("us-west1", gcp_env).launch(gcp_spec(), ZONE, spot=False)
+    from_env("us-west1", gcp_env).launch(gcp_spec(name="cml-second0001"), ZONE, spot=False)
+
+    assert fake_gcp.has_egress(ZONE, "cml-a1b2c3d4e5") and fake_gcp.has_egress(ZONE, "cml-second0001")
+    [rule] = fake_gcp.firewalls()
+    assert {k: rule[k] for k in ("name", "direction", "priority", "denied", "sourceRanges", "targetTags")} == {
+        "name": "cml-runner-deny-ingress-default",
+        "direction": "INGRESS",
+        "priority": 0,
+        "denied": [{"IPProtocol": "all"}],
+        "sourceRanges": ["0.0.0.0/0"],
+        "targetTags": ["cml-runner-pipe"],
+    }
+    assert rule["network"].endswith("/global/networks/default")
+    assert len(fake_gcp.calls("compute.firewalls.insert")) == 1
+    assert fake_gcp.validation_errors == []
+    for record in fake_gcp.calls("compute.firewalls.insert"):
+        assert validate("Firewall", record.body, method_id="compute.firewalls.insert") == []
+
+
+def test_without_external_ip_a_cloud_nat_on_the_subnet_is_required_before_anything_is_created(
+    fake_gcp: FakeGcp, gcp_env: dict[str, str], gcp_spec: Spec
+) -> None:
+    env = {**gcp_env, "GCP_EXTERNAL_IP": "false"}
+    with pytest.raises(ProviderError, match=r"^GCP_EXTERNAL_IP: 'false' .* no Cloud NAT .* us-west1"):
+        from_env("us-west1", env).launch(gcp_spec(), ZONE, spot=False)
+    assert fake_gcp.instances() == []
+
+    fake_gcp.add_router("us-west1", "other-net-router", network="other")  # NAT, but on another network
+    fake_gcp.add_router("us-west1", "listed-router", subnetworks=["not-ours"])  # NAT for another subnet only
+    with pytest.raises(ProviderError, match="no Cloud NAT"):
+        from_env("us-west1", env).launch(gcp_spec(), ZONE, spot=False)
+
+    fake_gcp.add_router("us-west1", "nat-router")
+    from_env("us-west1", env).launch(gcp_spec(), ZONE, spot=False)
+    [nic] = _insert_body(fake_gcp)["networkInterfaces"]
+    assert "accessConfigs" not in nic
+    assert fake_gcp.has_egress(ZONE, "cml-a1b2c3d4e5")
+
+
+def test_the_local_gcp_flags_an_instance_that_would_have_no_way_out(
+    fake_gcp: FakeGcp, gcp_provider: GcpProvider, gcp_spec: Spec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the old default did: no external IP on a network without Cloud NAT. GCP accepts the insert; the VM
+    can never reach Bitbucket."""
+    gcp_provider.external_ip = False
+    monkeypatch.setattr(gcp_provider, "_require_nat", lambda: None)
+    gcp_provider.launch(gcp_spec(), ZONE, spot=False)
+    assert fake_gcp.has_egress(ZONE, "cml-a1b2c3d4e5") is False
+
+
+def test_no_right_to_create_our_firewall_rule_says_how_to_fix_it(
+    fake_gcp: FakeGcp, gcp_provider: GcpProvider, gcp_spec: Spec
+) -> None:
+    fake_gcp.fail("firewalls.insert", 403, message="Required 'compute.firewalls.create' permission", times=None)
+    with pytest.raises(ProviderError) as error:
+        gcp_provider.launch(gcp_spec(), ZONE, spot=False)
+    assert "compute.firewalls.create" in str(error.value) and "gcloud compute firewall-rules create" in str(error.value)
+    assert fake_gcp.instances() == []
+
+
+def test_no_right_to_list_routers_is_only_a_warning(
+    fake_gcp: FakeGcp, gcp_env: dict[str, str], gcp_spec: Spec, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_gcp.fail("routers.list", 403, message="Required 'compute.routers.list' permission")
+    from_env("us-west1", {**gcp_env, "GCP_EXTERNAL_IP": "false"}).launch(gcp_spec(), ZONE, spot=False)
+    assert "Could not check for Cloud NAT" in caplog.text
+    assert [i["name"] for i in fake_gcp.instances()] == ["cml-a1b2c3d4e5"]
 
 
 @pytest.mark.parametrize("code", ["ZONE_RESOURCE_POOL_EXHAUSTED", "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pipe.config.pr import DEFAULT_AUTHOR, VARIABLES, PrSettings, load
@@ -60,9 +62,11 @@ def test_bad_values_name_variable_value_and_what_is_allowed(env: dict[str, str],
     assert "\n" not in message
 
 
-def test_all_values_parsed() -> None:
+def test_all_values_parsed(tmp_path: Path) -> None:
+    (tmp_path / "report.md").write_text("# Report\n")
     s = load(
         {
+            "BITBUCKET_CLONE_DIR": str(tmp_path),
             "FILES": "m.bin",
             "BRANCH": "feature/model",
             "TARGET_BRANCH": "develop",
@@ -87,7 +91,7 @@ def test_all_values_parsed() -> None:
         close_source_branch=False,
         merge="squash",
         author="Bot <bot@example.com>",
-        report_file="report.md",
+        report_file=tmp_path.resolve() / "report.md",
     )
 
 

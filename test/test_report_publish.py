@@ -35,7 +35,7 @@ def test_plan_names_are_content_addressed(report_dir: Path) -> None:
         f"[csv](data.csv#L2)\n![live](data:image/png;base64,{b64})\n![gone](plots/missing.png)\n"
         "[web](https://example.com/x.png)\n[dir](plots)\n"
     )
-    plan = publish.plan(text, report_dir)
+    plan = publish.plan(text, report_dir, report_dir)
     digest = hashlib.sha256(PNG).hexdigest()[:16]
     assert f"cml-{digest}-cm.png" in plan.assets
     assert len(plan.assets) == 4  # cm.png once, roc.png, data.csv, the data: image

@@ -72,7 +72,7 @@ def assert_nothing_left(ec2: Any, bitbucket: FakeBitbucket) -> None:
 def test_launch_creates_one_instance_that_boots_the_registered_runner(
     env: dict[str, str], ec2: Any, bitbucket: FakeBitbucket, vm: VmStandIn
 ) -> None:
-    proc = run_pipe({**env, "CLOUD_HDD_SIZE": "60", "LABELS": "cml.runner,gpu-free", "CLOUD_METADATA": "team=ml"})
+    proc = run_pipe({**env, "CLOUD_HDD_SIZE": "60", "LABELS": "cml.runner,gpu.free", "CLOUD_METADATA": "team=ml"})
     out = "\n".join(output_lines(proc))
     assert proc.returncode == 0, out
 
@@ -88,11 +88,16 @@ def test_launch_creates_one_instance_that_boots_the_registered_runner(
     assert volume["Size"] == 60
 
     [runner] = runners(bitbucket)
-    assert set(runner.labels) == {"self.hosted", "linux", "cml.runner", "gpu-free", MARKER_LABEL}
+    assert set(runner.labels) == {"self.hosted", "linux", "cml.runner", "gpu.free", MARKER_LABEL}
     tags = {t["Key"]: t["Value"] for t in raw["Tags"]}
     assert tags["cml-managed-by"] == "cml-runner-pipe"
     assert tags["cml-runner-uuid"] == runner.uuid.strip("{}")
-    assert tags["cml-repository"] == "acme_ml-seeds"
+    assert tags["cml-repository"] == bitbucket.repo().uuid.strip("{}")
+    assert tags["cml-runner-scope"] == "repository"
+    # The disk carries the same tags (moto drops a network-interface TagSpecification, so the ENI's
+    # tags cannot be read back here; the launch asks for them in the same TagSpecifications).
+    found = {t["Key"]: t["Value"] for t in volume.get("Tags", [])}
+    assert (found["cml-repository"], found["cml-runner-scope"]) == (tags["cml-repository"], "repository")
     assert tags["team"] == "ml"
     assert int(tags["cml-expires-at"]) > int(tags["cml-created-at"])
 

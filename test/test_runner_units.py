@@ -6,6 +6,7 @@ import itertools
 import logging
 import os
 import signal
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -13,12 +14,23 @@ import pytest
 from fakes.clock import FakeClock
 
 from pipe.bitbucket.models import Runner
+from pipe.config.parsers import label_problem
+from pipe.config.runner import PIPE_OWN_LABELS, RunnerSettings
+from pipe.config.variables import ConfigError
 from pipe.progress import PROGRESS_EVERY_S, Progress
 from pipe.providers.base import CapacityError, Instance, InstanceSpec, ProviderError
-from pipe.providers.catalog import CatalogError, resolve_location, resolve_machine
-from pipe.runner.decide import STALE_RUNNER_S, NameInUse, decide, plan_sweep
+from pipe.providers.catalog import CatalogError, check_default_gpu_image, resolve_location, resolve_machine
+from pipe.runner.decide import NameInUse, decide
 from pipe.runner.launch import attempts, launch_with_fallback
-from pipe.runner.plan import MARKER_LABEL
+from pipe.runner.leftovers import STALE_RUNNER_S, Listing, stale_runners, triage
+from pipe.runner.plan import (
+    LEGACY_MARKER_LABEL,
+    MARKER_LABEL,
+    PIPE_LABELS,
+    build_plan,
+    is_our_runner,
+    runner_labels,
+)
 from pipe.runner.rollback import Interrupted, Rollback, signals_raise
 from pipe.runner.wait import Clock as WaitClock
 from pipe.runner.wait import RunnerVanished, WaitTimeout, wait_online
@@ -93,6 +105,57 @@ def test_catalog_refuses_impossible_requests_listing_what_is_valid(
     assert hint in str(error.value)
 
 
+@pytest.mark.parametrize(("size", "gpu"), [("m", "v100"), ("xl", "v100"), ("p3.2xlarge", ""), ("g3s.xlarge", "")])
+def test_aws_gpus_older_than_turing_are_refused_with_the_default_image_only(size: str, gpu: str) -> None:
+    variable = "CLOUD_GPU" if gpu else "CLOUD_TYPE"
+    machine = resolve_machine("aws", size, gpu)
+    with pytest.raises(CatalogError) as error:
+        check_default_gpu_image("aws", machine, "", variable)
+    assert str(error.value).startswith(f"{variable}: ")
+    assert "choose CLOUD_GPU a100, a10g, h100, l4, t4" in str(error.value) and "CLOUD_IMAGE" in str(error.value)
+    check_default_gpu_image("aws", machine, "ami-0123456789abcdef0", variable)  # the user's own image: allowed
+    check_default_gpu_image("aws", resolve_machine("aws", "m", "t4"), "", "CLOUD_GPU")
+    check_default_gpu_image("gcp", resolve_machine("gcp", "m", "v100"), "", "CLOUD_GPU")  # the rule is AWS-only
+
+
+def test_root_disk_is_the_larger_of_the_default_and_the_image_and_an_explicit_size_is_never_grown() -> None:
+    default = build_plan(RunnerSettings(cloud="gcp", gpu="t4"), "cml-x", 0)
+    assert (default.disk_gb, default.disk_explicit) == (35, False)
+    assert [default.root_disk_gb(size) for size in (None, 10, 35, 50)] == [35, 35, 35, 50]
+    assert any("disk: 35 GB, or the image's own size if larger" in line for line in default.describe())
+    explicit = build_plan(RunnerSettings(cloud="gcp", gpu="t4", hdd_size_gb=60), "cml-x", 0)
+    assert [explicit.root_disk_gb(size) for size in (None, 50, 60)] == [60, 60, 60]
+    assert "disk: 60 GB" in explicit.describe()
+    with pytest.raises(ConfigError, match=r"^CLOUD_HDD_SIZE: '60' is not valid; the image .*common-cu128.* needs at "
+                       r"least 100 GB; use at least 100, or leave CLOUD_HDD_SIZE unset$"):  # fmt: skip
+        explicit.root_disk_gb(100)
+
+
+@pytest.mark.parametrize(
+    ("settings", "line"),
+    [
+        (RunnerSettings(cloud="aws"), "the default subnet of the zone; a public IP only if its route out is an "
+         "internet gateway, inbound: none (security group cml-runner-pipe has no inbound rule)"),
+        (RunnerSettings(cloud="aws", aws_subnet="subnet-0abc1234", aws_security_group="sg-0abc1234"),
+         "public IP only if subnet subnet-0abc1234's route out is an internet gateway (else its NAT), inbound: what "
+         "security group sg-0abc1234 allows"),
+        (RunnerSettings(cloud="gcp"), "external IP yes (ephemeral), network default, inbound: none (firewall rule "
+         "cml-runner-deny-ingress-default denies all ingress to tag cml-runner-pipe)"),
+        (RunnerSettings(cloud="gcp", gcp_external_ip=False, gcp_network="ml", gcp_subnetwork="runners"),
+         "no external IP, egress via Cloud NAT on runners of network ml (checked at launch), inbound: none "
+         "(firewall rule cml-runner-deny-ingress-ml denies all ingress to tag cml-runner-pipe)"),
+        (RunnerSettings(cloud="azure"), "public IP yes (Standard, static), inbound: none (network security group "
+         "without inbound rules)"),
+        (RunnerSettings(cloud="azure", azure_public_ip=False), "no public IP, egress via Azure's default outbound "
+         "access where the region still offers it, inbound: none"),
+    ],
+)  # fmt: skip
+def test_the_plan_says_how_the_instance_reaches_the_internet_and_what_reaches_it(
+    settings: RunnerSettings, line: str
+) -> None:
+    assert f"network: {line}" in build_plan(settings, "cml-x", 0).describe()
+
+
 def test_regions_generic_native_and_zones() -> None:
     assert resolve_location("aws", "us-west").region == "us-west-1"
     assert resolve_location("aws", "us-east-1a") == resolve_location("aws", "us-east-1a")
@@ -129,7 +192,12 @@ def test_without_reuse_always_provisions_and_a_taken_name_is_an_error() -> None:
 # --- sweep
 
 
-def instance(runner_uuid: str, *, expires: int = NOW + 3600, state: str = "running") -> Instance:
+REPO_UUID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+
+
+def instance(
+    runner_uuid: str, *, expires: int = NOW + 3600, state: str = "running", scope: str = "repository"
+) -> Instance:
     return Instance(
         cloud="aws",
         id=f"i-{runner_uuid}",
@@ -139,7 +207,13 @@ def instance(runner_uuid: str, *, expires: int = NOW + 3600, state: str = "runni
         instance_type="t",
         spot=False,
         state=state,
-        tags={"cml-managed-by": "cml-runner-pipe", "cml-runner-uuid": runner_uuid, "cml-expires-at": str(expires)},
+        tags={
+            "cml-managed-by": "cml-runner-pipe",
+            "cml-runner-uuid": runner_uuid,
+            "cml-repository": REPO_UUID,
+            "cml-runner-scope": scope,
+            "cml-expires-at": str(expires),
+        },
     )
 
 
@@ -147,30 +221,82 @@ OURS = (*LABELS, MARKER_LABEL)
 OLD = "2020-01-01T00:00:00+00:00"
 
 
-def test_sweep_terminates_expired_orphaned_and_stopped_instances_only() -> None:
-    runners = [runner("{live}", labels=OURS), runner("{expired}", labels=OURS), runner("{stopped}", labels=OURS)]
+def test_triage_terminates_what_is_certain_and_looks_up_only_what_the_listing_cannot_vouch_for() -> None:
+    runners = (runner("{live}", labels=OURS), runner("{expired}", labels=OURS), runner("{stopped}", labels=OURS))
     instances = [
         instance("live"),
         instance("expired", expires=NOW - 1),
         instance("gone"),
         instance("stopped", state="stopped"),
+        instance("workspace-one", scope="workspace"),
     ]
-    plan = plan_sweep(runners, instances, NOW)
-    assert sorted(i.id for i, _ in plan.terminate) == ["i-expired", "i-gone", "i-stopped"]
+    sorted_out = triage(instances, Listing("repository", runners, complete=True), NOW)
+    assert sorted(i.id for i, _ in sorted_out.terminate) == ["i-expired", "i-stopped"]
+    # Absent from the listing is not gone: "gone" is looked up; a workspace runner is looked up in its scope.
+    assert [(i.id, scope) for i, scope in sorted_out.look_up] == [
+        ("i-gone", "repository"),
+        ("i-workspace-one", "workspace"),
+    ]
+
+
+def test_triage_sets_aside_instances_with_the_old_lossy_repository_tag() -> None:
+    legacy = instance("old")
+    legacy.tags["cml-repository"] = "acme_ml_seeds"
+    del legacy.tags["cml-runner-scope"]
+    expired_legacy = instance("old-expired", expires=NOW - 1)
+    expired_legacy.tags["cml-repository"] = "acme_ml_seeds"
+    sorted_out = triage([legacy, expired_legacy], None, NOW)
+    assert sorted_out.terminate == [] and sorted_out.look_up == []  # expiry alone does not make it ours
+    assert [i.id for i in sorted_out.legacy] == ["i-old", "i-old-expired"]
+
+
+def test_the_pipes_own_labels_obey_bitbucket_label_rule_and_fit_the_room_config_keeps() -> None:
+    assert PIPE_LABELS == (MARKER_LABEL,) and len(PIPE_LABELS) == PIPE_OWN_LABELS
+    assert [label_problem(label) for label in PIPE_LABELS] == [""]
+    assert label_problem(LEGACY_MARKER_LABEL)  # why it had to change
+
+
+def test_both_markers_make_a_runner_ours_and_nothing_else_does() -> None:
+    assert is_our_runner([*LABELS, MARKER_LABEL]) and is_our_runner([*LABELS, LEGACY_MARKER_LABEL])
+    assert not is_our_runner(LABELS) and not is_our_runner(["cml.runner.pipe2", "cml.runner"])
+
+
+def test_labels_may_not_be_the_pipes_marker() -> None:
+    with pytest.raises(ConfigError, match=r"^LABELS: .*the pipe's own marker label"):
+        runner_labels(("self.hosted", "linux", MARKER_LABEL))
+    assert runner_labels(("self.hosted", "linux", "cml.gpu")) == ("self.hosted", "linux", "cml.gpu", MARKER_LABEL)
+
+
+def test_sweep_still_deletes_stale_runners_registered_with_the_old_marker() -> None:
+    legacy = runner("{legacy}", "OFFLINE", labels=(*LABELS, LEGACY_MARKER_LABEL), updated_on=OLD)
+    current = runner("{current}", "OFFLINE", labels=OURS, updated_on=OLD)
+    stale = stale_runners([legacy, current], set(), NOW)
+    assert sorted(r.uuid for r, _ in stale) == ["{current}", "{legacy}"]
 
 
 def test_sweep_deletes_only_our_stale_down_runners_without_instances() -> None:
     recent = datetime.fromtimestamp(NOW - STALE_RUNNER_S + 60, tz=UTC).isoformat()
     runners = [
         runner("{old-offline}", "OFFLINE", labels=OURS, updated_on=OLD),
-        runner("{recent}", "UNREGISTERED", labels=OURS, created_on=recent),
+        runner("{recent}", "OFFLINE", labels=OURS, updated_on=recent),
+        runner("{never-connected}", "UNREGISTERED", labels=OURS, created_on=recent),
         runner("{foreign}", "OFFLINE", updated_on=OLD),
         runner("{online}", "ONLINE", labels=OURS, updated_on=OLD),
         runner("{with-instance}", "OFFLINE", labels=OURS, updated_on=OLD),
         runner("{busy}", "OFFLINE", labels=OURS, busy=True, updated_on=OLD),
     ]
-    plan = plan_sweep(runners, [instance("with-instance")], NOW)
-    assert [r.uuid for r, _ in plan.delete_runners] == ["{old-offline}"]
+    stale = stale_runners(runners, {"with-instance"}, NOW)
+    assert [r.uuid for r, _ in stale] == ["{old-offline}"]
+
+
+def test_a_runner_that_never_connected_is_stale_only_after_the_longest_launch_wait() -> None:
+    hour_ago = datetime.fromtimestamp(NOW - 3600, tz=UTC).isoformat()
+    day_ago = datetime.fromtimestamp(NOW - 86400, tz=UTC).isoformat()
+    runners = [
+        runner("{booting}", "UNREGISTERED", labels=OURS, created_on=hour_ago),
+        runner("{abandoned}", "UNREGISTERED", labels=OURS, created_on=day_ago),
+    ]
+    assert [r.uuid for r, _ in stale_runners(runners, set(), NOW)] == ["{abandoned}"]
 
 
 # --- launch fallback
@@ -308,3 +434,40 @@ def test_progress_says_what_and_how_long_once_per_interval_whatever_the_poll_rat
     assert len(lines) == 4
     assert lines[0] == "Waiting for Azure to create VM cml-x: 15s elapsed, status InProgress."
     assert lines[-1].startswith("Waiting for Azure to create VM cml-x: 1m00s elapsed")
+
+
+# --- reading the listing only as far as the decision needs
+
+
+class Pages:
+    """runner_pages() stand-in: counts the pages asked for."""
+
+    def __init__(self, pages: list[list[Runner]]) -> None:
+        self.pages = pages
+        self.asked = 0
+
+    def __iter__(self) -> Iterator[tuple[list[Runner], bool]]:
+        for index, page in enumerate(self.pages):
+            self.asked += 1
+            yield page, index < len(self.pages) - 1
+
+
+def test_decide_from_pages_reads_one_page_unless_reuse_or_a_chosen_name_needs_more() -> None:
+    from pipe.runner.decide import decide_from_pages
+
+    pages = Pages([[runner("{a}", labels=("team",))], [runner("{b}", labels=LABELS)], [runner("{c}")]])
+    decision, listing = decide_from_pages(iter(pages), LABELS, scope="repository", name="cml-x",
+                                          check_name=False, reuse=False, reuse_idle=False)  # fmt: skip
+    assert (decision.action, pages.asked, listing.complete) == ("provision", 1, False)
+
+    pages.asked = 0
+    decision, listing = decide_from_pages(iter(pages), LABELS, scope="repository", name="cml-x",
+                                          check_name=False, reuse=False, reuse_idle=True)  # fmt: skip
+    assert (decision.action, decision.runner and decision.runner.uuid, pages.asked) == ("reuse", "{b}", 2)
+    assert not listing.complete and [r.uuid for r in listing.runners] == ["{a}", "{b}"]
+
+    pages.asked = 0
+    with pytest.raises(NameInUse):  # a chosen NAME on the last page
+        decide_from_pages(iter(pages), LABELS, scope="repository", name="cml-{c}",
+                          check_name=True, reuse=False, reuse_idle=False)  # fmt: skip
+    assert pages.asked == 3

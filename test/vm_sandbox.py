@@ -82,14 +82,25 @@ exit 0
 [ "$1" = install ] && cp "$SANDBOX/available/nvidia-smi" "$SANDBOX/bin/nvidia-smi"
 exit 0
 """,
+    # As `nvidia-ctk runtime configure --runtime=docker` does: keep the file, add runtimes.nvidia, and make it
+    # the default only with --set-as-default (NVIDIA container toolkit install guide, "Configuring Docker").
     "nvidia-ctk": r"""
+config=/etc/docker/daemon.json default=
 for a in "$@"; do
   case "$a" in
-    --config=*) printf '{"default-runtime": "nvidia", "runtimes": {"nvidia": {"path": "nvidia-container-runtime"}}}\n' \
-      >"${a#--config=}" ;;
+    --config=*) config="${a#--config=}" ;;
+    --set-as-default) default=1 ;;
   esac
 done
-exit 0
+python3 - "$config" "$default" <<'CTK'
+import json, os, sys
+path, default = sys.argv[1], sys.argv[2]
+config = json.load(open(path)) if os.path.exists(path) else {}
+config.setdefault("runtimes", {})["nvidia"] = {"args": [], "path": "nvidia-container-runtime"}
+if default:
+    config["default-runtime"] = "nvidia"
+json.dump(config, open(path, "w"), indent=4)
+CTK
 """,
 }
 

@@ -1,99 +1,52 @@
-"""HTTP plumbing for the Bitbucket client: auth, timeouts, retries, pagination, error messages.
+"""HTTP plumbing for the Bitbucket client: the origin check, timeouts, retries, redirects, pagination.
 
-Nothing here knows about runners or pull requests; ``client.py`` builds on :class:`Transport`.
+Every request passes through Transport.request: the token goes only to BITBUCKET_API_URL's origin, and a
+POST is not sent again after a failure that may have reached Bitbucket (UncertainWrite). Reading answers
+(shapes, error messages, scopes) is answers.py; credentials are auth.py. Nothing here knows about runners
+or pull requests; ``client.py`` builds on :class:`Transport`.
 """
 
 from __future__ import annotations
 
-import base64
-import email.utils
 import json
 import logging
 import random
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.exceptions
 
-from pipe.bitbucket.errors import BitbucketError
-from pipe.bitbucket.scopes import OPERATION_SCOPES
+from pipe.bitbucket.answers import (
+    Page,
+    RateLimit,
+    answer_value,
+    error_message,
+    json_object,
+    origin,
+    permanent_error,
+    retry_after,
+    scopes_for,
+    shown_origin,
+)
+from pipe.bitbucket.auth import Auth
+from pipe.bitbucket.errors import BitbucketError, UncertainWrite, UnexpectedAnswer
+
+__all__ = ["Auth", "Page", "RateLimit", "Transport", "error_message", "scopes_for"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("pipe.bitbucket")
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
 _TRANSIENT_EXC = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _SECRET_KEY = re.compile(r"secret|password|token$|^authorization$", re.IGNORECASE)
 _REDACTED = "***"
-
-MSG_401 = "Bitbucket rejected the credentials (401): the access token or API token is invalid or expired"
-
-
-class Auth:
-    """Bearer access token, or Basic Atlassian account email + API token."""
-
-    def __init__(self, *, access_token: str = "", email: str = "", api_token: str = "") -> None:
-        if access_token:
-            self._header = f"Bearer {access_token}"
-            self._secrets: tuple[str, ...] = (access_token,)
-            self.variable = "BITBUCKET_ACCESS_TOKEN"
-        elif email and api_token:
-            basic = base64.b64encode(f"{email}:{api_token}".encode()).decode("ascii")
-            self._header = f"Basic {basic}"
-            self._secrets = (api_token, basic)
-            self.variable = "ATLASSIAN_API_TOKEN"
-        else:
-            raise BitbucketError(
-                "No Bitbucket credentials: set BITBUCKET_ACCESS_TOKEN, "
-                "or ATLASSIAN_ACCOUNT_EMAIL and ATLASSIAN_API_TOKEN"
-            )
-
-    @property
-    def header(self) -> str:
-        """The Authorization header value."""
-        return self._header
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Strings that must never appear in a log line or an error message."""
-        return self._secrets
-
-    def __repr__(self) -> str:
-        return f"Auth({self.variable}=***)"
-
-
-_TEMPLATE_RES: list[tuple[re.Pattern[str], str]] = []
-
-
-def _template_for(path: str) -> str | None:
-    """The spec's path template for a concrete API path (relative to the base URL), if any."""
-    if not _TEMPLATE_RES:
-        seen: set[str] = set()
-        for _method, template in OPERATION_SCOPES:
-            if template in seen:
-                continue
-            seen.add(template)
-            parts = re.split(r"(\{[^}]+\})", template)
-            rx = "".join(
-                ("(.+)" if p == "{path}" else "[^/]+") if p.startswith("{") else re.escape(p) for p in parts if p
-            )
-            _TEMPLATE_RES.append((re.compile(rf"^{rx}/?$"), template))
-        # Literal segments beat parameters: /pullrequests/activity before /pullrequests/{id}.
-        _TEMPLATE_RES.sort(key=lambda item: (item[1].count("{"), -len(item[1])))
-    for pattern, found in _TEMPLATE_RES:
-        if pattern.match(path):
-            return found
-    return None
-
-
-def scopes_for(method: str, path: str) -> tuple[str, ...]:
-    """Scopes the operation ``method path`` needs, from the spec-derived table."""
-    template = _template_for(path)
-    if template is None:
-        return ()
-    return OPERATION_SCOPES.get((method.upper(), template), ())
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
@@ -113,47 +66,12 @@ def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
     return value
 
 
-def error_message(resp: requests.Response) -> str:
-    try:
-        body = resp.json()
-    except ValueError:
-        return ""
-    if isinstance(body, dict):
-        err = body.get("error")
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return " ".join(err["message"].split())
-    return ""
-
-
-def _missing_scopes(resp: requests.Response) -> tuple[str, ...]:
-    """Scopes Bitbucket says were required but not granted (error.data / error.detail), if it says so."""
-    try:
-        err = resp.json().get("error", {})
-    except (ValueError, AttributeError):
-        return ()
-    for key in ("data", "detail"):
-        info = err.get(key) if isinstance(err, dict) else None
-        if isinstance(info, dict) and isinstance(info.get("required"), list):
-            granted = set(info.get("granted") or [])
-            return tuple(str(s) for s in info["required"] if s not in granted)
-    return ()
-
-
-def _retry_after(resp: requests.Response | None) -> float | None:
-    if resp is None:
-        return None
-    raw = resp.headers.get("Retry-After")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+def never_sent(exc: Exception) -> bool:
+    """True when the connection failed before the request went out: only then is a POST safe to send again."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 class Transport:
@@ -194,6 +112,7 @@ class Transport:
         self.session.headers.update({"Accept": "application/json", "User-Agent": "cml-runner-pipe"})
         self.repository_hint = repository_hint
         self.request_count = 0
+        self.rate_limit = RateLimit()
         self._secrets: set[str] = set(auth.secrets)
 
     # --- secrets
@@ -207,7 +126,24 @@ class Transport:
 
     # --- URLs
     def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else f"{self.api_url}{path}"
+        """The absolute URL for an API path, or `path` itself if it is a URL on the API's own origin.
+
+        The one check every request passes: the Authorization header goes only to the origin of
+        BITBUCKET_API_URL. A `next` link, a Location header or a redirect naming any other scheme, host
+        or port is refused before anything is sent (CONTRACT-NOTES: origins).
+        """
+        if not (path.startswith("//") or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", path)):
+            return f"{self.api_url}{path}"
+        if origin(path) is None or origin(path) != origin(self.api_url):
+            raise UnexpectedAnswer(
+                f"Bitbucket answered with a link to {shown_origin(path)}, which is not {shown_origin(self.api_url)} "
+                "(BITBUCKET_API_URL): refused, the token is sent only to the API's own host"
+            )
+        return path
+
+    def absolute(self, link: str, answered: str) -> str:
+        """A Location or next link, resolved against the URL that answered with it (it may be relative)."""
+        return urljoin(answered, link)
 
     def _rel(self, url: str) -> str:
         """The path of ``url`` relative to the API base, for messages and scope lookups."""
@@ -229,22 +165,30 @@ class Transport:
         files: Any = None,
         ok: Iterable[int] = (200, 201, 202, 204),
         passthrough: Iterable[int] = (),
+        repeatable: bool | None = None,
     ) -> requests.Response:
         """Send with retries; return the response when its status is in ``ok`` or ``passthrough``.
 
         Other statuses raise :class:`BitbucketError` with a one-line message that says what to fix.
+        ``repeatable`` (default: every method but POST) says whether the request may be sent again after a
+        failure that may have reached Bitbucket (a timeout, a 5xx, a dropped connection); a POST that may
+        have created something raises :class:`UncertainWrite` instead. A 429 or a connection that was never
+        made is retried for every method: nothing was done.
         """
         url = self.url(path)
         rel = self._rel(url)
         accepted = set(ok) | set(passthrough)
+        repeat = method.upper() != "POST" if repeatable is None else repeatable
         start = self._clock()
         slept = 0.0
         attempt = 0
+        redirects = 0
         headers = {"Authorization": self.auth.header}
         while True:
             attempt += 1
             resp: requests.Response | None = None
             failure = ""
+            maybe_done = False
             self.request_count += 1
             self._log_request(method, url, params, json_body, data, files)
             t0 = self._clock()
@@ -258,19 +202,36 @@ class Transport:
                     files=files,
                     headers=headers,
                     timeout=self.timeout_s,
+                    allow_redirects=False,  # followed below, after the origin check
                 )
             except _TRANSIENT_EXC as exc:
                 failure = f"{type(exc).__name__}"
+                maybe_done = not never_sent(exc)
                 log.debug("bitbucket %s %s -> %s after %.3fs", method, rel, failure, self._clock() - t0)
             else:
                 self._log_response(method, rel, resp, self._clock() - t0)
+                self.rate_limit.observe(resp)
                 if resp.status_code in accepted:
                     return resp
+                if resp.status_code in REDIRECT_STATUS:
+                    url = self._redirect(method, rel, url, resp, redirects)
+                    redirects += 1
+                    attempt -= 1  # a redirect is not a failure
+                    params = None  # the Location carries the query
+                    continue
                 if resp.status_code not in RETRYABLE_STATUS:
-                    raise self._permanent_error(method, rel, resp)
+                    raise permanent_error(
+                        method, rel, resp, variable=self.auth.variable, hint=self.repository_hint, scrub=self._scrub
+                    )
                 failure = f"{resp.status_code} {resp.reason or ''}".strip()
+                maybe_done = resp.status_code != 429  # Bitbucket refuses a rate-limited call before doing it
+            if maybe_done and not repeat:
+                raise UncertainWrite(
+                    f"Bitbucket API {method} {rel} failed ({failure}) after the request may have reached Bitbucket",
+                    status=resp.status_code if resp is not None else None,
+                )
             # transient: back off, or give up within the bounds
-            delay = _retry_after(resp)
+            delay = retry_after(resp)
             if delay is None:
                 delay = min(self.backoff_cap_s, self.backoff_base_s * (2 ** (attempt - 1)))
                 delay = delay / 2 + self._rand() * delay / 2  # "equal jitter"
@@ -290,92 +251,105 @@ class Transport:
             self._sleep(delay)
             slept += delay
 
-    def json(self, method: str, path: str, **kwargs: Any) -> Any:
-        resp = self.request(method, path, **kwargs)
-        if not resp.content:
-            return None
-        try:
-            return resp.json()
-        except ValueError as exc:
-            raise BitbucketError(
-                f"Bitbucket API {method} {self._rel(resp.url)} returned a non-JSON body", resp.status_code
-            ) from exc
+    def _redirect(self, method: str, rel: str, url: str, resp: requests.Response, done: int) -> str:
+        """Where a 3xx points, if the token may follow it: the same origin, a GET, a bounded number of hops."""
+        target = self.absolute(resp.headers.get("Location", ""), url)
+        if origin(target) != origin(self.api_url):
+            raise UnexpectedAnswer(
+                f"Bitbucket API {method} {rel} redirected to {shown_origin(target)}, which is not "
+                f"{shown_origin(self.api_url)} (BITBUCKET_API_URL): refused, the token is sent only to the API's host"
+            )
+        if method.upper() not in ("GET", "HEAD") or done >= MAX_REDIRECTS:
+            raise BitbucketError(f"Bitbucket API {method} {rel} answered an unexpected redirect ({resp.status_code})")
+        return target
 
-    def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        """Yield every item of a paginated collection, following ``next`` links."""
-        url: str | None = self.url(path)
-        query: Mapping[str, Any] | None = params
-        while url:
-            page = self.json("GET", url, params=query)
-            if not isinstance(page, dict):
-                return
-            yield from (v for v in page.get("values", []) if isinstance(v, dict))
+    def answer(self, resp: requests.Response, parse: Callable[[dict[str, Any]], T]) -> T:
+        """The response body as a JSON object turned into a model by ``parse``; any other shape is one
+        UnexpectedAnswer naming the call (an HTML page, a list, an empty body, a field of the wrong type)."""
+        call = f"{resp.request.method if resp.request else ''} {self._rel(resp.url)}".strip()
+        return answer_value(json_object(resp, call), parse, call)
+
+    def fetch(self, method: str, path: str, parse: Callable[[dict[str, Any]], T], **kwargs: Any) -> T:
+        return self.answer(self.request(method, path, **kwargs), parse)
+
+    def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """The answer as a JSON object (any other shape is an UnexpectedAnswer naming the call)."""
+        return self.fetch(method, path, lambda data: data, **kwargs)
+
+    def paginate(
+        self, path: str, params: Mapping[str, Any] | None = None, parse: Callable[[dict[str, Any]], T] | None = None
+    ) -> Iterator[Any]:
+        """Yield every item of a paginated collection (parsed by ``parse``), following ``next`` links."""
+        yield from self.items(self.request("GET", path, params=params, ok=(200,)), parse)
+
+    def items(self, resp: requests.Response, parse: Callable[[dict[str, Any]], T] | None = None) -> Iterator[Any]:
+        """The items of a page already answered, then of every page its ``next`` links lead to."""
+        for page in self.pages_from(resp, parse):
+            yield from page.values
+
+    def pages(
+        self, path: str, params: Mapping[str, Any] | None = None, parse: Callable[[dict[str, Any]], T] | None = None
+    ) -> Iterator[Page[Any]]:
+        """A paginated collection page by page; the next page is fetched only when asked for, so a caller that
+        stops early (a match found) pays for the pages it read and no more."""
+        yield from self.pages_from(self.request("GET", path, params=params, ok=(200,)), parse)
+
+    def pages_from(
+        self, resp: requests.Response, parse: Callable[[dict[str, Any]], T] | None = None
+    ) -> Iterator[Page[Any]]:
+        """The page already answered, then every page its ``next`` links lead to, each checked whole (its
+        shape, every item through ``parse``) before it is yielded.
+
+        Every page goes through request(), so a ``next`` link to another origin, on the first page or any
+        later one, is refused before the token goes anywhere.
+        """
+        while True:
+            call = f"GET {self._rel(resp.url)}"
+            page = json_object(resp, call)
+            values = page.get("values", [])
+            if not isinstance(values, list):
+                raise UnexpectedAnswer(f"Bitbucket API {call} answered a page whose values are not a list")
             nxt = page.get("next")
-            url = nxt if isinstance(nxt, str) and nxt else None
-            query = None  # `next` carries the query
-            if url:
-                n = urlsplit(url)
-                if (n.scheme, n.netloc) != (self._base.scheme, self._base.netloc):
-                    raise BitbucketError(
-                        f"Bitbucket pagination pointed outside {self._base.netloc}; refusing to follow"
-                    )
+            if nxt and not isinstance(nxt, str):
+                raise UnexpectedAnswer(f"Bitbucket API {call} answered a page whose next link is not a string")
+            parsed = values if parse is None else [answer_value(value, parse, call) for value in values]
+            yield Page(parsed, bool(nxt))
+            if not nxt:
+                return
+            resp = self.request("GET", self.absolute(nxt, resp.url), ok=(200,))
 
-    # --- errors
-    def _permanent_error(self, method: str, rel: str, resp: requests.Response) -> BitbucketError:
-        status = resp.status_code
-        detail = self._scrub(error_message(resp))
-        if status == 401:
-            return BitbucketError(MSG_401, status)
-        if status == 403:
-            needed = scopes_for(method, rel)
-            missing = _missing_scopes(resp) or needed
-            if missing:
-                what = f"{self.auth.variable} lacks scope {' and '.join(missing)}"
-            else:
-                what = f"{self.auth.variable} lacks a scope this operation needs"
-            msg = f"Bitbucket refused {method} {rel} (403): {what}, or the account has no access to this repository"
-            return BitbucketError(f"{msg} (Bitbucket: {detail})" if detail else msg, status)
-        if status == 404:
-            msg = f"Bitbucket returned 404 for {method} {rel}"
-            if detail:
-                msg += f" ({detail})"
-            repo_level = rel.count("/") <= 3 or not detail or "repositor" in detail.lower()
-            if rel.startswith("/repositories/") and repo_level:
-                msg += f": check BITBUCKET_WORKSPACE / BITBUCKET_REPO_SLUG{self.repository_hint}"
-            elif rel.startswith("/workspaces/") and (not detail or "workspace" in detail.lower()):
-                msg += ": check BITBUCKET_WORKSPACE"
-            return BitbucketError(msg, status)
-        if status == 400:
-            return BitbucketError(f"Bitbucket rejected {method} {rel} (400): {detail or resp.reason}", status)
-        return BitbucketError(f"Bitbucket {method} {rel} failed ({status}): {detail or resp.reason}", status)
+    def back_off(self, attempt: int) -> None:
+        """Wait before attempt number ``attempt + 1``, as a retry does (capped exponential, equal jitter)."""
+        delay = min(self.backoff_cap_s, self.backoff_base_s * (2 ** (attempt - 1)))
+        self._sleep(delay / 2 + self._rand() * delay / 2)
 
-    # --- logging (DEBUG only; every value passes through _scrub)
+    # --- logging (DEBUG only): what was called and how it answered; never a header or a body, which hold
+    # tokens, OAuth secrets of new runners and the user's files.
     def _log_request(self, method: str, url: str, params: Any, json_body: Any, data: Any, files: Any) -> None:
         if not log.isEnabledFor(logging.DEBUG):
             return
-        headers = self._scrub({**self.session.headers, "Authorization": self.auth.header})
-        parts = [f"bitbucket -> {method} {url}", f"headers={headers}"]
+        parts = [f"bitbucket -> {method} {self._scrub(url)}", f"auth={self.auth.kind}"]
         if params:
             parts.append(f"params={self._scrub(dict(params))}")
         if json_body is not None:
-            parts.append(f"json={json.dumps(self._scrub(json_body))[:2000]}")
+            parts.append(f"json body of {len(json.dumps(json_body, default=str)):,} characters")
         if data:
-            parts.append(f"form={self._scrub(dict(data))}")
+            parts.append(f"form fields {sorted(data)}")
         if files:
             names = list(files) if isinstance(files, Mapping) else [f[0] for f in files]
-            parts.append(f"files={names}")
+            parts.append(f"{len(names)} file(s)")
         log.debug(" ".join(parts))
 
     def _log_response(self, method: str, rel: str, resp: requests.Response, elapsed: float) -> None:
         if not log.isEnabledFor(logging.DEBUG):
             return
-        body: Any = ""
-        ctype = resp.headers.get("Content-Type", "")
-        if "json" in ctype and resp.content:
-            try:
-                body = json.dumps(self._scrub(resp.json()))[:2000]
-            except ValueError:
-                body = "<invalid json>"
-        elif resp.content:
-            body = f"<{len(resp.content)} bytes {ctype}>"
-        log.debug("bitbucket <- %s %s %s in %.3fs %s", method, rel, resp.status_code, elapsed, body)
+        ctype = resp.headers.get("Content-Type", "") or "no type"
+        log.debug(
+            "bitbucket <- %s %s %s in %.3fs (%d bytes, %s)",
+            method,
+            rel,
+            resp.status_code,
+            elapsed,
+            len(resp.content),
+            ctype,
+        )

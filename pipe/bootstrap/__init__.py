@@ -1,4 +1,5 @@
-"""What runs on the VM: the boot script (startup.sh) and the idle agent (agent.py) inside it."""
+"""What runs on the VM: the boot script (startup.sh) and the idle agent (agent.py with agent_vm.py) inside it;
+the same agent with agent_pod.py is a Kubernetes pod's one regular container."""
 
 from pipe.bootstrap.render import (
     DEFAULT_RUNNER_IMAGE,
@@ -11,6 +12,7 @@ from pipe.bootstrap.render import (
     runner_env,
     runner_env_from_script,
     shipped_agent,
+    shipped_pod_agent,
 )
 from pipe.bootstrap.steps import BOOT_STEPS, BootStep, boot_budget_s
 
@@ -28,4 +30,5 @@ __all__ = [
     "runner_env",
     "runner_env_from_script",
     "shipped_agent",
+    "shipped_pod_agent",
 ]

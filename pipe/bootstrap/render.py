@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import base64
 import gzip
 import json
 import re
@@ -11,9 +9,14 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipe.bootstrap.shipping import packed, shipped, without_comments
+
 _HERE = Path(__file__).parent
 TEMPLATE = _HERE / "startup.sh"
-AGENT = _HERE / "agent.py"
+AGENT = _HERE / "agent.py"  # the decision, in both programs
+AGENT_VM = _HERE / "agent_vm.py"  # what the VM's agent watches and how it ends the VM
+AGENT_POD = _HERE / "agent_pod.py"  # what the pod's agent watches (the pod ends when it returns)
+GPU_RUNTIME = _HERE / "gpu_runtime.py"
 
 DEFAULT_RUNNER_IMAGE = "docker-public.packages.atlassian.com/sox/atlassian/bitbucket-pipelines-runner:1"
 RUNNER_SERVICE = "cml-runner.service"
@@ -107,20 +110,18 @@ def agent_config(cfg: BootConfig) -> dict[str, object]:
 
 
 def shipped_agent() -> str:
-    """agent.py as shipped: the same code without docstrings and comments (user-data is small)."""
-    tree = ast.parse(AGENT.read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef) and node.body:
-            first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(getattr(first.value, "value", None), str):
-                node.body = node.body[1:] or [ast.Pass()]
-    return "#!/usr/bin/env python3\n# cml-runner idle agent (pipe/bootstrap/agent.py)\n" + ast.unparse(tree) + "\n"
+    """The VM's idle agent program (the startup script installs it as a systemd service)."""
+    return shipped(AGENT, AGENT_VM)
+
+
+def shipped_pod_agent() -> str:
+    """The pod's idle agent program (its one regular container runs it with ``python3 -c``)."""
+    return shipped(AGENT, AGENT_POD)
 
 
 def render_startup_script(cfg: BootConfig) -> str:
     """The boot script text for user-data / startup-script / custom data."""
     _check(cfg)
-    agent_b64 = base64.b64encode(gzip.compress(shipped_agent().encode(), 9, mtime=0)).decode()
     agent_json = json.dumps(agent_config(cfg), indent=1).replace("@ROOT@", "$R").replace("@LIB@", "$LIB")
     values = {
         "@CLOUD@": cfg.cloud,
@@ -129,12 +130,14 @@ def render_startup_script(cfg: BootConfig) -> str:
         "@RUNNER_CONTAINER@": shlex.quote(cfg.runner_container),
         "@MAX_LIFETIME_S@": str(int(cfg.max_lifetime_s)),
         "@LIFETIME_BACKUP_GRACE_S@": str(LIFETIME_BACKUP_GRACE_S),
-        "@AGENT_B64@": "\n".join(agent_b64[i : i + 76] for i in range(0, len(agent_b64), 76)),
+        "@AGENT_B64@": packed(shipped_agent()),
+        # Only GPU machines run it (ensure_gpu); CPU scripts stay small.
+        "@GPU_RUNTIME_B64@": packed(shipped(GPU_RUNTIME)) if cfg.gpu else "",
         "@AGENT_JSON@": agent_json,
         "@RUNNER_ENV@": "\n".join(f"{k}={v}" for k, v in runner_env(cfg).items()),
         "@USER_SCRIPT@": cfg.user_startup_script.rstrip("\n"),
     }
-    text = TEMPLATE.read_text()
+    text = without_comments(TEMPLATE.read_text())
     # One pass, so a value can never be re-substituted (e.g. a user script containing '@GPU@').
     return re.sub("|".join(re.escape(k) for k in values), lambda m: values[m.group(0)], text)
 

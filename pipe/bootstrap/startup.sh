@@ -156,11 +156,17 @@ ensure_gpu() {
     fi
     apt_install nvidia-container-toolkit
   fi
-  # Steps are containers the runner starts through the Docker socket: make the NVIDIA
-  # runtime Docker's default so a step's nvidia-smi sees the GPU without any docker flag.
-  if ! grep -Eq '"default-runtime": *"nvidia"' "$R/etc/docker/daemon.json" 2>/dev/null; then
-    mkdir -p "$R/etc/docker"
-    nvidia-ctk runtime configure --runtime=docker --set-as-default --config="$R/etc/docker/daemon.json"
+  # Steps are containers the runner starts through the Docker socket, with no --gpus flag: register the
+  # NVIDIA runtime, then make our shim (pipe/bootstrap/gpu_runtime.py) Docker's default runtime. It gives
+  # every container that sets no NVIDIA_VISIBLE_DEVICES all GPUs (compute,utility), then runs the NVIDIA one.
+  mkdir -p "$R/etc/docker"
+  grep -q '"nvidia"' "$R/etc/docker/daemon.json" 2>/dev/null ||
+    nvidia-ctk runtime configure --runtime=docker --config="$R/etc/docker/daemon.json"
+  base64 -d <<'CML_GPU_EOF' | gzip -dc >"$OPT/gpu-runtime"
+@GPU_RUNTIME_B64@
+CML_GPU_EOF
+  chmod 755 "$OPT/gpu-runtime"
+  if [ "$(python3 "$OPT/gpu-runtime" --configure-docker "$R/etc/docker/daemon.json")" = changed ]; then
     systemctl restart docker
   fi
 }

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from pipe import paths as clone_paths
 from pipe.bitbucket.client import BitbucketClient, BitbucketError
 from pipe.bitbucket.models import PullRequest
 from pipe.commands import report as report_mode
@@ -79,7 +80,7 @@ def run_pr(
     clone_dir = Path(common.clone_dir)
     local = files.collect(settings.files, clone_dir)
     files.check_size(local)
-    report = _read_report(clone_dir, settings.report_file) if settings.report_file else None
+    report = _read_report(settings.report_file) if settings.report_file else None
     target = settings.target_branch or common.branch
     if not target:
         raise PrError("TARGET_BRANCH: this build has no branch (BITBUCKET_BRANCH is empty); set TARGET_BRANCH")
@@ -139,11 +140,10 @@ def run_pr(
     return PrResult(action=action, branch=n.branch, pr=merged, commit=commit, merged=True)
 
 
-def _read_report(clone_dir: Path, report_file: str) -> str:
+def _read_report(path: Path) -> str:
     """The PR's description: the report, cut at a line (with a note) where it would be too long for Bitbucket."""
-    path = clone_dir / report_file
     try:
-        text = path.read_text(encoding="utf-8")
+        text = clone_paths.read_bytes(path).decode("utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise PrError(f"REPORT_FILE: cannot read {path} ({err})") from None
     return size.fit(text, size.COMMENT_LIMIT)[0]

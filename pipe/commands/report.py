@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from pipe import paths as clone_paths
 from pipe.bitbucket.client import BitbucketClient
 from pipe.bitbucket.models import Comment, PullRequest
 from pipe.commands.clients import bitbucket_client
 from pipe.config.common import CommonSettings
-from pipe.config.report import ReportSettings
+from pipe.config.report import MAX_METRICS_BYTES, ReportSettings
 from pipe.config.variables import ConfigError
 from pipe.report import insights, metrics, preview, publish, size
 from pipe.report.links import find_refs
@@ -82,7 +83,7 @@ def run_report(
         log.warning(message)
 
     source = _read_report(settings.report_file)
-    values = _read_metrics(settings.metrics_file) if settings.metrics_file else None
+    values = settings.metrics  # parsed and checked with the variables, before anything was created
 
     if target is None:
         target, pr, notes = resolve_target(settings.target, build, client)
@@ -90,29 +91,36 @@ def run_report(
             log.info(note)
     log.info(f"Report {settings.report_file.name} goes to {target}")
 
-    # Publish: plan from files, then upload what Downloads lacks (DRY_RUN: only plan).
-    body, images, uploaded, reused = source, {}, [], []
-    url_for = DOWNLOAD_URL.format(workspace=build.workspace, repo_slug=build.repo_slug)
+    # Everything that can be refused is read and checked before the first write (an upload, the comment).
+    plan = publish.PublishPlan()
     if settings.publish or settings.preview_file:
-        plan = publish.plan(source, settings.report_file.parent)
-        if settings.publish:
-            for message in plan.warnings:
-                warn(f"REPORT_FILE: {message}")
-            done = publish.upload(client, plan.assets, url_for=url_for, dry_run=build.dry_run)
-            body = publish.rewrite(source, plan, done.urls)
-            uploaded, reused = done.uploaded, done.reused
-            _log_uploads(log, done, build.dry_run)
-        images = _preview_images(source, plan, done.urls if settings.publish else None)
-
-    # Metrics: the table in the comment, compared with the destination branch.
+        plan = publish.plan(source, settings.report_file.parent, Path(build.clone_dir))
+        for message in plan.warnings:  # a link not published is not inlined in the preview either
+            warn(f"REPORT_FILE: {message}")
     report: insights.InsightsReport | None = None
+    metrics_section = ""
     if values is not None and settings.metrics_file is not None:
         path = _repo_path(settings.metrics_file, build.clone_dir)
         old, baseline = _baseline(client, build, pr, path, warn)
-        body = body.rstrip("\n") + "\n\n" + metrics.table(metrics.diff(path, old, values), baseline)
+        metrics_section = "\n\n" + metrics.table(metrics.diff(path, old, values), baseline)
         report = insights.build(values, settings.thresholds, source=path, watermark_title=settings.watermark_title)
         if report.outcomes:
-            body += "\n**Thresholds** (" + (report.result or "") + "): " + "; ".join(map(str, report.outcomes)) + "\n"
+            metrics_section += (
+                "\n**Thresholds** (" + (report.result or "") + "): " + "; ".join(map(str, report.outcomes)) + "\n"
+            )
+
+    # Publish: upload what Downloads lacks (DRY_RUN: nothing) and point the links there.
+    body, uploaded, reused = source, [], []
+    url_for = DOWNLOAD_URL.format(workspace=build.workspace, repo_slug=build.repo_slug)
+    urls: dict[str, str] | None = None
+    if settings.publish:
+        done = publish.upload(client, plan.assets, url_for=url_for, dry_run=build.dry_run)
+        body = publish.rewrite(source, plan, done.urls)
+        uploaded, reused, urls = done.uploaded, done.reused, done.urls
+        _log_uploads(log, done, build.dry_run)
+    images = _preview_images(source, plan, urls) if settings.preview_file else {}
+    if metrics_section:
+        body = body.rstrip("\n") + metrics_section
 
     # One comment: Bitbucket's size limit, with the full report in Downloads when it is cut.
     limit = size.COMMENT_LIMIT - len(marker_line(settings.watermark_title)) - 2
@@ -146,7 +154,10 @@ def run_report(
         truncated=truncated,
     )
     if settings.preview_file:
-        result.preview = preview.write(settings.preview_file, raw, images)
+        try:
+            result.preview = preview.write(settings.preview_file, raw, images)
+        except OSError as err:  # e.g. a symlink put in its place since the variables were checked
+            raise ConfigError("PREVIEW_FILE", str(settings.preview_file), f"cannot be written ({err})") from None
         log.info(f"Preview: {result.preview[0]} and {result.preview[1]}")
 
     previous = existing(client, target, settings.watermark_title) if settings.update else None
@@ -206,22 +217,11 @@ def post_report(
 
 def _read_report(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return clone_paths.read_bytes(path).decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError("REPORT_FILE", str(path), "the report must be UTF-8 markdown text") from None
     except OSError as err:
         raise ConfigError("REPORT_FILE", str(path), f"cannot be read ({err.strerror})") from None
-
-
-def _read_metrics(path: Path) -> dict[str, metrics.Metric]:
-    try:
-        return metrics.parse(path.read_text(encoding="utf-8"), path.name)
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError("METRICS_FILE", str(path), f"cannot be read ({err})") from None
-    except metrics.MetricsError as err:
-        raise ConfigError(
-            "METRICS_FILE", str(path), f"{err}; use JSON, YAML or `name: value` lines (nested keys are fine)"
-        ) from None
 
 
 def _repo_path(path: Path, clone_dir: str | Path) -> str:
@@ -245,6 +245,9 @@ def _baseline(
     content = client.get_file(head, path)
     if content is None:
         return None, f"none (no `{path}` on `{branch}` at {head[:12]})"
+    if len(content) > MAX_METRICS_BYTES:
+        warn(f"METRICS_FILE: {path} on {branch} is larger than {MAX_METRICS_BYTES:,} bytes; no comparison")
+        return None, f"none ({where} is too large)"
     try:
         return metrics.parse(content.decode("utf-8"), path), where
     except (UnicodeDecodeError, metrics.MetricsError) as err:

@@ -1,9 +1,10 @@
 """COMMAND: runner. Reuse an online runner, or register one, start an instance for it and wait until it is ONLINE.
 
-The story: plan -> (DRY_RUN: print it, stop) -> sweep leftovers -> reuse? ->
-register runner -> render startup script -> launch (spot/zone fallback) ->
-wait for ONLINE. Anything created is rolled back if a later step fails or the
-pipe is stopped.
+The story: plan -> (DRY_RUN: print it, stop) -> reuse? (reading only the listing pages it takes) ->
+a bounded sweep of leftovers -> register runner -> render startup script -> launch (spot/zone
+fallback) -> wait for ONLINE. Anything created is rolled back if a later step fails or the pipe is
+stopped. The Bitbucket and cloud calls of a launch do not grow with the runners and instances others
+have (see pipe/runner/sweep.py).
 """
 
 from __future__ import annotations
@@ -12,29 +13,29 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pipe import log as redaction
 from pipe.bitbucket.client import BitbucketClient, BitbucketError
 from pipe.bitbucket.models import RegisteredRunner, Repository, Runner
-from pipe.bootstrap.render import masked, render_startup_script, render_user_data
-from pipe.commands.clients import bitbucket_client
+from pipe.bootstrap.render import render_user_data
+from pipe.commands.clients import bitbucket_client, checked_uuid
 from pipe.commands.shared import leave_for_later_steps
-from pipe.commands.sweep import sweep
 from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings, random_name
 from pipe.providers import make_provider
-from pipe.providers.base import Instance, InstanceSpec, Provider, ProviderError
+from pipe.providers.base import Instance, InstanceSpec, Provider, ProviderError, ReportsTrouble, WorkloadFailed
 from pipe.providers.tags import repository_tag, runner_tag
-from pipe.runner.decide import NameInUse, decide
+from pipe.runner.decide import NameInUse, decide_from_pages
+from pipe.runner.dry_run import print_dry_run
 from pipe.runner.launch import launch_with_fallback
+from pipe.runner.leftovers import Listing
 from pipe.runner.plan import LaunchPlan, build_plan
 from pipe.runner.rollback import Interrupted, Rollback, signals_raise
+from pipe.runner.step_size import warn_if_too_small
+from pipe.runner.sweep import LAUNCH_CALLS, LAUNCH_CALLS_AFTER_LISTING, at_launch
 from pipe.runner.wait import AVERAGE_EVERY_S, POLL_EVERY_S, wait_online
-
-# DRY_RUN registers nothing: the plan shows this where the runner's uuids will be.
-PLACEHOLDER_UUID = "{00000000-0000-0000-0000-000000000000}"
 
 
 class RunnerFailure(Exception):
@@ -51,25 +52,33 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
     plan = build_plan(settings, settings.name or random_name(), int(time.time()))
     for line in plan.describe():
         log.info("Plan: %s", line)
+    warn_if_too_small(common.clone_dir, plan.labels, plan.machine.instance_type, plan.machine.memory_gib, log)
     if common.dry_run:
-        _print_dry_run(plan, common, log)
+        print_dry_run(plan, repository_uuid=common.repo_uuid, pipeline=_pipeline(common), log=log)
         return "DRY_RUN: nothing was created"
 
     client = bitbucket_client(common, settings.runner_scope)
-    provider = make_provider(plan.cloud, plan.location.region, env)
-    repo_tag = repository_tag(common.workspace, common.repo_slug)
-    runners = client.list_runners()
+    provider = make_provider(plan.cloud, plan.location.region, env, kubernetes=plan.kubernetes)
+    # The step's BITBUCKET_REPO_UUID names our instances; the repository is read only when it is missing,
+    # or for a launch (the runner needs the workspace's UUID): a reuse never reads it.
+    repository = None if common.repo_uuid else client.repository()
+    repo_uuid = common.repo_uuid or checked_uuid(repository, common)
     try:
-        sweep(client, provider, runners, repo_tag, log=log)
-    except (ProviderError, BitbucketError) as problem:  # leftovers must not block a launch
-        log.warning("Sweep skipped: %s", str(problem).splitlines()[0])
-
-    try:
-        decision = decide(
-            runners, plan.requested_labels, name=plan.name, reuse=settings.reuse, reuse_idle=settings.reuse_idle
+        decision, listing = decide_from_pages(
+            client.runner_pages(),
+            plan.requested_labels,
+            scope=settings.runner_scope,
+            name=plan.name,
+            check_name=settings.name_given,
+            reuse=settings.reuse,
+            reuse_idle=settings.reuse_idle,
         )
     except NameInUse as conflict:
         raise RunnerFailure(str(conflict)) from None
+    # A launch that read the whole listing (REUSE, REUSE_IDLE, NAME) and then provisions has spent its calls.
+    read_all = settings.reuse or settings.reuse_idle or settings.name_given
+    calls = LAUNCH_CALLS_AFTER_LISTING if read_all and decision.action == "provision" else LAUNCH_CALLS
+    _sweep(client, provider, repository_tag(repo_uuid), listing, calls, log)
     if decision.action == "reuse" and decision.runner is not None:
         log.info("Reusing runner %s (%s): %s.", decision.runner.name, decision.runner.uuid, decision.reason)
         _share(common, {"runner": decision.runner.name, "uuid": decision.runner.uuid, "reused": True}, log)
@@ -77,7 +86,7 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
     if decision.reason:
         log.info("Provisioning a new runner: %s.", decision.reason)
 
-    launched = _launch(client, provider, plan, common, repo_tag, log)
+    launched = _launch(client, provider, plan, common, repository or client.repository(), repo_uuid, log)
     instance = launched.instance
     price = f"~${plan.machine.hourly_usd:.3f}/h" if plan.machine.hourly_usd is not None else "unknown price"
     market = "spot" if instance.spot else "on-demand"
@@ -109,30 +118,67 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
     return f"Runner {launched.runner.name} is ONLINE on {plan.cloud} instance {instance.id}"
 
 
+def _sweep(
+    client: BitbucketClient,
+    provider: Provider,
+    repo_tag: str,
+    listing: Listing,
+    calls: int,
+    log: logging.Logger,
+) -> None:
+    """Leftovers must not block a launch, nor make it cost more in a busy repository: a bounded sweep."""
+    with signals_raise():
+        try:
+            outcome = at_launch(client, provider, repo_tag, listing, calls=calls, log=log)
+        except (ProviderError, BitbucketError) as problem:
+            log.warning("Sweep skipped: %s", str(problem).splitlines()[0])
+            return
+        except Interrupted as stop:
+            raise RunnerFailure(f"{stop} during the sweep; nothing was launched") from None
+    for trouble in outcome.problems:
+        log.warning("Sweep: %s", trouble)
+    if outcome.left or outcome.stopped:
+        log.info("Sweep at launch left some for COMMAND: sweep (%s).", outcome.left or outcome.stopped)
+
+
 def _launch(
     client: BitbucketClient,
     provider: Provider,
     plan: LaunchPlan,
     common: CommonSettings,
-    repo_tag: str,
+    repository: Repository,
+    repo_uuid: str,
     log: logging.Logger,
 ) -> Launched:
     rollback = Rollback()
+    repo_tag = repository_tag(repo_uuid)
     # The handlers stay installed through the rollback, which ignores further signals itself.
     with signals_raise():
         try:
-            repository = client.repository()
             image = provider.resolve_image(plan.image_request, plan.machine.has_gpu)
+            disk_gb = plan.root_disk_gb(provider.image_disk_gb(image))  # refused here, before anything exists
+            if disk_gb != plan.disk_gb:
+                log.info("Root disk: %d GB, the size of image %s (more than %d GB).", disk_gb, image, plan.disk_gb)
             zones = list(plan.location.zones) or provider.zones(plan.machine.instance_type)
+            created: list[Runner] = []
+
+            def delete_runner() -> None:
+                # A registration whose answer was lost or malformed (no uuid) may still have registered the
+                # runner: then it is found by its name and labels (a NAME given was checked unused above; a
+                # random one is unique).
+                for registered_runner in created or client.runners_named(plan.name, list(plan.labels)):
+                    client.delete_runner(registered_runner.uuid)
+
+            rollback.add(f"delete runner {plan.name}", delete_runner)
             registered = client.create_runner(plan.name, list(plan.labels))
             redaction.register_secret(registered.oauth_client_secret)
             runner = registered.runner
-            rollback.add(f"delete runner {runner.name}", lambda: client.delete_runner(runner.uuid))
+            created.append(runner)
             # Whatever the launch got to create is found by the runner's tag: this covers a stop mid-call.
             rollback.add(
                 f"terminate instances of runner {runner.name}", lambda: _terminate_for(provider, runner, repo_tag)
             )
-            spec = _spec(plan, registered, repository, image, common)
+            spec = _spec(plan, registered, repository, repo_uuid, image, disk_gb, common)
             instance = launch_with_fallback(provider, spec, zones, plan.spot)
             log.info("Instance %s is starting in %s; waiting for the runner to connect.", instance.id, instance.zone)
             poll_every, average_every = _poll_cadence()
@@ -143,6 +189,7 @@ def _launch(
                 what=f"instance {instance.id} booting",
                 poll_every_s=poll_every,
                 average_every_s=average_every,
+                watch=_watcher(provider, instance, log),
             )
             return Launched(online, instance)
         except (Exception, Interrupted) as failure:
@@ -158,8 +205,35 @@ def _launch(
             raise
 
 
+def _watcher(provider: Provider, instance: Instance, log: logging.Logger) -> Callable[[], str | None] | None:
+    """For providers that can see their workload's trouble (ReportsTrouble): each new trouble is one line in the
+    log, and fatal trouble ends the wait (the launch is then rolled back)."""
+    if not isinstance(provider, ReportsTrouble):
+        return None
+    seen: set[str] = set()
+
+    def watch() -> str | None:
+        found = provider.trouble(instance)
+        if found is None:
+            return None
+        if found.message not in seen:
+            seen.add(found.message)
+            log.warning("%s", found.message)
+        if found.fatal:
+            raise WorkloadFailed(found.message)
+        return found.message
+
+    return watch
+
+
 def _spec(
-    plan: LaunchPlan, registered: RegisteredRunner, repository: Repository, image: str, common: CommonSettings
+    plan: LaunchPlan,
+    registered: RegisteredRunner,
+    repository: Repository,
+    repo_uuid: str,
+    image: str,
+    disk_gb: int,
+    common: CommonSettings,
 ) -> InstanceSpec:
     runner = registered.runner
     boot = plan.boot_config(
@@ -169,8 +243,8 @@ def _spec(
         client_id=registered.oauth_client_id,
         client_secret=registered.oauth_client_secret,
     )
-    try:
-        user_data = render_user_data(boot)
+    try:  # a Kubernetes workload is built from boot by the provider: there is no boot script
+        user_data = "" if plan.kubernetes is not None else render_user_data(boot)
     except ValueError as too_big:
         raise RunnerFailure(str(too_big)) from None
     return InstanceSpec(
@@ -178,42 +252,27 @@ def _spec(
         region=plan.location.region,
         instance_type=plan.machine.instance_type,
         image=image,
-        disk_gb=plan.disk_gb,
+        disk_gb=disk_gb,
+        disk_explicit=plan.disk_explicit,
         user_data=user_data,
-        tags=plan.tags(runner_uuid=runner.uuid, **_build(common)),
+        tags=plan.tags(runner_uuid=runner.uuid, repository_uuid=repo_uuid, pipeline=_pipeline(common)),
         accelerator=plan.machine.accelerator,
         accelerator_count=plan.machine.accelerator_count,
         spot_price=plan.spot_price,
         permission_set=plan.permission_set,
         max_lifetime_s=plan.max_lifetime_s,
+        boot=boot,
     )
 
 
-def _build(common: CommonSettings) -> dict[str, str]:
-    return {
-        "workspace": common.workspace,
-        "repo_slug": common.repo_slug,
-        "pipeline": common.build_number or common.pipeline_uuid,
-    }
+def _pipeline(common: CommonSettings) -> str:
+    return common.build_number or common.pipeline_uuid
 
 
 def _terminate_for(provider: Provider, runner: Runner, repo_tag: str) -> None:
-    for instance in provider.list_ours(repo_tag):
-        if instance.runner_uuid == runner_tag(runner.uuid):
-            provider.terminate(instance)
-
-
-def _print_dry_run(plan: LaunchPlan, common: CommonSettings, log: logging.Logger) -> None:
-    boot = plan.boot_config(
-        account_uuid=PLACEHOLDER_UUID,
-        repository_uuid=PLACEHOLDER_UUID,
-        runner_uuid=PLACEHOLDER_UUID,
-        client_id="registered-at-launch",
-        client_secret="registered-at-launch",  # noqa: S106 - a placeholder, masked anyway
-    )
-    tags = plan.tags(runner_uuid=PLACEHOLDER_UUID, **_build(common))
-    log.info("Plan: tags: %s", json.dumps(tags, sort_keys=True))
-    log.info("Plan: startup script (secrets masked):\n%s", masked(render_startup_script(boot)))
+    mine = [i for i in provider.list_ours(repo_tag, with_state=False) if i.runner_uuid == runner_tag(runner.uuid)]
+    if mine:
+        provider.terminate_many(mine)
 
 
 def _poll_cadence() -> tuple[float, float]:

@@ -1,75 +1,64 @@
-"""COMMAND: sweep (also the first act of every launch): remove what runner mode left behind.
+"""COMMAND: sweep: remove what runner mode left behind, everything within budget; run it on a schedule.
 
-Terminates our instances that are past their expires-at, orphaned (their
-runner is gone) or powered off; deletes our runners that are down and have no
-instance. A runner is disabled before it is deleted and re-read, so a step
-that started in between is never cut off (the autoscaler's race fix).
+Terminates this repository's instances that are past their expires-at, orphaned (their runner
+confirmed gone, looked up in the scope it was registered in) or powered off, and deletes our runners
+that are down with no instance. It pages the runner listing with the largest page, terminates
+instances in batches, and stops before Bitbucket's rate limit runs out (a 429, X-RateLimit-NearLimit,
+or its own share of the hour's calls), saying what it did and what it left for the next run.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
-from pipe.bitbucket.client import BitbucketClient
-from pipe.bitbucket.models import Runner
-from pipe.commands.clients import bitbucket_client
+from pipe.commands.clients import bitbucket_client, repository_uuid
 from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings
 from pipe.providers import make_provider
-from pipe.providers.base import Provider
 from pipe.providers.catalog import resolve_location
-from pipe.providers.tags import repository_tag
-from pipe.runner.decide import plan_sweep
+from pipe.providers.tags import legacy_repository_tag, repository_tag
+from pipe.runner.rollback import Interrupted, signals_raise
+from pipe.runner.sweep import BASE_HOURLY_LIMIT, SWEEP_SHARE, Budget, Outcome, Sweeper, read_listing
+
+
+class SweepFailure(Exception):
+    """The sweep could not do what it decided; str() is the one line shown."""
 
 
 def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger, env: Mapping[str, str]) -> str:
     client = bitbucket_client(common, settings.runner_scope)
-    provider = make_provider(settings.cloud, resolve_location(settings.cloud, settings.region).region, env)
-    removed = sweep(
-        client,
-        provider,
-        client.list_runners(),
-        repository_tag(common.workspace, common.repo_slug),
-        log=log,
-        dry_run=common.dry_run,
-    )
-    return f"Sweep finished: {removed[0]} instance(s) terminated, {removed[1]} runner(s) deleted"
+    region = resolve_location(settings.cloud, settings.region).region
+    provider = make_provider(settings.cloud, region, env, kubernetes=settings.kubernetes)
+    budget = Budget(client, int(BASE_HOURLY_LIMIT * SWEEP_SHARE), share=SWEEP_SHARE)
+    with signals_raise():
+        try:
+            tag = repository_tag(repository_uuid(common, client))
+            listing, stopped = read_listing(client, budget)
+            instances = provider.list_ours(tag)
+            # Instances tagged before the UUID tag: candidates only, proven ours (or left) one by one.
+            instances += provider.list_ours(legacy_repository_tag(common.workspace, common.repo_slug))
+            sweeper = Sweeper(client, provider, budget, log=log, dry_run=common.dry_run)
+            if stopped:
+                sweeper.outcome.stopped = stopped
+            outcome = sweeper.run(instances, listing)
+        except Interrupted as stop:
+            raise SweepFailure(f"sweep {stop}; whatever it had disabled was enabled again") from None
+    return _summary(outcome, log, budget.spent)
 
 
-def sweep(
-    client: BitbucketClient,
-    provider: Provider,
-    runners: Sequence[Runner],
-    repo_tag: str,
-    *,
-    log: logging.Logger,
-    dry_run: bool = False,
-) -> tuple[int, int]:
-    """Returns (instances terminated, runners deleted)."""
-    plan = plan_sweep(runners, provider.list_ours(repo_tag), int(time.time()))
-    terminated = deleted = 0
-    for instance, reason in plan.terminate:
-        log.info("Sweep: terminating instance %s (%s)%s", instance.id, reason, " [DRY_RUN]" if dry_run else "")
-        if not dry_run:
-            provider.terminate(instance)
-            terminated += 1
-    for runner, reason in plan.delete_runners:
-        log.info("Sweep: deleting runner %s (%s)%s", runner.name, reason, " [DRY_RUN]" if dry_run else "")
-        if not dry_run and _delete_unless_busy(client, runner, log):
-            deleted += 1
-    return terminated, deleted
-
-
-def _delete_unless_busy(client: BitbucketClient, runner: Runner, log: logging.Logger) -> bool:
-    client.set_runner_state(runner.uuid, "DISABLED")
-    current = client.get_runner(runner.uuid)
-    if current is None:
-        return False
-    if current.busy:
-        log.info("Sweep: runner %s picked up a step meanwhile; leaving it.", runner.name)
-        client.set_runner_state(runner.uuid, "ENABLED")
-        return False
-    client.delete_runner(runner.uuid)
-    return True
+def _summary(outcome: Outcome, log: logging.Logger, calls: int) -> str:
+    for instance in outcome.legacy_left:
+        log.warning(
+            "Instance %s has the old repository tag and its runner is not in this repository: it may be another "
+            "repository's, so it was left alone (terminate it by hand if it is this repository's).",
+            instance.id,
+        )
+    done = f"{len(outcome.terminated)} instance(s) terminated, {len(outcome.deleted)} runner(s) deleted"
+    if outcome.problems:
+        raise SweepFailure(f"Sweep incomplete: {done}; {'; '.join(outcome.problems)}")
+    if outcome.stopped:
+        left = outcome.left or "nothing known"
+        log.warning("Sweep stopped early: %s. Left for the next run: %s.", outcome.stopped, left)
+        return f"Sweep stopped early ({outcome.stopped}): {done}; left for the next run: {left}"
+    return f"Sweep finished: {done} ({calls} Bitbucket calls)"

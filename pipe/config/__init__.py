@@ -13,7 +13,13 @@ from types import ModuleType
 
 from pipe.config.variables import ConfigError, Variable, cerberus_schema
 
-CONFIG_MODULES = ("pipe.config.common", "pipe.config.runner", "pipe.config.report", "pipe.config.pr")
+CONFIG_MODULES = (
+    "pipe.config.common",
+    "pipe.config.runner",
+    "pipe.config.kubernetes",
+    "pipe.config.report",
+    "pipe.config.pr",
+)
 
 # Which settings module each COMMAND loads after the common settings (sweep reuses runner's cloud settings).
 COMMAND_CONFIG = {

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pipe.config.parsers import check_text, parse_bool, parse_choice
+from pipe.config.parsers import check_text, parse_bool, parse_choice, parse_endpoint
 from pipe.config.variables import ConfigError, Variable
 
 COMMANDS = ("runner", "report", "pr", "sweep")
@@ -84,6 +84,8 @@ VARIABLES: tuple[Variable, ...] = (
 )
 
 _SLUG = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+# What names the repository on our instances (the repository tag), so it must be a real UUID.
+_UUID = r"\{?[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}?"
 
 
 @dataclass(frozen=True)
@@ -160,14 +162,13 @@ def load_auth(env: Mapping[str, str]) -> tuple[AuthSettings, tuple[str, ...]]:
 
 
 def _api_url(env: Mapping[str, str]) -> str:
-    url = check_text(
+    url = parse_endpoint(
         "BITBUCKET_API_URL",
         env.get("BITBUCKET_API_URL", ""),
-        max_length=300,
+        example="https://api.bitbucket.org/2.0",
         pattern=r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~/-]*)?",
-        allowed="an http(s) URL such as https://api.bitbucket.org/2.0",
     )
-    return (url or DEFAULT_API_URL).rstrip("/")
+    return url or DEFAULT_API_URL
 
 
 def _required_slug(env: Mapping[str, str], name: str) -> str:
@@ -186,10 +187,34 @@ def _pr_id(env: Mapping[str, str]) -> int | None:
     return int(value)
 
 
+_NOT_IN_A_TOKEN = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def check_tokens(env: Mapping[str, str]) -> None:
+    """Every one-token secret (access tokens, API keys, client secrets) holds no whitespace or control character.
+
+    A line break in a token ends up in an HTTP header, and requests' "Invalid leading whitespace, reserved
+    character(s), or return character(s) in header value" error prints the whole header, token included.
+    Refused here, before any request, with a line that never shows the value.
+    """
+    from pipe.config import all_variables  # the declarations of every mode; imported late (it imports us)
+
+    for variable in all_variables():
+        value = env.get(variable.name, "")
+        if variable.secret and not variable.multiline and value and _NOT_IN_A_TOKEN.search(value):
+            raise ConfigError(
+                variable.name,
+                value,
+                "it contains a space, line break or other control character; copy the value again without them",
+                secret=True,
+            )
+
+
 def load(env: Mapping[str, str]) -> CommonSettings:
     def get(name: str) -> str:
         return env.get(name, "").strip()
 
+    check_tokens(env)
     auth, warnings = load_auth(env)
     commit = check_text(
         "BITBUCKET_COMMIT",
@@ -206,7 +231,13 @@ def load(env: Mapping[str, str]) -> CommonSettings:
         auth=auth,
         workspace=_required_slug(env, "BITBUCKET_WORKSPACE"),
         repo_slug=_required_slug(env, "BITBUCKET_REPO_SLUG"),
-        repo_uuid=check_text("BITBUCKET_REPO_UUID", get("BITBUCKET_REPO_UUID"), max_length=40),
+        repo_uuid=check_text(
+            "BITBUCKET_REPO_UUID",
+            get("BITBUCKET_REPO_UUID"),
+            max_length=38,
+            pattern=_UUID,
+            allowed="a UUID such as {11111111-2222-3333-4444-555555555555}",
+        ),
         commit=commit,
         branch=check_text("BITBUCKET_BRANCH", get("BITBUCKET_BRANCH"), max_length=255),
         pr_id=_pr_id(env),

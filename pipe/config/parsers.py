@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import math
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
 
+from pipe import paths
 from pipe.config.variables import ConfigError
 
 TRUE = frozenset({"true", "yes", "1", "on"})
@@ -41,11 +46,19 @@ _DURATION_UNITS = {
 _DURATION_PART = re.compile(r"\s*(\d+)\s*([a-z]+)\s*")
 DURATION_HELP = "a whole number of seconds or a duration like 30s, 5min, 2h, 1h30m"
 
-# CONTRACT-NOTES: 1-50 characters of lowercase letters, digits, '.', '-', '_'.
-_LABEL = re.compile(r"^[a-z0-9._-]{1,50}$")
-# Labels Bitbucket gives other runner types: on our Linux Docker runner they would route steps wrongly.
-RESERVED_LABELS = frozenset({"windows", "macos", "linux.shell", "linux.arm64"})
+# Runner labels, as Bitbucket's runner UI enforces them (../shared/CONTRACT-NOTES.md, LABELS, corrected):
+# lowercase letters and digits in dot-separated parts, at most 10 custom labels besides self.hosted and linux,
+# none under a reserved prefix. Bitbucket's pipelines schema (check-jsonschema's vendored
+# bitbucket-pipelines.json, `runs_on_item`) caps a label at 50 characters. Sources: docs/sources.md.
+RUNNER_LABEL = re.compile(r"^[a-z0-9]+(\.[a-z0-9]+)*$")
+MAX_LABEL_LENGTH = 50
+MAX_CUSTOM_LABELS = 10
+RESERVED_LABEL_PREFIXES = ("linux.", "bitbucket.", "atlassian.")
 ALWAYS_LABELS = ("self.hosted", "linux")
+# Labels Bitbucket gives other runner types (linux.shell, linux.arm64 fall under the reserved prefix):
+# on our Linux Docker runner they would route steps wrongly.
+OTHER_RUNNER_TYPES = frozenset({"windows", "macos"})
+LABEL_RULE = "lowercase letters and digits in dot-separated parts (cml.gpu, not cml-gpu), 1-50 characters"
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
@@ -124,22 +137,41 @@ def parse_positive_float(name: str, value: str, allowed: str) -> float:
     return number
 
 
-def parse_labels(name: str, value: str, default: str) -> tuple[str, ...]:
-    """self.hosted and linux first (every step routed here needs them), then the user's labels, deduplicated."""
+def label_problem(label: str) -> str:
+    """Why Bitbucket would refuse label as a runner label, or "" when it is fine."""
+    if len(label) > MAX_LABEL_LENGTH or not RUNNER_LABEL.match(label):
+        return f"label {label!r}: use {LABEL_RULE}"
+    prefix = next((p for p in RESERVED_LABEL_PREFIXES if label.startswith(p)), "")
+    if prefix:
+        return f"label {label!r}: labels starting with {prefix!r} are Bitbucket's own"
+    if label in OTHER_RUNNER_TYPES:
+        return f"label {label!r} belongs to another runner type; these runners are linux"
+    return ""
+
+
+def parse_labels(name: str, value: str, default: str, *, pipe_labels: int = 0) -> tuple[str, ...]:
+    """self.hosted and linux first (every step routed here needs them), then the user's labels, deduplicated.
+
+    pipe_labels: how many labels the pipe adds of its own; they count against Bitbucket's limit too.
+    """
     text = value if value.strip() else default
     labels: list[str] = list(ALWAYS_LABELS)
     given = [item.strip() for item in text.split(",")]
     if not any(given):
-        raise ConfigError(name, value, "a comma-separated list of labels, e.g. cml.runner,gpu")
+        raise ConfigError(name, value, "a comma-separated list of labels, e.g. cml.runner,cml.gpu")
     for label in given:
         if not label:
             continue  # a stray or trailing comma
-        if not _LABEL.match(label):
-            raise ConfigError(name, value, f"label {label!r}: each label is 1-50 characters of a-z, 0-9, '.', '-', '_'")
-        if label in RESERVED_LABELS:
-            raise ConfigError(name, value, f"label {label!r} belongs to another runner type; these runners are linux")
+        problem = label_problem(label)
+        if problem:
+            raise ConfigError(name, value, problem)
         if label not in labels:
             labels.append(label)
+    allowed = MAX_CUSTOM_LABELS - pipe_labels
+    custom = len(labels) - len(ALWAYS_LABELS)
+    if custom > allowed:
+        mine = f" (Bitbucket allows {MAX_CUSTOM_LABELS}; the pipe adds {pipe_labels} of its own)" if pipe_labels else ""
+        raise ConfigError(name, value, f"at most {allowed} labels besides self.hosted and linux{mine}; {custom} given")
     return tuple(labels)
 
 
@@ -203,3 +235,54 @@ def check_text(name: str, value: str, *, max_length: int, pattern: str | None = 
     if text and pattern is not None and not re.fullmatch(pattern, text):
         raise ConfigError(name, value, allowed)
     return text
+
+
+def clone_dir_of(env: Mapping[str, str]) -> Path:
+    """Where user paths are relative to: the clone (BITBUCKET_CLONE_DIR), else the working directory."""
+    return Path(env.get("BITBUCKET_CLONE_DIR", "").strip() or os.getcwd())
+
+
+def parse_clone_file(name: str, value: str, clone_dir: Path, *, must_exist: bool = True) -> paths.ClonePath:
+    """A path variable: a regular file inside the clone, outside .git, after symlinks (pipe/paths.py)."""
+    try:
+        return paths.resolve(clone_dir, value, must_exist=must_exist)
+    except paths.PathRefused as why:
+        raise ConfigError(
+            name, value, f"{why}; give a regular file inside the clone directory {clone_dir}, as a relative path"
+        ) from None
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: traffic that never leaves the machine, so plain http is no risk there."""
+    name = host.strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_endpoint(name: str, value: str, *, example: str, pattern: str | None = None) -> str:
+    """An API base URL override: http(s), a host, no user info; plain http:// only for a loopback host.
+
+    A token or cloud key sent over http to another host is readable on the way (CONTRACT-NOTES: origins).
+    """
+    allowed = f"an http(s) URL such as {example}"
+    text = check_text(name, value, max_length=300, pattern=pattern, allowed=allowed)
+    if not text:
+        return ""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number
+    except ValueError:
+        raise ConfigError(name, value, allowed) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        raise ConfigError(name, value, f"{allowed}, with no user name or password in it")
+    if parts.query or parts.fragment:
+        raise ConfigError(name, value, f"{allowed}, with no ?query or #fragment")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(
+            name, value, "plain http:// is accepted only for loopback hosts (127.0.0.0/8, ::1, localhost); use https://"
+        )
+    return text.rstrip("/")

@@ -10,10 +10,12 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, get_args
 
-from pipe.config.parsers import check_text, parse_bool
+from pipe.config.parsers import check_text, clone_dir_of, parse_bool, parse_clone_file
 from pipe.config.variables import ConfigError, Variable
+from pipe.paths import has_git_part
 
 MergeStrategy = Literal["merge_commit", "squash", "fast_forward"]
 MERGE_STRATEGIES: tuple[MergeStrategy, ...] = get_args(MergeStrategy)
@@ -24,8 +26,8 @@ DEFAULT_AUTHOR = "CML Runner <cml-runner@users.noreply.bitbucket.org>"
 VARIABLES: tuple[Variable, ...] = (
     Variable(
         "FILES",
-        "Paths or glob patterns (`**` for any depth) relative to the clone directory: the files to commit. "
-        "A list, or one space-separated string.",
+        "Paths or glob patterns (`**` for any depth) relative to the clone directory: the files to commit, "
+        "regular files inside the clone and never under `.git`. A list, or one space-separated string.",
         required=True,
         modes=("pr",),
         example="['<string>']",
@@ -86,7 +88,7 @@ class PrSettings:
     close_source_branch: bool = True
     merge: MergeStrategy | None = None
     author: str = DEFAULT_AUTHOR
-    report_file: str = ""  # declared by report mode; empty: no report
+    report_file: Path | None = None  # declared by report mode, checked as it checks it (real path); None: no report
 
 
 def check_branch_name(name: str, value: str) -> str:
@@ -117,8 +119,11 @@ def parse_files(env: Mapping[str, str]) -> tuple[str, ...]:
     if not patterns:
         raise ConfigError.missing("FILES", "in pr mode, the paths or glob patterns to commit, e.g. 'model/*.joblib'")
     for pattern in patterns:
-        if pattern.startswith("/") or ".." in pattern.split("/"):
+        if pattern.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", pattern):
             raise ConfigError("FILES", pattern, "paths are relative to the clone directory and stay inside it")
+        if has_git_part(pattern):
+            # .git/config holds the clone's token in its remote URL; pipe/pr/files.py also refuses any match in .git.
+            raise ConfigError("FILES", pattern, "nothing under .git is ever committed (.git/config holds the token)")
     return tuple(patterns)
 
 
@@ -143,5 +148,7 @@ def load(env: Mapping[str, str]) -> PrSettings:
         close_source_branch=parse_bool("CLOSE_SOURCE_BRANCH", get("CLOSE_SOURCE_BRANCH"), default=True),
         merge=next((s for s in MERGE_STRATEGIES if s == merge), None),
         author=author,
-        report_file=get("REPORT_FILE"),
+        report_file=parse_clone_file("REPORT_FILE", get("REPORT_FILE"), clone_dir_of(env)).real
+        if get("REPORT_FILE")
+        else None,
     )

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipe.config import kubernetes as kube_config
+from pipe.config.endpoints import aws_service_endpoints, azure_authority, azure_ca_bundle, endpoint
 from pipe.config.parsers import (
     check_text,
     decode_startup_script,
@@ -26,10 +28,10 @@ from pipe.config.parsers import (
 )
 from pipe.config.variables import ConfigError, Variable
 
-CLOUDS = ("aws", "gcp", "azure")
+CLOUDS = ("aws", "gcp", "azure", "kubernetes")
 RUNNER_SCOPES = ("repository", "workspace")
 DEFAULT_LABELS = "cml.runner"
-DEFAULT_HDD_GB = 35  # CML's (TPI's) default root disk
+DEFAULT_HDD_GB = 35  # CML's (TPI's) default root disk; grown at launch to what the image needs
 MAX_HDD_GB = 16384  # the largest root disk any of the three clouds allows
 # AWS caps user data at 16 KB and the pipe's own bootstrap shares it.
 MAX_STARTUP_SCRIPT_BYTES = 8192
@@ -37,6 +39,9 @@ MAX_LIFETIME_LIMIT_S = 30 * 86400
 MAX_WAIT_TIMEOUT_S = 2 * 3600
 # Our tags (pipe/providers/base.py TAG_*) all start with this; users must not fake them.
 RESERVED_TAG_PREFIX = "cml-"
+# The runner gets one label of the pipe's own (pipe/runner/plan.py MARKER_LABEL): it counts against Bitbucket's
+# limit of custom labels, so LABELS may hold one fewer.
+PIPE_OWN_LABELS = 1
 _NAME_PATTERN = r"[a-z]([a-z0-9-]{0,48}[a-z0-9])?"
 _BASE36 = string.digits + string.ascii_lowercase
 
@@ -45,7 +50,10 @@ _RUNNER_SWEEP = ("runner", "sweep")
 
 VARIABLES: tuple[Variable, ...] = (
     Variable(
-        "CLOUD", "The cloud to start the instance on: `aws`, `gcp` or `azure`.", required=True, modes=_RUNNER_SWEEP
+        "CLOUD",
+        "Where to start the runner: `aws`, `gcp` or `azure` (a VM), or `kubernetes` (a Job on your cluster).",
+        required=True,
+        modes=_RUNNER_SWEEP,
     ),
     Variable(
         "CLOUD_REGION",
@@ -69,7 +77,12 @@ VARIABLES: tuple[Variable, ...] = (
         "Maximum spot price in USD per hour; unset (or CML's -1) means up to the on-demand price. Not on GCP.",
         default="on-demand price",
     ),
-    Variable("CLOUD_HDD_SIZE", "Root disk size in GB.", default=str(DEFAULT_HDD_GB), example="'<integer>'"),
+    Variable(
+        "CLOUD_HDD_SIZE",
+        "Root disk size in GB; at least what the image needs (GPU images need more than 35).",
+        default=f"the larger of {DEFAULT_HDD_GB} and the image's own size",
+        example="'<integer>'",
+    ),
     Variable(
         "CLOUD_IMAGE",
         "Boot image: AWS AMI id or name pattern, GCP `project/family` or image link, Azure "
@@ -116,7 +129,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SINGLE", "Terminate the instance after its first step.", default="false", example="'<boolean>'"),
     Variable(
         "LABELS",
-        "Comma-separated runner labels (a-z, 0-9, `.`, `-`, `_`); `self.hosted` and `linux` are always added.",
+        "Comma-separated runner labels: lowercase letters and digits in dot-separated parts (`cml.gpu`, not "
+        "`cml-gpu`), at most 9 (the pipe adds its own marker label), none starting with `linux.`, `bitbucket.` or "
+        "`atlassian.`; `self.hosted` and `linux` are always added.",
         default=DEFAULT_LABELS,
     ),
     Variable("NAME", "Runner and instance name: lowercase letters, digits, `-`.", default="cml-<10 random characters>"),
@@ -146,10 +161,11 @@ VARIABLES: tuple[Variable, ...] = (
         "GCP_CREDENTIALS",
         "GCP service account key JSON (raw or base64). `GOOGLE_CREDENTIALS` is accepted too.",
         secret=True,
+        multiline=True,
         modes=_RUNNER_SWEEP,
         example="$GCP_CREDENTIALS",
     ),
-    Variable("GOOGLE_CREDENTIALS", "Same as GCP_CREDENTIALS.", secret=True, modes=_RUNNER_SWEEP),
+    Variable("GOOGLE_CREDENTIALS", "Same as GCP_CREDENTIALS.", secret=True, multiline=True, modes=_RUNNER_SWEEP),
     Variable(
         "GOOGLE_APPLICATION_CREDENTIALS", "Path to a GCP key file, instead of GCP_CREDENTIALS.", modes=_RUNNER_SWEEP
     ),
@@ -165,8 +181,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("GCP_SUBNETWORK", "GCP subnetwork for the instance.", modes=_RUNNER_SWEEP),
     Variable(
         "GCP_EXTERNAL_IP",
-        "Give the GCP instance an external IP.",
-        default="false",
+        "Give the GCP instance an ephemeral external IP, its way to Bitbucket (inbound stays closed: a firewall rule "
+        "of the pipe's denies all ingress to the runners' network tag). `false` for networks with Cloud NAT, which "
+        "the pipe then checks for.",
+        default="true",
         modes=_RUNNER_SWEEP,
         example="'<boolean>'",
     ),
@@ -208,9 +226,9 @@ class RunnerSettings:
     gpu: str = ""  # "" = none; generic (t4, a10g, ...) or native
     spot: bool = False
     spot_price: float | None = None  # None = up to on-demand
-    hdd_size_gb: int = DEFAULT_HDD_GB
+    hdd_size_gb: int | None = None  # None = CLOUD_HDD_SIZE not given: DEFAULT_HDD_GB, or the image's size if larger
     image: str = ""  # "" = the provider's default
-    startup_script: str = ""  # decoded text
+    startup_script: str = field(default="", repr=False)  # decoded text; user data, never in a log line
     permission_set: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     idle_timeout_s: int | None = 300  # None = never
@@ -220,6 +238,7 @@ class RunnerSettings:
     single: bool = False
     labels: tuple[str, ...] = ("self.hosted", "linux", DEFAULT_LABELS)
     name: str = ""
+    name_given: bool = False  # NAME was set: the launch must check it is free on every page of the listing
     wait_timeout_s: int = 600
     runner_scope: Literal["repository", "workspace"] = "repository"
     aws_oidc_role_arn: str = ""
@@ -227,10 +246,15 @@ class RunnerSettings:
     aws_endpoint_url: str = ""
     gcp_compute_endpoint: str = ""
     azure_resource_manager_endpoint: str = ""
-    gcp_external_ip: bool = False
+    azure_authority_host: str = ""
+    azure_ca_bundle: str = ""  # only with an overridden loopback endpoint
+    gcp_external_ip: bool = True
+    gcp_network: str = ""  # "" = default
+    gcp_subnetwork: str = ""
     azure_public_ip: bool = True
     aws_subnet: str = ""
     aws_security_group: str = ""
+    kubernetes: kube_config.KubernetesSettings | None = None  # CLOUD: kubernetes only
 
 
 def random_name() -> str:
@@ -277,6 +301,8 @@ def _image(value: str, cloud: str) -> str:
 
 
 def _permission_set(value: str, cloud: str) -> str:
+    if cloud == "kubernetes":
+        return ""  # refused with its own line before (pipe.config.kubernetes.NOT_ON_KUBERNETES)
     allowed = {
         "aws": (
             r"arn:aws[a-z-]*:iam::\d{12}:instance-profile/[\w+=,.@/-]+|[\w+=,.@-]{1,128}",
@@ -309,8 +335,13 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         return env.get(name, "").strip()
 
     if not get("CLOUD"):
-        raise ConfigError.missing("CLOUD", "the cloud to start the runner on: aws, gcp or azure")
+        raise ConfigError.missing("CLOUD", "where to start the runner: aws, gcp, azure or kubernetes")
+    aws_service_endpoints(env)
     cloud = parse_choice("CLOUD", get("CLOUD"), CLOUDS, "")
+    if cloud == "kubernetes":
+        kube_config.refuse_vm_options(env)
+    else:
+        kube_config.refuse_on_other_clouds(env)
     spot = parse_bool("CLOUD_SPOT", get("CLOUD_SPOT"))
     reuse = parse_bool("REUSE", get("REUSE"))
     reuse_idle = parse_bool("REUSE_IDLE", get("REUSE_IDLE"))
@@ -328,6 +359,8 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
             f"must be longer than IDLE_TIMEOUT ({idle}s), or the idle timeout could never fire",
         )
     wait = parse_finite_duration("WAIT_TIMEOUT", get("WAIT_TIMEOUT"), default="10min", max_s=MAX_WAIT_TIMEOUT_S)
+    gpu = _gpu(get("CLOUD_GPU"))
+    kubernetes = kube_config.load(env, gpu=bool(gpu)) if cloud == "kubernetes" else None
 
     name = check_text(
         "NAME",
@@ -352,14 +385,16 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
     )
     return RunnerSettings(
         cloud=cloud,
-        region=region,
+        region=kubernetes.namespace if kubernetes else region,
         instance_type=instance_type,
-        gpu=_gpu(get("CLOUD_GPU")),
+        gpu=gpu,
         spot=spot,
         spot_price=_spot_price(env, cloud, spot),
         hdd_size_gb=parse_int(
             "CLOUD_HDD_SIZE", get("CLOUD_HDD_SIZE"), default=DEFAULT_HDD_GB, minimum=10, maximum=MAX_HDD_GB, unit="GB"
-        ),
+        )
+        if get("CLOUD_HDD_SIZE")
+        else None,
         image=_image(get("CLOUD_IMAGE"), cloud),
         startup_script=decode_startup_script(
             "CLOUD_STARTUP_SCRIPT", env.get("CLOUD_STARTUP_SCRIPT", ""), MAX_STARTUP_SCRIPT_BYTES
@@ -371,8 +406,9 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         reuse=reuse,
         reuse_idle=reuse_idle,
         single=single,
-        labels=parse_labels("LABELS", env.get("LABELS", ""), DEFAULT_LABELS),
+        labels=parse_labels("LABELS", env.get("LABELS", ""), DEFAULT_LABELS, pipe_labels=PIPE_OWN_LABELS),
         name=name or random_name(),
+        name_given=bool(name),
         wait_timeout_s=wait,
         runner_scope="workspace"
         if parse_choice("RUNNER_SCOPE", get("RUNNER_SCOPE"), RUNNER_SCOPES, "repository") == "workspace"
@@ -391,12 +427,28 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
             pattern=r"[a-z][a-z0-9-]{4,28}[a-z0-9]",
             allowed="a GCP project id: 6-30 lowercase letters, digits and '-'",
         ),
-        aws_endpoint_url=_endpoint("AWS_ENDPOINT_URL", get("AWS_ENDPOINT_URL")),
-        gcp_compute_endpoint=_endpoint("GCP_COMPUTE_ENDPOINT", get("GCP_COMPUTE_ENDPOINT")),
-        azure_resource_manager_endpoint=_endpoint(
+        aws_endpoint_url=endpoint("AWS_ENDPOINT_URL", get("AWS_ENDPOINT_URL")),
+        gcp_compute_endpoint=endpoint("GCP_COMPUTE_ENDPOINT", get("GCP_COMPUTE_ENDPOINT")),
+        azure_resource_manager_endpoint=endpoint(
             "AZURE_RESOURCE_MANAGER_ENDPOINT", get("AZURE_RESOURCE_MANAGER_ENDPOINT")
         ),
-        gcp_external_ip=parse_bool("GCP_EXTERNAL_IP", get("GCP_EXTERNAL_IP")),
+        azure_authority_host=azure_authority(get("AZURE_AUTHORITY_HOST")),
+        azure_ca_bundle=azure_ca_bundle(env),
+        gcp_external_ip=parse_bool("GCP_EXTERNAL_IP", get("GCP_EXTERNAL_IP"), default=True),
+        gcp_network=check_text(
+            "GCP_NETWORK",
+            get("GCP_NETWORK"),
+            max_length=300,
+            pattern=r"https://\S+|[a-z][-a-z0-9/]*",
+            allowed="a VPC network name such as default, or its link",
+        ),
+        gcp_subnetwork=check_text(
+            "GCP_SUBNETWORK",
+            get("GCP_SUBNETWORK"),
+            max_length=300,
+            pattern=r"https://\S+|[a-z][-a-z0-9/]*",
+            allowed="a subnetwork name, or its link",
+        ),
         azure_public_ip=parse_bool("AZURE_PUBLIC_IP", get("AZURE_PUBLIC_IP"), default=True),
         aws_subnet=_aws_only(
             "CLOUD_AWS_SUBNET",
@@ -412,6 +464,7 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
             r"sg-[0-9a-f]{8,17}|[\w .:/()#,@\[\]+=&;{}!$*-]{1,255}",
             "a security group id like sg-0abc1234, or a group name",
         ),
+        kubernetes=kubernetes,
     )
 
 
@@ -420,10 +473,3 @@ def _aws_only(name: str, value: str, cloud: str, pattern: str, allowed: str) -> 
     if text and cloud != "aws":
         raise ConfigError(name, value, "only with CLOUD: 'aws'")
     return text
-
-
-def _endpoint(name: str, value: str) -> str:
-    url = check_text(
-        name, value, max_length=300, pattern=r"https?://[^\s/]+(/\S*)?", allowed="an http(s) URL (for tests)"
-    )
-    return url.rstrip("/")

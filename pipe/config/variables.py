@@ -63,6 +63,9 @@ class Variable:
     testing: bool = False
     # Modes among `modes` where a required variable is optional (REPORT_FILE in pr mode).
     optional_in: tuple[str, ...] = ()
+    # A secret whose value may span lines (a key file's JSON). Every other secret is one token: whitespace or a
+    # control character in it is refused at load (pipe/config/common.py check_tokens).
+    multiline: bool = False
 
     def is_required(self, mode: str) -> bool:
         return self.required and mode not in self.optional_in

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipe import paths
 from pipe.bitbucket.client import SRC_MAX_COMMIT_BYTES
 from pipe.pr import PrError
 
@@ -25,31 +26,38 @@ class LocalFile:
 def collect(patterns: Iterable[str], clone_dir: Path) -> list[LocalFile]:
     """Every file the patterns match (a matched directory brings all files under it), sorted by path.
 
-    A pattern that matches nothing is an error naming it; so is a match that leads outside the clone.
+    A pattern that matches nothing is an error naming it; so is a match that leads outside the clone or into
+    .git, or is not a regular file (pipe/paths.py: the rule every path the pipe reads follows).
     """
-    root = Path(os.path.realpath(clone_dir))
+    root = paths.clone_root(clone_dir)
     found: dict[str, LocalFile] = {}
     for pattern in patterns:
         matches = glob.glob(pattern, root_dir=root, recursive=True)
-        files = [f for m in matches for f in _files_under(root, root / m)]
-        if not files:
+        candidates = [f for m in matches for f in _files_under(root, root / m)]
+        if not candidates:
             raise PrError(f"FILES: {pattern!r} matches no file in the clone directory {root}")
-        for source in files:
+        for source in candidates:
             path = _repo_path(root, source, pattern)
-            found[path] = LocalFile(path=path, source=source, size=source.stat().st_size)
+            try:
+                real = paths.resolve(root, path).real
+            except paths.PathRefused as why:
+                raise PrError(f"FILES: {pattern!r} matches {path}, which is refused: {why}") from None
+            found[path] = LocalFile(path=path, source=real, size=real.stat().st_size)
     return [found[p] for p in sorted(found)]
 
 
 def _files_under(root: Path, match: Path) -> list[Path]:
+    """A matched file, or the files under a matched directory; a directory's own .git is skipped, not refused."""
     if match.is_dir():
-        return sorted(p for p in match.rglob("*") if p.is_file() and ".git" not in p.relative_to(root).parts)
-    return [match] if match.is_file() else []
+        return sorted(
+            p for p in match.rglob("*") if p.is_file() and not paths.has_git_part(p.relative_to(root).as_posix())
+        )
+    return [match] if match.is_file() or match.is_symlink() else []
 
 
 def _repo_path(root: Path, source: Path, pattern: str) -> str:
     normal = Path(os.path.normpath(source))
-    real = Path(os.path.realpath(source))
-    if not normal.is_relative_to(root) or not real.is_relative_to(root):
+    if not normal.is_relative_to(root):
         raise PrError(f"FILES: {pattern!r} leads to {source}, outside the clone directory {root}")
     return normal.relative_to(root).as_posix()
 
@@ -72,4 +80,4 @@ def _mb(size: int) -> str:
 
 
 def read(files: list[LocalFile]) -> dict[str, bytes]:
-    return {f.path: f.source.read_bytes() for f in files}
+    return {f.path: paths.read_bytes(f.source) for f in files}

@@ -9,13 +9,15 @@ terminates itself on shutdown.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from pipe import log as redaction
 from pipe.providers.base import (
     TAG_MANAGED_BY,
     TAG_MANAGED_BY_VALUE,
@@ -27,6 +29,7 @@ from pipe.providers.base import (
 )
 from pipe.providers.catalog import DEFAULT_IMAGES
 
+log = logging.getLogger("pipe.providers.aws")
 SECURITY_GROUP_NAME = "cml-runner-pipe"
 CANONICAL_OWNER = "099720109477"
 AMAZON_OWNER = "amazon"
@@ -43,6 +46,11 @@ _CAPACITY_CODES = {
     "Unsupported",
 }
 _LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
+# DescribeInstances serves at most 1,000 per page (MaxResults 5-1000): ask for the largest page.
+_LIST_PAGE = 1000
+# TerminateInstances takes "up to 1000 instance IDs. We recommend breaking up this request into smaller
+# batches" (EC2 API reference, TerminateInstances, InstanceIds).
+TERMINATE_BATCH = 100
 _STATE = {"shutting-down": "stopping"}
 
 
@@ -61,6 +69,7 @@ def from_env(region: str, env: Mapping[str, str]) -> AwsProvider:
             "AWS_OIDC_ROLE_ARN is set but the step has no BITBUCKET_STEP_OIDC_TOKEN: add 'oidc: true' to the step"
         )
     sts = boto3.client("sts", region_name=region, aws_access_key_id="", aws_secret_access_key="")
+    log_calls(sts)
     try:
         credentials = sts.assume_role_with_web_identity(
             RoleArn=role_arn,
@@ -73,6 +82,9 @@ def from_env(region: str, env: Mapping[str, str]) -> AwsProvider:
             f"AWS_OIDC_ROLE_ARN: could not assume {role_arn} with the step's OIDC token "
             f"({_code(error)}); check the role's trust policy names Bitbucket's OIDC provider"
         ) from None
+    # Working keys for an hour: masked in all output from here on, like the variables' own secrets.
+    for key in ("AccessKeyId", "SecretAccessKey", "SessionToken"):
+        redaction.register_secret(str(credentials.get(key, "")))
     session = boto3.session.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
@@ -94,6 +106,8 @@ class AwsProvider:
         # Capacity errors come back as HTTP 500: standard mode retries them 3 times (AWS_MAX_ATTEMPTS
         # overrides), then the zone fallback moves on.
         self._ec2: Any = session.client("ec2", config=Config(retries={"mode": "standard"}))
+        self._described: dict[str, dict[str, Any]] = {}  # AMI id -> describe_images entry
+        log_calls(self._ec2)
 
     def zones(self, instance_type: str) -> list[str]:
         offerings = self._call(
@@ -129,6 +143,17 @@ class AwsProvider:
         if not images:
             raise ProviderError(f"{variable}: no x86_64 AMI named {requested!r} in {self.region}")
         return str(max(images, key=lambda image: image.get("CreationDate", ""))["ImageId"])
+
+    def image_disk_gb(self, image: str) -> int | None:
+        """The size of the AMI's root snapshot: a smaller root volume fails with InvalidBlockDeviceMapping
+        ("Volume of size 35GB is smaller than snapshot 'snap-...', expect size >= 100GB")."""
+        described = self._image(image)
+        root = described.get("RootDeviceName")
+        for mapping in described.get("BlockDeviceMappings", []):
+            size = mapping.get("Ebs", {}).get("VolumeSize")
+            if mapping.get("DeviceName") == root and size:
+                return int(size)
+        return None
 
     def launch(self, spec: InstanceSpec, zone: str, spot: bool) -> Instance:
         subnet = self._given_subnet() if self.subnet_id else self._default_subnet(zone)
@@ -186,7 +211,8 @@ class AwsProvider:
             raise _explain(error, "run_instances") from None
         return _instance(created, self.region)
 
-    def list_ours(self, repository_tag: str | None = None) -> list[Instance]:
+    def list_ours(self, repository_tag: str | None = None, *, with_state: bool = True) -> list[Instance]:
+        """One DescribeInstances per 1,000 of ours (the state comes with it: with_state changes nothing)."""
         filters = [
             {"Name": f"tag:{TAG_MANAGED_BY}", "Values": [TAG_MANAGED_BY_VALUE]},
             {"Name": "instance-state-name", "Values": _LIVE_STATES},
@@ -196,7 +222,7 @@ class AwsProvider:
         instances: list[Instance] = []
         paginator = self._ec2.get_paginator("describe_instances")
         try:
-            for page in paginator.paginate(Filters=filters):
+            for page in paginator.paginate(Filters=filters, PaginationConfig={"PageSize": _LIST_PAGE}):
                 for reservation in page["Reservations"]:
                     instances.extend(_instance(raw, self.region) for raw in reservation["Instances"])
         except (ClientError, BotoCoreError) as error:
@@ -215,6 +241,23 @@ class AwsProvider:
                 return
             raise _explain(error, "terminate_instances") from None
 
+    def terminate_many(self, instances: Sequence[Instance], *, wait: bool = True) -> None:
+        """One TerminateInstances per batch (EC2 never waits: ``wait`` changes nothing). It is idempotent for
+        instances already terminated, but one unknown id fails the whole request ("none of the instances
+        are terminated"): then one by one."""
+        ids = [instance.id for instance in instances]
+        for start in range(0, len(ids), TERMINATE_BATCH):
+            batch = ids[start : start + TERMINATE_BATCH]
+            try:
+                self._ec2.terminate_instances(InstanceIds=batch)
+            except BotoCoreError as error:
+                raise _explain(error, "terminate_instances") from None
+            except ClientError as error:
+                if _code(error) != "InvalidInstanceID.NotFound":
+                    raise _explain(error, "terminate_instances") from None
+                for instance in instances[start : start + TERMINATE_BATCH]:
+                    self.terminate(instance)
+
     # --- helpers
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
@@ -231,11 +274,16 @@ class AwsProvider:
         images: list[dict[str, Any]] = self._call("describe_images", **kwargs)["Images"]
         return images
 
+    def _image(self, image_id: str) -> dict[str, Any]:
+        if image_id not in self._described:
+            images = self._call("describe_images", ImageIds=[image_id])["Images"]
+            if not images:
+                raise ProviderError(f"CLOUD_IMAGE: AMI {image_id!r} does not exist in {self.region}")
+            self._described[image_id] = dict(images[0])
+        return self._described[image_id]
+
     def _root_device(self, image_id: str) -> str:
-        images = self._call("describe_images", ImageIds=[image_id])["Images"]
-        if not images:
-            raise ProviderError(f"CLOUD_IMAGE: AMI {image_id!r} does not exist in {self.region}")
-        return str(images[0].get("RootDeviceName") or "/dev/sda1")
+        return str(self._image(image_id).get("RootDeviceName") or "/dev/sda1")
 
     def _given_subnet(self) -> dict[str, Any]:
         try:
@@ -309,6 +357,22 @@ class AwsProvider:
                 return self._security_group(vpc_id)
             raise _explain(error, "create_security_group") from None
         return str(created["GroupId"])
+
+
+def log_calls(client: Any) -> None:
+    """Our own DEBUG line per AWS call: the operation and how it answered, never a body or a header.
+
+    botocore's own DEBUG log (kept at WARNING, pipe/log.py) prints both: RunInstances' UserData, and
+    AssumeRoleWithWebIdentity's response with the temporary keys.
+    """
+    service = client.meta.service_model.service_name
+
+    def after_call(http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
+        error = parsed.get("Error", {}).get("Code", "") if isinstance(parsed, dict) else ""
+        status = getattr(http_response, "status_code", "?")
+        log.debug("aws %s %s -> %s%s", service, model.name, status, f" {error}" if error else "")
+
+    client.meta.events.register(f"after-call.{service}", after_call)
 
 
 def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:

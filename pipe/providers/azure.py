@@ -46,7 +46,7 @@ import enum
 import functools
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from azure.core.credentials import TokenCredential
@@ -194,6 +194,12 @@ class AzureProvider:
             return requested
         return DEFAULT_GPU_IMAGE if gpu else DEFAULT_IMAGE
 
+    def image_disk_gb(self, image: str) -> int | None:
+        """None: Azure's marketplace image API does not publish the OS disk size (its osDiskImage holds only
+        operatingSystem, learn.microsoft.com/rest/api/compute/virtual-machine-images/get). launch() learns it
+        from Azure's refusal instead (_grown_to_image)."""
+        return None
+
     def group_name(self, name: str) -> str:
         """The resource group holding everything of the runner called name."""
         return name if name.startswith(self.resource_group_prefix) else f"{self.resource_group_prefix}{name}"
@@ -226,7 +232,12 @@ class AzureProvider:
             raise
         return self._instance(group, tags, vm)
 
-    def list_ours(self, repository_tag: str | None = None) -> list[Instance]:
+    def list_ours(self, repository_tag: str | None = None, *, with_state: bool = True) -> list[Instance]:
+        """Our resource groups (one call per page), then each group's VMs for their state.
+
+        with_state=False skips the per-group VM listing: the group's tags are the instance's tags, and
+        the state is "unknown". The launch-time sweep reads this way, in calls that do not grow with
+        the number of instances."""
         flt = f"tagName eq '{TAG_MANAGED_BY}' and tagValue eq '{TAG_MANAGED_BY_VALUE}'"
         groups = self._call("list resource groups", lambda: list(self._resources.resource_groups.list(filter=flt)))
         found: list[Instance] = []
@@ -238,15 +249,42 @@ class AzureProvider:
                 continue
             if group.properties and (group.properties.provisioning_state or "").lower() == "deleting":
                 continue  # already going away
-            found.extend(self._instances_in(group.name, group.location or self.region, tags))
+            location = group.location or self.region
+            if with_state:
+                found.extend(self._instances_in(group.name, location, tags))
+            else:
+                found.append(Instance(CLOUD, group.name, group.name, location, "", "", False, "unknown", tags))
         return found
 
     def terminate(self, instance: Instance) -> None:
+        self.terminate_many([instance])
+
+    def terminate_many(self, instances: Sequence[Instance], *, wait: bool = True) -> None:
+        """Every group's delete is started first, then the long-running operations are waited on together
+        (wait=False: not at all)."""
+        pollers = []
+        for instance in instances:
+            poller = self._start_group_delete(instance, wait)
+            if poller is not None:
+                pollers.append((instance.id, poller))
+        if not wait:
+            return
+        for group, poller in pollers:
+            try:
+                _finish(poller, f"Azure to delete resource group {group}")
+            except ResourceNotFoundError:
+                continue
+            except (HttpResponseError, ServiceRequestError) as exc:
+                raise self._error(exc, f"delete resource group {group}") from exc
+
+    def _start_group_delete(self, instance: Instance, wait: bool = True) -> LROPoller[None] | None:
+        """Checks the group is ours and starts its deletion; None if already gone. Without ``wait`` the
+        SDK is told not to poll (polling=False): no background thread keeps asking how it goes."""
         group = instance.id
         try:
             existing = self._resources.resource_groups.get(group)
         except ResourceNotFoundError:
-            return
+            return None
         except (HttpResponseError, ServiceRequestError) as exc:
             raise self._error(exc, f"read resource group {group}") from exc
         if (existing.tags or {}).get(TAG_MANAGED_BY) != TAG_MANAGED_BY_VALUE:
@@ -254,7 +292,14 @@ class AzureProvider:
                 f"Resource group {group} lacks the tag {TAG_MANAGED_BY}={TAG_MANAGED_BY_VALUE}; not deleting it"
             )
         log.info("Deleting resource group %s (VM %s and everything with it)", group, instance.name)
-        self._delete_group(group)
+        try:
+            return self._resources.resource_groups.begin_delete(
+                group, force_deletion_types="Microsoft.Compute/virtualMachines", polling=wait
+            )
+        except ResourceNotFoundError:
+            return None
+        except (HttpResponseError, ServiceRequestError) as exc:
+            raise self._error(exc, f"delete resource group {group}") from exc
 
     # -- launch steps -----------------------------------------------------------------------------
 
@@ -368,6 +413,17 @@ class AzureProvider:
         )
         vm = cm.VirtualMachine(location=self.region, tags=tags, zones=zones, identity=identity, properties=properties)
         log.info("Creating VM %s (%s, %s)", name, spec.instance_type, "spot" if spot else "on-demand")
+        try:
+            return _finish(
+                self._compute.virtual_machines.begin_create_or_update(group, name, vm), f"Azure to create VM {name}"
+            )
+        except HttpResponseError as exc:
+            image_gb = _image_disk_gb_from(exc)
+            if spec.disk_explicit or image_gb is None or image_gb <= spec.disk_gb:
+                raise
+        # The default size was smaller than the image: Azure said how big the image is; ask for that.
+        log.info("The image's OS disk is %d GB; creating VM %s with a %d GB disk", image_gb, name, image_gb)
+        properties.storage_profile.os_disk.disk_size_gb = image_gb  # type: ignore[union-attr]
         return _finish(
             self._compute.virtual_machines.begin_create_or_update(group, name, vm), f"Azure to create VM {name}"
         )
@@ -502,13 +558,16 @@ def from_env(region: str, env: Mapping[str, str], **client_kwargs: Any) -> Azure
             "AZURE_TENANT_ID, AZURE_CLIENT_ID and either AZURE_CLIENT_SECRET or OIDC (BITBUCKET_STEP_OIDC_TOKEN)"
         )
     public_ip = _bool(env, "AZURE_PUBLIC_IP", default=True)
+    # The CA bundle is trusted only by the endpoints that are overridden (pipe/config/endpoints.py checked that
+    # they are loopback): a sign-in or ARM call to the real Azure keeps the system's CAs.
     verify = env.get("AZURE_CA_BUNDLE") or None
     authority = env.get("AZURE_AUTHORITY_HOST") or None
+    base_url = env.get("AZURE_RESOURCE_MANAGER_ENDPOINT") or None
     credential_kwargs: dict[str, Any] = {}
     if authority:
         credential_kwargs.update(authority=authority, disable_instance_discovery=True)
-    if verify:
-        credential_kwargs["connection_verify"] = verify
+        if verify:
+            credential_kwargs["connection_verify"] = verify
     credential: TokenCredential
     if secret:
         credential = ClientSecretCredential(tenant, client, secret, **credential_kwargs)
@@ -518,8 +577,8 @@ def from_env(region: str, env: Mapping[str, str], **client_kwargs: Any) -> Azure
         region,
         subscription_id=subscription,
         credential=credential,
-        base_url=env.get("AZURE_RESOURCE_MANAGER_ENDPOINT") or None,
-        connection_verify=verify,
+        base_url=base_url,
+        connection_verify=verify if base_url else None,
         public_ip=public_ip,
         **client_kwargs,
     )
@@ -568,6 +627,18 @@ def _custom_data(user_data: str | bytes) -> str:
     if len(raw) > CUSTOM_DATA_MAX_BYTES:
         raise ProviderError(f"The startup script is {len(raw)} bytes; Azure custom data allows {CUSTOM_DATA_MAX_BYTES}")
     return base64.b64encode(raw).decode("ascii")
+
+
+# Azure's refusal of an OS disk smaller than the image's (hitachienergy/epiphany#1049): code OperationNotAllowed,
+# target osDisk.diskSizeGB, "The specified disk size 30 GB is smaller than the size of the corresponding disk in
+# the VM image: 32 GB. This is not allowed. Please choose equal or greater size or do not specify an explicit size."
+_IMAGE_DISK = re.compile(r"smaller than the size of the corresponding disk in the VM image: (\d+) GB")
+
+
+def _image_disk_gb_from(exc: HttpResponseError) -> int | None:
+    codes, message, _ = _error_parts(exc)
+    found = _IMAGE_DISK.search(message)
+    return int(found.group(1)) if found and "OperationNotAllowed" in codes else None
 
 
 def _max_price(spot_price: float | None) -> float:

@@ -8,15 +8,23 @@ dataclasses in and out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from pipe.bootstrap.render import BootConfig
 
 # Tag/label keys valid on all three clouds (GCP labels: lowercase letters,
 # digits, '-' and '_', values <= 63 chars), so one set of keys serves everywhere.
 TAG_MANAGED_BY = "cml-managed-by"
 TAG_MANAGED_BY_VALUE = "cml-runner-pipe"
 TAG_RUNNER_UUID = "cml-runner-uuid"
+# The repository's UUID (braces removed): collision-free, unlike a slug (issue 13). Instances of
+# versions before that hold the lossy `label_value(f"{workspace}_{slug}")` here instead (legacy).
 TAG_REPOSITORY = "cml-repository"
+# Where the runner was registered: "repository" or "workspace"; the sweep looks the runner up there.
+TAG_RUNNER_SCOPE = "cml-runner-scope"
 TAG_PIPELINE = "cml-pipeline"
 TAG_CREATED_AT = "cml-created-at"
 TAG_EXPIRES_AT = "cml-expires-at"
@@ -30,6 +38,18 @@ class CapacityError(ProviderError):
     """The cloud has no capacity for this type in this zone/market: try the next option."""
 
 
+class WorkloadFailed(ProviderError):
+    """The launched workload can never bring its runner up (a pod no node can take, say): stop waiting."""
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """What keeps a launched workload from coming up, as one line; fatal = it never will by itself."""
+
+    message: str
+    fatal: bool = False
+
+
 @dataclass(frozen=True)
 class InstanceSpec:
     """One launch attempt's inputs, already resolved to native names by the catalog."""
@@ -38,7 +58,7 @@ class InstanceSpec:
     region: str  # native region (AWS us-west-1, GCP us-west1, Azure westus2)
     instance_type: str  # native machine type / VM size
     image: str  # native image reference, resolved by Provider.resolve_image
-    disk_gb: int
+    disk_gb: int  # root disk; already at least what the image needs where the cloud says (Provider.image_disk_gb)
     user_data: str | bytes  # the rendered startup script (holds the runner's OAuth secret); bytes = gzip
     tags: dict[str, str]  # our tags plus CLOUD_METADATA, already sanitised for the cloud
     accelerator: str = ""  # GCP accelerator type (nvidia-tesla-t4), empty if none or built into the type
@@ -46,6 +66,10 @@ class InstanceSpec:
     spot_price: float | None = None  # max hourly USD for spot; None = up to on-demand
     permission_set: str = ""  # instance profile / service account / managed identity
     max_lifetime_s: int | None = None  # cloud-side hard limit where supported (GCP maxRunDuration)
+    disk_explicit: bool = False  # CLOUD_HDD_SIZE was given: never grow the disk to fit the image
+    # The runner's identity and lifetimes, for providers that build the workload themselves (Kubernetes)
+    # instead of booting user_data.
+    boot: BootConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -59,7 +83,7 @@ class Instance:
     zone: str
     instance_type: str
     spot: bool
-    state: str  # pending | running | stopping | stopped | terminated (normalised)
+    state: str  # pending | running | stopping | stopped | terminated (normalised); "unknown" if not read
     tags: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -81,6 +105,10 @@ class Provider(Protocol):
         """The native image to boot: requested (CLOUD_IMAGE) if given, else the default."""
         ...
 
+    def image_disk_gb(self, image: str) -> int | None:
+        """The smallest root disk the image (from resolve_image) allows, in GB; None when the cloud does not say."""
+        ...
+
     def launch(self, spec: InstanceSpec, zone: str, spot: bool) -> Instance:
         """Create one instance (and its per-instance resources) in zone.
 
@@ -89,10 +117,31 @@ class Provider(Protocol):
         """
         ...
 
-    def list_ours(self, repository_tag: str | None = None) -> list[Instance]:
-        """Our instances that are not terminated, optionally only one repository's."""
+    def list_ours(self, repository_tag: str | None = None, *, with_state: bool = True) -> list[Instance]:
+        """Our instances that are not terminated, optionally only one repository's.
+
+        with_state=False may leave ``state`` as "unknown" where reading it costs a call per instance
+        (Azure): the launch-time sweep needs only the tags, in a number of calls that does not grow.
+        """
         ...
 
     def terminate(self, instance: Instance) -> None:
         """Delete the instance and its per-instance resources; a missing one is not an error."""
+        ...
+
+    def terminate_many(self, instances: Sequence[Instance], *, wait: bool = True) -> None:
+        """terminate() for each, in as few calls as the cloud allows (EC2: one TerminateInstances per batch).
+
+        wait=False starts the deletions and returns without waiting for the cloud to finish them (as EC2
+        always does): a launch spends one call per instance; a failure shows at the next sweep."""
+        ...
+
+
+@runtime_checkable
+class ReportsTrouble(Protocol):
+    """Optional, beside Provider: a provider that can see why its workload is not up yet (Kubernetes: the
+    pod's scheduling, image pulls and crashes) says so while the runner flow waits for ONLINE."""
+
+    def trouble(self, instance: Instance) -> Trouble | None:
+        """The workload's current trouble, or None while it is fine (or cannot tell)."""
         ...

@@ -37,6 +37,7 @@ class Machine:
     accelerator_count: int = 0
     gpu: str = ""  # generic GPU name, empty for CPU-only
     hourly_usd: float | None = None
+    memory_gib: float | None = None  # None: a native type outside the catalog
 
     @property
     def has_gpu(self) -> bool:
@@ -49,74 +50,75 @@ class Location:
     zones: tuple[str, ...]  # preferred order; empty = let the adapter discover them
 
 
-# (size, gpu) -> (native type, accelerator, count, price). gpu "" = CPU only.
-_Row = tuple[str, str, int, float]
+# (size, gpu) -> (native type, accelerator, count, price, memory GiB). gpu "" = CPU only. Memory from each
+# cloud's machine-type pages (AWS instance types, GCP machine families, Azure VM sizes), for the step-size check.
+_Row = tuple[str, str, int, float, float]
 _AWS: dict[tuple[str, str], _Row] = {
-    ("s", ""): ("t3.large", "", 0, 0.0832),
-    ("m", ""): ("m5.2xlarge", "", 0, 0.384),
-    ("l", ""): ("m5.8xlarge", "", 0, 1.536),
-    ("xl", ""): ("m5.16xlarge", "", 0, 3.072),
-    ("s", "t4"): ("g4dn.xlarge", "", 0, 0.526),
-    ("m", "t4"): ("g4dn.xlarge", "", 0, 0.526),
-    ("l", "t4"): ("g4dn.12xlarge", "", 0, 3.912),
-    ("xl", "t4"): ("g4dn.metal", "", 0, 7.824),
-    ("s", "a10g"): ("g5.xlarge", "", 0, 1.006),
-    ("m", "a10g"): ("g5.2xlarge", "", 0, 1.212),
-    ("l", "a10g"): ("g5.12xlarge", "", 0, 5.672),
-    ("xl", "a10g"): ("g5.48xlarge", "", 0, 16.288),
-    ("s", "l4"): ("g6.xlarge", "", 0, 0.805),
-    ("m", "l4"): ("g6.2xlarge", "", 0, 0.978),
-    ("l", "l4"): ("g6.12xlarge", "", 0, 4.602),
-    ("xl", "l4"): ("g6.48xlarge", "", 0, 13.35),
-    ("l", "a100"): ("p4d.24xlarge", "", 0, 32.773),
-    ("xl", "a100"): ("p4d.24xlarge", "", 0, 32.773),
-    ("xl", "h100"): ("p5.48xlarge", "", 0, 98.32),
-    ("m", "v100"): ("p3.2xlarge", "", 0, 3.06),
-    ("l", "v100"): ("p3.8xlarge", "", 0, 12.24),
-    ("xl", "v100"): ("p3.16xlarge", "", 0, 24.48),
+    ("s", ""): ("t3.large", "", 0, 0.0832, 8),
+    ("m", ""): ("m5.2xlarge", "", 0, 0.384, 32),
+    ("l", ""): ("m5.8xlarge", "", 0, 1.536, 128),
+    ("xl", ""): ("m5.16xlarge", "", 0, 3.072, 256),
+    ("s", "t4"): ("g4dn.xlarge", "", 0, 0.526, 16),
+    ("m", "t4"): ("g4dn.xlarge", "", 0, 0.526, 16),
+    ("l", "t4"): ("g4dn.12xlarge", "", 0, 3.912, 192),
+    ("xl", "t4"): ("g4dn.metal", "", 0, 7.824, 384),
+    ("s", "a10g"): ("g5.xlarge", "", 0, 1.006, 16),
+    ("m", "a10g"): ("g5.2xlarge", "", 0, 1.212, 32),
+    ("l", "a10g"): ("g5.12xlarge", "", 0, 5.672, 192),
+    ("xl", "a10g"): ("g5.48xlarge", "", 0, 16.288, 768),
+    ("s", "l4"): ("g6.xlarge", "", 0, 0.805, 16),
+    ("m", "l4"): ("g6.2xlarge", "", 0, 0.978, 32),
+    ("l", "l4"): ("g6.12xlarge", "", 0, 4.602, 192),
+    ("xl", "l4"): ("g6.48xlarge", "", 0, 13.35, 768),
+    ("l", "a100"): ("p4d.24xlarge", "", 0, 32.773, 1152),
+    ("xl", "a100"): ("p4d.24xlarge", "", 0, 32.773, 1152),
+    ("xl", "h100"): ("p5.48xlarge", "", 0, 98.32, 2048),
+    ("m", "v100"): ("p3.2xlarge", "", 0, 3.06, 61),
+    ("l", "v100"): ("p3.8xlarge", "", 0, 12.24, 244),
+    ("xl", "v100"): ("p3.16xlarge", "", 0, 24.48, 488),
 }
 _GCP: dict[tuple[str, str], _Row] = {
-    ("s", ""): ("e2-standard-2", "", 0, 0.067),
-    ("m", ""): ("e2-standard-8", "", 0, 0.268),
-    ("l", ""): ("e2-standard-32", "", 0, 1.072),
-    ("xl", ""): ("n2-standard-64", "", 0, 3.108),
-    ("s", "t4"): ("n1-standard-4", "nvidia-tesla-t4", 1, 0.54),
-    ("m", "t4"): ("n1-standard-8", "nvidia-tesla-t4", 1, 0.73),
-    ("l", "t4"): ("n1-standard-32", "nvidia-tesla-t4", 4, 2.92),
-    ("xl", "t4"): ("n1-standard-64", "nvidia-tesla-t4", 4, 4.44),
-    ("s", "l4"): ("g2-standard-4", "", 0, 0.71),
-    ("m", "l4"): ("g2-standard-8", "", 0, 0.85),
-    ("l", "l4"): ("g2-standard-48", "", 0, 4.0),
-    ("xl", "l4"): ("g2-standard-96", "", 0, 8.0),
-    ("s", "a100"): ("a2-highgpu-1g", "", 0, 3.67),
-    ("m", "a100"): ("a2-highgpu-1g", "", 0, 3.67),
-    ("l", "a100"): ("a2-highgpu-4g", "", 0, 14.69),
-    ("xl", "a100"): ("a2-highgpu-8g", "", 0, 29.39),
-    ("s", "h100"): ("a3-highgpu-1g", "", 0, 11.06),
-    ("m", "h100"): ("a3-highgpu-1g", "", 0, 11.06),
-    ("l", "h100"): ("a3-highgpu-4g", "", 0, 44.2),
-    ("xl", "h100"): ("a3-highgpu-8g", "", 0, 88.25),
-    ("s", "v100"): ("n1-standard-4", "nvidia-tesla-v100", 1, 2.67),
-    ("m", "v100"): ("n1-standard-8", "nvidia-tesla-v100", 1, 2.86),
-    ("l", "v100"): ("n1-standard-32", "nvidia-tesla-v100", 4, 11.44),
-    ("xl", "v100"): ("n1-standard-64", "nvidia-tesla-v100", 8, 22.88),
+    ("s", ""): ("e2-standard-2", "", 0, 0.067, 8),
+    ("m", ""): ("e2-standard-8", "", 0, 0.268, 32),
+    ("l", ""): ("e2-standard-32", "", 0, 1.072, 128),
+    ("xl", ""): ("n2-standard-64", "", 0, 3.108, 256),
+    ("s", "t4"): ("n1-standard-4", "nvidia-tesla-t4", 1, 0.54, 15),
+    ("m", "t4"): ("n1-standard-8", "nvidia-tesla-t4", 1, 0.73, 30),
+    ("l", "t4"): ("n1-standard-32", "nvidia-tesla-t4", 4, 2.92, 120),
+    ("xl", "t4"): ("n1-standard-64", "nvidia-tesla-t4", 4, 4.44, 240),
+    ("s", "l4"): ("g2-standard-4", "", 0, 0.71, 16),
+    ("m", "l4"): ("g2-standard-8", "", 0, 0.85, 32),
+    ("l", "l4"): ("g2-standard-48", "", 0, 4.0, 192),
+    ("xl", "l4"): ("g2-standard-96", "", 0, 8.0, 384),
+    ("s", "a100"): ("a2-highgpu-1g", "", 0, 3.67, 85),
+    ("m", "a100"): ("a2-highgpu-1g", "", 0, 3.67, 85),
+    ("l", "a100"): ("a2-highgpu-4g", "", 0, 14.69, 340),
+    ("xl", "a100"): ("a2-highgpu-8g", "", 0, 29.39, 680),
+    ("s", "h100"): ("a3-highgpu-1g", "", 0, 11.06, 234),
+    ("m", "h100"): ("a3-highgpu-1g", "", 0, 11.06, 234),
+    ("l", "h100"): ("a3-highgpu-4g", "", 0, 44.2, 936),
+    ("xl", "h100"): ("a3-highgpu-8g", "", 0, 88.25, 1872),
+    ("s", "v100"): ("n1-standard-4", "nvidia-tesla-v100", 1, 2.67, 15),
+    ("m", "v100"): ("n1-standard-8", "nvidia-tesla-v100", 1, 2.86, 30),
+    ("l", "v100"): ("n1-standard-32", "nvidia-tesla-v100", 4, 11.44, 120),
+    ("xl", "v100"): ("n1-standard-64", "nvidia-tesla-v100", 8, 22.88, 240),
 }
 _AZURE: dict[tuple[str, str], _Row] = {
-    ("s", ""): ("Standard_D2s_v5", "", 0, 0.096),
-    ("m", ""): ("Standard_F8s_v2", "", 0, 0.338),
-    ("l", ""): ("Standard_F32s_v2", "", 0, 1.353),
-    ("xl", ""): ("Standard_F64s_v2", "", 0, 2.706),
-    ("s", "t4"): ("Standard_NC4as_T4_v3", "", 0, 0.526),
-    ("m", "t4"): ("Standard_NC8as_T4_v3", "", 0, 0.752),
-    ("l", "t4"): ("Standard_NC64as_T4_v3", "", 0, 4.352),
-    ("s", "a100"): ("Standard_NC24ads_A100_v4", "", 0, 3.673),
-    ("m", "a100"): ("Standard_NC24ads_A100_v4", "", 0, 3.673),
-    ("l", "a100"): ("Standard_NC48ads_A100_v4", "", 0, 7.346),
-    ("xl", "a100"): ("Standard_NC96ads_A100_v4", "", 0, 14.692),
-    ("s", "h100"): ("Standard_NC40ads_H100_v5", "", 0, 6.98),
-    ("m", "h100"): ("Standard_NC40ads_H100_v5", "", 0, 6.98),
-    ("l", "h100"): ("Standard_NC80adis_H100_v5", "", 0, 13.96),
-    ("xl", "h100"): ("Standard_ND96isr_H100_v5", "", 0, 98.32),
+    ("s", ""): ("Standard_D2s_v5", "", 0, 0.096, 8),
+    ("m", ""): ("Standard_F8s_v2", "", 0, 0.338, 16),
+    ("l", ""): ("Standard_F32s_v2", "", 0, 1.353, 64),
+    ("xl", ""): ("Standard_F64s_v2", "", 0, 2.706, 128),
+    ("s", "t4"): ("Standard_NC4as_T4_v3", "", 0, 0.526, 28),
+    ("m", "t4"): ("Standard_NC8as_T4_v3", "", 0, 0.752, 56),
+    ("l", "t4"): ("Standard_NC64as_T4_v3", "", 0, 4.352, 440),
+    ("s", "a100"): ("Standard_NC24ads_A100_v4", "", 0, 3.673, 220),
+    ("m", "a100"): ("Standard_NC24ads_A100_v4", "", 0, 3.673, 220),
+    ("l", "a100"): ("Standard_NC48ads_A100_v4", "", 0, 7.346, 440),
+    ("xl", "a100"): ("Standard_NC96ads_A100_v4", "", 0, 14.692, 880),
+    ("s", "h100"): ("Standard_NC40ads_H100_v5", "", 0, 6.98, 320),
+    ("m", "h100"): ("Standard_NC40ads_H100_v5", "", 0, 6.98, 320),
+    ("l", "h100"): ("Standard_NC80adis_H100_v5", "", 0, 13.96, 640),
+    ("xl", "h100"): ("Standard_ND96isr_H100_v5", "", 0, 98.32, 1900),
 }
 _TABLES = {"aws": _AWS, "gcp": _GCP, "azure": _AZURE}
 
@@ -135,6 +137,38 @@ DEFAULT_IMAGES: dict[str, tuple[str, str]] = {
 }
 
 GPUS = ("t4", "a10g", "l4", "a100", "h100", "k80", "v100")
+
+# CLOUD: kubernetes. CLOUD_TYPE sizes the Docker-in-Docker container, where the steps run, with requests equal
+# to limits: the clouds' generic sizes (m = m5.2xlarge's 8 vCPUs and 32 GiB) less what a node keeps for itself
+# and the pod's two small containers, so that a size fits a node of the matching machine type (an m pod asks
+# for 7.51 CPU and 29 GiB in all; a request for the node's full 8 CPUs could never be scheduled there).
+# CLOUD_GPU asks for nvidia.com/gpu in the counts the clouds' GPU types carry (l = 4, as g4dn.12xlarge).
+# Which GPU model the node has is the node selector's business (README, "Kubernetes").
+KUBERNETES_SIZES = {"s": ("1.5", "6Gi"), "m": ("7", "28Gi"), "l": ("30", "120Gi"), "xl": ("60", "240Gi")}
+KUBERNETES_GPU_COUNTS = {"s": 1, "m": 1, "l": 4, "xl": 8}
+KUBERNETES_GPU_RESOURCE = "nvidia.com/gpu"
+
+
+def kubernetes_resources(instance_type: str) -> tuple[str, str]:
+    """'8cpu-32Gi' (a Machine.instance_type on Kubernetes) -> ('8', '32Gi')."""
+    cpu, _, memory = instance_type.partition("cpu-")
+    return cpu, memory
+
+
+def _kubernetes_machine(size: str, gpu: str) -> Machine:
+    if size not in KUBERNETES_SIZES:
+        raise CatalogError("CLOUD_TYPE", size, f"on kubernetes use one of {', '.join(SIZES)}")
+    cpu, memory = KUBERNETES_SIZES[size]
+    if not gpu:
+        return Machine(f"{cpu}cpu-{memory}")
+    if gpu in _RETIRED:
+        raise CatalogError("CLOUD_GPU", gpu, f"{_RETIRED[gpu]}; on kubernetes choose one of {', '.join(_K8S_GPUS)}")
+    if gpu not in _K8S_GPUS:
+        raise CatalogError("CLOUD_GPU", gpu, f"on kubernetes choose one of {', '.join(_K8S_GPUS)}")
+    return Machine(f"{cpu}cpu-{memory}", KUBERNETES_GPU_RESOURCE, KUBERNETES_GPU_COUNTS[size], gpu)
+
+
+_K8S_GPUS = tuple(g for g in GPUS if g != "k80")
 _RETIRED = {"k80": "K80 GPUs are retired on every cloud"}
 # GCP accelerator names, for GCP_TYPE + CLOUD_GPU and for native CLOUD_GPU values.
 _GCP_ACCELERATORS = {
@@ -185,7 +219,11 @@ def valid_gpus(cloud: str, size: str) -> list[str]:
 
 
 def resolve_location(cloud: str, region: str) -> Location:
-    """Generic region -> native region and zone order; native regions (and zones) pass through."""
+    """Generic region -> native region and zone order; native regions (and zones) pass through.
+
+    On Kubernetes the "region" is the namespace, and its one pseudo-zone is the namespace too."""
+    if cloud == "kubernetes":
+        return Location(region, (region,))
     generic = _REGIONS[cloud].get(region)
     if generic:
         return generic
@@ -201,6 +239,8 @@ def resolve_location(cloud: str, region: str) -> Location:
 
 def resolve_machine(cloud: str, instance_type: str, gpu: str) -> Machine:
     """CLOUD_TYPE and CLOUD_GPU -> a native machine; refuses what the cloud cannot give."""
+    if cloud == "kubernetes":
+        return _kubernetes_machine(instance_type, gpu.lower() if gpu not in ("", "nogpu") else "")
     table = _TABLES[cloud]
     gpu = gpu.lower()
     if gpu in ("", "nogpu"):
@@ -212,12 +252,12 @@ def resolve_machine(cloud: str, instance_type: str, gpu: str) -> Machine:
             raise CatalogError("CLOUD_GPU", gpu, f"on {cloud} choose one of {', '.join(_gpus_of(cloud))}")
         if cloud == "gcp" and gpu.startswith("nvidia-"):  # native accelerator on a generic size: N1 host
             host = _GCP[(instance_type, "t4")]
-            return Machine(host[0], gpu, 1, _generic_gpu(gpu), None)
+            return Machine(host[0], gpu, 1, _generic_gpu(gpu), None, host[4])
         row = table.get((instance_type, gpu))
         if row is None:
             sizes = [s for s in SIZES if (s, gpu) in table]
             raise CatalogError("CLOUD_TYPE", instance_type, f"{gpu} on {cloud} comes in sizes {', '.join(sizes)}")
-        return Machine(row[0], row[1], row[2], gpu, row[3])
+        return Machine(row[0], row[1], row[2], gpu, row[3], row[4])
     if not _NATIVE_TYPE[cloud].match(instance_type):
         raise CatalogError(
             "CLOUD_TYPE", instance_type, f"use one of {', '.join(SIZES)} or a native {cloud} machine type"
@@ -234,7 +274,8 @@ def _native_machine(cloud: str, instance_type: str, gpu: str) -> Machine:
             raise CatalogError("CLOUD_GPU", gpu, f"on gcp choose one of {', '.join(sorted(_GCP_ACCELERATORS))}")
         if count and not count.isdigit():
             raise CatalogError("CLOUD_GPU", gpu, "the count after '*' must be a whole number, e.g. t4*2")
-        return Machine(instance_type, accelerator, int(count or 1), _generic_gpu(accelerator), None)
+        memory = known[instance_type][1][4] if instance_type in known else None
+        return Machine(instance_type, accelerator, int(count or 1), _generic_gpu(accelerator), None, memory)
     entry = known.get(instance_type)
     if gpu:
         # On AWS and Azure the type carries its GPUs: a GPU that contradicts the type is a mistake.
@@ -245,7 +286,7 @@ def _native_machine(cloud: str, instance_type: str, gpu: str) -> Machine:
     if entry is None:
         return Machine(instance_type, hourly_usd=None, gpu=_guess_gpu(cloud, instance_type))
     row = entry[1]
-    return Machine(row[0], row[1], row[2], entry[0], row[3])
+    return Machine(row[0], row[1], row[2], entry[0], row[3], row[4])
 
 
 def _gpus_of(cloud: str) -> list[str]:
@@ -260,6 +301,17 @@ def _generic_gpu(accelerator: str) -> str:
 
 
 _AWS_GPU_FAMILIES = ("p2", "p3", "p4", "p5", "g3", "g4dn", "g5", "g6", "g6e")
+# GCP's accelerator-optimized families carry their GPUs in the machine type (no guestAccelerators in the
+# request), and like any VM with a GPU they cannot live-migrate: the insert must say onHostMaintenance
+# TERMINATE or fails with "Instances with guest accelerators do not support live migration."
+# (cloud.google.com/compute/docs/accelerator-optimized-machines, .../gpus/gpu-host-maintenance;
+# g2-standard-4 failing without it: loft-sh/devpod#973).
+GCP_GPU_TYPE = re.compile(r"^(a[2-4]x?|g[24])-")
+
+
+def gcp_type_has_gpu(instance_type: str) -> bool:
+    """A GCP machine type whose GPUs are built in (a2, a3, a4, a4x, g2, g4)."""
+    return bool(GCP_GPU_TYPE.match(instance_type))
 
 
 def _guess_gpu(cloud: str, instance_type: str) -> str:
@@ -268,9 +320,35 @@ def _guess_gpu(cloud: str, instance_type: str) -> str:
         return "gpu"
     if cloud == "azure" and re.match(r"^Standard_N", instance_type):
         return "gpu"
-    if cloud == "gcp" and re.match(r"^(a2|a3|a4|g2|g4)-", instance_type):
+    if cloud == "gcp" and gcp_type_has_gpu(instance_type):
         return "gpu"
     return ""
+
+
+# The default AWS GPU AMI, "Deep Learning Base OSS Nvidia Driver GPU AMI", ships NVIDIA's open kernel modules,
+# which drive Turing and newer GPUs only; Maxwell, Pascal and Volta need the proprietary flavour (NVIDIA driver
+# installation guide, "Kernel Modules": docs.nvidia.com/datacenter/tesla/driver-installation-guide/
+# kernel-modules.html). AWS lists G4dn, G5, G6, P4d, P5 ... as the Base GPU AMIs' instances, and P3 and G3 only
+# for its "Deep Learning Base Proprietary Nvidia Driver AMI (Amazon Linux 2)" (docs.aws.amazon.com/dlami/latest/
+# devguide, release notes). On these families the default image would boot without a GPU.
+_AWS_PRE_TURING = {"p2": "K80 (Kepler)", "p3": "V100 (Volta)", "p3dn": "V100 (Volta)", "g3": "M60 (Maxwell)",
+                   "g3s": "M60 (Maxwell)"}  # fmt: skip
+
+
+def check_default_gpu_image(cloud: str, machine: Machine, image_request: str, variable: str) -> None:
+    """Refuse a GPU the default image cannot drive (AWS p2/p3/g3), unless CLOUD_IMAGE names another image."""
+    family = machine.instance_type.split(".")[0]
+    if cloud != "aws" or image_request or family not in _AWS_PRE_TURING:
+        return
+    value = machine.gpu if variable == "CLOUD_GPU" else machine.instance_type
+    works = ", ".join(g for g in _gpus_of("aws") if g != "v100")
+    raise CatalogError(
+        variable,
+        value,
+        f"{machine.instance_type} has {_AWS_PRE_TURING[family]} GPUs, which the default AWS GPU image cannot drive "
+        f"(its NVIDIA open kernel modules need Turing or newer): choose CLOUD_GPU {works}, or give CLOUD_IMAGE an "
+        "AMI with NVIDIA's proprietary driver",
+    )
 
 
 def hourly_price(cloud: str, instance_type: str) -> float | None:

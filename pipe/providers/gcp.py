@@ -8,11 +8,11 @@ Choices, documented for the README:
   the endpoint), bounded by a deadline.
 - Every call is retried on 5xx/429/connection errors with a short bounded backoff;
   insert carries a requestId so a retried insert cannot create a second instance.
-- No external IP by default: the VM needs outbound HTTPS (Bitbucket, the runner
-  image), so the network needs Cloud NAT (or Private Google Access plus a mirror);
-  GCP_EXTERNAL_IP=true adds an ephemeral external IP instead. No firewall rule is
-  created: the default network admits no inbound traffic from the internet except
-  the rules the project already has.
+- Egress and inbound (gcp_network.py): an ephemeral external IP by default, so a fresh
+  project's default network (no Cloud NAT) reaches Bitbucket; GCP_EXTERNAL_IP=false for
+  projects with Cloud NAT, which is then looked for on the subnet's region before the insert.
+  Every VM carries the network tag cml-runner-pipe, and a firewall rule of ours (created once
+  per network, kept, like the AWS security group) denies all ingress to that tag.
 - Service account: none unless CLOUD_PERMISSION_SET names one (least privilege: the
   VM gets no Google credentials at all). A VM without credentials cannot delete
   itself when idle; it is removed by maxRunDuration (MAX_LIFETIME, deleted on
@@ -33,10 +33,12 @@ Choices, documented for the README:
 from __future__ import annotations
 
 import functools
+import json
+import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -50,17 +52,20 @@ from pipe.providers.base import (
     TAG_MANAGED_BY,
     TAG_MANAGED_BY_VALUE,
     TAG_REPOSITORY,
+    TAG_RUNNER_SCOPE,
     TAG_RUNNER_UUID,
     CapacityError,
     Instance,
     InstanceSpec,
     ProviderError,
 )
-from pipe.providers.catalog import DEFAULT_IMAGES
+from pipe.providers.catalog import DEFAULT_IMAGES, gcp_type_has_gpu
 from pipe.providers.gcp_auth import MISSING_CREDENTIALS, credentials_from_env
+from pipe.providers.gcp_network import NETWORK_TAG, deny_ingress_rule, firewall_name, nat_serving, network_path
 from pipe.providers.tags import label_value
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE = DEFAULT_IMAGES["gcp"]
 DISK_TYPE = "pd-balanced"
@@ -122,6 +127,7 @@ _ZONE = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
 _CUSTOM = re.compile(r"^(?:([a-z0-9]+)-)?custom-\d+-\d+(?:-ext)?$")
 _FAMILY = re.compile(r"^([a-z][-a-z0-9.:]*[a-z0-9])/([a-z][-a-z0-9]*)$")
 _IMAGE_PATH = re.compile(r"(?:^|/)projects/[^/]+/global/images/(?:family/)?[^/]+$")
+_IMAGE_LINK = re.compile(r"(?:^|/)projects/([^/]+)/global/images/(family/)?([^/]+)$")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -130,7 +136,7 @@ _IMAGE_PATH = re.compile(r"(?:^|/)projects/[^/]+/global/images/(?:family/)?[^/]+
 
 def sanitise_labels(tags: Mapping[str, str]) -> dict[str, str]:
     """Tags as valid GCP labels (tags.label_value rules); keys start with a letter; ours win collisions."""
-    ours = {TAG_MANAGED_BY, TAG_REPOSITORY, TAG_RUNNER_UUID}
+    ours = {TAG_MANAGED_BY, TAG_REPOSITORY, TAG_RUNNER_SCOPE, TAG_RUNNER_UUID}
     out: dict[str, str] = {}
     for key, value in sorted(tags.items(), key=lambda kv: kv[0] in ours):
         clean = label_value(key)
@@ -218,7 +224,7 @@ class GcpProvider:
         credentials: Any = None,
         network: str = "",
         subnetwork: str = "",
-        external_ip: bool = False,
+        external_ip: bool = True,
         credentials_source: str = "",
         poll_interval_s: float = 2.0,
         operation_timeout_s: float = 600.0,
@@ -244,6 +250,8 @@ class GcpProvider:
         self.retry_backoff_s = retry_backoff_s
         self._credentials = credentials
         self._source = credentials_source or "the GCP credentials"
+        self._image_gb: dict[str, int] = {}  # image link -> diskSizeGb, learnt by resolve_image
+        self._network_ready = False  # our firewall rule exists, and Cloud NAT was found where needed
 
     # ---- clients (built on first use; all share the endpoint and credentials) ---------------
     def _client_kwargs(self) -> dict[str, Any]:
@@ -267,6 +275,18 @@ class GcpProvider:
     @cached_property
     def _machine_types(self) -> compute_v1.MachineTypesClient:
         return compute_v1.MachineTypesClient(**self._client_kwargs())
+
+    @cached_property
+    def _firewalls(self) -> compute_v1.FirewallsClient:
+        return compute_v1.FirewallsClient(**self._client_kwargs())
+
+    @cached_property
+    def _global_operations(self) -> compute_v1.GlobalOperationsClient:
+        return compute_v1.GlobalOperationsClient(**self._client_kwargs())
+
+    @cached_property
+    def _routers(self) -> compute_v1.RoutersClient:
+        return compute_v1.RoutersClient(**self._client_kwargs())
 
     # ---- plumbing ---------------------------------------------------------------------------
     def _call(self, fn: Callable[[], T], action: str) -> T:
@@ -316,7 +336,8 @@ class GcpProvider:
         return ProviderError(f"GCP failed to {action} (HTTP {exc.code}): {message}")
 
     def _wait(self, zone: str, op: compute_v1.Operation, action: str) -> compute_v1.Operation:
-        """Poll our own ZoneOperationsClient.wait until DONE, bounded by operation_timeout_s."""
+        """Poll our own ZoneOperationsClient.wait (GlobalOperationsClient for zone "") until DONE, bounded by
+        operation_timeout_s."""
         deadline = time.monotonic() + self.operation_timeout_s
         progress = Progress(f"GCP to {action}")
         while op.status != compute_v1.Operation.Status.DONE:
@@ -327,13 +348,16 @@ class GcpProvider:
                     f"GCP operation {op.name} ({action}) not done after {self.operation_timeout_s:.0f} s"
                 )
             started = time.monotonic()
-            request = compute_v1.WaitZoneOperationRequest(project=self.project, zone=zone, operation=op.name)
             timeout = min(remaining, 150.0)
+            wait: Callable[[], compute_v1.Operation]
+            if zone:
+                zonal = compute_v1.WaitZoneOperationRequest(project=self.project, zone=zone, operation=op.name)
+                wait = functools.partial(self._operations.wait, request=zonal, retry=None, timeout=timeout)
+            else:
+                glob = compute_v1.WaitGlobalOperationRequest(project=self.project, operation=op.name)
+                wait = functools.partial(self._global_operations.wait, request=glob, retry=None, timeout=timeout)
             try:
-                op = self._call(
-                    functools.partial(self._operations.wait, request=request, retry=None, timeout=timeout),
-                    f"wait for {action}",
-                )
+                op = self._call(wait, f"wait for {action}")
             except gexc.GoogleAPICallError as exc:
                 raise self._explain(exc, f"wait for {action}", "compute.zoneOperations.get") from None
             if op.status != compute_v1.Operation.Status.DONE:
@@ -404,14 +428,108 @@ class GcpProvider:
         except gexc.GoogleAPICallError as exc:
             raise self._explain(exc, "look up the image", "compute.images.getFromFamily (roles/compute.imageUser "
                                 "on private images)") from None  # fmt: skip
+        if image.disk_size_gb:
+            self._image_gb[str(image.self_link)] = int(image.disk_size_gb)
         return str(image.self_link)
+
+    def image_disk_gb(self, image: str) -> int | None:
+        """The image's diskSizeGb: a smaller boot disk is refused ("Requested disk size cannot be smaller than
+        the image size (50 GB)", HTTP 400)."""
+        if image in self._image_gb:
+            return self._image_gb[image]
+        match = _IMAGE_LINK.search(image)
+        if not match:
+            return None
+        project, family, name = match.groups()
+        try:
+            found = self._call(
+                (lambda: self._images.get_from_family(project=project, family=name, retry=None))
+                if family
+                else (lambda: self._images.get(project=project, image=name, retry=None)),
+                "look up the image",
+            )
+        except gexc.NotFound:
+            raise ProviderError(f"CLOUD_IMAGE: image not found ({image})") from None
+        except gexc.GoogleAPICallError as exc:
+            raise self._explain(exc, "look up the image", "compute.images.get") from None
+        size = int(found.disk_size_gb) if found.disk_size_gb else None
+        if size:
+            self._image_gb[image] = size
+        return size
+
+    @property
+    def _network_name(self) -> str:
+        return self.network or "default"
+
+    def _prepare_network(self) -> None:
+        """Once per run: our deny-ingress rule exists on the network; without an external IP, a Cloud NAT
+        serves the subnet (else the runner could never reach Bitbucket: refuse now rather than wait it out)."""
+        if self._network_ready:
+            return
+        self._ensure_firewall()
+        if not self.external_ip:
+            self._require_nat()
+        self._network_ready = True
+
+    def _ensure_firewall(self) -> None:
+        name = firewall_name(self._network_name)
+        action = f"create firewall rule {name}"
+        permission = (
+            "compute.firewalls.get, compute.firewalls.create and compute.networks.updatePolicy "
+            "(roles/compute.securityAdmin), or an administrator creates the rule once: gcloud compute firewall-rules "
+            f"create {name} --network={self._network_name} --direction=INGRESS --priority=0 --action=DENY "
+            f"--rules=all --source-ranges=0.0.0.0/0 --target-tags={NETWORK_TAG}"
+        )
+        try:
+            self._call(lambda: self._firewalls.get(project=self.project, firewall=name, retry=None), action)
+            return  # created by an earlier run (or an administrator): shared, kept
+        except gexc.NotFound:
+            pass
+        except gexc.GoogleAPICallError as exc:
+            raise self._explain(exc, action, permission) from None
+        rule = compute_v1.Firewall.from_json(json.dumps(deny_ingress_rule(self._network_name)))  # REST names
+        request = compute_v1.InsertFirewallRequest(project=self.project, firewall_resource=rule,
+                                                   request_id=str(uuid.uuid4()))  # fmt: skip
+        try:
+            op = self._call(lambda: self._firewalls.insert_unary(request=request, retry=None), action)
+        except gexc.Conflict:
+            return  # a concurrent launch created it first
+        except gexc.GoogleAPICallError as exc:
+            raise self._explain(exc, action, permission) from None
+        code, message = _op_error(self._wait("", op, action))
+        if code and code != "RESOURCE_ALREADY_EXISTS":
+            raise ProviderError(f"GCP failed to {action} ({code}): {message}")
+
+    def _require_nat(self) -> None:
+        action = f"list the Cloud Routers of {self.region}"
+        try:
+            routers = self._call(
+                lambda: list(self._routers.list(project=self.project, region=self.region, retry=None)), action
+            )
+        except gexc.Forbidden:
+            log.warning("Could not check for Cloud NAT in %s (no compute.routers.list): GCP_EXTERNAL_IP is false, "
+                        "so the instance reaches Bitbucket only if the subnet has Cloud NAT", self.region)  # fmt: skip
+            return
+        except gexc.GoogleAPICallError as exc:
+            raise self._explain(exc, action, "compute.routers.list") from None
+        nat = nat_serving(routers, self._network_name, self.subnetwork)
+        if not nat:
+            raise ProviderError(
+                f"GCP_EXTERNAL_IP: 'false' is not valid here; network {self._network_name} has no Cloud NAT serving "
+                f"{self.subnetwork or 'its subnet'} in {self.region}, so the instance could not reach Bitbucket or "
+                "pull the runner image. Leave GCP_EXTERNAL_IP unset (an ephemeral external IP; inbound stays closed) "
+                "or add Cloud NAT to the subnet"
+            )
+        log.info("No external IP: the instance reaches the internet through Cloud NAT %s", nat)
 
     def instance_body(self, spec: InstanceSpec, zone: str, spot: bool) -> compute_v1.Instance:
         """The insert request body (plain data; also what DRY_RUN could show)."""
         if not _NAME.match(spec.name):
             raise ProviderError(f"Instance name {spec.name!r} is not valid on GCP (lowercase, digits, '-')")
         labels = sanitise_labels(spec.tags)
-        gpu = spec.accelerator_count > 0 and bool(spec.accelerator)
+        attached = spec.accelerator_count > 0 and bool(spec.accelerator)
+        # A GPU attached or built into the type (g2, a2, a3...): no live migration (catalog.GCP_GPU_TYPE).
+        gpu = attached or gcp_type_has_gpu(spec.instance_type)
         metadata = [
             compute_v1.Items(key="startup-script", value=startup_script_text(spec.user_data)),
             compute_v1.Items(key="block-project-ssh-keys", value="true"),
@@ -427,8 +545,7 @@ class GcpProvider:
         if spec.max_lifetime_s:
             scheduling.max_run_duration = compute_v1.Duration(seconds=max(30, int(spec.max_lifetime_s)))
             scheduling.instance_termination_action = "DELETE"
-        network = self.network or "default"
-        nic = compute_v1.NetworkInterface(network=network if "/" in network else f"global/networks/{network}")
+        nic = compute_v1.NetworkInterface(network=network_path(self._network_name))
         if self.subnetwork:
             nic.subnetwork = (
                 self.subnetwork if "/" in self.subnetwork else f"regions/{self.region}/subnetworks/{self.subnetwork}"
@@ -442,6 +559,7 @@ class GcpProvider:
             metadata=compute_v1.Metadata(items=metadata),
             scheduling=scheduling,
             network_interfaces=[nic],
+            tags=compute_v1.Tags(items=[NETWORK_TAG]),  # our deny-ingress rule targets it
             disks=[
                 compute_v1.AttachedDisk(
                     boot=True,
@@ -456,7 +574,7 @@ class GcpProvider:
                 )
             ],
         )
-        if gpu:
+        if attached:
             body.guest_accelerators = [
                 compute_v1.AcceleratorConfig(
                     accelerator_type=f"zones/{zone}/acceleratorTypes/{spec.accelerator}",
@@ -470,6 +588,7 @@ class GcpProvider:
 
     def launch(self, spec: InstanceSpec, zone: str, spot: bool) -> Instance:
         body = self.instance_body(spec, zone, spot)
+        self._prepare_network()
         request = compute_v1.InsertInstanceRequest(
             project=self.project, zone=zone, instance_resource=body, request_id=str(uuid.uuid4())
         )
@@ -556,25 +675,35 @@ class GcpProvider:
             pass  # nothing there, or the sweep will find it by its labels
 
     def _delete(self, zone: str, name: str) -> None:
+        op = self._start_delete(zone, name)
+        if op is not None:
+            self._finish_delete(zone, name, op)
+
+    def _start_delete(self, zone: str, name: str) -> compute_v1.Operation | None:
+        """The delete operation, or None when the instance is already gone."""
         action = f"delete instance {name} in {zone}"
         try:
             request = compute_v1.DeleteInstanceRequest(
                 project=self.project, zone=zone, instance=name, request_id=str(uuid.uuid4())
             )
-            op = self._call(
+            return self._call(
                 lambda: self._instances.delete_unary(request=request, retry=None),
                 action,
             )
         except gexc.NotFound:
-            return
+            return None
         except gexc.GoogleAPICallError as exc:
             raise self._explain(exc, action, "compute.instances.delete") from None
+
+    def _finish_delete(self, zone: str, name: str, op: compute_v1.Operation) -> None:
+        action = f"delete instance {name} in {zone}"
         op = self._wait(zone, op, action)
         code, message = _op_error(op)
         if code and code != "RESOURCE_NOT_FOUND":
             raise ProviderError(f"GCP failed to {action} ({code}): {message}")
 
-    def list_ours(self, repository_tag: str | None = None) -> list[Instance]:
+    def list_ours(self, repository_tag: str | None = None, *, with_state: bool = True) -> list[Instance]:
+        """One aggregated list per 500 of ours (the state comes with it: with_state changes nothing)."""
         wanted = {TAG_MANAGED_BY: TAG_MANAGED_BY_VALUE}
         if repository_tag:
             wanted[TAG_REPOSITORY] = label_value(repository_tag)
@@ -601,6 +730,16 @@ class GcpProvider:
     def terminate(self, instance: Instance) -> None:
         self._delete(instance.zone, instance.id)
 
+    def terminate_many(self, instances: Sequence[Instance], *, wait: bool = True) -> None:
+        """Compute has no bulk delete: every delete is started first, then the operations are waited on
+        together, so N instances take one operation's time rather than N (wait=False: not at all)."""
+        started = [(i, self._start_delete(i.zone, i.id)) for i in instances]
+        if not wait:
+            return
+        for instance, op in started:
+            if op is not None:
+                self._finish_delete(instance.zone, instance.id, op)
+
 
 def from_env(region: str, env: Mapping[str, str]) -> GcpProvider:
     """The GCP provider the step's variables describe (see gcp_auth for credential precedence).
@@ -613,7 +752,8 @@ def from_env(region: str, env: Mapping[str, str]) -> GcpProvider:
     options: dict[str, Any] = {
         "network": env.get("GCP_NETWORK", "").strip(),
         "subnetwork": env.get("GCP_SUBNETWORK", "").strip(),
-        "external_ip": env.get("GCP_EXTERNAL_IP", "").strip().lower() in ("true", "1", "yes"),
+        # Default true (config/runner.py parsed and validated it already): a fresh project has no Cloud NAT.
+        "external_ip": env.get("GCP_EXTERNAL_IP", "").strip().lower() not in ("false", "no", "0", "off"),
     }
     if endpoint:
         return GcpProvider(region, project=project or None, endpoint=endpoint, credentials=AnonymousCredentials(),

@@ -101,7 +101,7 @@ def report_id(watermark_title: str) -> str:
 
 
 def data_field(title: str, value: Metric) -> ReportData:
-    if isinstance(value, Percent):
+    if isinstance(value, Percent) and math.isfinite(value.value):
         return ReportData(title, "PERCENTAGE", value.value)
     if isinstance(value, bool):
         return ReportData(title, "BOOLEAN", value)

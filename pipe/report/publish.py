@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, unquote_to_bytes
 
+from pipe import paths
 from pipe.bitbucket.models import Download
 from pipe.report.links import find_refs, replace_refs
 
@@ -69,16 +70,18 @@ def _ext(mime: str) -> str:
 
 
 def is_local(url: str) -> bool:
-    return bool(url) and not url.startswith(("#", "//", "?")) and not _SCHEME.match(url)
+    return bool(url) and not url.startswith(("#", "//", "?", "\\")) and not _SCHEME.match(url)
 
 
-def local_path(url: str, base_dir: Path) -> Path:
-    path = unquote(url.split("#", 1)[0].split("?", 1)[0])
-    return (base_dir / path).resolve()
+def link_path(url: str) -> str:
+    """The file a local link names: without #fragment or ?query, percent-decoded (`%2e%2e/` is `../`)."""
+    return unquote(url.split("#", 1)[0].split("?", 1)[0])
 
 
-def plan(markdown: str, base_dir: Path) -> PublishPlan:
-    """Which URLs become which uploads; missing or unreadable files are warnings naming them."""
+def plan(markdown: str, base_dir: Path, clone_dir: Path) -> PublishPlan:
+    """Which URLs become which uploads. A local link is published only when it names a regular file inside
+    the clone (pipe/paths.py, as for every path the pipe reads); any other is left as written, with a warning
+    naming it. base_dir is the report's directory: links are relative to it."""
     result = PublishPlan()
     warned: set[str] = set()
     for ref in find_refs(markdown):
@@ -91,19 +94,18 @@ def plan(markdown: str, base_dir: Path) -> PublishPlan:
             content, mime = decoded
             asset = Asset(download_name(content, "") + _ext(mime), content, mime, "data: URI")
         elif is_local(ref.url):
-            path = local_path(ref.url, base_dir)
             shown = ref.url.split("#", 1)[0]
-            if not path.is_file():
-                what = "is a directory" if path.is_dir() else "does not exist"
-                _warn(result, warned, f"{shown} ({path}) {what}; its link is left as is")
-                continue
             try:
-                content = path.read_bytes()
-            except OSError as err:
-                _warn(result, warned, f"{shown} ({path}) cannot be read ({err.strerror}); its link is left as is")
+                found = paths.resolve(clone_dir, link_path(ref.url), base=base_dir)
+                content = paths.read_bytes(found)
+            except paths.PathRefused as why:
+                _warn(result, warned, f"link {shown!r}: {why}; its link is left as is")
                 continue
-            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            asset = Asset(download_name(content, path.name), content, mime, str(path))
+            except OSError as err:
+                _warn(result, warned, f"link {shown!r}: it cannot be read ({err.strerror}); its link is left as is")
+                continue
+            mime = mimetypes.guess_type(found.real.name)[0] or "application/octet-stream"
+            asset = Asset(download_name(content, found.real.name), content, mime, found.relative)
         if asset is not None:
             result.assets.setdefault(asset.name, asset)
             fragment = "#" + ref.url.split("#", 1)[1] if "#" in ref.url and is_local(ref.url) else ""

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from pipe.bitbucket.client import BitbucketError
+from pipe.bitbucket.client import BitbucketError, UnexpectedAnswer
 from pipe.bitbucket.models import PullRequest
 from pipe.config.variables import ConfigError
 
@@ -80,6 +80,8 @@ def find_build_pr(context: BuildContext, client: PullRequestFinder) -> tuple[Pul
     if context.commit:
         try:
             prs = [p for p in client.pull_requests_for_commit(context.commit) if p.state == "OPEN"]
+        except UnexpectedAnswer:
+            raise  # a malformed answer, or a link to another host: not "this listing is unavailable"
         except BitbucketError as err:
             # Bitbucket answers this only once the "Pull Request Commit Links" app is installed for the repo.
             notes.append(f"could not list pull requests for commit {context.commit[:12]} ({err}); trying the branch")

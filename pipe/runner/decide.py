@@ -1,21 +1,12 @@
-"""Decisions on plain data, no I/O: reuse or provision, and what a sweep removes."""
+"""Reuse or provision, decided on plain data (no I/O), from as few pages of the runner listing as it takes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from pipe.bitbucket.models import Runner
-from pipe.providers.base import Instance
-from pipe.providers.tags import expires_at, runner_tag
-from pipe.runner.plan import MARKER_LABEL
-
-# A runner of ours that is not online and has no instance is left this long
-# before the sweep deletes it: a concurrent launch registers its runner a few
-# seconds before its instance exists.
-STALE_RUNNER_S = 15 * 60
-_DOWN = ("OFFLINE", "UNREGISTERED", "UNHEALTHY", "DISABLED")
+from pipe.runner.leftovers import Listing
 
 
 @dataclass(frozen=True)
@@ -47,41 +38,30 @@ def decide(runners: Sequence[Runner], labels: Iterable[str], *, name: str, reuse
     return Decision("provision", reason="no online runner with the labels" if (reuse or reuse_idle) else "")
 
 
-@dataclass
-class SweepPlan:
-    terminate: list[tuple[Instance, str]] = field(default_factory=list)
-    delete_runners: list[tuple[Runner, str]] = field(default_factory=list)
+def decide_from_pages(
+    pages: Iterator[tuple[list[Runner], bool]],
+    labels: Iterable[str],
+    *,
+    scope: str,
+    name: str,
+    check_name: bool,
+    reuse: bool,
+    reuse_idle: bool,
+) -> tuple[Decision, Listing]:
+    """decide() reading pages only until the answer is known, and the listing those pages make.
 
-
-def plan_sweep(runners: Sequence[Runner], instances: Sequence[Instance], now: int) -> SweepPlan:
-    """Expired, orphaned and powered-off instances; our stale runners. Never anything untagged."""
-    plan = SweepPlan()
-    by_tag = {runner_tag(r.uuid): r for r in runners}
-    live_runner_tags: set[str] = set()
-    for instance in instances:
-        expiry = expires_at(instance.tags)
-        runner = by_tag.get(instance.runner_uuid)
-        if expiry is not None and expiry <= now:
-            plan.terminate.append((instance, "past its expires-at"))
-        elif runner is None:
-            plan.terminate.append((instance, "its runner no longer exists"))
-        elif instance.state == "stopped":
-            plan.terminate.append((instance, "powered off but still billed for its disk"))
-        else:
-            live_runner_tags.add(instance.runner_uuid)
-    for runner in runners:
-        if MARKER_LABEL not in runner.labels or runner.busy or runner.status == "ONLINE":
-            continue
-        if runner_tag(runner.uuid) in live_runner_tags:
-            continue
-        if runner.status in _DOWN and _age_s(runner, now) >= STALE_RUNNER_S:
-            plan.delete_runners.append((runner, f"{runner.status} with no live instance"))
-    return plan
-
-
-def _age_s(runner: Runner, now: int) -> float:
-    stamp = runner.updated_on or runner.created_on
-    try:
-        return now - datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return float("inf")  # undated: old enough
+    With REUSE or REUSE_IDLE it stops at the first page holding a runner to reuse; a NAME chosen by the
+    user (``check_name``) must be checked against every page. Otherwise one page is read: the answer
+    is "provision" whatever the rest holds, and that page serves the sweep as evidence.
+    """
+    wanted = tuple(labels)
+    seen: list[Runner] = []
+    read_all = reuse or reuse_idle or check_name
+    more = True
+    decision = Decision("provision")
+    for page, more in pages:
+        seen.extend(page)
+        decision = decide(seen, wanted, name=name, reuse=reuse, reuse_idle=reuse_idle)
+        if decision.action == "reuse" or not read_all or not more:
+            break
+    return decision, Listing(scope, tuple(seen), complete=not more)

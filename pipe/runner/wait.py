@@ -44,13 +44,19 @@ def wait_online(
     clock: Clock | None = None,
     poll_every_s: float = POLL_EVERY_S,
     average_every_s: float = AVERAGE_EVERY_S,
+    watch: Callable[[], str | None] | None = None,
 ) -> Runner:
-    """Poll until the runner is ONLINE; raise WaitTimeout or RunnerVanished."""
+    """Poll until the runner is ONLINE; raise WaitTimeout or RunnerVanished.
+
+    watch, when given, is asked after every poll that did not find the runner ONLINE: it reports the
+    workload's own trouble (and raises when the workload can never come up); the last line it returned is
+    quoted if the wait times out."""
     clock = clock or Clock()
     start = clock.now()
     progress = Progress(f"runner {runner.name} to come ONLINE ({what})", now=clock.now, logger=log)
     status = runner.status
     polls = 0
+    trouble: str | None = None
     while True:
         current = get_runner(runner.uuid)
         polls += 1
@@ -60,12 +66,18 @@ def wait_online(
         if status == "ONLINE":
             log.info("Runner %s is ONLINE after %s.", runner.name, format_duration(clock.now() - start))
             return current
+        if watch is not None:
+            trouble = watch() or trouble
         elapsed = clock.now() - start
         if elapsed >= timeout_s:
+            hint = (
+                f"last trouble: {trouble}"
+                if trouble
+                else "the instance's console log shows each boot step; raise WAIT_TIMEOUT if it was still booting"
+            )
             raise WaitTimeout(
                 f"runner {runner.name} did not come ONLINE within {format_duration(timeout_s)} "
-                f"(last status {status}); the instance's console log shows each boot step; "
-                "raise WAIT_TIMEOUT if it was still booting"
+                f"(last status {status}); {hint}"
             )
         progress.tick(f"status {status}, timeout in {format_duration(timeout_s - elapsed)}")
         # The next poll: after poll_every_s, and no sooner than the average budget allows.

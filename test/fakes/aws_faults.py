@@ -1,9 +1,15 @@
-"""A forwarding proxy in front of moto_server that injects EC2 faults moto never raises.
+"""A forwarding proxy in front of moto_server that injects EC2 faults and enforces EC2 rules moto does not.
 
 Real EC2 answers a capacity shortage with HTTP 500 InsufficientInstanceCapacity;
 moto never does. The pipe's AWS_ENDPOINT_URL points here; every request is
 forwarded to moto unchanged unless a rule matches the RunInstances request
 (by zone and market), in which case the error comes back as EC2 would send it.
+
+Root snapshots: moto gives every AMI a 15 GB root snapshot and accepts any root
+volume size. Real AMIs differ (the Deep Learning Base GPU AMIs are about 100 GB),
+and EC2 refuses a smaller root volume with InvalidBlockDeviceMapping. For the
+AMIs in ``ami_root_gb`` the proxy reports that size in DescribeImages and refuses
+RunInstances the way EC2 does.
 """
 
 from __future__ import annotations
@@ -13,8 +19,16 @@ import http.client
 import threading
 import time
 import urllib.parse
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+EC2_XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15"
+# EC2's refusal of a root volume smaller than the AMI's root snapshot, as users quote it (HTTP 400; note the
+# double space): "Volume of size 35GB is smaller than  snapshot 'snap-0764200248800a04f', expect size >= 50GB"
+# (openshift/origin-ci-tool#153, scylladb/scylladb#6999, NVIDIA/ngc-examples#3).
+SMALLER_THAN_SNAPSHOT = "Volume of size {size}GB is smaller than  snapshot '{snapshot}', expect size >= {need}GB"
 
 _ERROR = """<?xml version="1.0" encoding="UTF-8"?>
 <Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>
@@ -32,12 +46,15 @@ class Fault:
 
 
 class FaultProxy:
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, ami_root_gb: Mapping[str, int] | None = None) -> None:
         self.upstream = urllib.parse.urlsplit(upstream)
         self.faults: list[Fault] = []
+        self.ami_root_gb: dict[str, int] = dict(ami_root_gb or {})  # AMI id -> root snapshot size (GB)
         self.subnet_zones: dict[str, str] = {}  # learnt from DescribeSubnets answers
         self.injected = 0
         self.requests: list[tuple[float, str]] = []  # (arrival time.time(), EC2 Action), for the benchmarks
+        self.record: set[str] = set()  # Actions whose answers are kept in `answers` (tests that look for leaks)
+        self.answers: list[tuple[str, bytes]] = []  # (Action, body as moto answered it)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -90,7 +107,7 @@ class FaultProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
                 params = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
                 proxy.requests.append((arrived, params.get("Action", [""])[0]))
-                fault = proxy._match(params)
+                fault = proxy._match(params) or proxy._broken_rule(params)
                 if fault is not None:
                     proxy.injected += 1
                     payload = _ERROR.format(code=fault.code, message=fault.message).encode()
@@ -105,8 +122,13 @@ class FaultProxy:
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 answer = upstream.getresponse()
                 data = answer.read()
-                if params.get("Action", [""])[0] == "DescribeSubnets":
+                action = params.get("Action", [""])[0]
+                if action == "DescribeSubnets":
                     proxy._learn_subnets(data)
+                if action == "DescribeImages" and answer.status == 200:
+                    data = proxy._real_root_sizes(data)
+                if action in proxy.record:
+                    proxy.answers.append((action, data))
                 self.send_response(answer.status)
                 for key, value in answer.getheaders():
                     if key.lower() not in ("content-length", "connection", "transfer-encoding"):
@@ -117,6 +139,38 @@ class FaultProxy:
                 upstream.close()
 
         return Handler
+
+    def _broken_rule(self, params: dict[str, list[str]]) -> Fault | None:
+        """RunInstances with a root volume smaller than the AMI's root snapshot: EC2's InvalidBlockDeviceMapping."""
+        if params.get("Action", [""])[0] != "RunInstances":
+            return None
+        need = self.ami_root_gb.get(params.get("ImageId", [""])[0])
+        if need is None:
+            return None
+        n = 1
+        while f"BlockDeviceMapping.{n}.DeviceName" in params:
+            size = params.get(f"BlockDeviceMapping.{n}.Ebs.VolumeSize", [""])[0]
+            if params[f"BlockDeviceMapping.{n}.DeviceName"][0] == "/dev/sda1" and size and int(size) < need:
+                message = SMALLER_THAN_SNAPSHOT.format(size=size, snapshot="snap-0fa7e1root0snap01", need=need)
+                return Fault("RunInstances", code="InvalidBlockDeviceMapping", status=400, message=message)
+            n += 1
+        return None
+
+    def _real_root_sizes(self, xml: bytes) -> bytes:
+        """DescribeImages as EC2 would answer it: the root mapping's volumeSize is the AMI's snapshot size."""
+        if not self.ami_root_gb:
+            return xml
+        ET.register_namespace("", EC2_XMLNS)
+        root = ET.fromstring(xml)  # noqa: S314 - moto's own answer
+        ns = {"e": EC2_XMLNS}
+        for image in root.iterfind("e:imagesSet/e:item", ns):
+            need = self.ami_root_gb.get(image.findtext("e:imageId", "", ns))
+            device = image.findtext("e:rootDeviceName", "", ns)
+            for mapping in image.iterfind("e:blockDeviceMapping/e:item", ns):
+                size = mapping.find("e:ebs/e:volumeSize", ns)
+                if need is not None and size is not None and mapping.findtext("e:deviceName", "", ns) == device:
+                    size.text = str(need)
+        return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
     def _learn_subnets(self, xml: bytes) -> None:
         import re
@@ -133,7 +187,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--upstream", required=True)
     args = parser.parse_args()
-    proxy = FaultProxy(args.upstream).start()
+    from fakes.moto import AMI_ROOT_GB
+
+    proxy = FaultProxy(args.upstream, AMI_ROOT_GB).start()
     print(proxy.url, flush=True)
     threading.Event().wait()
 

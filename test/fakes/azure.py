@@ -48,12 +48,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from azure.mgmt.compute import models as cm
 from azure.mgmt.network import models as nm
 from azure.mgmt.resource.resources import models as rm
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from fakes.azure_schema import check
+from fakes.serving import self_signed_cert
 
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-00000000c0de"
 TENANT_ID = "11111111-1111-1111-1111-111111111111"
@@ -98,6 +95,14 @@ _OPERATION = re.compile(
     r"(?P<kind>operations|operationresults)/(?P<op>[^/]+)$",
     re.I,
 )
+
+
+# OS disk sizes of marketplace images, (publisher, offer) lowercased. Azure does not publish them in its image
+# API; it refuses a smaller explicit osDisk.diskSizeGB with OperationNotAllowed (hitachienergy/epiphany#1049):
+# "The specified disk size 30 GB is smaller than the size of the corresponding disk in the VM image: 32 GB. ..."
+# Ubuntu server images have 30 GB OS disks; the HPC/GPU image is larger (64 GB here, for the tests).
+IMAGE_OS_DISK_GB = {("canonical", "ubuntu-24_04-lts"): 30, ("microsoft-dsvm", "ubuntu-hpc"): 64}
+DEFAULT_IMAGE_OS_DISK_GB = 30
 
 
 class ArmError(Exception):
@@ -174,7 +179,7 @@ class AzureFake:
         self.oidc_token = oidc_token
         self._lock = threading.RLock()
         self._dir = Path(tempfile.mkdtemp(prefix="azure-fake-"))
-        self.cert_path, key_path = _self_signed_cert(self._dir)
+        self.cert_path, key_path = self_signed_cert(self._dir, "azure-fake")
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(str(self.cert_path), str(key_path))
         handler = type("Handler", (_Handler,), {"fake": self})
@@ -745,6 +750,17 @@ class AzureFake:
         image = (props.get("storageProfile") or {}).get("imageReference") or {}
         if not all(image.get(k) for k in ("publisher", "offer", "sku", "version")):
             raise bad("imageReference", "The platform image reference needs publisher, offer, sku and version.")
+        image_gb = IMAGE_OS_DISK_GB.get((image["publisher"].lower(), image["offer"].lower()), DEFAULT_IMAGE_OS_DISK_GB)
+        asked_gb = ((props.get("storageProfile") or {}).get("osDisk") or {}).get("diskSizeGB")
+        if asked_gb is not None and asked_gb < image_gb:
+            raise ArmError(
+                409,
+                "OperationNotAllowed",
+                f"The specified disk size {asked_gb} GB is smaller than the size of the corresponding disk in the VM "
+                f"image: {image_gb} GB. This is not allowed. Please choose equal or greater size or do not specify "
+                "an explicit size.",
+                "osDisk.diskSizeGB",
+            )
         os_profile = props.get("osProfile") or {}
         if not os_profile.get("adminUsername") or not os_profile.get("computerName"):
             raise bad("osProfile", "adminUsername and computerName are required.")
@@ -903,50 +919,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet; the fake keeps its own log
         return
-
-
-def _self_signed_cert(directory: Path) -> tuple[Path, Path]:
-    """A per-server certificate for 127.0.0.1/localhost that is its own CA."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "azure-fake 127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
 
 
 def main(argv: list[str] | None = None) -> None:

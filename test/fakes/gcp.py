@@ -9,16 +9,21 @@ Faithful where it matters to the adapter:
 - operations go PENDING -> RUNNING -> DONE over polls (``zoneOperations.get``
   and ``zoneOperations.wait`` each advance one step), so callers really wait;
 - ids are decimal strings and int64 fields are sent as strings;
+- egress as a real project has it: an instance with neither an external IP (accessConfigs) nor a
+  Cloud NAT on its network's router in its region has no way to the internet
+  (cloud.google.com/compute/docs/ip-addresses: "If no external IP address is configured on the
+  instance, Cloud NAT can be used"); the fake accepts the insert, as the API does, and records it
+  (``has_egress()``), so the VM stand-in of the tests never reaches Bitbucket from it;
 - errors use Google's JSON error shape (``error.code/message/errors[].reason``);
 - request bodies and query parameters are checked against Google's discovery
   document for compute v1 (shipped in google-api-python-client) and rejected
   with 400 like the real API rejects unknown names;
-- insert enforces the rules that bite in production: guest accelerators need
-  ``onHostMaintenance: TERMINATE``, Spot needs TERMINATE and no automatic
+- insert enforces the rules that bite in production: guest accelerators, and machine
+  types with built-in GPUs (g2, a2, a3...), need ``onHostMaintenance: TERMINATE``, Spot needs TERMINATE and no automatic
   restart, ``maxRunDuration`` needs ``instanceTerminationAction``.
 
 Control API (tests): ``capacity()``, ``fail()``, ``fail_operation()``,
-``slow_operations()``, ``add_image()``, ``set_machine_types()``,
+``slow_operations()``, ``add_image()``, ``add_router()``, ``firewalls()``, ``has_egress()``, ``set_machine_types()``,
 ``add_instance()``, ``instances()``, ``requests``, ``reset()``.
 
 Demo: ``python -m fakes.gcp --port 8090`` (with ``test/`` on sys.path).
@@ -58,6 +63,11 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "projects/{project}/zones/{zone}/machineTypes", "compute.machineTypes.list"),
     ("GET", "projects/{project}/aggregated/machineTypes", "compute.machineTypes.aggregatedList"),
     ("GET", "projects/{project}/zones", "compute.zones.list"),
+    ("GET", "projects/{project}/global/firewalls/{firewall}", "compute.firewalls.get"),
+    ("POST", "projects/{project}/global/firewalls", "compute.firewalls.insert"),
+    ("GET", "projects/{project}/global/operations/{operation}", "compute.globalOperations.get"),
+    ("POST", "projects/{project}/global/operations/{operation}/wait", "compute.globalOperations.wait"),
+    ("GET", "projects/{project}/regions/{region}/routers", "compute.routers.list"),
 ]
 
 _ROUTE_PATTERNS = [
@@ -72,21 +82,28 @@ DEFAULT_ZONES: dict[str, list[str]] = {
     "europe-north1": ["europe-north1-a", "europe-north1-b", "europe-north1-c"],
 }
 DEFAULT_MACHINE_TYPES = [
-    "e2-small", "e2-standard-2", "e2-standard-8", "g1-small", "n1-standard-1", "n1-standard-2",
-    "n1-standard-4", "n1-standard-8", "n2-standard-2", "n2-standard-8", "g2-standard-4",
+    "e2-small", "e2-standard-2", "e2-standard-8", "e2-standard-32", "g1-small", "n1-standard-1", "n1-standard-2",
+    "n1-standard-4", "n1-standard-8", "n2-standard-2", "n2-standard-8", "g2-standard-4", "g2-standard-8",
+    "a2-highgpu-1g", "a3-highgpu-1g",
 ]  # fmt: skip
+# Accelerator-optimized families carry their GPUs in the machine type; the API treats them as instances with
+# guest accelerators (cloud.google.com/compute/docs/accelerator-optimized-machines; loft-sh/devpod#973 shows
+# g2-standard-4 refused without onHostMaintenance TERMINATE).
+GPU_MACHINE_TYPE = re.compile(r"^(a[2-4]x?|g[24])-")
 DEFAULT_ACCELERATORS = ["nvidia-tesla-t4", "nvidia-l4", "nvidia-tesla-v100"]
-# (project, image name, family, creation date, deprecated?)
+# (project, image name, family, creation date, deprecated?, diskSizeGb). Ubuntu images are 10 GB; Deep Learning
+# VM images are larger (50 GB, as users of such images report: BasedHardware/omi#7155).
 DEFAULT_IMAGES = [
-    ("ubuntu-os-cloud", "ubuntu-2404-noble-amd64-v20260901", "ubuntu-2404-lts-amd64", "2026-09-01", False),
-    ("ubuntu-os-cloud", "ubuntu-2404-noble-amd64-v20261101", "ubuntu-2404-lts-amd64", "2026-11-01", False),
-    ("ubuntu-os-cloud", "ubuntu-2204-jammy-v20261101", "ubuntu-2204-lts", "2026-11-01", False),
+    ("ubuntu-os-cloud", "ubuntu-2404-noble-amd64-v20260901", "ubuntu-2404-lts-amd64", "2026-09-01", False, 10),
+    ("ubuntu-os-cloud", "ubuntu-2404-noble-amd64-v20261101", "ubuntu-2404-lts-amd64", "2026-11-01", False, 10),
+    ("ubuntu-os-cloud", "ubuntu-2204-jammy-v20261101", "ubuntu-2204-lts", "2026-11-01", False, 10),
     (
         "deeplearning-platform-release",
         "common-cu128-ubuntu-2204-nvidia-570-v20261015",
         "common-cu128-ubuntu-2204-nvidia-570",
         "2026-10-15",
         False,
+        50,
     ),
 ]
 CAPACITY_MESSAGE = (
@@ -294,6 +311,9 @@ class GcpState:
             }
             self.accelerators: dict[str, set[str]] = {zone: set(DEFAULT_ACCELERATORS) for zone in self.machine_types}
             self.images: dict[tuple[str, str], dict[str, Any]] = {}
+            self.firewalls: dict[tuple[str, str], dict[str, Any]] = {}  # (project, name)
+            self.routers: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (project, region) -> routers
+            self.no_egress: set[tuple[str, str, str]] = set()  # instances with no way to the internet
             self.instances: dict[tuple[str, str, str], dict[str, Any]] = {}  # (project, zone, name)
             self.operations: dict[tuple[str, str, str], _Operation] = {}
             self.request_ids: dict[str, dict[str, Any]] = {}
@@ -302,8 +322,8 @@ class GcpState:
             self.validation_errors: list[str] = []
             self.op_polls = 2  # polls before an operation is DONE (PENDING, RUNNING, DONE)
             self.op_polls_by_kind: dict[str, int] = {}  # 'insert' / 'delete' overrides
-            for project, name, family, date, deprecated in DEFAULT_IMAGES:
-                self.add_image(project, name, family=family, created=date, deprecated=deprecated)
+            for project, name, family, date, deprecated, size in DEFAULT_IMAGES:
+                self.add_image(project, name, family=family, created=date, deprecated=deprecated, disk_size_gb=size)
 
     # ---- helpers ---------------------------------------------------------------------------
     def next_id(self) -> str:
@@ -313,8 +333,9 @@ class GcpState:
         return SELF_LINK_BASE + path
 
     def add_image(
-        self, project: str, name: str, *, family: str = "", created: str = "2026-01-01", deprecated: bool = False
-    ) -> dict[str, Any]:
+        self, project: str, name: str, *, family: str = "", created: str = "2026-01-01", deprecated: bool = False,
+        disk_size_gb: int = 10,
+    ) -> dict[str, Any]:  # fmt: skip
         image: dict[str, Any] = {
             "kind": "compute#image",
             "id": self.next_id(),
@@ -323,7 +344,7 @@ class GcpState:
             "family": family,
             "selfLink": self.link(f"projects/{project}/global/images/{name}"),
             "status": "READY",
-            "diskSizeGb": "10",
+            "diskSizeGb": str(disk_size_gb),
             "architecture": "X86_64",
         }
         if not family:
@@ -369,6 +390,26 @@ class GcpState:
         }
         polls = self.op_polls_by_kind.get(kind, self.op_polls)
         self.operations[(project, zone, name)] = _Operation(resource, polls, finish=finish)
+        return resource
+
+    def new_global_operation(
+        self, project: str, kind: str, target: str, target_id: str, finish: Any = None
+    ) -> dict[str, Any]:
+        """A global operation (firewalls): kept under zone "" beside the zonal ones."""
+        name = f"operation-{dt.datetime.now(dt.UTC).strftime('%s%f')}-{self.next_id()[-8:]}"
+        resource: dict[str, Any] = {
+            "kind": "compute#operation",
+            "id": self.next_id(),
+            "name": name,
+            "operationType": kind,
+            "targetLink": self.link(f"projects/{project}/global/firewalls/{target}"),
+            "targetId": target_id,
+            "status": "PENDING",
+            "progress": 0,
+            "insertTime": _now(),
+            "selfLink": self.link(f"projects/{project}/global/operations/{name}"),
+        }
+        self.operations[(project, "", name)] = _Operation(resource, self.op_polls, finish=finish)
         return resource
 
     def advance(self, project: str, zone: str, name: str) -> dict[str, Any]:
@@ -450,7 +491,9 @@ class ComputeApi:
                 raise ApiError(400, f"Invalid value for field 'resource.guestAccelerators[{i}].acceleratorType': "
                                f"'{acc.get('acceleratorType')}'. Accelerator type '{acc_type}' does not exist in "
                                f"zone {zone}.")  # fmt: skip
-        if accelerators and scheduling.get("onHostMaintenance") != "TERMINATE":
+        # The real message, HTTP 400 (jenkinsci/google-compute-engine-plugin#63, loft-sh/devpod#973).
+        carries_gpu = bool(accelerators) or bool(GPU_MACHINE_TYPE.match(machine_type))
+        if carries_gpu and scheduling.get("onHostMaintenance") != "TERMINATE":
             raise ApiError(400, "Instances with guest accelerators do not support live migration.")
         if spot and (scheduling.get("onHostMaintenance") != "TERMINATE" or scheduling.get("automaticRestart")):
             raise ApiError(400, "Invalid value for field 'resource.scheduling': Spot VMs need onHostMaintenance "
@@ -459,15 +502,25 @@ class ComputeApi:
             raise ApiError(400, "Invalid value for field 'resource.scheduling.instanceTerminationAction': ''. "
                            "Instance termination action must be specified when max run duration is set.")  # fmt: skip
         disks = body.get("disks", [])
-        for disk in disks:
-            source = str(disk.get("initializeParams", {}).get("sourceImage", ""))
-            if disk.get("boot") and self._image_for(source) is None:
+        for i, disk in enumerate(disks):
+            params = disk.get("initializeParams", {})
+            source = str(params.get("sourceImage", ""))
+            image = self._image_for(source) if disk.get("boot") else None
+            if disk.get("boot") and image is None:
                 raise ApiError(404, f"The resource '{source}' was not found")
+            # The real refusal of a boot disk smaller than its image, HTTP 400 reason 'invalid'
+            # (BasedHardware/omi#7155, GoogleCloudPlatform/deploymentmanager-samples#561).
+            if image is not None and "diskSizeGb" in params and int(params["diskSizeGb"]) < int(image["diskSizeGb"]):
+                raise ApiError(400, f"Invalid value for field 'resource.disks[{i}].initializeParams.diskSizeGb': "
+                               f"'{params['diskSizeGb']}'. Requested disk size cannot be smaller than the image size "
+                               f"({image['diskSizeGb']} GB)")  # fmt: skip
         with s.lock:
             if (project, zone, name) in s.instances:
                 raise ApiError(409, f"The resource 'projects/{project}/zones/{zone}/instances/{name}' already exists")
             instance = self._materialise(project, zone, body)
             s.instances[(project, zone, name)] = instance
+            if not self._has_way_out(project, zone, body):
+                s.no_egress.add((project, zone, name))
             op_fault = s.take_fault("instances.insert", zone, spot, op=True)
 
             def finish() -> None:
@@ -492,6 +545,25 @@ class ComputeApi:
             if request_id:
                 s.request_ids[request_id] = op
             return copy.deepcopy(op)
+
+    def _has_way_out(self, project: str, zone: str, body: dict[str, Any]) -> bool:
+        """An external IP on the NIC, or a Cloud NAT serving its subnet on a router of its network and region."""
+        nics = body.get("networkInterfaces") or [{}]
+        if any(nic.get("accessConfigs") for nic in nics):
+            return True
+        network = _last(str(nics[0].get("network", "default")))
+        subnet = _last(str(nics[0].get("subnetwork", ""))) or network  # auto mode: the subnet is named after it
+        with self.s.lock:
+            routers = list(self.s.routers.get((project, _region_of(zone)), []))
+        for router in routers:
+            if _last(router["network"]) != network:
+                continue
+            for nat in router.get("nats", []):
+                ranges = nat.get("sourceSubnetworkIpRangesToNat", "")
+                listed = {_last(sn.get("name", "")) for sn in nat.get("subnetworks", [])}
+                if ranges.startswith("ALL_SUBNETWORKS") or subnet in listed:
+                    return True
+        return False
 
     def _image_for(self, source: str) -> dict[str, Any] | None:
         path = source.removeprefix(SELF_LINK_BASE).removeprefix("https://compute.googleapis.com/compute/v1/")
@@ -655,6 +727,62 @@ class ComputeApi:
         self._check_zone(p["project"], p["zone"])
         return self.s.advance(p["project"], p["zone"], p["operation"])
 
+    # ---- firewalls, global operations, routers ---------------------------------------------
+    def firewalls_get(self, p: dict[str, str], q: dict[str, str], body: Any) -> dict[str, Any]:
+        self._check_project(p["project"])
+        with self.s.lock:
+            rule = self.s.firewalls.get((p["project"], p["firewall"]))
+            if rule is None:
+                raise _not_found(f"projects/{p['project']}/global/firewalls/{p['firewall']}")
+            return copy.deepcopy(rule)
+
+    def firewalls_insert(self, p: dict[str, str], q: dict[str, str], body: Any) -> dict[str, Any]:
+        s, project = self.s, p["project"]
+        self._check_project(project)
+        fault = s.take_fault("firewalls.insert", None, None, op=False)
+        if fault:
+            raise ApiError(fault.status, fault.message or "Injected failure", fault.reason)
+        name = str(body.get("name", ""))
+        if not _NAME.match(name):
+            raise ApiError(400, f"Invalid value for field 'resource.name': '{name}'. Must be a match of regex "
+                           "'(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'")  # fmt: skip
+        # A rule allows or denies, never both nor neither (cloud.google.com/firewall/docs/firewalls).
+        if bool(body.get("allowed")) == bool(body.get("denied")):
+            raise ApiError(400, "Invalid value for field 'resource': exactly one of 'allowed' or 'denied' must be "
+                           "specified.")  # fmt: skip
+        priority = int(body.get("priority", 1000))
+        if not 0 <= priority <= 65535:
+            raise ApiError(400, f"Invalid value for field 'resource.priority': '{priority}'. Must be 0-65535.")
+        with s.lock:
+            if (project, name) in s.firewalls:
+                raise ApiError(409, f"The resource 'projects/{project}/global/firewalls/{name}' already exists")
+            rule = copy.deepcopy(body)
+            network = _last(str(rule.get("network", "default")))
+            rule.update(
+                kind="compute#firewall", id=s.next_id(), creationTimestamp=_now(), priority=priority,
+                direction=rule.get("direction", "INGRESS"),
+                network=s.link(f"projects/{project}/global/networks/{network}"),
+                selfLink=s.link(f"projects/{project}/global/firewalls/{name}"),
+            )  # fmt: skip
+
+            def finish() -> None:
+                s.firewalls[(project, name)] = rule
+
+            return copy.deepcopy(s.new_global_operation(project, "insert", name, rule["id"], finish))
+
+    def global_operations_get(self, p: dict[str, str], q: dict[str, str], body: Any) -> dict[str, Any]:
+        self._check_project(p["project"])
+        return self.s.advance(p["project"], "", p["operation"])
+
+    def routers_list(self, p: dict[str, str], q: dict[str, str], body: Any) -> dict[str, Any]:
+        self._check_project(p["project"])
+        fault = self.s.take_fault("routers.list", None, None, op=False)
+        if fault:
+            raise ApiError(fault.status, fault.message or "Injected failure", fault.reason)
+        with self.s.lock:
+            items = copy.deepcopy(self.s.routers.get((p["project"], p["region"]), []))
+        return {"kind": "compute#routerList", "items": items}
+
     # ---- images ----------------------------------------------------------------------------
     def _image(self, project: str, name: str) -> dict[str, Any]:
         with self.s.lock:
@@ -744,6 +872,11 @@ _HANDLERS = {
     "compute.machineTypes.list": ComputeApi.machine_types_list,
     "compute.machineTypes.aggregatedList": ComputeApi.machine_types_aggregated_list,
     "compute.zones.list": ComputeApi.zones_list,
+    "compute.firewalls.get": ComputeApi.firewalls_get,
+    "compute.firewalls.insert": ComputeApi.firewalls_insert,
+    "compute.globalOperations.get": ComputeApi.global_operations_get,
+    "compute.globalOperations.wait": ComputeApi.global_operations_get,
+    "compute.routers.list": ComputeApi.routers_list,
 }
 
 
@@ -806,7 +939,7 @@ class _Handler(BaseHTTPRequestHandler):
                     state.validation_errors += problems
                 raise ApiError(400, "Invalid JSON payload received. " + "; ".join(problems), "invalid")
             short = record.method_id.removeprefix("compute.")
-            if short != "instances.insert" and short != "instances.delete":
+            if short not in ("instances.insert", "instances.delete", "firewalls.insert", "routers.list"):
                 fault = state.take_fault(short, params.get("zone"), None, op=False)
                 if fault:
                     raise ApiError(fault.status, fault.message or "Injected failure", fault.reason)
@@ -911,8 +1044,44 @@ class FakeGcp:
                 self.state.op_polls = polls
 
     def add_image(self, project: str, name: str, *, family: str = "", created: str = "2026-01-01",
-                  deprecated: bool = False) -> dict[str, Any]:  # fmt: skip
-        return self.state.add_image(project, name, family=family, created=created, deprecated=deprecated)
+                  deprecated: bool = False, disk_size_gb: int = 10) -> dict[str, Any]:  # fmt: skip
+        return self.state.add_image(project, name, family=family, created=created, deprecated=deprecated,
+                                    disk_size_gb=disk_size_gb)  # fmt: skip
+
+    def add_router(
+        self, region: str, name: str, *, network: str = "default", nat: bool = True,
+        subnetworks: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """A Cloud Router on network in region, with one Cloud NAT (for all subnets, or the named ones) if nat."""
+        s = self.state
+        router: dict[str, Any] = {
+            "kind": "compute#router", "id": s.next_id(), "name": name, "creationTimestamp": _now(),
+            "region": s.link(f"projects/{s.project}/regions/{region}"),
+            "network": s.link(f"projects/{s.project}/global/networks/{network}"),
+            "selfLink": s.link(f"projects/{s.project}/regions/{region}/routers/{name}"),
+        }  # fmt: skip
+        if nat:
+            gateway: dict[str, Any] = {"name": f"{name}-nat", "natIpAllocateOption": "AUTO_ONLY"}
+            if subnetworks:
+                gateway["sourceSubnetworkIpRangesToNat"] = "LIST_OF_SUBNETWORKS"
+                gateway["subnetworks"] = [
+                    {"name": s.link(f"projects/{s.project}/regions/{region}/subnetworks/{n}")} for n in subnetworks
+                ]
+            else:
+                gateway["sourceSubnetworkIpRangesToNat"] = "ALL_SUBNETWORKS_ALL_IP_RANGES"
+            router["nats"] = [gateway]
+        with s.lock:
+            s.routers.setdefault((s.project, region), []).append(router)
+        return copy.deepcopy(router)
+
+    def firewalls(self) -> list[dict[str, Any]]:
+        with self.state.lock:
+            return [copy.deepcopy(r) for _, r in sorted(self.state.firewalls.items())]
+
+    def has_egress(self, zone: str, name: str) -> bool:
+        """Whether the instance has a way to the internet (external IP, or Cloud NAT on its subnet)."""
+        with self.state.lock:
+            return (self.state.project, zone, name) not in self.state.no_egress
 
     def set_machine_types(self, zone: str, names: list[str]) -> None:
         with self.state.lock:

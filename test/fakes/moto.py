@@ -51,6 +51,12 @@ AMIS = [
 ]
 
 
+# Root snapshot sizes EC2 reports for these AMIs (moto says 15 GB for all); the fault proxy enforces them.
+# Canonical's Ubuntu server AMIs have 8 GB root snapshots; the Deep Learning Base GPU AMIs about 100 GB (the EC2
+# console's recommended size for them, aws/deep-learning-containers#2425).
+AMI_ROOT_GB = {UBUNTU_AMI_OLD: 8, UBUNTU_AMI: 8, GPU_AMI: 100, CUSTOM_AMI: 60}
+
+
 def _ami(entry: dict[str, str]) -> dict[str, object]:
     return {
         **entry,

@@ -3,11 +3,13 @@ its handler can return; ``test_bitbucket_conformance`` holds both to the spec.""
 
 from __future__ import annotations
 
+import re
 import secrets
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from fakes.bitbucket.routing import ApiError, Reply, route
+from fakes.bitbucket.routing import ApiError, InvalidPagelen, Reply, route
 from fakes.bitbucket.state import (
     CommentState,
     DownloadState,
@@ -27,19 +29,35 @@ WS_RUNNERS = "/workspaces/{workspace}/pipelines-config/runners"
 REPO_RUNNERS = R + "/pipelines-config/runners"
 
 
-def page(ctx: Ctx, items: list[Any], default_pagelen: int = 10, max_pagelen: int = 100) -> dict[str, Any]:
-    """Bitbucket's paginated envelope; ``next`` is built from the request's Host."""
+def page(
+    ctx: Ctx,
+    items: Sequence[Any],
+    default_pagelen: int = 10,
+    max_pagelen: int = 100,
+    render: Callable[[Any], Any] | None = None,
+) -> dict[str, Any]:
+    """Bitbucket's paginated envelope; ``next`` is built from the request's Host. Only the page's own items
+    are rendered (``render``), so listing thousands of runners costs one page's work per request.
+
+    A ``pagelen`` above the collection's maximum (100 for most, per the spec's paginated_* schemas; 50
+    for pull requests) is refused as Bitbucket does: 400 {"error": {"message": "Invalid pagelen"}}
+    (reported in jenkinsci/bitbucket-branch-source-plugin#1182 and gratipay/gratipay.com#788), as is a
+    negative one (codacy/bitbucket-scala-client#53). 0 is answered with the default."""
     try:
-        pagelen = max(1, min(max_pagelen, int(ctx.q("pagelen", str(default_pagelen)))))
+        asked = int(ctx.q("pagelen", str(default_pagelen)))
         number = max(1, int(ctx.q("page", "1")))
     except ValueError as exc:
         raise ApiError(400, "page and pagelen must be integers") from exc
+    if asked > max_pagelen or asked < 0:
+        raise InvalidPagelen(400, "Invalid pagelen")
+    pagelen = asked or default_pagelen
     start = (number - 1) * pagelen
+    chosen = items[start : start + pagelen]
     out: dict[str, Any] = {
         "pagelen": pagelen,
         "size": len(items),
         "page": number,
-        "values": items[start : start + pagelen],
+        "values": [render(item) for item in chosen] if render else list(chosen),
     }
     if start + pagelen < len(items):
         query = {k: v[0] for k, v in ctx.query.items()}
@@ -68,6 +86,28 @@ def get_repository(ctx: Ctx) -> Reply:
 # --- runners (repository and workspace)
 
 
+# Bitbucket's runner label rule, as its runner UI enforces it (../shared/CONTRACT-NOTES.md, LABELS, corrected;
+# docs/sources.md): lowercase letters and digits in dot-separated parts, at most 50 characters (the pipelines
+# schema's runs_on_item), at most 10 custom labels besides self.hosted and linux, none under linux., bitbucket.,
+# atlassian. The real API's error body for a bad label is not documented: this answers in the spec's `error` shape.
+_LABEL = re.compile(r"^[a-z0-9]+(\.[a-z0-9]+)*$")
+_SYSTEM_LABELS = ("self.hosted", "linux")
+_RESERVED_PREFIXES = ("linux.", "bitbucket.", "atlassian.")
+MAX_CUSTOM_LABELS = 10
+
+
+def check_runner_labels(labels: list[str]) -> None:
+    for label in labels:
+        if len(label) > 50 or not _LABEL.match(label):
+            raise ApiError(400, f"Invalid runner label '{label}': use lowercase letters and digits in "
+                           "dot-separated parts")  # fmt: skip
+        if label not in _SYSTEM_LABELS and label.startswith(_RESERVED_PREFIXES):
+            raise ApiError(400, f"Invalid runner label '{label}': its prefix is reserved")
+    custom = {label for label in labels if label not in _SYSTEM_LABELS}
+    if len(custom) > MAX_CUSTOM_LABELS:
+        raise ApiError(400, f"A runner can have at most {MAX_CUSTOM_LABELS} custom labels; {len(custom)} given")
+
+
 def _runners(ctx: Ctx) -> dict[str, RunnerState]:
     return (
         ctx.workspace().runners if ctx.route and ctx.route.template.startswith("/workspaces/") else ctx.repo().runners
@@ -82,8 +122,8 @@ def _find_runner(ctx: Ctx) -> RunnerState:
 
 
 def list_runners(ctx: Ctx) -> Reply:
-    items = [r.json(ctx.base) for r in _runners(ctx).values()]
-    return Reply(200, page(ctx, items, default_pagelen=10, max_pagelen=100))
+    runners = list(_runners(ctx).values())
+    return Reply(200, page(ctx, runners, default_pagelen=10, max_pagelen=100, render=lambda r: r.json(ctx.base)))
 
 
 def create_runner(ctx: Ctx) -> Reply:
@@ -95,6 +135,7 @@ def create_runner(ctx: Ctx) -> Reply:
         raise ApiError(400, "A runner needs a name")
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
         raise ApiError(400, "labels must be a list of strings")
+    check_runner_labels(labels)
     uuid = data.get("uuid") or new_uuid()
     if uuid in runners:
         raise ApiError(409, f"A runner with UUID {uuid} already exists")
@@ -108,6 +149,8 @@ def create_runner(ctx: Ctx) -> Reply:
         created_on=stamp,
         updated_on=stamp,
     )
+    if ctx.fake.connect_on_register:  # the VM boots in no time: ONLINE at the first status poll
+        runner.connected = runner.ever_connected = True
     runners[uuid] = runner
     return Reply(200, runner.json(ctx.base, with_secret=True))
 

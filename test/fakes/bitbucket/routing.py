@@ -34,6 +34,11 @@ class ApiError(Exception):
         self.data = data
 
 
+class InvalidPagelen(ApiError):
+    """A pagelen outside what the collection serves: Bitbucket's 400 "Invalid pagelen", which any paginated
+    listing can answer although the spec's operations do not list 400."""
+
+
 class RepoMissing(Exception):
     """The repository (or workspace) in the path does not exist: 404 where the route lists it, else 403."""
 

@@ -28,13 +28,14 @@ import secrets
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from fakes.bitbucket import routes as _routes  # noqa: F401  (registers the API routes)
-from fakes.bitbucket.routing import ALWAYS_ALLOWED, ROUTES, ApiError, Reply, RepoMissing, Route, match
+from fakes.bitbucket.routing import ALWAYS_ALLOWED, ROUTES, ApiError, InvalidPagelen, Reply, RepoMissing, Route, match
 from fakes.bitbucket.state import ALL_SCOPES, Repo, RunnerState, StepState, Token, User, Workspace, new_uuid, now
 from pipe.bitbucket.scopes import OPERATION_SCOPES
 
@@ -53,7 +54,15 @@ class FaultRule:
     None).
 
     kind: "status" (answer ``status``, with ``retry_after`` as Retry-After when set), "delay" (sleep
-    ``delay_s`` then answer normally), "drop" (close the connection without a response).
+    ``delay_s`` then answer normally), "drop" (close the connection without a response), "body" (answer
+    ``status`` with ``body`` as the raw text, of ``content_type``, and ``headers``: an HTML error page, a JSON
+    list, "", a 302 to another host),
+    "strip" (the real answer with the top-level keys in ``strip`` removed; with ``handled``).
+
+    handled: the request is served first, so what it does lands (a runner is registered, a comment posted),
+    and only then is the answer replaced by the fault: "the POST reached Bitbucket but its answer was lost"
+    (drop), "a proxy answered 502 after Bitbucket did the work" (status), or a malformed answer to a call
+    that did happen (body, strip).
     """
 
     kind: str = "status"
@@ -64,6 +73,11 @@ class FaultRule:
     times: int | None = 1
     method: str = ""
     path: str = ""
+    handled: bool = False
+    body: str = ""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)  # kind "body": e.g. a Location or a redirect's target
+    strip: list[str] = field(default_factory=list)
     seen: int = 0
     hits: int = 0
 
@@ -78,6 +92,30 @@ class FaultRule:
         if self.times is not None and self.hits >= self.times:
             return False
         self.hits += 1
+        return True
+
+
+@dataclass
+class Trigger:
+    """Run ``action`` (under the fake's lock) right after a request matching ``method``/``path`` (as FaultRule)
+    is answered: skip the first ``after`` matches, then fire ``times`` times. For races: a runner that comes
+    back ONLINE between the pipe's listing and its delete."""
+
+    action: Callable[[], None]
+    method: str = ""
+    path: str = ""
+    after: int = 0
+    times: int = 1
+    seen: int = 0
+    fired: int = 0
+
+    def applies(self, method: str, path: str) -> bool:
+        if (self.method and self.method.upper() != method) or (self.path and not re.search(self.path, path)):
+            return False
+        self.seen += 1
+        if self.seen <= self.after or self.fired >= self.times:
+            return False
+        self.fired += 1
         return True
 
 
@@ -214,6 +252,13 @@ class FakeBitbucket:
             self.oauth_tokens: dict[str, str] = {}  # issued runner access token -> runner uuid
             self.steps: dict[str, StepState] = {}  # steps queued for runners (queue_step)
             self.dispatch_held = False  # hold_steps(): queued steps wait, as behind a slow scheduler
+            self.triggers: list[Trigger] = []
+            # Runners go ONLINE when registered (an instant boot): a launch then polls exactly once.
+            self.connect_on_register = False
+            # Bitbucket's hourly limit on /2.0/repositories/* for access tokens, when set (None: unlimited,
+            # no headers); rate_used counts the requests it applies to (set it to start part-way).
+            self.hourly_limit: int | None = None
+            self.rate_used = 0
             self._next_pr = 0
             self._next_comment = 1000
             self.bot = self.add_user("CML Bot", "cml-bot", email=DEFAULT_EMAIL)
@@ -345,6 +390,64 @@ class FakeBitbucket:
                 if left <= 0:
                     return None
                 self.step_queued.wait(left)
+
+    def seed_runners(
+        self,
+        count: int,
+        *,
+        labels: list[str],
+        status: str = "ONLINE",
+        prefix: str = "runner",
+        updated_on: str = "",
+        workspace: str = DEFAULT_WORKSPACE,
+        slug: str | None = DEFAULT_REPO,
+    ) -> list[RunnerState]:
+        """Register ``count`` runners straight into the state (no HTTP): thousands in milliseconds.
+
+        status: ONLINE, OFFLINE (connected once), UNREGISTERED or DISABLED; ``slug`` None = workspace runners."""
+        stamp = updated_on or now()
+        with self.lock:
+            home = self.repo(workspace, slug).runners if slug else self.workspaces[workspace].runners
+            made = []
+            for index in range(count):
+                runner = RunnerState(
+                    uuid=new_uuid(),
+                    name=f"{prefix}-{index:05d}",
+                    labels=list(labels),
+                    oauth_client_id=f"seeded-{secrets.token_hex(8)}",
+                    oauth_client_secret=secrets.token_hex(16),
+                    created_on=stamp,
+                    updated_on=stamp,
+                    enabled=status != "DISABLED",
+                    connected=status == "ONLINE",
+                    ever_connected=status in ("ONLINE", "OFFLINE"),
+                )
+                home[runner.uuid] = runner
+                made.append(runner)
+            return made
+
+    def add_trigger(self, action: Callable[[], None], **kwargs: Any) -> Trigger:
+        """Run action after a matching request is answered; see Trigger."""
+        with self.lock:
+            trigger = Trigger(action, **kwargs)
+            self.triggers.append(trigger)
+            return trigger
+
+    def rate_limited(self, api_path: str, authorization: str) -> Reply | None:
+        """Bitbucket's scaled rate limit, for access tokens on /repositories/* (see pipe/bitbucket/answers.py,
+        RateLimit, for the sources): the headers to add, or a 429 once the hour's limit is used."""
+        with self.lock:
+            if self.hourly_limit is None or not api_path.startswith("/repositories/"):
+                return None
+            if not authorization.lower().startswith("bearer "):
+                return None  # the headers come only with access tokens
+            self.rate_used += 1
+            headers = {"X-RateLimit-Limit": str(self.hourly_limit), "X-RateLimit-Resource": "api"}
+            if self.rate_used > self.hourly_limit:
+                return Reply(429, error_body("Rate limit for this resource has been exceeded"), headers)
+            if self.rate_used >= 0.8 * self.hourly_limit:  # "under 20% left"
+                headers["X-RateLimit-NearLimit"] = "true"
+            return Reply(200, None, headers)
 
     def add_fault(self, kind: str = "status", **kwargs: Any) -> FaultRule:
         """Add a fault rule; see FaultRule. E.g. ``add_fault("status", status=429, retry_after="3", times=2)``."""
@@ -503,21 +606,52 @@ class _Handler(BaseHTTPRequestHandler):
             fake.total_requests += 1
             fake.requests[r.key if r else f"{method} <unrouted>"] += 1
             fault = next((f for f in fake.faults if f.applies(method, api_path)), None)
-        if fault is not None:
-            if fault.kind == "drop":
-                self.close_connection = True
-                with contextlib.suppress(OSError):
-                    self.connection.shutdown(2)
-                return
-            if fault.kind == "delay":
-                time.sleep(fault.delay_s)
-            else:
-                headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-                msg = "Rate limit for this resource has been exceeded" if fault.status == 429 else "Injected fault"
-                self._send(Reply(fault.status, error_body(msg), headers))
-                return
+        authorization = self.headers.get("Authorization", "")
+        if fault is not None and fault.handled:  # served, then its answer is replaced
+            reply = self._dispatch(method, api_path, r, params, path_known, parts.query, body, base)
+            self._after(method, api_path, reply, fake.rate_limited(api_path, authorization))
+            if fault.kind == "strip" and isinstance(reply.body, dict):
+                reply.body = {k: v for k, v in reply.body.items() if k not in fault.strip}
+                self._send(reply)
+            elif not self._fault(fault):
+                self._send(reply)
+            return
+        if fault is not None and self._fault(fault):
+            return
+        limited = fake.rate_limited(api_path, authorization)
+        if limited is not None and limited.status == 429:
+            self._send(limited)
+            return
         reply = self._dispatch(method, api_path, r, params, path_known, parts.query, body, base)
+        self._after(method, api_path, reply, limited)
         self._send(reply)
+
+    def _after(self, method: str, api_path: str, reply: Reply, limited: Reply | None) -> None:
+        """Once a request was served: the rate-limit headers on its answer, and the triggers it sets off."""
+        fake = self.owner
+        if limited is not None:
+            reply.headers.update(limited.headers)
+        with fake.lock:
+            for trigger in [t for t in fake.triggers if t.applies(method, api_path)]:
+                trigger.action()
+
+    def _fault(self, fault: FaultRule) -> bool:
+        """Act out the fault; True if it answered (or dropped) the request, False for a delay then the real answer."""
+        if fault.kind == "drop":
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(2)
+            return True
+        if fault.kind == "delay":
+            time.sleep(fault.delay_s)
+            return False
+        if fault.kind == "body":
+            self._send(Reply(fault.status, fault.body.encode(), dict(fault.headers), content_type=fault.content_type))
+            return True
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+        msg = "Rate limit for this resource has been exceeded" if fault.status == 429 else "Injected fault"
+        self._send(Reply(fault.status, error_body(msg), headers))
+        return True
 
     def _dispatch(
         self,
@@ -534,6 +668,7 @@ class _Handler(BaseHTTPRequestHandler):
         if r is None:
             status = 405 if path_known else 404
             return Reply(status, error_body(f"No route for {method} {api_path} in the local Bitbucket"))
+        paged_refusal = False
         with fake.lock:
             token = fake.authenticate(self.headers.get("Authorization", ""))
             if token is None:
@@ -566,9 +701,12 @@ class _Handler(BaseHTTPRequestHandler):
                         reply = r.handler(ctx)
                     except RepoMissing as exc:
                         reply = Reply(404 if 404 in r.statuses else 403, error_body(exc.what))
+                    except InvalidPagelen as exc:
+                        reply = Reply(exc.status, error_body(exc.message, exc.data))
+                        paged_refusal = True
                     except ApiError as exc:
                         reply = Reply(exc.status, error_body(exc.message, exc.data))
-            if reply.status not in r.statuses | r.described | ALWAYS_ALLOWED:
+            if reply.status not in r.statuses | r.described | ALWAYS_ALLOWED and not paged_refusal:
                 fake.violations.append(f"{r.key} returned undeclared {reply.status}")
             recorded = reply.body if not isinstance(reply.body, bytes) else None
             fake.recorded.append((r.method, r.template, reply.status, recorded))

@@ -1,0 +1,36 @@
+"""python -m fakes.kubernetes [--port N] [--kubeconfig PATH]: serve until stopped, for the demo and by hand."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from fakes.kubernetes import FakeKubernetes
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local Kubernetes API server (HTTPS)")
+    parser.add_argument("--port", type=int, default=6443)
+    parser.add_argument("--kubeconfig", type=Path, help="also write the kubeconfig to this file")
+    args = parser.parse_args(argv)
+    fake = FakeKubernetes(port=args.port)
+    if args.kubeconfig:
+        args.kubeconfig.write_text(fake.kubeconfig_yaml())
+    print(f"Kubernetes fake on {fake.url}", flush=True)
+    for key, value in fake.env().items():
+        print(f"export {key}={value}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    fake.start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
