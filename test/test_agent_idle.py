@@ -9,7 +9,7 @@ import pytest
 from fakes.clock import FakeClock
 
 from pipe.bootstrap import agent as agent_mod
-from pipe.bootstrap.agent import DRAIN_POLL_S, DRAIN_QUIET_S, LOG_BUSY_CAP_S, Agent
+from pipe.bootstrap.agent import DRAIN_POLL_S, DRAIN_QUIET_S, LOG_BUSY_CAP_S, READY_CAP_S, Agent
 
 POLL = 5.0
 
@@ -83,14 +83,16 @@ class FakeCloud:
 
 
 def make(
-    idle: float | None = 300, lifetime: float = 10 * 3600, single: bool = False, **host_kw: object
+    idle: float | None = 300, lifetime: float = 10 * 3600, single: bool = False, ready: bool = True,
+    **host_kw: object,
 ) -> tuple[Agent, FakeClock, FakeHost, FakeCloud]:
+    """An agent whose runner is ready when it starts (ready=False: it waits for the runner's ONLINE line)."""
     clock = FakeClock()
     host = FakeHost(clock, **host_kw)  # type: ignore[arg-type]
     cloud = FakeCloud(clock, host)
     agent = Agent(
         idle_timeout_s=idle, max_lifetime_s=lifetime, started_at=0.0, single=single,
-        clock=clock, host=host, cloud=cloud, log=lambda _m: None, poll_s=POLL,
+        clock=clock, host=host, cloud=cloud, log=lambda _m: None, poll_s=POLL, runner_ready=ready,
     )  # fmt: skip
     return agent, clock, host, cloud
 
@@ -163,6 +165,32 @@ def test_draining_never_waits_past_max_lifetime() -> None:
     [(t, _, live)] = cloud.terminated
     assert live == 1 and 1000 <= t <= 1000 + POLL
     assert any("MAX_LIFETIME" in m for m in host.told)
+
+
+def test_the_idle_clock_starts_when_the_runner_is_ready_not_when_the_agent_starts() -> None:
+    """A slow boot: Docker installed and the runner image pulled for 400 s after the agent started; with
+    IDLE_TIMEOUT 60 the runner was stopped before it could take its first step."""
+    agent, clock, host, cloud = make(idle=60, ready=False, log_lines=[(400.0, RUNNER_ONLINE)])
+    assert run_until(agent, clock, 5000) == "idle for 60 s"
+    [(t, _, _)] = cloud.terminated
+    assert 400 + 60 <= t <= 400 + 60 + POLL
+    assert host.events[0] == (t, "drain")
+
+
+def test_a_step_before_the_ready_line_starts_the_idle_clock_too() -> None:
+    agent, clock, _host, cloud = make(idle=60, ready=False, steps=[(100.0, 200.0)])
+    run_until(agent, clock, 5000)
+    [(t, _, live)] = cloud.terminated
+    assert live == 0 and 200 + 60 <= t <= 200 + 60 + POLL
+
+
+def test_a_runner_never_heard_ready_gets_the_idle_clock_after_the_cap() -> None:
+    """An agent restarted after the runner's ONLINE line, or a runner that never starts: the instance
+    still ends, IDLE_TIMEOUT after the cap."""
+    agent, clock, _host, cloud = make(idle=60, ready=False)
+    assert run_until(agent, clock, 10 * 3600) == "idle for 60 s"
+    [(t, _, _)] = cloud.terminated
+    assert READY_CAP_S + 60 <= t <= READY_CAP_S + 60 + POLL
 
 
 # A real Linux Docker runner's log, as iterative/cml keeps it in its own test fixture (src/cml.test.js,

@@ -93,6 +93,10 @@ def main_in_pod(environ: dict[str, str], clock: Clock, log: Callable[[str], None
     agent = Agent(
         idle_timeout_s=cfg["idle_timeout_s"], max_lifetime_s=cfg["max_lifetime_s"], started_at=cfg["started_at"],
         single=cfg["single"], clock=clock, host=DockerSocketHost(cfg["docker_socket"]), cloud=PodCloud(), log=log,
+        # The kubelet starts this container once the runner sidecar has started, its image pulled (native
+        # sidecars start in order, before the regular containers), and the runner's log is not visible here:
+        # the idle clock runs from now.
+        runner_ready=True,
     )  # fmt: skip
     log(f"watching: idle timeout {cfg['idle_timeout_s']} s, single {cfg['single']}, "
         f"{int(agent.deadline - clock.now())} s of lifetime left")  # fmt: skip
