@@ -151,6 +151,16 @@ def test_a_step_handed_to_the_runner_as_it_drains_runs_to_its_end_then_the_insta
     assert host.events[1][0] >= 900  # the stop came after the step's end
 
 
+def test_a_step_whose_end_line_went_with_the_drained_runner_does_not_restart_it() -> None:
+    """Seen on a real VM: the draining runner took a step, ran it, printed its end line and exited; its
+    container (docker run --rm) went with its log before the agent read that line."""
+    agent, clock, host, cloud = make(idle=300, on_drain=[60.0], log_lines=[(301.0, GETTING_STEP)])
+    assert run_until(agent, clock, 5000) == "idle for 300 s"
+    assert [e for _, e in host.events][:2] == ["drain", "stop"] and "start" not in [e for _, e in host.events]
+    [(t, _, live)] = cloud.terminated
+    assert live == 0 and 360 <= t <= 360 + DRAIN_POLL_S
+
+
 def test_a_runner_that_ignores_sigterm_is_stopped_after_the_quiet_time() -> None:
     agent, clock, host, cloud = make(idle=300, exits_on_term=False)
     assert run_until(agent, clock, 5000) == "idle for 300 s"

@@ -215,6 +215,9 @@ class Agent:
                 break
             self.clock.sleep(DRAIN_POLL_S)
         self.host.stop_runner()
+        # The runner is gone, and a step it held with it: its last lines may be gone too (docker run --rm
+        # removes the container with its log), so from here only a step container still running is a step.
+        self.log_busy_since = None
 
     def finish(self, reason: str) -> str:
         self.log(f"terminating the instance: {reason}")
