@@ -5,8 +5,10 @@ whose guest powered itself off.
 - AWS (moto): UserData is base64 on the wire; decoded, it is the pipe's bytes (gzip or text: cloud-init
   undoes gzip). Power-off follows the instance's InstanceInitiatedShutdownBehavior (the pipe sets
   `terminate`; `stop` would leave it stopped).
-- GCP (test/fakes/gcp.py): the `startup-script` metadata value. Power-off leaves the instance TERMINATED,
-  GCP's status for a stopped instance (cloud.google.com/compute/docs/instances/instance-life-cycle).
+- GCP (test/fakes/gcp.py): the `startup-script` metadata value; an instance with no way out (no external IP,
+  no Cloud NAT: the local GCP's has_egress) is not booted, as its runner could never reach Bitbucket.
+  Power-off leaves the instance TERMINATED, GCP's status for a stopped instance
+  (cloud.google.com/compute/docs/instances/instance-life-cycle).
 - Azure (test/fakes/azure.py): custom data is base64 of the pipe's bytes. Power-off from inside the guest
   leaves the VM "stopped" (still allocated and billed; learn.microsoft.com/azure/virtual-machines/states-billing).
 """
@@ -82,6 +84,8 @@ class GcpHooks:
                 continue
             if instance.get("status") not in ("PROVISIONING", "STAGING", "RUNNING"):
                 continue
+            if not self.fake.has_egress(str(instance.get("zone", "")).rsplit("/", 1)[-1], str(instance["name"])):
+                continue  # no external IP and no Cloud NAT: on GCP this VM could never reach Bitbucket
             items = {i["key"]: i.get("value", "") for i in (instance.get("metadata") or {}).get("items", [])}
             if "startup-script" in items:
                 found[str(instance["name"])] = str(items["startup-script"]).encode()
