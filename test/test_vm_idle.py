@@ -38,6 +38,11 @@ def test_a_long_step_runs_to_its_end_then_the_idle_guest_powers_off_and_a_late_s
     wait_step(bitbucket, long_step.uuid, "PASSED", IDLE_S + 240, vm.tail)
     assert not re.search(STOPPING, vm.console()), vm.tail()
     assert "Getting step StepId{" in vm.run(f"docker logs runner-{runner.uuid.strip('{}')} 2>&1")[1]
+    # The agent read the runner's real log lines (pipe/bootstrap/agent.py LOG_READY, LOG_START, LOG_END).
+    vm.wait_for(r"cml-agent: runner completed a step \(PASSED\)", 60)
+    console = vm.console()
+    ready = console.index("cml-agent: runner is ready")
+    assert ready < console.index("cml-agent: runner took a step") < console.index("cml-agent: runner completed")
 
     # Idle: the next step waits in Bitbucket's queue until the agent is stopping the runner, then reaches it.
     bitbucket.hold_steps()
