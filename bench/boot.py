@@ -1,6 +1,7 @@
-"""Boot path on paper: the steps the startup script performs per cloud's default image, CPU and GPU,
-with the time budget of each (pipe/bootstrap/steps.py), summed into the time from launch to ONLINE.
-Pure: nothing is booted; this stands until a real cloud is measured."""
+"""Boot path budget: the steps the startup script performs per cloud's default image, CPU and GPU, with
+the time budget of each (pipe/bootstrap/steps.py: the script's steps measured on a real VM under TCG
+emulation, an upper bound; the instance's boot, the image pull and the runner's start on paper), summed
+into the time from launch to ONLINE. Pure: nothing is booted here (bench/vm_boot.py boots)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,9 @@ def rows() -> list[Row]:
                 listed += f" + {len(small)} small {_fmt(round(sum(small), 1))}"
             out.append(
                 Row(
-                    f"Boot path {cloud} {'GPU' if gpu else 'CPU'}: launch -> ONLINE (on paper)",
+                    f"Boot path {cloud} {'GPU' if gpu else 'CPU'}: launch -> ONLINE (budget)",
                     f"{_fmt(total)} s = {listed}",
-                    "- (budget; no real cloud measured)",
+                    "- (script steps: TCG upper bounds; cloud boot, pull, runner: on paper)",
                     None,
                     {"total_s": total, "steps": [{"name": n, "budget_s": s, "what": w} for n, s, w in steps]},
                 )

@@ -48,6 +48,12 @@ class StepHost:
     def stop_runner(self) -> None:
         pass
 
+    def drain_runner(self) -> None:
+        pass
+
+    def runner_running(self) -> bool:
+        return False
+
     def start_runner(self) -> None:
         pass
 
@@ -97,7 +103,7 @@ def simulate(steps: list[tuple[float, float]], idle_s: float) -> tuple[float | N
     cloud = RecordingCloud(clock, host)
     agent = Agent(
         idle_timeout_s=idle_s, max_lifetime_s=LIMIT_S * 2, started_at=0.0, single=False,
-        clock=clock, host=host, cloud=cloud, log=lambda _m: None,
+        clock=clock, host=host, cloud=cloud, log=lambda _m: None, runner_ready=True,  # the runner is up at 0
     )  # fmt: skip
     while clock.t <= LIMIT_S and agent.poll() is None:
         clock.sleep(POLL_S)

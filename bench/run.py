@@ -1,6 +1,6 @@
 """Benchmarks: the pipe side by side with its baselines, on this machine, against the local servers.
 
-    python bench/run.py [--quick] [--fresh] [--json out.json]
+    python bench/run.py [--quick] [--fresh] [--vm] [--json out.json]
 
 Prints one table: Figure | Measured | Goal | Met?. Under 5 minutes (with the image copy cached;
 --fresh rebuilds it, about a minute more); --quick takes fewer samples and runs under a minute.
@@ -23,7 +23,7 @@ for entry in (str(REPO_ROOT / "test"), str(REPO_ROOT)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-from bench import boot, idle, modes, online, overhead, scale, weight  # noqa: E402
+from bench import boot, idle, modes, online, overhead, scale, vm_boot, weight  # noqa: E402
 from bench.servers import CLOUDS, Servers  # noqa: E402
 from bench.table import Row, ordered, render  # noqa: E402
 
@@ -42,7 +42,15 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run(quick: bool, fresh: bool) -> list[Row]:
+def run_vm_only() -> list[Row]:
+    servers = Servers.start()
+    try:
+        return vm_boot.rows(vm_boot.measure(servers))
+    finally:
+        servers.stop()
+
+
+def run(quick: bool, fresh: bool, vm: bool = False) -> list[Row]:
     rows: list[Row] = []
     failures: list[str] = []
 
@@ -81,6 +89,10 @@ def run(quick: bool, fresh: bool) -> list[Row]:
         launches, scale_failures = scale.measure(servers, quick)
         failures += scale_failures
         rows += scale.rows(launches, scale_failures)
+
+        if vm:
+            _progress("boot path on real VMs, stock and without Docker (QEMU under TCG: minutes)")
+            rows += vm_boot.rows(vm_boot.measure(servers))
     finally:
         servers.stop()
     for problem in failures:
@@ -92,13 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmarks of the pipe against the local servers.")
     parser.add_argument("--quick", action="store_true", help="fewer samples, under a minute")
     parser.add_argument("--fresh", action="store_true", help="rebuild the image copy (pip install) from scratch")
+    parser.add_argument("--vm", action="store_true", help="also boot real VMs (test/fakes/vm) to measure the boot path")
+    parser.add_argument("--vm-only", action="store_true", help="only the boot path on real VMs")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write every figure and raw sample here")
     args = parser.parse_args(argv)
     start = time.monotonic()
     info = machine()
-    rows = run(args.quick, args.fresh)
+    rows = run_vm_only() if args.vm_only else run(args.quick, args.fresh, args.vm)
     elapsed = time.monotonic() - start
     command = "python bench/run.py" + (" --quick" if args.quick else "") + (" --fresh" if args.fresh else "")
+    command += " --vm" if args.vm else ""
+    command += " --vm-only" if args.vm_only else ""
     print(render(rows))
     print(
         f"\n{command}: {elapsed:.0f} s on {info['cpus']} CPUs, Python {info['python']}, "

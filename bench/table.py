@@ -31,7 +31,7 @@ def median(values: list[float]) -> float:
 
 def ordered(rows: list[Row]) -> list[Row]:
     """The table's order: overhead, detection, API calls, weight, imports, idle, boot path."""
-    order = ("Pipe overhead", "ONLINE", "Bitbucket", "Image", "Import", "Idle", "Boot")
+    order = ("Pipe overhead", "ONLINE", "Bitbucket", "Image", "Import", "Idle", "Boot path on a real VM", "Boot")
     return sorted(rows, key=lambda r: next((i for i, p in enumerate(order) if r.figure.startswith(p)), len(order)))
 
 

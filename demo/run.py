@@ -15,7 +15,11 @@ It plays the example pipeline of examples/seeds/bitbucket-pipelines.yml:
 
 Everything it started is stopped on exit, on failure and on Ctrl-C.
 
-    python demo/run.py [--cloud aws|gcp|azure|kubernetes] [--workdir DIR] [--state-out FILE]
+    python demo/run.py [--cloud aws|gcp|azure|kubernetes] [--vm] [--workdir DIR] [--state-out FILE]
+
+--vm boots a real VM under QEMU for the instance (test/fakes/vm: Debian with Docker, cloud-init and the
+runner stand-in; the first run builds the images, several minutes) instead of the sandboxed stand-in
+(aws, gcp and azure: a Kubernetes runner is a pod, not a VM).
 """
 
 from __future__ import annotations
@@ -50,7 +54,17 @@ from fakes.isolation import isolated_env  # noqa: E402
 from pod_standin import PodBooted, PodStandIn  # noqa: E402
 from vm_standin import VmStandIn  # noqa: E402
 
-from demo.clouds import CLOUD_NAMES, VM_ONLY_VARIABLES, InstanceView, LocalCloud, LocalKubernetes, start_cloud  # noqa: E402
+from demo.clouds import (  # noqa: E402
+    CLOUD_NAMES,
+    VM_ONLY_VARIABLES,
+    InstanceView,
+    LocalAws,
+    LocalAzure,
+    LocalCloud,
+    LocalGcp,
+    LocalKubernetes,
+    start_cloud,
+)
 from pipe.report import preview  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "seeds"
@@ -157,7 +171,9 @@ class Demo:
     state_out: Path | None = None
     bitbucket: FakeBitbucket | None = None
     cloud: LocalCloud | None = None
+    real_vm: bool = False
     standin: VmStandIn | PodStandIn | None = None
+    hypervisor: Any = None  # fakes.vm.hypervisor.Hypervisor with --vm
     children: list[subprocess.Popen[str]] = field(default_factory=list)
     pids: dict[str, int] = field(default_factory=dict)
     _phase: int = 0
@@ -200,6 +216,11 @@ class Demo:
                 self.standin = PodStandIn(cloud.server, token_url, poll_s=0.2).start()
                 r.append("it reads the runner container's environment, its OAuth credentials from the Job's Secret")
                 r.append("and presents them to the local Bitbucket, which marks the runner ONLINE")
+        elif self.real_vm:
+            with self.phase("Starting the local hypervisor: a real VM (QEMU) boots each new instance of ours") as r:
+                self.hypervisor = start_hypervisor(cloud, fake.root_url, self.workdir / "vms")
+                r.append(f"images in {self.hypervisor.images.root}; consoles under {self.workdir / 'vms'}")
+                r.append("the runner stand-in in the VM signs in to the local Bitbucket (ONLINE)")
         else:
             with self.phase("Starting the VM stand-in: it plays each new instance of ours") as r:
                 (self.workdir / "vms").mkdir(parents=True, exist_ok=True)
@@ -227,7 +248,8 @@ class Demo:
             runner_vars = {k: v for k, v in runner_vars.items() if k not in VM_ONLY_VARIABLES}
         shown = " ".join(f"{k}={v}" for k, v in {"CLOUD": self.cloud_name, **runner_vars}.items())
         with self.phase(f'Step 1 "{example.runner_step}": python -m pipe, runner mode ({shown})') as r:
-            env = {**build, **cloud.env(), **runner_vars, "WAIT_TIMEOUT": "2min"}
+            wait = "20min" if self.real_vm else "2min"  # a boot under QEMU's emulation takes minutes
+            env = {**build, **cloud.env(), **runner_vars, "WAIT_TIMEOUT": wait}
             env["BITBUCKET_STEP_UUID"] = "{" + str(uuid.uuid4()) + "}"
             self.run_child("runner mode", [sys.executable, "-m", "pipe"], env, cwd=clone)
             runners = list(repo.runners.values())
@@ -324,6 +346,8 @@ class Demo:
         steps: list[tuple[str, Any]] = [("child processes", self.stop_children)]
         if self.standin is not None:
             steps.append(("VM stand-in", self.standin.stop))
+        if self.hypervisor is not None:
+            steps.append(("local hypervisor and its VMs", self.hypervisor.stop))
         if self.state_out is not None:
             steps.append(("state dump", self.dump_state))
         if self.cloud is not None:
@@ -404,6 +428,14 @@ class Demo:
                     _out(f"  started by: the runner container of Job {inst.id}'s pod (credentials from its Secret)")
                 elif started is not None:
                     _out(f"  started by: the startup script of {inst.id} (exit status {started.returncode})")
+            vms = self.hypervisor.vms if self.hypervisor is not None else {}
+            for inst in mine:
+                if inst.id in vms:
+                    console = vms[inst.id].console_path
+                    _out(f"  started by: the startup script of {inst.id} in a real VM; console {console}")
+                    for line in vms[inst.id].console().splitlines():
+                        if "cml-runner: step" in line or "cml-runner: boot done" in line:
+                            _out("  | " + line.split("cml-runner: ", 1)[1])
 
             pr = repo.pulls[pr_id]
             commit_hash = pr.source_commit(repo)
@@ -449,6 +481,25 @@ def _section(title: str) -> None:
     _out(f"--- {title} " + "-" * max(0, 96 - len(title)))
 
 
+def start_hypervisor(cloud: LocalCloud, bitbucket_root_url: str, workdir: Path) -> Any:
+    """The local hypervisor (test/fakes/vm) beside the local cloud: each new instance boots a real VM."""
+    from fakes.vm.clouds import AwsHooks, AzureHooks, CloudHooks, GcpHooks
+    from fakes.vm.hypervisor import Hypervisor
+    from fakes.vm.image import ensure_images
+
+    images = ensure_images(log=lambda line: _out(f"      {line}"))
+    hooks: CloudHooks
+    if isinstance(cloud, LocalAws):
+        hooks = AwsHooks(cloud.ec2)
+    elif isinstance(cloud, LocalGcp):
+        hooks = GcpHooks(cloud.server)
+    elif isinstance(cloud, LocalAzure):
+        hooks = AzureHooks(cloud.server)
+    else:
+        raise DemoError(f"no real VMs for the local {cloud.name}")
+    return Hypervisor(hooks, images, workdir, bitbucket_root_url).start()
+
+
 def _pid_of(cloud: LocalCloud) -> int | None:
     process = getattr(getattr(cloud, "server", None), "_process", None)
     pid = getattr(process, "pid", None)
@@ -478,12 +529,15 @@ def main(argv: list[str] | None = None) -> int:
         prog="python demo/run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--cloud", choices=CLOUD_NAMES, default="aws", help="the cloud to emulate (default aws)")
+    parser.add_argument("--vm", action="store_true", help="boot a real VM under QEMU instead of the sandbox")
     parser.add_argument("--workdir", help="where to put the outputs (default: a new temporary directory)")
     parser.add_argument("--state-out", type=Path, help="write the local servers' final state here (JSON)")
     args = parser.parse_args(argv)
+    if args.vm and args.cloud == "kubernetes":
+        parser.error("--vm boots VMs for aws, gcp and azure; a kubernetes runner is a pod")
 
     workdir = prepare_workdir(args.workdir)
-    demo = Demo(args.cloud, workdir, args.state_out.resolve() if args.state_out else None)
+    demo = Demo(args.cloud, workdir, args.state_out.resolve() if args.state_out else None, real_vm=args.vm)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_stopped)
     started = time.monotonic()

@@ -248,6 +248,28 @@ def test_the_agent_reads_the_real_runner_log_through_docker_logs(
     assert not agent.busy()
 
 
+def test_the_vm_host_drains_the_runner_with_no_restart_and_start_undoes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Restart=always would bring a runner that exits on SIGTERM straight back: a runtime drop-in says
+    Restart=no first (systemd reloaded before the signal), and starting the runner again removes it."""
+    calls = tmp_path / "calls"
+    for tool, answer in (("docker", 'case "$1" in inspect) echo true ;; esac\n'), ("systemctl", "")):
+        stub = tmp_path / tool
+        stub.write_text(f'#!/bin/sh\necho "{tool} $*" >>{calls}\n{answer}')
+        stub.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    host = DockerHost("runner-x", "cml-runner.service", str(tmp_path / "baseline"), root=str(tmp_path / "root"))
+    host.drain_runner()
+    drop_in = tmp_path / "root/run/systemd/system/cml-runner.service.d/50-cml-drain.conf"
+    assert drop_in.read_text() == "[Service]\nRestart=no\n"
+    assert calls.read_text().splitlines() == ["systemctl daemon-reload", "docker kill --signal TERM runner-x"]
+    assert host.runner_running()
+    host.start_runner()
+    assert not drop_in.exists()
+    assert calls.read_text().splitlines()[-2:] == ["systemctl daemon-reload", "systemctl start cml-runner.service"]
+
+
 class _NoCloud:
     def interruption(self) -> str | None:
         return None

@@ -9,7 +9,7 @@ import pytest
 from fakes.clock import FakeClock
 
 from pipe.bootstrap import agent as agent_mod
-from pipe.bootstrap.agent import LOG_BUSY_CAP_S, Agent
+from pipe.bootstrap.agent import DRAIN_POLL_S, DRAIN_QUIET_S, LOG_BUSY_CAP_S, READY_CAP_S, Agent
 
 POLL = 5.0
 
@@ -20,8 +20,11 @@ class FakeHost:
 
     clock: FakeClock
     steps: list[tuple[float, float]] = field(default_factory=list)
-    runner_running: bool = True
-    on_stop: list[float] = field(default_factory=list)  # durations of steps that start while stopping
+    running: bool = True
+    draining: bool = False
+    exits_on_term: bool = True  # a draining runner exits once it holds no step (False: it ignores SIGTERM)
+    on_drain: list[float] = field(default_factory=list)  # durations of steps handed to it as it drains
+    on_stop: list[float] = field(default_factory=list)  # durations of steps that show once it is stopped
     log_lines: list[tuple[float, str]] = field(default_factory=list)
     errors_at: set[float] = field(default_factory=set)  # times at which `docker ps` fails
     events: list[tuple[float, str]] = field(default_factory=list)
@@ -43,13 +46,22 @@ class FakeHost:
 
     def stop_runner(self) -> None:
         self.events.append((self.clock.t, "stop"))
-        self.runner_running = False
+        self.running = self.draining = False
         self.steps += [(self.clock.t, self.clock.t + d) for d in self.on_stop]
         self.on_stop = []
 
+    def drain_runner(self) -> None:
+        self.events.append((self.clock.t, "drain"))
+        self.draining = True
+        self.steps += [(self.clock.t, self.clock.t + d) for d in self.on_drain]
+        self.on_drain = []
+
+    def runner_running(self) -> bool:
+        return self.running and not (self.draining and self.exits_on_term and not self.live())
+
     def start_runner(self) -> None:
         self.events.append((self.clock.t, "start"))
-        self.runner_running = True
+        self.running, self.draining = True, False
 
     def tell_steps(self, message: str) -> None:
         self.told.append(message)
@@ -71,14 +83,16 @@ class FakeCloud:
 
 
 def make(
-    idle: float | None = 300, lifetime: float = 10 * 3600, single: bool = False, **host_kw: object
+    idle: float | None = 300, lifetime: float = 10 * 3600, single: bool = False, ready: bool = True,
+    **host_kw: object,
 ) -> tuple[Agent, FakeClock, FakeHost, FakeCloud]:
+    """An agent whose runner is ready when it starts (ready=False: it waits for the runner's ONLINE line)."""
     clock = FakeClock()
     host = FakeHost(clock, **host_kw)  # type: ignore[arg-type]
     cloud = FakeCloud(clock, host)
     agent = Agent(
         idle_timeout_s=idle, max_lifetime_s=lifetime, started_at=0.0, single=single,
-        clock=clock, host=host, cloud=cloud, log=lambda _m: None, poll_s=POLL,
+        clock=clock, host=host, cloud=cloud, log=lambda _m: None, poll_s=POLL, runner_ready=ready,
     )  # fmt: skip
     return agent, clock, host, cloud
 
@@ -116,14 +130,77 @@ def test_idle_clock_runs_only_while_no_step_runs() -> None:
     assert t >= steps[-1][1] + 300
 
 
-def test_step_that_starts_while_the_runner_is_stopping_keeps_the_vm_and_restarts_the_runner() -> None:
+def test_step_that_shows_once_the_runner_is_stopped_keeps_the_vm_and_restarts_the_runner() -> None:
     agent, clock, host, cloud = make(idle=300, on_stop=[600.0])
     assert agent.poll() is None
     assert run_until(agent, clock, 600) is None
-    assert [e for _, e in host.events] == ["stop", "start"] and host.runner_running
+    assert [e for _, e in host.events] == ["drain", "stop", "start"] and host.running
     assert run_until(agent, clock, 5000) is not None
     [(t, _, live)] = cloud.terminated
     assert live == 0 and 900 + 300 <= t <= 900 + 330
+
+
+def test_a_step_handed_to_the_runner_as_it_drains_runs_to_its_end_then_the_instance_ends() -> None:
+    """SIGTERM at 300 s; the runner was handed a 600 s step in that instant: it is neither cut off (a stop
+    would SIGKILL it 30 s later) nor followed by another idle period (the runner takes no new step)."""
+    agent, clock, host, cloud = make(idle=300, on_drain=[600.0])
+    assert run_until(agent, clock, 5000) == "idle for 300 s"
+    assert [e for _, e in host.events][:2] == ["drain", "stop"] and "start" not in [e for _, e in host.events]
+    [(t, _, live)] = cloud.terminated
+    assert live == 0 and 900 <= t <= 900 + DRAIN_POLL_S
+    assert host.events[1][0] >= 900  # the stop came after the step's end
+
+
+def test_a_step_whose_end_line_went_with_the_drained_runner_does_not_restart_it() -> None:
+    """Seen on a real VM: the draining runner took a step, ran it, printed its end line and exited; its
+    container (docker run --rm) went with its log before the agent read that line."""
+    agent, clock, host, cloud = make(idle=300, on_drain=[60.0], log_lines=[(301.0, GETTING_STEP)])
+    assert run_until(agent, clock, 5000) == "idle for 300 s"
+    assert [e for _, e in host.events][:2] == ["drain", "stop"] and "start" not in [e for _, e in host.events]
+    [(t, _, live)] = cloud.terminated
+    assert live == 0 and 360 <= t <= 360 + DRAIN_POLL_S
+
+
+def test_a_runner_that_ignores_sigterm_is_stopped_after_the_quiet_time() -> None:
+    agent, clock, host, cloud = make(idle=300, exits_on_term=False)
+    assert run_until(agent, clock, 5000) == "idle for 300 s"
+    (drained, _), (stopped, _) = host.events[:2]
+    assert drained == 300 and 300 + DRAIN_QUIET_S <= stopped <= 300 + DRAIN_QUIET_S + DRAIN_POLL_S
+    assert cloud.terminated[0][0] == stopped
+
+
+def test_draining_never_waits_past_max_lifetime() -> None:
+    agent, clock, host, cloud = make(idle=300, lifetime=1000, on_drain=[5000.0])
+    assert run_until(agent, clock, 10_000) == "max lifetime reached"
+    [(t, _, live)] = cloud.terminated
+    assert live == 1 and 1000 <= t <= 1000 + POLL
+    assert any("MAX_LIFETIME" in m for m in host.told)
+
+
+def test_the_idle_clock_starts_when_the_runner_is_ready_not_when_the_agent_starts() -> None:
+    """A slow boot: Docker installed and the runner image pulled for 400 s after the agent started; with
+    IDLE_TIMEOUT 60 the runner was stopped before it could take its first step."""
+    agent, clock, host, cloud = make(idle=60, ready=False, log_lines=[(400.0, RUNNER_ONLINE)])
+    assert run_until(agent, clock, 5000) == "idle for 60 s"
+    [(t, _, _)] = cloud.terminated
+    assert 400 + 60 <= t <= 400 + 60 + POLL
+    assert host.events[0] == (t, "drain")
+
+
+def test_a_step_before_the_ready_line_starts_the_idle_clock_too() -> None:
+    agent, clock, _host, cloud = make(idle=60, ready=False, steps=[(100.0, 200.0)])
+    run_until(agent, clock, 5000)
+    [(t, _, live)] = cloud.terminated
+    assert live == 0 and 200 + 60 <= t <= 200 + 60 + POLL
+
+
+def test_a_runner_never_heard_ready_gets_the_idle_clock_after_the_cap() -> None:
+    """An agent restarted after the runner's ONLINE line, or a runner that never starts: the instance
+    still ends, IDLE_TIMEOUT after the cap."""
+    agent, clock, _host, cloud = make(idle=60, ready=False)
+    assert run_until(agent, clock, 10 * 3600) == "idle for 60 s"
+    [(t, _, _)] = cloud.terminated
+    assert READY_CAP_S + 60 <= t <= READY_CAP_S + 60 + POLL
 
 
 # A real Linux Docker runner's log, as iterative/cml keeps it in its own test fixture (src/cml.test.js,
@@ -248,12 +325,14 @@ def test_randomised_step_patterns_never_power_off_during_a_step_and_never_idle_t
             steps.append((round(t), round(t + length)))
             t += length
         on_stop = [rng.uniform(10, 500)] if rng.random() < 0.2 else []
-        agent, clock, host, cloud = make(idle=idle, single=single, steps=steps, on_stop=on_stop)
+        on_drain = [rng.uniform(10, 500)] if rng.random() < 0.2 else []
+        agent, clock, host, cloud = make(idle=idle, single=single, steps=steps, on_stop=on_stop, on_drain=on_drain)
         reason = run_until(agent, clock, 200_000)
         assert reason is not None
         [(end, why, live)] = cloud.terminated
         assert live == 0, (seed, idle, steps, why)
-        # the last activity before the power-off: a step end, a step started while stopping, or the start
+        # the last activity before the power-off: a step end, a step started while draining or stopping, or
+        # the start
         activity = [0.0] + [b for a, b in host.steps if a <= end]
         last = max(activity)
         limit = POLL if (single and any(b <= end for _, b in host.steps)) else idle + 30

@@ -63,3 +63,25 @@ def test_scale_rows_judge_each_launch_against_the_empty_repository_and_reuse_aga
     assert [row.met for row in rows] == [True, True, False]
     assert "<= 7 Bitbucket (empty + 3), <= 15 EC2 (empty + 5)" in rows[1].goal
     assert rows[2].goal == "<= 25 Bitbucket (1 + ceil(N/100) + 4)"
+
+
+CONSOLE = """[    0.000000] Linux version 6.1.0-56-amd64
+[   78.856979] cloud-init[633]: cml-runner: boot script for runner-6b91 on aws (gpu: false)
+[   79.697836] cloud-init[633]: cml-runner: step prepare: done in 652 ms
+cml-test: runner stand-in image docker-public.packages.atlassian.com/x:1 imported in 1500 ms
+[   94.043252] cloud-init[633]: cml-runner: step docker: done in 632 ms
+[  114.128846] cloud-init[633]: cml-runner: step start-runner: done in 12974 ms
+"""
+
+
+def test_the_vm_boot_milestones_are_read_from_a_serial_console() -> None:
+    from bench import vm_boot
+
+    run = vm_boot.BootRun("nodocker", ok=True, signed_in_s=130.0, online_s=131.5)
+    vm_boot.parse_console(run, CONSOLE)
+    assert (run.user_data_s, run.docker_ready_s, run.runner_started_s) == (78.856979, 94.043252, 114.128846)
+    assert run.steps_ms == {"prepare": 652, "docker": 632, "start-runner": 12974}
+    assert run.runner_image_import_ms == 1500
+    [row] = vm_boot.rows([run])
+    assert "measured under TCG emulation" in row.figure and "user-data 79 s" in row.measured
+    assert "import 1.5 s" in row.measured

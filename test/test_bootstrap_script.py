@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import dataclasses
 import gzip
@@ -27,7 +28,8 @@ from pipe.bootstrap import (
     shipped_agent,
     shipped_pod_agent,
 )
-from pipe.bootstrap.render import shipped
+from pipe.bootstrap.render import LIFETIME_BACKUP_GRACE_S, TEMPLATE
+from pipe.bootstrap.shipping import shipped, without_comments
 
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"
 SECRET = "s3cr3t-OAuth_Value.9"
@@ -176,6 +178,39 @@ def test_user_script_is_inserted_verbatim_without_substitution() -> None:
     user = "echo '@GPU@ $HOME `id`'\n"
     script = render_startup_script(make_cfg(user_startup_script=user))
     assert "echo '@GPU@ $HOME `id`'\nCML_USER_EOF" in script
+
+
+def test_the_script_ships_without_its_inner_comments_but_keeps_its_header_heredocs_and_the_users_comments() -> None:
+    user = "# the user's own comment\necho hi  # and a trailing one\n"
+    script = render_startup_script(make_cfg(user_startup_script=user))
+    template = TEMPLATE.read_text()
+    header = template.split("\nset -euo pipefail", 1)[0]
+    assert script.startswith(header + "\nset -euo pipefail") and "keep it private" in header
+    inner = [line.strip() for line in template.split("\nset -euo pipefail", 1)[1].splitlines()
+             if line.strip().startswith("#")]  # fmt: skip
+    assert inner and not any(line in script.splitlines() for line in inner)
+    assert "\n" + user + "CML_USER_EOF" in script  # inside its heredoc, untouched
+    # Only comment lines went: every other line of the template is still there, in order.
+    kept = [line for line in template.splitlines() if line.strip() not in inner]
+    assert without_comments(template).splitlines() == kept
+
+
+def test_a_heredoc_body_keeps_its_comment_lines() -> None:
+    body = "cat >f <<'EOF'\n# kept\nEOF\ncat >g <<X\n  # kept too\nX\n"
+    template = "#!/bin/bash\n# header\nx=1\n  # inner\n" + body + "# gone\n"
+    assert without_comments(template) == "#!/bin/bash\n# header\nx=1\n" + body
+
+
+def test_shipped_programs_carry_no_annotations_and_shipping_refuses_a_dataclass(tmp_path: Path) -> None:
+    for program in (shipped_agent(), shipped_pod_agent()):
+        tree = ast.parse(program)
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.AnnAssign)]
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.arg) and n.annotation is not None]
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.returns is not None]
+    module = tmp_path / "fields.py"
+    module.write_text("from dataclasses import dataclass\n\n@dataclass\nclass F:\n    x: int = 1\n")
+    with pytest.raises(ValueError, match="class F: a dataclass needs its annotations"):
+        shipped(module)
 
 
 def test_the_shipped_agent_is_the_repository_agent_and_compiles() -> None:
@@ -419,8 +454,12 @@ def test_second_run_is_safe_and_does_no_work_twice(tmp_path: Path) -> None:
 def test_max_lifetime_has_a_shutdown_fallback_and_the_agent_is_installed(tmp_path: Path) -> None:
     box = VmSandbox(tmp_path)
     boot(box, make_cfg(max_lifetime_s=3600, idle_timeout_s=None, single=True))
-    [call] = box.calls("shutdown")
-    assert call[0] == "-h" and call[1] in ("+65", "+66")  # 60 min + 5 min grace for the agent
+    # A transient systemd timer (no D-Bus/logind needed), MAX_LIFETIME + the agent's grace from the first boot.
+    [call] = box.calls("systemd-run")
+    delay = next(int(a.removeprefix("--on-active=").removesuffix("s")) for a in call if a.startswith("--on-active="))
+    assert 3600 + LIFETIME_BACKUP_GRACE_S - 60 <= delay <= 3600 + LIFETIME_BACKUP_GRACE_S
+    assert call[-1] == "poweroff" and call[-2].endswith("/systemctl")
+    assert box.calls("shutdown") == []  # `shutdown +N` needs logind over D-Bus
     conf = json.loads(box.file("/etc/cml-runner/agent.json").read_text())
     assert conf["idle_timeout_s"] is None and conf["single"] is True and conf["max_lifetime_s"] == 3600
     assert conf["started_at_file"] == str(box.file("/var/lib/cml-runner/started_at"))
@@ -435,7 +474,7 @@ def test_past_max_lifetime_a_reboot_powers_off_without_starting_the_runner(tmp_p
     box.file("/var/lib/cml-runner").mkdir(parents=True)
     box.file("/var/lib/cml-runner/started_at").write_text("1000\n")  # first boot long ago
     boot(box, make_cfg())
-    assert box.calls("shutdown") == [["-h", "now"]]
+    assert box.calls("systemctl")[-1] == ["poweroff"]
     assert box.docker_runs() == []
 
 
@@ -473,3 +512,19 @@ def test_gzipped_user_data_boots_the_same_runner(tmp_path: Path) -> None:
     box = VmSandbox(tmp_path)
     assert box.run(data).returncode == 0
     assert box.runner_env() == expected_env(cfg) and "USER_STARTUP_SCRIPT" in box.names()
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure"])
+def test_the_per_boot_copy_itself_runs_on_the_next_boot(tmp_path: Path, cloud: str) -> None:
+    """cloud-init runs the per-boot copy on every later boot: it is $0 then, and must not copy itself
+    onto itself (install fails with "are the same file"; found by a reset of a real VM, test_vm_reboot)."""
+    box = VmSandbox(tmp_path)
+    cfg = make_cfg(cloud)
+    boot(box, cfg)
+    copy = box.file("/var/lib/cloud/scripts/per-boot/cml-runner.sh")
+    second = subprocess.run(
+        ["bash", str(copy)], env=box.env(), cwd=box.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert second.returncode == 0, second.stdout
+    assert "boot done" in second.stdout

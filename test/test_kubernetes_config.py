@@ -185,6 +185,25 @@ def test_the_agent_in_the_pod_sees_step_containers_through_the_docker_socket_and
         DockerSocketHost(str(tmp_path / "missing.sock")).step_containers()
 
 
+def test_the_pods_idle_clock_runs_from_the_agents_start(tmp_path: Path) -> None:
+    """The kubelet starts the agent once the runner sidecar has started (its image pulled); the runner's log is
+    not visible in the pod, so the agent does not wait for its ONLINE line as the VM's does."""
+    path = str(tmp_path / "docker.sock")
+    server = _UnixHttp(path, _Docker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _Docker.containers = []
+        clock = FakeClock(1000.0)
+        said: list[str] = []
+        config = {"idle_timeout_s": 60, "max_lifetime_s": 3600, "single": False, "started_at": 1000,
+                  "docker_socket": path, "cloud": "kubernetes", "runner_uuid": "{u}"}  # fmt: skip
+        assert main_in_pod({"CML_AGENT_CONFIG": json.dumps(config)}, clock, said.append) == 0
+        assert said[-1] == "ending the pod: idle for 60 s" and clock.t == 1060
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_the_pods_agent_program_runs_as_the_job_starts_it_and_ends_the_pod_when_idle(tmp_path: Path) -> None:
     """What the pod's agent container really runs (the Job's command, one program: the shared decision and the
     pod's host, without the VM's code) is started as the kubelet would, against a Docker socket stand-in."""

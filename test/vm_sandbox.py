@@ -28,7 +28,7 @@ from pathlib import Path
 
 SEP = "\x1f"
 STUBBED = (
-    "docker", "dockerd", "systemctl", "shutdown", "poweroff", "reboot", "apt-get", "apt-cache", "apt",
+    "docker", "dockerd", "systemctl", "systemd-run", "shutdown", "poweroff", "reboot", "apt-get", "apt-cache", "apt",
     "curl", "wget", "logger", "nvidia-smi", "nvidia-ctk", "ubuntu-drivers", "modprobe", "gpg", "useradd",
 )  # fmt: skip
 
@@ -139,8 +139,8 @@ class VmSandbox:
         self._link_real_tools()
         for name in STUBBED:
             self._write(self.path / "available" / name, _RECORD + _BODIES.get(name, "exit 0\n"))
-        present = {"systemctl", "shutdown", "poweroff", "reboot", "apt-get", "apt-cache", "curl", "logger",
-                   "modprobe", "gpg", "useradd"}  # fmt: skip
+        present = {"systemctl", "systemd-run", "shutdown", "poweroff", "reboot", "apt-get", "apt-cache", "curl",
+                   "logger", "modprobe", "gpg", "useradd"}  # fmt: skip
         if self.docker:
             present.add("docker")
             self.state("active-docker")

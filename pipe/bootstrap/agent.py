@@ -3,15 +3,16 @@
 
 This is the decision, shared by both places the agent runs. What it watches and how it ends the instance
 are agent_vm.py (a systemd service on the VM, shipped inside the startup script) and agent_pod.py (the pod's
-one regular container); each ships as one program, this module then its own (render.shipped), so the VM's
+one regular container); each ships as one program, this module then its own (shipping.shipped), so the VM's
 user-data carries no pod code and the pod none of the VM's.
 
 - busy = a step container is running (any container other than the runner and the
   containers that existed before the runner started), or the runner's log says a step
   is in progress: after its "Getting step" line and before its "Completing step" line
   (this covers image pulls before the step's containers exist);
-- the idle clock runs only while not busy; after IDLE_TIMEOUT idle (or after one step
-  with SINGLE) it stops the runner, re-checks, then terminates the instance;
+- the idle clock runs only once the runner is ready and while not busy; after IDLE_TIMEOUT
+  idle (or after one step with SINGLE) it drains the runner (no new step; one it was handed
+  in that instant runs to its end), re-checks, then terminates the instance;
 - MAX_LIFETIME and spot/preemption notices end the instance whatever the state.
 Time, containers, metadata and power-off are injected, so tests drive it with fakes.
 """
@@ -36,6 +37,18 @@ LOG_END = re.compile(r"Completing step with result Result\{status=(\w+)")
 # Bitbucket's limit on one runner step (120 minutes, support.atlassian.com/bitbucket-cloud/docs/runners/)
 # plus the runner's own set-up and tear-down. Step containers count as busy on their own, beside this.
 LOG_BUSY_CAP_S = 120 * 60 + 10 * 60
+# The runner's line once it has signed in and asks for steps (iterative/cml's runnerLogPatterns() 'ready'):
+#   [2022-06-05 17:23:41,945] Updating runner status to "ONLINE" and checking for new steps assigned to the ...
+# The idle clock starts there, not when the agent starts: on a VM the agent starts before Docker is installed
+# and the runner image pulled (minutes on a stock image), and an IDLE_TIMEOUT shorter than that stopped the
+# runner before its first step. A runner the agent never hears say it (an agent restarted after the line, a
+# runner that never starts) gets the idle clock this long after the agent started.
+LOG_READY = re.compile(r'Updating runner status to "ONLINE"')
+READY_CAP_S = 15 * 60
+# A draining runner (SIGTERM: no new step) is stopped once no step has shown for this long (docker stop's own
+# grace), at MAX_LIFETIME at the latest.
+DRAIN_QUIET_S = 30.0
+DRAIN_POLL_S = 2.0
 
 
 class Clock(Protocol):
@@ -53,7 +66,15 @@ class Host(Protocol):
         """Runner log lines written since the previous call."""
         ...
 
-    def stop_runner(self) -> None: ...
+    def stop_runner(self) -> None:
+        """Stop the runner now: a step it holds is cut off."""
+        ...
+
+    def drain_runner(self) -> None:
+        """Ask the runner to take no new step and to exit once the step it holds is done (no restart)."""
+        ...
+
+    def runner_running(self) -> bool: ...
 
     def start_runner(self) -> None: ...
 
@@ -93,13 +114,15 @@ class Agent:
         cloud: Cloud,
         log: Callable[[str], None],
         poll_s: float = POLL_S,
+        runner_ready: bool = False,
     ) -> None:
         self.idle_timeout_s = idle_timeout_s
         self.deadline = started_at + max_lifetime_s
         self.single = single
         self.clock, self.host, self.cloud, self.log = clock, host, cloud, log
         self.poll_s = poll_s
-        self.idle_since = clock.now()
+        self.started = self.idle_since = clock.now()
+        self.ready = runner_ready  # True where the runner's start cannot be seen and is over (the pod)
         self.busy_before = False
         self.steps_done = 0
         self.log_busy_since: float | None = None
@@ -117,6 +140,9 @@ class Agent:
             elif LOG_START.search(line) and self.log_busy_since is None:
                 self.log("runner took a step")
                 self.log_busy_since = now
+            elif LOG_READY.search(line) and not self.ready:
+                self.log(f"runner is ready {int(now - self.started)} s after the agent started; the idle clock runs")
+                self.ready, self.idle_since = True, now
         log_busy = self.log_busy_since is not None and now - self.log_busy_since < LOG_BUSY_CAP_S
         try:
             containers = bool(self.host.step_containers())
@@ -144,6 +170,11 @@ class Agent:
             return self.finish("max lifetime reached")
         busy = self.busy()
         if busy:
+            self.ready = True
+        elif not self.ready and now - self.started >= READY_CAP_S:
+            self.log(f"runner not heard ready in {READY_CAP_S} s; the idle clock runs")
+            self.ready, self.idle_since = True, now
+        if busy or not self.ready:
             self.idle_since = now
         elif self.busy_before:
             self.steps_done += 1
@@ -160,7 +191,7 @@ class Agent:
 
     def shut_down_if_still_idle(self, reason: str) -> str | None:
         self.log(f"{reason}: stopping the runner so it takes no new step")
-        self.host.stop_runner()
+        self.drain()
         if self.busy():
             self.log("a step started while stopping; restarting the runner")
             self.host.start_runner()
@@ -168,6 +199,25 @@ class Agent:
             self.idle_since = self.clock.now()
             return None
         return self.finish(reason)
+
+    def drain(self) -> None:
+        """A step the runner is handed as it stops runs to its end: a runner killed mid-step (docker stop's
+        SIGKILL 30 s after SIGTERM) leaves the step half-done in Bitbucket (seen on a real VM, test_vm_idle)."""
+        self.host.drain_runner()
+        quiet_since = self.clock.now()
+        while self.host.runner_running():
+            now = self.clock.now()
+            if now >= self.deadline:
+                break
+            if self.busy():
+                quiet_since = now
+            elif now - quiet_since >= DRAIN_QUIET_S:
+                break
+            self.clock.sleep(DRAIN_POLL_S)
+        self.host.stop_runner()
+        # The runner is gone, and a step it held with it: its last lines may be gone too (docker run --rm
+        # removes the container with its log), so from here only a step container still running is a step.
+        self.log_busy_since = None
 
     def finish(self, reason: str) -> str:
         self.log(f"terminating the instance: {reason}")

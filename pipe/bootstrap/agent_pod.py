@@ -1,7 +1,7 @@
 """The idle agent in a Kubernetes pod: the pod's one regular container, watching the Docker-in-Docker daemon
 through the shared socket; when it returns, the pod completes and the Job is finished.
 
-Shipped after agent.py in one program (render.shipped), which defines Agent, Clock and RealClock before this
+Shipped after agent.py in one program (shipping.shipped), which defines Agent, Clock and RealClock before this
 code; the VM's startup script carries none of it.
 """
 
@@ -62,6 +62,14 @@ class DockerSocketHost:
     def stop_runner(self) -> None:
         return None
 
+    def drain_runner(self) -> None:
+        # Nothing to do from here: when the agent returns, the kubelet stops the runner sidecar itself with
+        # SIGTERM (no new step; one it holds runs on) and SIGKILL after terminationGracePeriodSeconds (60 s).
+        return None
+
+    def runner_running(self) -> bool:
+        return False  # not visible from here: nothing to wait for before the re-check
+
     def start_runner(self) -> None:
         return None
 
@@ -85,6 +93,10 @@ def main_in_pod(environ: dict[str, str], clock: Clock, log: Callable[[str], None
     agent = Agent(
         idle_timeout_s=cfg["idle_timeout_s"], max_lifetime_s=cfg["max_lifetime_s"], started_at=cfg["started_at"],
         single=cfg["single"], clock=clock, host=DockerSocketHost(cfg["docker_socket"]), cloud=PodCloud(), log=log,
+        # The kubelet starts this container once the runner sidecar has started, its image pulled (native
+        # sidecars start in order, before the regular containers), and the runner's log is not visible here:
+        # the idle clock runs from now.
+        runner_ready=True,
     )  # fmt: skip
     log(f"watching: idle timeout {cfg['idle_timeout_s']} s, single {cfg['single']}, "
         f"{int(agent.deadline - clock.now())} s of lifetime left")  # fmt: skip

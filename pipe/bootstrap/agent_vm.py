@@ -1,11 +1,12 @@
 """The idle agent on a VM: a systemd service watching the runner's Docker and the cloud's metadata service.
 
-Shipped after agent.py in one program (render.shipped), which defines Agent and RealClock before this code.
+Shipped after agent.py in one program (shipping.shipped), which defines Agent and RealClock before this code.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -29,11 +30,17 @@ def _run(argv: list[str], timeout: float = 60) -> str:
     return done.stdout
 
 
+# While the runner drains, systemd must not restart it when it exits (its unit says Restart=always): a runtime
+# drop-in (gone at reboot) says Restart=no until start_runner removes it.
+DRAIN_DROP_IN = "/run/systemd/system/{}.d/50-cml-drain.conf"
+
+
 class DockerHost:
-    def __init__(self, runner_container: str, runner_service: str, baseline_file: str) -> None:
+    def __init__(self, runner_container: str, runner_service: str, baseline_file: str, root: str = "") -> None:
         self.runner = runner_container
         self.service = runner_service
         self.baseline_file = baseline_file
+        self.drop_in = root + DRAIN_DROP_IN.format(runner_service)
         self.log_since = str(int(time.time()))
 
     def ignored(self) -> set[str]:
@@ -68,7 +75,31 @@ class DockerHost:
     def stop_runner(self) -> None:
         subprocess.run(["systemctl", "stop", self.service], check=False, timeout=120)
 
+    def drain_runner(self) -> None:
+        # SIGTERM: the runner takes no new step and runs one it holds to its end. `systemctl stop` alone
+        # (docker stop -t 30) would SIGKILL it 30 s later, mid-step.
+        try:
+            os.makedirs(os.path.dirname(self.drop_in), exist_ok=True)
+            with open(self.drop_in, "w") as f:
+                f.write("[Service]\nRestart=no\n")
+        except OSError:
+            pass
+        subprocess.run(["systemctl", "daemon-reload"], check=False, timeout=120)
+        subprocess.run(["docker", "kill", "--signal", "TERM", self.runner], capture_output=True, check=False,
+                       timeout=60)  # fmt: skip
+
+    def runner_running(self) -> bool:
+        try:
+            return _run(["docker", "inspect", "-f", "{{.State.Running}}", self.runner], 30).strip() == "true"
+        except OSError:
+            return False
+
     def start_runner(self) -> None:
+        try:
+            os.remove(self.drop_in)
+            subprocess.run(["systemctl", "daemon-reload"], check=False, timeout=120)
+        except OSError:
+            pass
         subprocess.run(["systemctl", "start", self.service], check=False, timeout=120)
 
     def tell_steps(self, message: str) -> None:
@@ -242,7 +273,7 @@ def main(argv: list[str]) -> int:
     def power_off() -> None:
         subprocess.run(["shutdown", "-h", "now"], check=False)
 
-    host = DockerHost(cfg["runner_container"], cfg["runner_service"], cfg["baseline_file"])
+    host = DockerHost(cfg["runner_container"], cfg["runner_service"], cfg["baseline_file"], root)
     agent = Agent(
         idle_timeout_s=cfg["idle_timeout_s"], max_lifetime_s=cfg["max_lifetime_s"], started_at=started_at,
         single=cfg["single"], clock=RealClock(), host=host, cloud=CloudMetadata(cfg, power_off, log), log=log,

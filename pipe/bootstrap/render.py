@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import ast
-import base64
 import gzip
 import json
 import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipe.bootstrap.shipping import packed, shipped, without_comments
 
 _HERE = Path(__file__).parent
 TEMPLATE = _HERE / "startup.sh"
@@ -24,6 +24,9 @@ RUNNER_SERVICE = "cml-runner.service"
 USER_DATA_LIMIT = {"aws": 16384, "azure": 49152, "gcp": 262144}
 CLOUDS = ("aws", "gcp", "azure")
 AZURE_SELF_DELETE = ("resource-group", "vm", "none")
+# The boot script's backup power-off comes this long after MAX_LIFETIME, should the agent be dead: time for
+# the agent's own ending (tell the step, stop the runner within docker stop's 30 s, self-delete within 30 s).
+LIFETIME_BACKUP_GRACE_S = 120
 
 
 @dataclass(frozen=True)
@@ -106,52 +109,6 @@ def agent_config(cfg: BootConfig) -> dict[str, object]:
     }
 
 
-def shipped(*sources: Path) -> str:
-    """Modules of this package as one program for the VM or the pod: the same code without docstrings and
-    comments (user-data is small), in the order given. A later module's ``from pipe.bootstrap.x import ...``
-    of an earlier one is dropped (the names are defined above it; a name that is not is a ValueError), one
-    ``from __future__`` import leads, and only the last module's ``if __name__ == "__main__"`` is kept."""
-    future: list[ast.stmt] = []
-    body: list[ast.stmt] = []
-    defined: set[str] = set()
-    for index, source in enumerate(sources):
-        tree = ast.parse(source.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef) and node.body:
-                first = node.body[0]
-                if isinstance(first, ast.Expr) and isinstance(getattr(first.value, "value", None), str):
-                    node.body = node.body[1:] or [ast.Pass()]
-        for node in tree.body:
-            if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-                future = future or [node]
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pipe."):
-                missing = [alias.name for alias in node.names if alias.name not in defined]
-                if missing:
-                    what = ", ".join(missing)
-                    raise ValueError(f"{source.name} imports {what} from {node.module}, which is not shipped before it")
-            elif index < len(sources) - 1 and _is_main_guard(node):
-                continue
-            else:
-                defined |= _top_level_names(node)
-                body.append(node)
-    names = ", ".join(f"pipe/bootstrap/{source.name}" for source in sources)
-    program = ast.unparse(ast.Module(body=future + body, type_ignores=[]))
-    return f"#!/usr/bin/env python3\n# cml-runner ({names})\n" + program + "\n"
-
-
-def _is_main_guard(node: ast.stmt) -> bool:
-    return isinstance(node, ast.If) and ast.unparse(node.test).replace("'", '"') == '__name__ == "__main__"'
-
-
-def _top_level_names(node: ast.stmt) -> set[str]:
-    if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-        return {node.name}
-    if isinstance(node, ast.Assign | ast.AnnAssign):
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        return {t.id for t in targets if isinstance(t, ast.Name)}
-    return set()
-
-
 def shipped_agent() -> str:
     """The VM's idle agent program (the startup script installs it as a systemd service)."""
     return shipped(AGENT, AGENT_VM)
@@ -160,12 +117,6 @@ def shipped_agent() -> str:
 def shipped_pod_agent() -> str:
     """The pod's idle agent program (its one regular container runs it with ``python3 -c``)."""
     return shipped(AGENT, AGENT_POD)
-
-
-def _packed(text: str) -> str:
-    """gzip + base64 in 76-character lines, for a quoted heredoc of the script."""
-    b64 = base64.b64encode(gzip.compress(text.encode(), 9, mtime=0)).decode()
-    return "\n".join(b64[i : i + 76] for i in range(0, len(b64), 76))
 
 
 def render_startup_script(cfg: BootConfig) -> str:
@@ -178,14 +129,15 @@ def render_startup_script(cfg: BootConfig) -> str:
         "@RUNNER_IMAGE@": shlex.quote(cfg.runner_image),
         "@RUNNER_CONTAINER@": shlex.quote(cfg.runner_container),
         "@MAX_LIFETIME_S@": str(int(cfg.max_lifetime_s)),
-        "@AGENT_B64@": _packed(shipped_agent()),
+        "@LIFETIME_BACKUP_GRACE_S@": str(LIFETIME_BACKUP_GRACE_S),
+        "@AGENT_B64@": packed(shipped_agent()),
         # Only GPU machines run it (ensure_gpu); CPU scripts stay small.
-        "@GPU_RUNTIME_B64@": _packed(shipped(GPU_RUNTIME)) if cfg.gpu else "",
+        "@GPU_RUNTIME_B64@": packed(shipped(GPU_RUNTIME)) if cfg.gpu else "",
         "@AGENT_JSON@": agent_json,
         "@RUNNER_ENV@": "\n".join(f"{k}={v}" for k, v in runner_env(cfg).items()),
         "@USER_SCRIPT@": cfg.user_startup_script.rstrip("\n"),
     }
-    text = TEMPLATE.read_text()
+    text = without_comments(TEMPLATE.read_text())
     # One pass, so a value can never be re-substituted (e.g. a user script containing '@GPU@').
     return re.sub("|".join(re.escape(k) for k in values), lambda m: values[m.group(0)], text)
 

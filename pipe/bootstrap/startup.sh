@@ -13,6 +13,7 @@ GPU=@GPU@
 RUNNER_IMAGE=@RUNNER_IMAGE@
 RUNNER_CONTAINER=@RUNNER_CONTAINER@
 MAX_LIFETIME_S=@MAX_LIFETIME_S@
+LIFETIME_BACKUP_GRACE_S=@LIFETIME_BACKUP_GRACE_S@
 ETC="$R/etc/cml-runner"
 LIB="$R/var/lib/cml-runner"
 OPT="$R/opt/cml-runner"
@@ -50,23 +51,31 @@ prepare() {
   mkdir -p "$ETC" "$LIB" "$OPT"
   chmod 700 "$ETC"
   [ -s "$LIB/started_at" ] || date +%s >"$LIB/started_at"
-  if [ "$CLOUD" != gcp ] && [ -d "$R/var/lib/cloud" ] && [ -f "$0" ]; then
-    # cloud-init runs user-data once per instance; make it run on every boot like GCP does.
-    mkdir -p "$R/var/lib/cloud/scripts/per-boot"
-    install -m 700 "$0" "$R/var/lib/cloud/scripts/per-boot/cml-runner.sh"
+  local per_boot="$R/var/lib/cloud/scripts/per-boot/cml-runner.sh"
+  # cloud-init runs user-data once per instance: re-run it every boot like GCP (then $0 is the copy)
+  if [ "$CLOUD" != gcp ] && [ -d "$R/var/lib/cloud" ] && [ -f "$0" ] && ! [ "$0" -ef "$per_boot" ]; then
+    mkdir -p "${per_boot%/*}"
+    install -m 700 "$0" "$per_boot"
   fi
 }
 
 lifetime_fallback() {
-  # Belt and braces: a plain power-off 5 minutes after the agent's own MAX_LIFETIME deadline,
-  # should the agent be dead. Rescheduled on every boot from the first boot's start time.
+  # Should the agent be dead: power off a grace after MAX_LIFETIME, counted from the first boot. A systemd
+  # timer, not `shutdown +N`, which needs logind and D-Bus (root's systemctl uses systemd's own socket).
   local left=$(($(cat "$LIB/started_at") + MAX_LIFETIME_S - $(date +%s)))
   if [ "$left" -le 0 ]; then
     log "MAX_LIFETIME already reached: powering off"
-    shutdown -h now
+    systemctl poweroff || shutdown -h now
     exit 0
   fi
-  shutdown -h "+$(((left + 59) / 60 + 5))" "cml-runner: MAX_LIFETIME reached" || true
+  systemctl stop cml-lifetime.timer >/dev/null 2>&1 || true
+  if systemd-run --quiet --unit=cml-lifetime --on-active="$((left + LIFETIME_BACKUP_GRACE_S))s" \
+    --timer-property=AccuracySec=1s --description="cml-runner MAX_LIFETIME backup power-off" \
+    "$(command -v systemctl)" poweroff; then
+    log "MAX_LIFETIME backup power-off in $((left + LIFETIME_BACKUP_GRACE_S)) s"
+  else
+    log "WARNING: no MAX_LIFETIME backup power-off; the agent alone enforces it"
+  fi
 }
 
 install_agent() {
@@ -89,6 +98,7 @@ RestartSec=5
 [Install]
 WantedBy=multi-user.target
 CML_UNIT
+  chmod 644 "$R/etc/systemd/system/cml-agent.service"
   systemctl daemon-reload
   systemctl enable cml-agent.service
   systemctl restart cml-agent.service
@@ -192,6 +202,7 @@ ExecStop=$docker_bin stop -t 30 $RUNNER_CONTAINER
 Restart=always
 RestartSec=5
 CML_UNIT
+  chmod 644 "$R/etc/systemd/system/cml-runner.service" # secrets: runner.env
   systemctl daemon-reload
   if systemctl is-active --quiet cml-runner.service; then
     log "runner already running"

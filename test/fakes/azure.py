@@ -338,6 +338,11 @@ class AzureFake:
         with self._lock:
             self._power[(group.lower(), vm.lower())] = state
 
+    def power_state(self, group: str, vm: str) -> str:
+        """The VM's power state as set_power_state() left it ('running' when never set)."""
+        with self._lock:
+            return self._power.get((group.lower(), vm.lower()), "running")
+
     # -- dispatch (called by the handler) ---------------------------------------------------------
 
     def handle(

@@ -1110,6 +1110,13 @@ class FakeGcp:
             s.instances[(s.project, zone, name)] = inst
             return copy.deepcopy(inst)
 
+    def set_status(self, name: str, status: str) -> None:
+        """Set an instance's status wherever it is, e.g. TERMINATED when its guest powered off (test/fakes/vm)."""
+        with self.state.lock:
+            for (_, _, instance_name), inst in self.state.instances.items():
+                if instance_name == name:
+                    inst["status"] = status
+
     def instances(self, zone: str | None = None) -> list[dict[str, Any]]:
         """Copies of the instances that exist now (in zone, if given)."""
         with self.state.lock:

@@ -55,6 +55,10 @@ def handle_control(
 
     if path == "/_fake/oauth2/token" and method == "POST":
         return _oauth_token(fake, body, headers.get("authorization", ""), headers.get("content-type", ""))
+    if path.startswith("/_fake/runner/"):
+        from fakes.bitbucket.runner_api import handle_runner_api
+
+        return handle_runner_api(fake, method, path, query, body, headers.get("authorization", ""))
     if path == "/_fake/reset" and method == "POST":
         fake.reset()
         return Reply(204)

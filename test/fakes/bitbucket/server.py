@@ -12,6 +12,7 @@ control endpoints live under ``/_fake/`` (never counted, never faulted, outside 
     POST   /_fake/merges                     {"refuse": "message"} or {"refuse": ""}
     POST   /_fake/oauth2/token               the runner's OAuth client-credentials grant: a correct
                                              client_id/client_secret pair turns that runner ONLINE
+    GET    /_fake/runner/steps/next          the runner stand-in's steps (see runner_api.py; queue_step())
     GET    /_fake/storage/{ws}/{slug}/{name} download content (where GET .../downloads/{name} redirects)
 """
 
@@ -36,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 from fakes.bitbucket import routes as _routes  # noqa: F401  (registers the API routes)
 from fakes.bitbucket.routing import ALWAYS_ALLOWED, ROUTES, ApiError, InvalidPagelen, Reply, RepoMissing, Route, match
 from fakes.bitbucket.scopes import OPERATION_SCOPES
-from fakes.bitbucket.state import ALL_SCOPES, Repo, RunnerState, Token, User, Workspace, new_uuid, now
+from fakes.bitbucket.state import ALL_SCOPES, Repo, RunnerState, StepState, Token, User, Workspace, new_uuid, now
 
 API_PREFIX = "/2.0"
 DEFAULT_WORKSPACE = "acme"
@@ -192,6 +193,7 @@ class FakeBitbucket:
         self.host = host
         self.port = port
         self.lock = threading.RLock()
+        self.step_queued = threading.Condition(self.lock)  # wakes runners long-polling for a step
         self._seed = seed
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -248,6 +250,8 @@ class FakeBitbucket:
             self.recorded: list[tuple[str, str, int, Any]] = []  # (method, template, status, JSON body)
             self.violations: list[str] = []  # statuses a handler returned without declaring them
             self.oauth_tokens: dict[str, str] = {}  # issued runner access token -> runner uuid
+            self.steps: dict[str, StepState] = {}  # steps queued for runners (queue_step)
+            self.dispatch_held = False  # hold_steps(): queued steps wait, as behind a slow scheduler
             self.triggers: list[Trigger] = []
             # Runners go ONLINE when registered (an instant boot): a launch then polls exactly once.
             self.connect_on_register = False
@@ -352,6 +356,40 @@ class FakeBitbucket:
             r = self.runner(uuid)
             r.connected, r.step = False, None
             r.ever_connected = True
+
+    def queue_step(self, runner_uuid: str, duration_s: float, name: str = "train") -> StepState:
+        """Queue a step of duration_s seconds for one runner; its runner takes it when it next asks."""
+        with self.lock:
+            self.runner(runner_uuid)  # KeyError for an unknown runner
+            step = StepState(new_uuid(), runner_uuid, new_uuid(), name, duration_s, queued_at=time.time())
+            self.steps[step.uuid] = step
+            self.step_queued.notify_all()
+            return step
+
+    def hold_steps(self, held: bool = True) -> None:
+        """Hold queued steps back from runners asking for them (True), or hand them out now (False)."""
+        with self.lock:
+            self.dispatch_held = held
+            self.step_queued.notify_all()
+
+    def take_step(self, runner_uuid: str, wait_s: float) -> StepState | None:
+        """The runner's next queued step, now RUNNING on it (its state shows the step); None after wait_s."""
+        deadline = time.monotonic() + wait_s
+        with self.lock:
+            while True:
+                step = next((s for s in self.steps.values() if s.runner_uuid == runner_uuid and s.status == "QUEUED"),
+                            None)  # fmt: skip
+                if step is not None and not self.dispatch_held:
+                    step.status, step.started_at = "RUNNING", time.time()
+                    runner = self.all_runners().get(runner_uuid)
+                    if runner is not None:
+                        runner.step = {"uuid": step.uuid, "name": step.name}
+                        runner.updated_on = now()
+                    return step
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.step_queued.wait(left)
 
     def seed_runners(
         self,
@@ -541,7 +579,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(payload)
+            try:
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):  # the client is gone (e.g. a VM killed mid-poll)
+                self.close_connection = True
 
     def _handle(self, method: str) -> None:
         fake = self.owner

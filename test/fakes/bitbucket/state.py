@@ -357,3 +357,30 @@ class Repo:
                 "html": {"href": f"{base}/{self.full_name}/branch/{name}"},
             },
         }
+
+
+@dataclass
+class StepState:
+    """A step queued for one runner (test-only: the runner stand-in in test/fakes/vm asks for it).
+
+    QUEUED until the runner asks for its next step (handed out: RUNNING, and the runner's state shows the
+    step, so the pipe's REUSE_IDLE sees it busy), then PASSED or FAILED when the runner reports the end.
+    A step that is RUNNING and never reported was abandoned half-done: Bitbucket's "unexpected system
+    error that may have left your step half-completed" (support.atlassian.com/bitbucket-cloud/kb/
+    pipeline-build-failed-with-unexpected-system-error-that-may-have-left-your). A QUEUED step is not lost:
+    "each step remains in the queue while it is waiting for a compatible runner"
+    (support.atlassian.com/bitbucket-cloud/docs/runners)."""
+
+    uuid: str
+    runner_uuid: str
+    pipeline_uuid: str
+    name: str
+    duration_s: float
+    status: str = "QUEUED"
+    queued_at: float = 0.0
+    started_at: float | None = None
+    completed_at: float | None = None
+
+    def json(self) -> dict[str, Any]:
+        return {"uuid": self.uuid, "pipeline_uuid": self.pipeline_uuid, "name": self.name,
+                "duration_s": self.duration_s}  # fmt: skip
