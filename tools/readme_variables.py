@@ -46,7 +46,7 @@ GROUPS: tuple[tuple[str, Callable[[Variable], bool]], ...] = (
         "Runner mode (`COMMAND: runner`, the default; `sweep` reads CLOUD and CLOUD_REGION)",
         lambda v: _mode(v) == "runner" and not _is_cloud(v) and not v.testing,
     ),
-    ("Cloud credentials (runner and sweep modes)", _is_cloud),
+    ("Cloud credentials (runner, sweep and bake modes)", _is_cloud),
     ("Report mode (`COMMAND: report`)", lambda v: _mode(v) == "report" and not v.testing),
     ("PR mode (`COMMAND: pr`)", lambda v: _mode(v) == "pr" and not v.testing),
     ("For tests and the local demo", lambda v: v.testing),
@@ -86,7 +86,7 @@ def yaml_definition(variables: Iterable[Variable], image: str) -> str:
     """One snippet per mode: required variables set, optional ones commented out, as Atlassian's READMEs do."""
     by_name = [v for v in variables if not v.context and not v.testing and v.example]
     blocks: list[str] = []
-    for mode in ("runner", "report", "pr", "sweep"):
+    for mode in ("runner", "report", "pr", "sweep", "bake"):
         own = [v for v in by_name if mode in v.modes and "all" not in v.modes]
         if not own:
             continue
@@ -98,7 +98,7 @@ def yaml_definition(variables: Iterable[Variable], image: str) -> str:
             if v.is_required(mode):
                 lines.append(f"      {v.name}: {v.example}")
         for v in own:
-            if not v.is_required(mode) and not (mode == "sweep" and _is_cloud(v)):
+            if not v.is_required(mode) and not (mode in ("sweep", "bake") and _is_cloud(v)):
                 lines.append(f"      # {v.name}: {v.example} # Optional")
         for v in by_name:
             if "all" in v.modes and v.name not in AUTH and v.name != "COMMAND":

@@ -124,6 +124,8 @@ def render_startup_script(cfg: BootConfig) -> str:
     _check(cfg)
     agent_json = json.dumps(agent_config(cfg), indent=1).replace("@ROOT@", "$R").replace("@LIB@", "$LIB")
     values = {
+        "@ROLE@": "runner",
+        "@RECIPE@": "",
         "@CLOUD@": cfg.cloud,
         "@GPU@": "true" if cfg.gpu else "false",
         "@RUNNER_IMAGE@": shlex.quote(cfg.runner_image),
@@ -137,6 +139,36 @@ def render_startup_script(cfg: BootConfig) -> str:
         "@RUNNER_ENV@": "\n".join(f"{k}={v}" for k, v in runner_env(cfg).items()),
         "@USER_SCRIPT@": cfg.user_startup_script.rstrip("\n"),
     }
+    return _filled(values)
+
+
+def render_bake_script(cloud: str, *, gpu: bool, recipe: str, deadline_s: int, runner_image: str = DEFAULT_RUNNER_IMAGE) -> str:
+    """The same script in its bake role (COMMAND: bake): install what is missing (Docker; for GPU the driver, the
+    NVIDIA container toolkit and the default runtime), pull the runner image, clear what must not be baked, power
+    off. No runner, no secret, no agent: nothing in it is private. deadline_s: the backup power-off."""
+    if cloud not in CLOUDS or not re.fullmatch(r"[0-9a-f]{6,64}", recipe) or deadline_s <= 0:
+        raise ValueError(f"bad bake script values: {cloud!r}, {recipe!r}, {deadline_s!r}")
+    if not re.fullmatch(r"[\w./:@-]+", runner_image):
+        raise ValueError(f"runner_image is not an image reference: {runner_image!r}")
+    values = {
+        "@ROLE@": "bake",
+        "@RECIPE@": recipe,
+        "@CLOUD@": cloud,
+        "@GPU@": "true" if gpu else "false",
+        "@RUNNER_IMAGE@": shlex.quote(runner_image),
+        "@RUNNER_CONTAINER@": "none",
+        "@MAX_LIFETIME_S@": str(int(deadline_s)),
+        "@LIFETIME_BACKUP_GRACE_S@": "0",
+        "@AGENT_B64@": "",
+        "@GPU_RUNTIME_B64@": packed(shipped(GPU_RUNTIME)) if gpu else "",
+        "@AGENT_JSON@": "{}",
+        "@RUNNER_ENV@": "",
+        "@USER_SCRIPT@": "",
+    }
+    return _filled(values)
+
+
+def _filled(values: dict[str, str]) -> str:
     text = without_comments(TEMPLATE.read_text())
     # One pass, so a value can never be re-substituted (e.g. a user script containing '@GPU@').
     return re.sub("|".join(re.escape(k) for k in values), lambda m: values[m.group(0)], text)

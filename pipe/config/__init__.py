@@ -22,12 +22,13 @@ CONFIG_MODULES = (
     "pipe.config.pr",
 )
 
-# Which settings module each COMMAND loads after the common settings (sweep reuses runner's cloud settings).
+# Which settings module each COMMAND loads after the common settings (sweep and bake reuse runner's cloud settings).
 COMMAND_CONFIG = {
     "runner": "pipe.config.runner",
     "report": "pipe.config.report",
     "pr": "pipe.config.pr",
     "sweep": "pipe.config.runner",
+    "bake": "pipe.config.runner",  # CLOUD, CLOUD_REGION, CLOUD_TYPE, CLOUD_GPU, CLOUD_IMAGE and the cloud options
 }
 
 

@@ -16,7 +16,7 @@ from pipe.config.kubernetes import KubernetesOptions
 from pipe.config.parsers import check_text, parse_bool
 from pipe.config.variables import ConfigError, Variable
 
-_RUNNER_SWEEP = ("runner", "sweep")
+_RUNNER_SWEEP = ("runner", "sweep", "bake")
 OIDC_TOKEN = "BITBUCKET_STEP_OIDC_TOKEN"  # noqa: S105  # a variable's name; declared with the pipeline's context (pipe/config/common.py)
 
 VARIABLES: tuple[Variable, ...] = (

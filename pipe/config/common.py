@@ -11,7 +11,7 @@ from typing import Literal
 from pipe.config.parsers import check_text, parse_bool, parse_choice, parse_endpoint
 from pipe.config.variables import ConfigError, Variable
 
-COMMANDS = ("runner", "report", "pr", "sweep")
+COMMANDS = ("runner", "report", "pr", "sweep", "bake")
 DEFAULT_API_URL = "https://api.bitbucket.org/2.0"
 APP_PASSWORDS_OFF = "2026-07-28"
 
@@ -24,7 +24,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "COMMAND",
         "What the pipe does: `runner` starts a cloud instance as a self-hosted runner, `report` posts a training "
-        "report, `pr` opens a pull request with files, `sweep` removes leftover instances.",
+        "report, `pr` opens a pull request with files, `sweep` removes leftover instances and stale baked images, `bake` "
+        "makes a machine image with Docker and the runner image installed, so runners boot in seconds.",
         default="runner",
         modes=("all",),
         example="'<string>'",

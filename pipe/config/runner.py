@@ -48,10 +48,13 @@ _NAME_PATTERN = r"[a-z]([a-z0-9-]{0,48}[a-z0-9])?"
 _BASE36 = string.digits + string.ascii_lowercase
 
 _RUNNER = ("runner",)
-_RUNNER_SWEEP = ("runner", "sweep")
+_RUNNER_SWEEP = ("runner", "sweep", "bake")
+_RUNNER_BAKE = ("runner", "bake")
 
 # Fewer seconds between ONLINE polls would only load the local stand-ins.
 MIN_POLL_S = 0.05
+# CLOUD_IMAGE: stock boots the provider's Ubuntu image even when a baked image of ours exists.
+STOCK_IMAGE = "stock"
 
 VARIABLES: tuple[Variable, ...] = (
     Variable(
@@ -72,9 +75,13 @@ VARIABLES: tuple[Variable, ...] = (
         "Generic machine size `s`, `m`, `l`, `xl`, or a native type (`g4dn.xlarge`, `n1-standard-8`, "
         "`Standard_NC4as_T4_v3`).",
         default="m",
+        modes=_RUNNER_BAKE,
     ),
     Variable(
-        "CLOUD_GPU", "GPU: `t4`, `a10g`, `l4`, `a100`, `h100`, `v100`, or a native accelerator name.", default="none"
+        "CLOUD_GPU",
+        "GPU: `t4`, `a10g`, `l4`, `a100`, `h100`, `v100`, or a native accelerator name.",
+        default="none",
+        modes=_RUNNER_BAKE,
     ),
     Variable("CLOUD_SPOT", "Use a spot (preemptible) instance.", default="false", example="'<boolean>'"),
     Variable(
@@ -91,8 +98,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "CLOUD_IMAGE",
         "Boot image: AWS AMI id or name pattern, GCP `project/family` or image link, Azure "
-        "`publisher:offer:sku:version`.",
-        default="the provider's Ubuntu image",
+        "`publisher:offer:sku:version`. Unset: an image of ours baked (`COMMAND: bake`) from the provider's Ubuntu "
+        "image for the current recipe if there is one, else that Ubuntu image; `stock`: always the Ubuntu image. "
+        "With `COMMAND: bake`: the base image to bake from.",
+        default="a baked image of ours, else the provider's Ubuntu image",
+        modes=_RUNNER_BAKE,
     ),
     Variable(
         "CLOUD_STARTUP_SCRIPT",
@@ -139,7 +149,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "CML_RUNNER_POLL_SECONDS",
         "Seconds between the ONLINE polls, instead of the rate-limited cadence; for tests and the demo.",
-        modes=_RUNNER,
+        modes=_RUNNER_BAKE,
         testing=True,
     ),
 )
@@ -155,7 +165,8 @@ class RunnerSettings:
     spot: bool = False
     spot_price: float | None = None  # None = up to on-demand
     hdd_size_gb: int | None = None  # None = CLOUD_HDD_SIZE not given: DEFAULT_HDD_GB, or the image's size if larger
-    image: str = ""  # "" = the provider's default
+    image: str = ""  # "" = a baked image of ours for the current recipe, else the provider's default
+    image_stock: bool = False  # CLOUD_IMAGE: stock: the provider's default, never a baked image
     startup_script: str = field(default="", repr=False)  # decoded text; user data, never in a log line
     permission_set: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
@@ -263,7 +274,8 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         )
         if get("CLOUD_HDD_SIZE")
         else None,
-        image=machine.image(get("CLOUD_IMAGE"), cloud),
+        image="" if get("CLOUD_IMAGE").lower() == STOCK_IMAGE else machine.image(get("CLOUD_IMAGE"), cloud),
+        image_stock=get("CLOUD_IMAGE").lower() == STOCK_IMAGE,
         startup_script=decode_startup_script(
             "CLOUD_STARTUP_SCRIPT", env.get("CLOUD_STARTUP_SCRIPT", ""), MAX_STARTUP_SCRIPT_BYTES
         ),

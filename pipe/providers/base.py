@@ -30,6 +30,13 @@ TAG_RUNNER_SCOPE = "cml-runner-scope"
 TAG_PIPELINE = "cml-pipeline"
 TAG_CREATED_AT = "cml-created-at"
 TAG_EXPIRES_AT = "cml-expires-at"
+# COMMAND: bake (pipe/bake/): what a resource is for ("bake" = the instance an image is made from; "baked-image"),
+# which bake made it (a random UUID: its instance, image and snapshots), and the recipe hash the image holds.
+TAG_ROLE = "cml-role"
+ROLE_BAKE = "bake"
+ROLE_BAKED_IMAGE = "baked-image"
+TAG_BAKE_ID = "cml-bake-id"
+TAG_RECIPE = "cml-recipe"
 
 
 class ProviderError(PipeError):
@@ -69,6 +76,7 @@ class InstanceSpec:
     permission_set: str = ""  # instance profile / service account / managed identity
     max_lifetime_s: int | None = None  # cloud-side hard limit where supported (GCP maxRunDuration)
     disk_explicit: bool = False  # CLOUD_HDD_SIZE was given: never grow the disk to fit the image
+    stop_on_shutdown: bool = False  # COMMAND: bake: the guest's power-off stops the instance (its disk is kept)
     # The runner's identity and lifetimes, for providers that build the workload themselves (Kubernetes)
     # instead of booting user_data.
     boot: BootConfig | None = None
@@ -136,6 +144,45 @@ class Provider(Protocol):
 
         wait=False starts the deletions and returns without waiting for the cloud to finish them (as EC2
         always does): a launch spends one call per instance; a failure shows at the next sweep."""
+        ...
+
+
+@dataclass(frozen=True)
+class MachineImage:
+    """A machine image of ours (COMMAND: bake) as the cloud reports it."""
+
+    cloud: str
+    id: str  # AWS AMI id, GCP image name, Azure image resource id
+    name: str
+    state: str  # pending | available | failed (normalised)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class MakesImages(Protocol):
+    """Optional, beside Provider: a VM cloud that can make a machine image from a stopped instance's disk
+    (COMMAND: bake), and list and delete the images of ours, each with what it keeps (AWS: its snapshots)."""
+
+    def create_image(self, instance: Instance, name: str, tags: dict[str, str]) -> MachineImage:
+        """Start making an image of the stopped instance's root disk; the image and what it keeps carry tags."""
+        ...
+
+    def image(self, image_id: str) -> MachineImage | None:
+        """The image as it is now, or None when it does not exist."""
+        ...
+
+    def images_ours(self, repository_tag: str) -> list[MachineImage]:
+        """One repository's images of ours (TAG_MANAGED_BY and TAG_REPOSITORY), in any state."""
+        ...
+
+    def delete_image(self, image: MachineImage) -> None:
+        """Delete the image and what it keeps (AWS: deregister, then its snapshots tagged ours for the image's
+        repository); a missing one is not an error."""
+        ...
+
+    def delete_bake_leftovers(self, repository_tag: str, bake_id: str) -> None:
+        """Delete whatever one bake (TAG_BAKE_ID) made besides its instance: images, and what a creation cut
+        short left (AWS: snapshots tagged with the bake's id)."""
         ...
 
 

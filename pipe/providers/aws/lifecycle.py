@@ -9,16 +9,19 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from pipe.providers.aws import images
 from pipe.providers.aws.errors import CAPACITY_CODES, error_code, explain, log_calls
 from pipe.providers.aws.network import Network
 from pipe.providers.aws.request import instance_from, run_instances_request
 from pipe.providers.base import (
+    TAG_BAKE_ID,
     TAG_MANAGED_BY,
     TAG_MANAGED_BY_VALUE,
     TAG_REPOSITORY,
     CapacityError,
     Instance,
     InstanceSpec,
+    MachineImage,
     ProviderError,
 )
 from pipe.providers.catalog import DEFAULT_IMAGES
@@ -165,6 +168,26 @@ class AwsProvider:
                     raise explain(error, "terminate_instances") from None
                 for instance in instances[start : start + TERMINATE_BATCH]:
                     self.terminate(instance)
+
+    # --- machine images of ours (COMMAND: bake): pipe/providers/aws/images.py
+
+    def create_image(self, instance: Instance, name: str, tags: dict[str, str]) -> MachineImage:
+        return images.create_image(self._ec2, instance, name, tags)
+
+    def image(self, image_id: str) -> MachineImage | None:
+        return images.image(self._ec2, image_id)
+
+    def images_ours(self, repository_tag: str) -> list[MachineImage]:
+        return images.images_ours(self._ec2, repository_tag)
+
+    def delete_image(self, image: MachineImage) -> None:
+        images.delete_image(self._ec2, image, image.tags.get(TAG_REPOSITORY, ""))
+
+    def delete_bake_leftovers(self, repository_tag: str, bake_id: str) -> None:
+        for image in self.images_ours(repository_tag):
+            if image.tags.get(TAG_BAKE_ID) == bake_id:
+                self.delete_image(image)
+        images.delete_snapshots(self._ec2, images.snapshots_of_bake(self._ec2, TAG_BAKE_ID, bake_id))
 
     # --- helpers
 

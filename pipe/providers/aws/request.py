@@ -22,7 +22,8 @@ def run_instances_request(
         "MinCount": 1,
         "MaxCount": 1,
         "UserData": spec.user_data,
-        "InstanceInitiatedShutdownBehavior": "terminate",
+        # A bake's instance stops instead: its disk becomes the image (pipe/bake/).
+        "InstanceInitiatedShutdownBehavior": "stop" if spec.stop_on_shutdown else "terminate",
         "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1},
         "BlockDeviceMappings": [
             {

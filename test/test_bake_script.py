@@ -1,0 +1,117 @@
+"""The boot script's bake role (COMMAND: bake) and the fast path of a runner booted from its image, run in the
+sandboxed VM (test/vm_sandbox.py): what the bake installs, clears and leaves, and that a runner's boot on the
+baked disk installs nothing, pulls nothing and says so with the time saved."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from vm_sandbox import VmSandbox
+
+from pipe.bootstrap.render import BootConfig, render_bake_script, render_startup_script
+
+RECIPE = "0123456789ab"
+SHELLCHECK = Path(sys.executable).parent / "shellcheck"  # as test_bootstrap_script.py
+
+
+def bake(box: VmSandbox, cloud: str = "aws", gpu: bool = False) -> str:
+    result = box.run(render_bake_script(cloud, gpu=gpu, recipe=RECIPE, deadline_s=2400))
+    assert result.returncode == 0, result.stdout
+    return result.stdout
+
+
+def runner_cfg(cloud: str = "aws", gpu: bool = False) -> BootConfig:
+    return BootConfig(
+        cloud=cloud,
+        account_uuid="{aaaaaaaa-1111-2222-3333-444444444444}",
+        repository_uuid="{bbbbbbbb-1111-2222-3333-444444444444}",
+        runner_uuid="{cccccccc-1111-2222-3333-444444444444}",
+        runner_name="cml-test",
+        oauth_client_id="client-id-1",
+        oauth_client_secret="client-secret-1",
+        idle_timeout_s=300,
+        max_lifetime_s=3600,
+        single=False,
+        gpu=gpu,
+    )
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_bake_script_is_shellcheck_clean_and_holds_no_runner_identity(gpu: bool) -> None:
+    script = render_bake_script("gcp", gpu=gpu, recipe=RECIPE, deadline_s=2400)
+    assert "OAUTH_CLIENT" not in script.split("CML_ENV_EOF")[1]  # the env block is empty: no runner, no secret
+    checked = subprocess.run([str(SHELLCHECK), "-s", "bash", "-"], input=script, capture_output=True, text=True,
+                             check=False, timeout=60)  # fmt: skip
+    assert checked.returncode == 0, checked.stdout
+
+
+def test_bake_on_a_docker_less_image_installs_docker_pulls_the_runner_clears_the_instance_state_and_powers_off(
+    tmp_path: Path,
+) -> None:
+    box = VmSandbox(tmp_path, docker=False)
+    # What the bake's VM had of its own, which must not reach the image.
+    for path, text in {
+        "/var/lib/cloud/instances/i-bake/user-data.txt": "#!/bin/bash\n",
+        "/etc/machine-id": "0123456789abcdef0123456789abcdef\n",
+        "/etc/ssh/ssh_host_ed25519_key": "private\n",
+        "/home/ubuntu/.ssh/authorized_keys": "ssh-ed25519 AAAA bake\n",
+        "/root/.docker/config.json": '{"auths": {}}\n',
+        "/var/log/cloud-init.log": "the bake's log\n",
+        "/var/log/syslog.1": "old log\n",
+    }.items():
+        box.file(path).parent.mkdir(parents=True, exist_ok=True)
+        box.file(path).write_text(text)
+
+    out = bake(box)
+
+    assert [c for c in box.calls("apt-get") if c[0] == "install"] == [["install", "-y", "-q",
+                                                                      "--no-install-recommends", "docker.io"]]
+    assert box.calls("docker").count(["pull", "-q", runner_cfg().runner_image]) == 1
+    assert box.calls("systemctl")[-1] == ["poweroff"]
+    assert not box.file("/var/lib/cloud/instances").exists()
+    assert box.file("/etc/machine-id").read_text() == ""  # empty, for systemd to fill at the first boot
+    for gone in ("/etc/ssh/ssh_host_ed25519_key", "/home/ubuntu/.ssh/authorized_keys", "/root/.docker/config.json",
+                 "/var/log/syslog.1", "/var/lib/cml-runner", "/etc/cml-runner",
+                 "/var/lib/cloud/scripts/per-boot/cml-runner.sh"):  # fmt: skip
+        assert not box.file(gone).exists(), gone
+    assert box.file("/var/log/cloud-init.log").read_text() == ""
+    baked = box.file("/etc/cml-runner-baked").read_text()
+    assert f"recipe={RECIPE}" in baked and re.search(r"install_ms=\d+", baked)
+    assert box.calls("docker").count(["run"]) == 0 and not box.docker_runs()  # no runner on the bake's VM
+    assert re.search(r"bake done in \d+ ms \(install and pull: \d+ ms\); powering off", out)
+
+
+def test_a_runner_booted_from_the_baked_disk_installs_nothing_pulls_nothing_and_says_what_it_saved(
+    tmp_path: Path,
+) -> None:
+    box = VmSandbox(tmp_path, docker=False)
+    bake(box)
+    box.log.write_text("")  # the runner's boot on the same disk, Docker and the runner image now there
+    result = box.run(render_startup_script(runner_cfg()))
+    assert result.returncode == 0, result.stdout
+    assert box.calls("apt-get") == [] and box.calls("curl") == []
+    assert [c for c in box.calls("docker") if c[:1] == ["pull"]] == []
+    saved = re.search(r"baked image \(recipe (\w+)\): .*nothing to install or pull \(saves the (\d+) ms", result.stdout)
+    assert saved and saved.group(1) == RECIPE, result.stdout
+    assert box.docker_runs()[-1].env["RUNNER_UUID"] == runner_cfg().runner_uuid
+
+
+def test_a_stock_image_boot_says_nothing_of_a_baked_image(tmp_path: Path) -> None:
+    box = VmSandbox(tmp_path, docker=False)
+    result = box.run(render_startup_script(runner_cfg()))
+    assert result.returncode == 0, result.stdout
+    assert "baked image" not in result.stdout
+    assert [c for c in box.calls("apt-get") if c[0] == "install"]
+
+
+def test_gpu_bake_installs_the_toolkit_and_makes_the_gpu_runtime_docker_s_default(tmp_path: Path) -> None:
+    box = VmSandbox(tmp_path, docker=True, nvidia_driver=True)
+    bake(box, "gcp", gpu=True)
+    assert ["install", "-y", "-q", "--no-install-recommends", "nvidia-container-toolkit"] in box.calls("apt-get")
+    assert '"default-runtime"' in box.file("/etc/docker/daemon.json").read_text()
+    assert box.file("/opt/cml-runner/gpu-runtime").exists()  # Docker's default runtime stays in the image
+    assert "gpu=true" in box.file("/etc/cml-runner-baked").read_text()
