@@ -24,7 +24,7 @@ def bake(box: VmSandbox, cloud: str = "aws", gpu: bool = False) -> str:
     return result.stdout
 
 
-def runner_cfg(cloud: str = "aws", gpu: bool = False) -> BootConfig:
+def runner_cfg(cloud: str = "aws", gpu: bool = False, baked: bool = False) -> BootConfig:
     return BootConfig(
         cloud=cloud,
         account_uuid="{aaaaaaaa-1111-2222-3333-444444444444}",
@@ -37,6 +37,7 @@ def runner_cfg(cloud: str = "aws", gpu: bool = False) -> BootConfig:
         max_lifetime_s=3600,
         single=False,
         gpu=gpu,
+        baked=baked,
     )
 
 
@@ -80,7 +81,7 @@ def test_bake_on_a_docker_less_image_installs_docker_pulls_the_runner_clears_the
         assert not box.file(gone).exists(), gone
     assert box.file("/var/log/cloud-init.log").read_text() == ""
     baked = box.file("/etc/cml-runner-baked").read_text()
-    assert f"recipe={RECIPE}" in baked and re.search(r"install_ms=\d+", baked)
+    assert re.fullmatch(rf"recipe={RECIPE} gpu=false saved_ms=\d+\n", baked)
     assert box.calls("docker").count(["run"]) == 0 and not box.docker_runs()  # no runner on the bake's VM
     assert re.search(r"bake done in \d+ ms \(install and pull: \d+ ms\); powering off", out)
 
@@ -91,11 +92,12 @@ def test_a_runner_booted_from_the_baked_disk_installs_nothing_pulls_nothing_and_
     box = VmSandbox(tmp_path, docker=False)
     bake(box)
     box.log.write_text("")  # the runner's boot on the same disk, Docker and the runner image now there
-    result = box.run(render_startup_script(runner_cfg()))
+    result = box.run(render_startup_script(runner_cfg(baked=True)))
     assert result.returncode == 0, result.stdout
     assert box.calls("apt-get") == [] and box.calls("curl") == []
     assert [c for c in box.calls("docker") if c[:1] == ["pull"]] == []
-    saved = re.search(r"baked image \(recipe (\w+)\): .*nothing to install or pull \(saves the (\d+) ms", result.stdout)
+    saved = re.search(r"baked image: nothing to install or pull \(recipe=(\w+) gpu=false saved_ms=(\d+)\)",
+                      result.stdout)  # fmt: skip
     assert saved and saved.group(1) == RECIPE, result.stdout
     assert box.docker_runs()[-1].env["RUNNER_UUID"] == runner_cfg().runner_uuid
 

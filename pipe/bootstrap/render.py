@@ -13,6 +13,10 @@ from pipe.bootstrap.shipping import packed, shipped, without_comments
 
 _HERE = Path(__file__).parent
 TEMPLATE = _HERE / "startup.sh"
+BAKE_ROLE = _HERE / "bake.sh"  # COMMAND: bake's part, inserted at @ROLE_PART@ only in a bake's script
+# A runner's boot from a baked image (BootConfig.baked): the image's installs and pull are done (ensure_docker and
+# pull_runner find them), and the bake's one-line record (bake.sh BAKED) says what they took, i.e. what is saved.
+FAST_PATH = 'log "baked image: nothing to install or pull ($(cat "$R/etc/cml-runner-baked" || true))"'
 AGENT = _HERE / "agent.py"  # the decision, in both programs
 AGENT_VM = _HERE / "agent_vm.py"  # what the VM's agent watches and how it ends the VM
 AGENT_POD = _HERE / "agent_pod.py"  # what the pod's agent watches (the pod ends when it returns)
@@ -48,6 +52,7 @@ class BootConfig:
     # Azure: what the agent deletes through the VM's managed identity when it is done
     # ('resource-group' = the runner's own group, 'vm', or 'none' = power off, the sweep deletes).
     azure_self_delete: str = "resource-group"
+    baked: bool = False  # booting a baked image of ours (COMMAND: bake): the boot says what it skips
 
     @property
     def runner_container(self) -> str:
@@ -124,8 +129,7 @@ def render_startup_script(cfg: BootConfig) -> str:
     _check(cfg)
     agent_json = json.dumps(agent_config(cfg), indent=1).replace("@ROOT@", "$R").replace("@LIB@", "$LIB")
     values = {
-        "@ROLE@": "runner",
-        "@RECIPE@": "",
+        "@ROLE_PART@": FAST_PATH if cfg.baked else "",
         "@CLOUD@": cfg.cloud,
         "@GPU@": "true" if cfg.gpu else "false",
         "@RUNNER_IMAGE@": shlex.quote(cfg.runner_image),
@@ -142,7 +146,9 @@ def render_startup_script(cfg: BootConfig) -> str:
     return _filled(values)
 
 
-def render_bake_script(cloud: str, *, gpu: bool, recipe: str, deadline_s: int, runner_image: str = DEFAULT_RUNNER_IMAGE) -> str:
+def render_bake_script(
+    cloud: str, *, gpu: bool, recipe: str, deadline_s: int, runner_image: str = DEFAULT_RUNNER_IMAGE
+) -> str:
     """The same script in its bake role (COMMAND: bake): install what is missing (Docker; for GPU the driver, the
     NVIDIA container toolkit and the default runtime), pull the runner image, clear what must not be baked, power
     off. No runner, no secret, no agent: nothing in it is private. deadline_s: the backup power-off."""
@@ -151,8 +157,7 @@ def render_bake_script(cloud: str, *, gpu: bool, recipe: str, deadline_s: int, r
     if not re.fullmatch(r"[\w./:@-]+", runner_image):
         raise ValueError(f"runner_image is not an image reference: {runner_image!r}")
     values = {
-        "@ROLE@": "bake",
-        "@RECIPE@": recipe,
+        "@ROLE_PART@": without_comments(BAKE_ROLE.read_text()).replace("@RECIPE@", recipe),
         "@CLOUD@": cloud,
         "@GPU@": "true" if gpu else "false",
         "@RUNNER_IMAGE@": shlex.quote(runner_image),

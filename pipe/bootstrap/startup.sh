@@ -10,8 +10,6 @@ umask 077
 R="${CML_ROOT:-}"
 CLOUD=@CLOUD@
 GPU=@GPU@
-ROLE=@ROLE@
-RECIPE=@RECIPE@
 RUNNER_IMAGE=@RUNNER_IMAGE@
 RUNNER_CONTAINER=@RUNNER_CONTAINER@
 MAX_LIFETIME_S=@MAX_LIFETIME_S@
@@ -19,8 +17,6 @@ LIFETIME_BACKUP_GRACE_S=@LIFETIME_BACKUP_GRACE_S@
 ETC="$R/etc/cml-runner"
 LIB="$R/var/lib/cml-runner"
 OPT="$R/opt/cml-runner"
-# Written by the bake role into the image it makes: the recipe hash and the bake's install-and-pull time.
-BAKED="$R/etc/cml-runner-baked"
 export DEBIAN_FRONTEND=noninteractive
 
 now_us() { local t="${EPOCHREALTIME:-$(date +%s).000000}"; echo "${t//[.,]/}"; }
@@ -55,10 +51,6 @@ prepare() {
   mkdir -p "$ETC" "$LIB" "$OPT"
   chmod 700 "$ETC"
   [ -s "$LIB/started_at" ] || date +%s >"$LIB/started_at"
-  per_boot_copy
-}
-
-per_boot_copy() {
   local per_boot="$R/var/lib/cloud/scripts/per-boot/cml-runner.sh"
   # cloud-init runs user-data once per instance: re-run it every boot like GCP (then $0 is the copy)
   if [ "$CLOUD" != gcp ] && [ -d "$R/var/lib/cloud" ] && [ -f "$0" ] && ! [ "$0" -ef "$per_boot" ]; then
@@ -221,59 +213,8 @@ CML_UNIT
   systemctl start cml-runner.service
 }
 
-# --- the bake role (COMMAND: bake): the image's installs once, then clear what must not be baked, power off.
-
-bake_install() {
-  local t0
-  t0=$(now_us)
-  step docker ensure_docker
-  if [ "$GPU" = true ]; then step gpu ensure_gpu; fi
-  step pull-runner-image pull_runner
-  INSTALL_MS=$((($(now_us) - t0) / 1000))
-}
-
-bake_clean() {
-  # What every instance must make its own: cloud-init's per-instance state (so the runner's user-data runs on
-  # the next boot), logs, the machine id, SSH host keys, login keys and registry credentials of the bake's VM.
-  mkdir -p "${BAKED%/*}"
-  printf 'recipe=%s\ninstall_ms=%s\ngpu=%s\n' "$RECIPE" "$INSTALL_MS" "$GPU" >"$BAKED"
-  chmod 644 "$BAKED"
-  rm -f "$R/var/lib/cloud/scripts/per-boot/cml-runner.sh"
-  rm -rf "$LIB" "$ETC" "$R/root/.docker" # $OPT stays: Docker's default GPU runtime is $OPT/gpu-runtime
-  rm -f "$R"/etc/ssh/ssh_host_*key "$R"/etc/ssh/ssh_host_*key.pub
-  find "$R/root" "$R/home" -name authorized_keys -type f -delete 2>/dev/null || true
-  apt-get clean || true
-  if command -v cloud-init >/dev/null 2>&1; then
-    cloud-init clean --logs --machine-id || cloud-init clean --logs
-  else
-    rm -rf "$R/var/lib/cloud/instances" "$R/var/lib/cloud/instance" "$R/var/lib/cloud/data"
-  fi
-  : >"$R/etc/machine-id" # empty, not absent: systemd makes a new one at the first boot
-  rm -f "$R/var/lib/dbus/machine-id"
-  journalctl --rotate >/dev/null 2>&1 && journalctl --vacuum-time=1s >/dev/null 2>&1 || true
-  find "$R/var/log" -type f \( -name '*.gz' -o -name '*.[0-9]' -o -name '*.old' \) -delete 2>/dev/null || true
-  find "$R/var/log" -type f -exec truncate -s 0 {} + 2>/dev/null || true
-  rm -rf "${R:-}/var/tmp/"* 2>/dev/null || true
-}
-
-if [ "$ROLE" = bake ]; then
-  log "bake script on $CLOUD (gpu: $GPU, recipe $RECIPE): installing, then powering off for the image"
-  mkdir -p "$LIB" "$OPT"
-  [ -s "$LIB/started_at" ] || date +%s >"$LIB/started_at"
-  step per-boot per_boot_copy # a GPU driver install reboots once, and the bake goes on at the next boot
-  step bake-deadline lifetime_fallback
-  bake_install
-  step clean bake_clean
-  log "bake done in $((($(now_us) - BOOT_T0) / 1000)) ms (install and pull: ${INSTALL_MS} ms); powering off for the image"
-  systemctl poweroff || shutdown -h now
-  exit 0
-fi
-
+@ROLE_PART@
 log "boot script for $RUNNER_CONTAINER on $CLOUD (gpu: $GPU)"
-if [ -s "$BAKED" ]; then
-  SAVED_MS=$(sed -n 's/^install_ms=//p' "$BAKED")
-  log "baked image (recipe $(sed -n 's/^recipe=//p' "$BAKED")): Docker and the runner image are in the image, nothing to install or pull (saves the ${SAVED_MS:-?} ms the bake spent on it)"
-fi
 step prepare prepare
 step lifetime-fallback lifetime_fallback
 step agent install_agent
