@@ -47,6 +47,7 @@ def aws_faults(moto: MotoServer, aws_fault_proxy: FaultProxy) -> Iterator[FaultP
     aws_fault_proxy.injected = 0
     aws_fault_proxy.record.clear()
     aws_fault_proxy.answers.clear()
+    aws_fault_proxy.images.reset()
     yield aws_fault_proxy
     aws_fault_proxy.faults.clear()
     aws_fault_proxy.record.clear()

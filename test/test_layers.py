@@ -17,7 +17,7 @@ PIPE = Path(__file__).resolve().parent.parent / "pipe"
 # Product modules stay small enough to read in one sitting; the idle agent ships to the VM as one program.
 MAX_LINES = 300
 SHIPPED_WHOLE = {"bootstrap/agent.py"}
-COMMANDS = ("runner", "report", "pr", "sweep")
+COMMANDS = ("runner", "report", "pr", "sweep", "bake")
 
 
 def modules(folder: str = "") -> list[Path]:
@@ -40,7 +40,7 @@ def shown(path: Path) -> str:
     return str(path.relative_to(PIPE))
 
 
-@pytest.mark.parametrize("domain", ["report", "pr", "formats"])
+@pytest.mark.parametrize("domain", ["report", "pr", "formats", "bake"])
 def test_the_domain_never_imports_config_or_commands(domain: str) -> None:
     """The domain takes plain values: it knows neither the variables nor the commands that call it."""
     wrong = {

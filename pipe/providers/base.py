@@ -186,6 +186,10 @@ class MakesImages(Protocol):
         ...
 
 
+class ImageProvider(Provider, MakesImages, Protocol):
+    """A cloud that runs instances and makes images of them: what COMMAND: bake needs."""
+
+
 @runtime_checkable
 class ReportsTrouble(Protocol):
     """Optional, beside Provider: a provider that can see why its workload is not up yet (Kubernetes: the

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from pipe.bitbucket.models import Runner
 from pipe.config.runner import MAX_WAIT_TIMEOUT_S
-from pipe.providers.base import Instance
+from pipe.providers.base import ROLE_BAKE, TAG_ROLE, Instance
 from pipe.providers.tags import created_at, expires_at, is_legacy, runner_scope, runner_tag
 from pipe.runner.plan import is_our_runner
 
@@ -50,6 +50,11 @@ def triage(instances: Iterable[Instance], listing: Listing | None, now: int) -> 
     out = Triage()
     known = {runner_tag(r.uuid): r for r in listing.runners} if listing else {}
     for instance in instances:
+        if instance.tags.get(TAG_ROLE) == ROLE_BAKE:  # COMMAND: bake's instance has no runner: only its expiry
+            expiry = expires_at(instance.tags)
+            if expiry is not None and expiry <= now:
+                out.terminate.append((instance, "a bake's instance past its expires-at"))
+            continue
         scope = runner_scope(instance.tags)
         if is_legacy(instance.tags) or scope is None:
             out.legacy.append(instance)

@@ -65,13 +65,21 @@ class LaunchPlan:
     created_at: int
     expires_at: int
     kubernetes: KubernetesOptions | None = None  # CLOUD: kubernetes only
+    image_stock: bool = False  # CLOUD_IMAGE: stock: never a baked image (pipe/bake/lookup.py)
 
     @property
     def requested_labels(self) -> tuple[str, ...]:
         return tuple(label for label in self.labels if label not in MARKER_LABELS)
 
     def boot_config(
-        self, *, account_uuid: str, repository_uuid: str, runner_uuid: str, client_id: str, client_secret: str
+        self,
+        *,
+        account_uuid: str,
+        repository_uuid: str,
+        runner_uuid: str,
+        client_id: str,
+        client_secret: str,
+        baked: bool = False,
     ) -> BootConfig:
         """What the startup script needs: this plan plus the registered runner's identity."""
         return BootConfig(
@@ -87,6 +95,7 @@ class LaunchPlan:
             single=self.single,
             gpu=self.machine.has_gpu,
             user_startup_script=self.startup_script,
+            baked=baked,
         )
 
     def root_disk_gb(self, image_gb: int | None) -> int:
@@ -131,13 +140,21 @@ class LaunchPlan:
             f"cloud: {self.cloud}, region: {self.location.region}, zones: {zones}",
             f"instance type: {machine.instance_type}{gpu} ({price})",
             f"market: {market if self.spot else 'on-demand'}" + (", falling back to on-demand" if self.spot else ""),
-            f"image: {self.image_request or _default_image(self.cloud, machine.has_gpu)}",
+            f"image: {self._image_line()}",
             f"disk: {self.disk_gb} GB" if self.disk_explicit else
             f"disk: {self.disk_gb} GB, or the image's own size if larger (looked up at launch)",
             f"network: {self.network}",
             f"runner: {self.name}, labels: {', '.join(self.requested_labels)}",
             f"idle timeout: {idle}, max lifetime: {self.max_lifetime_s}s, single step: {self.single}",
         ]
+
+    def _image_line(self) -> str:
+        if self.image_request:
+            return self.image_request
+        stock = _default_image(self.cloud, self.machine.has_gpu)
+        if self.image_stock:
+            return f"{stock}, stock (CLOUD_IMAGE: stock)"
+        return f"a baked image of ours for the current recipe if the region has one (looked up at launch), else {stock}"
 
     def _describe_kubernetes(self, kube: KubernetesOptions) -> list[str]:
         cpu, memory = kubernetes_resources(self.machine.instance_type)
@@ -229,4 +246,5 @@ def build_plan(settings: RunnerSettings, name: str, now: int) -> LaunchPlan:
         created_at=now,
         expires_at=now + settings.max_lifetime_s + EXPIRY_GRACE_S,
         kubernetes=settings.kubernetes,
+        image_stock=settings.image_stock,
     )

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pipe.bake.lookup import choose_image
 from pipe.bitbucket.client import BitbucketClient
 from pipe.bitbucket.models import RegisteredRunner, Repository, Runner
 from pipe.bootstrap.render import render_user_data
@@ -43,7 +44,11 @@ def provision(
     # The handlers stay installed through the rollback, which ignores further signals itself.
     with signals_raise():
         try:
-            image = provider.resolve_image(plan.image_request, plan.machine.has_gpu)
+            chosen = choose_image(
+                provider, plan.image_request, gpu=plan.machine.has_gpu, stock=plan.image_stock,
+                repository_tag=repo_tag, log=log,
+            )  # fmt: skip
+            image = chosen.image
             disk_gb = plan.root_disk_gb(provider.image_disk_gb(image))  # refused here, before anything exists
             if disk_gb != plan.disk_gb:
                 log.info("Root disk: %d GB, the size of image %s (more than %d GB).", disk_gb, image, plan.disk_gb)
@@ -65,7 +70,7 @@ def provision(
             rollback.add(
                 f"terminate instances of runner {runner.name}", lambda: _terminate_for(provider, runner, repo_tag)
             )
-            spec = _spec(plan, registered, repository, repo_uuid, image, disk_gb, pipeline)
+            spec = _spec(plan, registered, repository, repo_uuid, image, disk_gb, pipeline, baked=chosen.baked)
             instance = launch_with_fallback(provider, spec, zones, plan.spot)
             log.info("Instance %s is starting in %s; waiting for the runner to connect.", instance.id, instance.zone)
             online = wait_online(
@@ -120,9 +125,12 @@ def _spec(
     image: str,
     disk_gb: int,
     pipeline: str,
+    *,
+    baked: bool,
 ) -> InstanceSpec:
     runner = registered.runner
     boot = plan.boot_config(
+        baked=baked,
         account_uuid=repository.workspace_uuid,
         repository_uuid=repository.uuid,
         runner_uuid=runner.uuid,

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from fakes.aws_images import ImageRules
+
 EC2_XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15"
 # EC2's refusal of a root volume smaller than the AMI's root snapshot, as users quote it (HTTP 400; note the
 # double space): "Volume of size 35GB is smaller than  snapshot 'snap-0764200248800a04f', expect size >= 50GB"
@@ -55,6 +57,7 @@ class FaultProxy:
         self.requests: list[tuple[float, str]] = []  # (arrival time.time(), EC2 Action), for the benchmarks
         self.record: set[str] = set()  # Actions whose answers are kept in `answers` (tests that look for leaks)
         self.answers: list[tuple[str, bytes]] = []  # (Action, body as moto answered it)
+        self.images = ImageRules(self.upstream)  # CreateImage's rules and image states (aws_images.py)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -108,6 +111,9 @@ class FaultProxy:
                 params = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
                 proxy.requests.append((arrived, params.get("Action", [""])[0]))
                 fault = proxy._match(params) or proxy._broken_rule(params)
+                refused = None if fault else proxy.images.refuse(params, dict(self.headers.items()))
+                if refused:
+                    fault = Fault(params["Action"][0], refused.code, refused.status, message=refused.message)
                 if fault is not None:
                     proxy.injected += 1
                     payload = _ERROR.format(code=fault.code, message=fault.message).encode()
@@ -118,7 +124,10 @@ class FaultProxy:
                     self.wfile.write(payload)
                     return
                 upstream = http.client.HTTPConnection(proxy.upstream.hostname or "127.0.0.1", proxy.upstream.port)
+                body = proxy.images.request(params, body)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+                headers["Content-Length"] = str(len(body))
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 answer = upstream.getresponse()
                 data = answer.read()
@@ -127,6 +136,7 @@ class FaultProxy:
                     proxy._learn_subnets(data)
                 if action == "DescribeImages" and answer.status == 200:
                     data = proxy._real_root_sizes(data)
+                data = proxy.images.answered(params, data, dict(self.headers.items()))
                 if action in proxy.record:
                     proxy.answers.append((action, data))
                 self.send_response(answer.status)
