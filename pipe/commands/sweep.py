@@ -5,7 +5,8 @@ repository's instances that are past their expires-at, orphaned (their runner co
 scope it was registered in) or powered off, and delete our runners that are down with no instance. It pages the
 runner listing with the largest page, terminates instances in batches, and stops before Bitbucket's rate limit
 runs out (a 429, X-RateLimit-NearLimit, or its own share of the hour's calls), saying what it did and what it
-left for the next run.
+left for the next run. Then our baked images (COMMAND: bake) older than the newest two per recipe go, with their
+snapshots (pipe/bake/stale.py).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from pipe.bake.stale import ImageSweep, sweep_images
 from pipe.commands.clients import bitbucket_client, cloud_provider, repository_uuid
 from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings
+from pipe.providers.base import MakesImages
 from pipe.providers.tags import legacy_repository_tag, repository_tag
 from pipe.runner.errors import SweepFailure
 from pipe.runner.sweep import sweep
@@ -27,10 +30,13 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
     provider = cloud_provider(common, settings, env)
     tags = (repository_tag(repository_uuid(common, client)), legacy_repository_tag(common.workspace, common.repo_slug))
     outcome, calls = sweep(client, provider, tags, dry_run=common.dry_run, log=log)
-    return _summary(outcome, log, calls)
+    images = ImageSweep()
+    if isinstance(provider, MakesImages):
+        images = sweep_images(provider, tags[0], dry_run=common.dry_run, log=log)
+    return _summary(outcome, log, calls, images)
 
 
-def _summary(outcome: Outcome, log: logging.Logger, calls: int) -> str:
+def _summary(outcome: Outcome, log: logging.Logger, calls: int, images: ImageSweep) -> str:
     for instance in outcome.legacy_left:
         log.warning(
             "Instance %s has the old repository tag and its runner is not in this repository: it may be another "
@@ -38,8 +44,11 @@ def _summary(outcome: Outcome, log: logging.Logger, calls: int) -> str:
             instance.id,
         )
     done = f"{len(outcome.terminated)} instance(s) terminated, {len(outcome.deleted)} runner(s) deleted"
-    if outcome.problems:
-        raise SweepFailure(f"Sweep incomplete: {done}; {'; '.join(outcome.problems)}")
+    if images.deleted:
+        done += f", {len(images.deleted)} stale baked image(s) deleted"
+    problems = outcome.problems + images.problems
+    if problems:
+        raise SweepFailure(f"Sweep incomplete: {done}; {'; '.join(problems)}")
     if outcome.stopped:
         left = outcome.left or "nothing known"
         log.warning("Sweep stopped early: %s. Left for the next run: %s.", outcome.stopped, left)
