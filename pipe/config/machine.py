@@ -37,9 +37,18 @@ def spot_price(env: Mapping[str, str], cloud: str, spot: bool) -> float | None:
     return price
 
 
+# CLOUD_IMAGE: stock boots the provider's Ubuntu image even when a baked image of ours exists (COMMAND: bake).
+STOCK_IMAGE = "stock"
+
+
+def is_stock(value: str) -> bool:
+    return value.strip().lower() == STOCK_IMAGE
+
+
 def image(value: str, cloud: str) -> str:
+    """CLOUD_IMAGE as the cloud names images; "" when unset or `stock` (is_stock tells them apart)."""
     image = check_text("CLOUD_IMAGE", value, max_length=1024)
-    if not image:
+    if not image or is_stock(image):
         return ""
     if cloud == "azure" and not (len(image.split(":")) == 4 or image.startswith("/subscriptions/")):
         raise ConfigError("CLOUD_IMAGE", value, "on Azure, publisher:offer:sku:version or an image resource id")

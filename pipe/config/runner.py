@@ -47,14 +47,11 @@ PIPE_OWN_LABELS = 1
 _NAME_PATTERN = r"[a-z]([a-z0-9-]{0,48}[a-z0-9])?"
 _BASE36 = string.digits + string.ascii_lowercase
 
-_RUNNER = ("runner",)
 _RUNNER_SWEEP = ("runner", "sweep", "bake")
 _RUNNER_BAKE = ("runner", "bake")
 
 # Fewer seconds between ONLINE polls would only load the local stand-ins.
 MIN_POLL_S = 0.05
-# CLOUD_IMAGE: stock boots the provider's Ubuntu image even when a baked image of ours exists.
-STOCK_IMAGE = "stock"
 
 VARIABLES: tuple[Variable, ...] = (
     Variable(
@@ -78,9 +75,7 @@ VARIABLES: tuple[Variable, ...] = (
         modes=_RUNNER_BAKE,
     ),
     Variable(
-        "CLOUD_GPU",
-        "GPU: `t4`, `a10g`, `l4`, `a100`, `h100`, `v100`, or a native accelerator name.",
-        default="none",
+        "CLOUD_GPU", "GPU: `t4`, `a10g`, `l4`, `a100`, `h100`, `v100`, or a native accelerator name.", default="none",
         modes=_RUNNER_BAKE,
     ),
     Variable("CLOUD_SPOT", "Use a spot (preemptible) instance.", default="false", example="'<boolean>'"),
@@ -274,8 +269,8 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         )
         if get("CLOUD_HDD_SIZE")
         else None,
-        image="" if get("CLOUD_IMAGE").lower() == STOCK_IMAGE else machine.image(get("CLOUD_IMAGE"), cloud),
-        image_stock=get("CLOUD_IMAGE").lower() == STOCK_IMAGE,
+        image=machine.image(get("CLOUD_IMAGE"), cloud),
+        image_stock=machine.is_stock(get("CLOUD_IMAGE")),
         startup_script=decode_startup_script(
             "CLOUD_STARTUP_SCRIPT", env.get("CLOUD_STARTUP_SCRIPT", ""), MAX_STARTUP_SCRIPT_BYTES
         ),
