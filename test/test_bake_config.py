@@ -15,8 +15,10 @@ def last_line(out: str) -> str:
 @pytest.mark.parametrize(
     ("env", "said"),
     [
-        ({"CLOUD": "kubernetes"}, "CLOUD: 'kubernetes' is not valid; COMMAND: bake makes a VM image: use aws, gcp or azure"),
-        ({"CLOUD": "aws", "CLOUD_IMAGE": "stock"}, "CLOUD_IMAGE: 'stock' is not valid; with COMMAND: bake, the base image"),
+        ({"CLOUD": "kubernetes"},
+         "CLOUD: 'kubernetes' is not valid; COMMAND: bake makes a VM image: use aws, gcp or azure"),
+        ({"CLOUD": "aws", "CLOUD_IMAGE": "stock"},
+         "CLOUD_IMAGE: 'stock' is not valid; with COMMAND: bake, the base image"),
         ({"CLOUD": "aws", "CLOUD_IMAGE": "STOCK", "DRY_RUN": "true"}, "CLOUD_IMAGE: 'stock' is not valid"),
     ],
 )  # fmt: skip
