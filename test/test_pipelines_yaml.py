@@ -50,7 +50,7 @@ def test_readme_pipelines_are_valid(tmp_path: Path) -> None:
 def test_readme_yaml_definitions_are_valid_as_a_step(tmp_path: Path) -> None:
     """The YAML Definition snippets are a step's script: wrapped in a pipeline, they validate too."""
     snippets = [b for b in readme_yaml_blocks() if "pipelines" not in (yaml.safe_load(b) or {})]
-    assert len(snippets) == 4  # runner, report, pr, sweep
+    assert len(snippets) == 5  # runner, report, pr, sweep, bake
     files = []
     for i, snippet in enumerate(snippets):
         script = yaml.safe_load(snippet)["script"]

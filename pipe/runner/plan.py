@@ -11,6 +11,7 @@ from pipe.config.kubernetes import KubernetesOptions
 from pipe.config.runner import DEFAULT_HDD_GB, RunnerSettings
 from pipe.config.variables import ConfigError
 from pipe.providers.catalog import (
+    BAKES_IMAGES,
     DEFAULT_IMAGES,
     Location,
     Machine,
@@ -154,6 +155,8 @@ class LaunchPlan:
         stock = _default_image(self.cloud, self.machine.has_gpu)
         if self.image_stock:
             return f"{stock}, stock (CLOUD_IMAGE: stock)"
+        if self.cloud not in BAKES_IMAGES:
+            return stock
         return f"a baked image of ours for the current recipe if the region has one (looked up at launch), else {stock}"
 
     def _describe_kubernetes(self, kube: KubernetesOptions) -> list[str]:
