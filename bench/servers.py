@@ -125,7 +125,7 @@ class Servers:
         return self.bitbucket.pipeline_env()
 
     def runner_env(self, cloud: str, workdir: Path, **extra: str) -> dict[str, str]:
-        """Variables of a runner-mode run on cloud, as in test/test_runner_aws.py (production poll interval)."""
+        """Variables of a runner-mode run on cloud, as in test/e2e/test_runner_aws.py (production poll interval)."""
         return {
             **self.cloud_env(cloud),
             **self.bitbucket_env(),

@@ -1,4 +1,4 @@
-"""Boot path measured on a real booted VM (test/fakes/vm): the pipe launches on the local AWS (moto), the
+"""Boot path measured on a real booted VM (test/support/fakes/vm): the pipe launches on the local AWS (moto), the
 local hypervisor boots the instance's user-data in QEMU, and the milestones are read from the VM's serial
 console (guest uptime stamps) and from the local Bitbucket (the ONLINE moment).
 

@@ -17,7 +17,7 @@ Everything it started is stopped on exit, on failure and on Ctrl-C.
 
     python demo/run.py [--cloud aws|gcp|azure|kubernetes] [--vm] [--workdir DIR] [--state-out FILE]
 
---vm boots a real VM under QEMU for the instance (test/fakes/vm: Debian with Docker, cloud-init and the
+--vm boots a real VM under QEMU for the instance (test/support/fakes/vm: Debian with Docker, cloud-init and the
 runner stand-in; the first run builds the images, several minutes) instead of the sandboxed stand-in
 (aws, gcp and azure: a Kubernetes runner is a pod, not a VM).
 """
@@ -44,7 +44,7 @@ from types import FrameType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-for _path in (ROOT / "test", ROOT):  # the local servers live with the tests; the pipe at the root
+for _path in (ROOT / "test" / "support", ROOT):  # the local servers live with the tests; the pipe at the root
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
@@ -482,7 +482,7 @@ def _section(title: str) -> None:
 
 
 def start_hypervisor(cloud: LocalCloud, bitbucket_root_url: str, workdir: Path) -> Any:
-    """The local hypervisor (test/fakes/vm) beside the local cloud: each new instance boots a real VM."""
+    """The local hypervisor (test/support/fakes/vm) beside the local cloud: each new instance boots a real VM."""
     from fakes.vm.clouds import AwsHooks, AzureHooks, CloudHooks, GcpHooks
     from fakes.vm.hypervisor import Hypervisor
     from fakes.vm.image import ensure_images

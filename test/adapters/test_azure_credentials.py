@@ -17,7 +17,7 @@ from pipe.config.variables import ConfigError
 from pipe.providers.azure.lifecycle import AzureProvider
 from pipe.providers.base import ProviderError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def oidc_env(fake: AzureFake) -> dict[str, str]:

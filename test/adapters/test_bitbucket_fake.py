@@ -98,8 +98,8 @@ def test_unknown_routes_and_methods(bitbucket: FakeBitbucket) -> None:
 
 
 def test_runs_as_a_process() -> None:
-    test_dir = Path(__file__).parent
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(test_dir.parent), str(test_dir)])}
+    support = Path(__file__).resolve().parents[1] / "support"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(support.parents[1]), str(support)])}
     proc = subprocess.Popen(
         [sys.executable, "-m", "fakes.bitbucket", "--port", "0", "--token", "demo=read:user:bitbucket"],
         stdout=subprocess.PIPE,

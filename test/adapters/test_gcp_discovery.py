@@ -13,7 +13,7 @@ from fakes.gcp import ROUTES, FakeGcp, discovery, discovery_method, parse_filter
 
 from pipe.providers.base import InstanceSpec
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(("http_method", "path", "method_id"), ROUTES)

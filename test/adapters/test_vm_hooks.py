@@ -1,4 +1,4 @@
-"""The local hypervisor's view of each emulated cloud (test/fakes/vm/clouds.py), without booting a VM: it
+"""The local hypervisor's view of each emulated cloud (test/support/fakes/vm/clouds.py), without booting a VM: it
 boots only what the real cloud would let reach Bitbucket."""
 
 from __future__ import annotations

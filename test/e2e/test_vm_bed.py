@@ -1,4 +1,4 @@
-"""The VM test bed itself (test/fakes/vm): deep test directories, and QEMU failing to start, which must be
+"""The VM test bed itself (test/support/fakes/vm): deep test directories, and QEMU failing to start, which must be
 reported as an error of the bed, never taken for a guest powering off (which would end the instance)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The demo with --vm (`make demo DEMO_ARGS=--vm`): the instance is a real VM (test/fakes/vm) whose runner
+"""The demo with --vm (`make demo DEMO_ARGS=--vm`): the instance is a real VM (test/support/fakes/vm) whose runner
 comes ONLINE from the pipe's user-data; the demo shows the boot steps from its console and, on exit, stops
 the VM with everything else."""
 

@@ -5,7 +5,7 @@ IDLE_TIMEOUT shorter than the install, the runner still comes ONLINE, and the gu
 IDLE_TIMEOUT after the runner said it was ready.
 
 The runner image itself cannot be pulled here (Atlassian's registry is out of reach): the image's test
-plumbing loads the stand-in once apt has installed Docker (test/fakes/vm/guest/99cml-test-runner-image)."""
+plumbing loads the stand-in once apt has installed Docker (test/support/fakes/vm/guest/99cml-test-runner-image)."""
 
 from __future__ import annotations
 

@@ -158,7 +158,7 @@ class AwsCloud:
 
 
 # ---------------------------------------------------------------------------------------------
-# GCP: the local Compute Engine (test/fakes/gcp.py)
+# GCP: the local Compute Engine (test/support/fakes/gcp.py)
 
 
 @dataclass
@@ -209,7 +209,7 @@ class GcpCloud:
 
 
 # ---------------------------------------------------------------------------------------------
-# Azure: the local Azure Resource Manager (test/fakes/azure.py); one runner = one resource group
+# Azure: the local Azure Resource Manager (test/support/fakes/azure.py); one runner = one resource group
 
 VM_TYPE = "Microsoft.Compute/virtualMachines"
 
@@ -272,7 +272,7 @@ class AzureCloud:
 
 
 # ---------------------------------------------------------------------------------------------
-# Kubernetes: the local Kubernetes API (test/fakes/kubernetes); one runner = one Job (its pod and Secret with it)
+# Kubernetes: the local Kubernetes API (test/support/fakes/kubernetes); one runner = one Job (with its pod and Secret)
 
 
 @dataclass
@@ -294,7 +294,7 @@ class KubernetesCloud:
         return found
 
     def user_data(self) -> dict[str, str | bytes]:
-        return {}  # no boot script: the pod stand-in (test/pod_standin.py) plays the runner container
+        return {}  # no boot script: the pod stand-in (test/support/pod_standin.py) plays the runner container
 
     def no_capacity(self, *, spot_only: bool = False) -> None:
         raise NotImplementedError("a cluster has no zones or spot market: see VM_CLOUDS")

@@ -1,4 +1,4 @@
-"""Fixtures for the local Bitbucket (test/fakes/bitbucket). Loaded for every test by conftest.py.
+"""Fixtures for the local Bitbucket (test/support/fakes/bitbucket). Loaded for every test by conftest.py.
 
 Typical use::
 

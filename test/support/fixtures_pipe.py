@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from fakes.isolation import isolated_env
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 BASE_ACCESS_TOKEN = "test-access-token-Zq8XvT3k"  # distinctive, so a leak is easy to find in output
 # Port 9 (discard) on loopback: nothing listens, a stray request fails at once and never leaves the machine.
 UNREACHABLE_API_URL = "http://127.0.0.1:9/2.0"

@@ -1,6 +1,6 @@
 """Fixtures for the tests on real booted VMs (test_vm_*.py; `make vm-test` runs them alone).
 
-- `vm_images`: the cached test images (test/fakes/vm/image.py), built on first use (or in the background
+- `vm_images`: the cached test images (test/support/fakes/vm/image.py), built on first use (or in the background
   from the start of the session, see conftest.py).
 - `vm_cloud_factory(name, variant=...)`: an emulated cloud (moto, the local GCP or Azure) with the local
   hypervisor beside it, so each instance the pipe launches boots a real VM from its user-data; plus the
@@ -219,6 +219,6 @@ def start_image_build_in_background() -> None:
     subprocess.Popen(
         [sys.executable, "-m", "fakes.vm.image"], cwd=str(Path(__file__).parent), stdin=subprocess.DEVNULL,
         stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "PYTHONPATH": f"{Path(__file__).parent.parent}:{Path(__file__).parent}"},
+        env={**os.environ, "PYTHONPATH": f"{Path(__file__).parents[2]}:{Path(__file__).parent}"},
     )  # fmt: skip
     print(f"[vm images] building in the background; log: {log}", file=sys.stderr)

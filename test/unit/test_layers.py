@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-PIPE = Path(__file__).resolve().parent.parent / "pipe"
+PIPE = Path(__file__).resolve().parents[2] / "pipe"
 # Product modules stay small enough to read in one sitting; the idle agent ships to the VM as one program.
 MAX_LINES = 300
 SHIPPED_WHOLE = {"bootstrap/agent.py"}

@@ -1111,7 +1111,7 @@ class FakeGcp:
             return copy.deepcopy(inst)
 
     def set_status(self, name: str, status: str) -> None:
-        """Set an instance's status wherever it is, e.g. TERMINATED when its guest powered off (test/fakes/vm)."""
+        """Set an instance's status wherever it is, e.g. TERMINATED when its guest is off (test/support/fakes/vm)."""
         with self.state.lock:
             for (_, _, instance_name), inst in self.state.instances.items():
                 if instance_name == name:

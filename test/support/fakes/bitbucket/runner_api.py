@@ -1,7 +1,7 @@
 """Test-only runner protocol under /_fake/runner/ (the real runner's protocol is not public).
 
 A runner signed in through /_fake/oauth2/token (its OAuth client-credentials grant) holds a bearer token;
-with it the runner stand-in (test/fakes/vm/runner/runner.py) asks for its next step and reports its end:
+with it the runner stand-in (test/support/fakes/vm/runner/runner.py) asks for its next step and reports its end:
 
     GET  /_fake/runner/steps/next?wait=S     200 {"uuid", "pipeline_uuid", "name", "duration_s"}, or 204
                                              after waiting up to S seconds (long poll) for a queued step

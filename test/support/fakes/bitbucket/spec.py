@@ -27,7 +27,7 @@ _SPEC_NAME = "specs/bitbucket-cloud-openapi.json"
 # BITBUCKET_OPENAPI_SPEC, else shared/ beside the repository (as CI lays it out), else this workplace's copy.
 _CANDIDATES = [
     Path(os.environ.get("BITBUCKET_OPENAPI_SPEC", "")),
-    Path(__file__).resolve().parents[4] / "shared" / _SPEC_NAME,
+    Path(__file__).resolve().parents[5] / "shared" / _SPEC_NAME,
     Path("/work/shared") / _SPEC_NAME,
 ]
 SPEC_PATH = next((p for p in _CANDIDATES if str(p) != "." and p.is_file()), _CANDIDATES[1])

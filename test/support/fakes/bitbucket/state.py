@@ -361,7 +361,7 @@ class Repo:
 
 @dataclass
 class StepState:
-    """A step queued for one runner (test-only: the runner stand-in in test/fakes/vm asks for it).
+    """A step queued for one runner (test-only: the runner stand-in in test/support/fakes/vm asks for it).
 
     QUEUED until the runner asks for its next step (handed out: RUNNING, and the runner's state shows the
     step, so the pipe's REUSE_IDLE sees it busy), then PASSED or FAILED when the runner reports the end.

@@ -5,11 +5,11 @@ whose guest powered itself off.
 - AWS (moto): UserData is base64 on the wire; decoded, it is the pipe's bytes (gzip or text: cloud-init
   undoes gzip). Power-off follows the instance's InstanceInitiatedShutdownBehavior (the pipe sets
   `terminate`; `stop` would leave it stopped).
-- GCP (test/fakes/gcp.py): the `startup-script` metadata value; an instance with no way out (no external IP,
+- GCP (test/support/fakes/gcp.py): the `startup-script` metadata value; an instance with no way out (no external IP,
   no Cloud NAT: the local GCP's has_egress) is not booted, as its runner could never reach Bitbucket.
   Power-off leaves the instance TERMINATED, GCP's status for a stopped instance
   (cloud.google.com/compute/docs/instances/instance-life-cycle).
-- Azure (test/fakes/azure.py): custom data is base64 of the pipe's bytes. Power-off from inside the guest
+- Azure (test/support/fakes/azure.py): custom data is base64 of the pipe's bytes. Power-off from inside the guest
   leaves the VM "stopped" (still allocated and billed; learn.microsoft.com/azure/virtual-machines/states-billing).
 """
 
