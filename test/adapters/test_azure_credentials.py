@@ -10,7 +10,7 @@ import pytest
 from azure.identity import ClientAssertionCredential, ClientSecretCredential
 from cloud_options import provider_from_env
 from fakes.azure import AzureFake
-from fakes.azure_schema import check
+from fakes.azure.schema import check
 from fixtures_azure import AZURE_REGION, AZURE_TEST_CLIENT_KWARGS
 
 from pipe.config.variables import ConfigError

@@ -1,347 +1,78 @@
-"""A local Azure: Azure Resource Manager and the Entra ID token endpoint on https://127.0.0.1.
-
-No Azure emulator exists, so the real SDK (azure-identity, azure-mgmt-*) talks to
-this server over real HTTPS with a certificate generated per server. Stateful:
-resource groups hold VNets, NSGs, public IPs, NICs and VMs; deleting a group
-deletes what it holds. Long-running operations answer with Azure-AsyncOperation
-(PUT) or Location (DELETE) headers when async_polls > 0, as ARM does.
-
-Every request body is checked against the SDK's own models (fakes.azure_schema):
-an unknown field is answered 400 and recorded in `violations`, and so is any
-response of ours that the SDK models would not describe.
-
-Control API (tests): fail(...) injects faults; requests is the log; groups(),
-resources(), resource(), custom_data() read state; seed_group(), add_identity(),
-set_power_state() arrange it; on_vm_created(group, vm, startup script text) is called in a
-thread when a VM is created, for a stand-in that plays the VM.
-
-Run by hand: python -m fakes.azure --port 8443 (from test/), prints the variables to use.
-"""
+"""The routes of the local Azure: Entra ID's token endpoint and ARM's resource groups and resources."""
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import copy
 import datetime
 import gzip
 import ipaddress
-import itertools
 import json
 import re
-import shutil
-import signal
-import ssl
-import sys
-import tempfile
 import threading
-import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from azure.mgmt.compute import models as cm
-from azure.mgmt.network import models as nm
 from azure.mgmt.resource.resources import models as rm
 
-from fakes.azure_schema import check
-from fakes.serving import self_signed_cert
-
-SUBSCRIPTION_ID = "00000000-0000-0000-0000-00000000c0de"
-TENANT_ID = "11111111-1111-1111-1111-111111111111"
-CLIENT_ID = "22222222-2222-2222-2222-222222222222"
-CLIENT_SECRET = "fake-client-secret"
-OIDC_TOKEN = "fake.bitbucket.oidc-token"
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-ARM_SCOPE = "https://management.azure.com/.default"
-
-# (namespace, type) lowercased -> (canonical type, model describing the body)
-RESOURCE_TYPES: dict[tuple[str, str], tuple[str, type]] = {
-    ("microsoft.network", "virtualnetworks"): ("Microsoft.Network/virtualNetworks", nm.VirtualNetwork),
-    ("microsoft.network", "networksecuritygroups"): (
-        "Microsoft.Network/networkSecurityGroups",
-        nm.NetworkSecurityGroup,
-    ),
-    ("microsoft.network", "publicipaddresses"): ("Microsoft.Network/publicIPAddresses", nm.PublicIPAddress),
-    ("microsoft.network", "networkinterfaces"): ("Microsoft.Network/networkInterfaces", nm.NetworkInterface),
-    ("microsoft.compute", "virtualmachines"): ("Microsoft.Compute/virtualMachines", cm.VirtualMachine),
-}
-VM_TYPE = "Microsoft.Compute/virtualMachines"
-
-_DEFAULT_RULES = (  # Azure's default rules: inbound only from the VNet and the load balancer
-    ("AllowVnetInBound", "Inbound", 65000, "Allow", "VirtualNetwork", "VirtualNetwork"),
-    ("AllowAzureLoadBalancerInBound", "Inbound", 65001, "Allow", "AzureLoadBalancer", "*"),
-    ("DenyAllInBound", "Inbound", 65500, "Deny", "*", "*"),
-    ("AllowVnetOutBound", "Outbound", 65000, "Allow", "VirtualNetwork", "VirtualNetwork"),
-    ("AllowInternetOutBound", "Outbound", 65001, "Allow", "*", "Internet"),
-    ("DenyAllOutBound", "Outbound", 65500, "Deny", "*", "*"),
-)
-
-_TOKEN = re.compile(r"^/(?P<tenant>[^/]+)/oauth2/v2\.0/token$")
-_OPENID = re.compile(r"^/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration$")
-_GROUPS = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups$", re.I)
-_GROUP = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)$", re.I)
-_PROVIDER = r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/(?P<ns>[^/]+)/(?P<type>[^/]+)"
-_LIST = re.compile(_PROVIDER + "$", re.I)
-_RESOURCE = re.compile(_PROVIDER + r"/(?P<name>[^/]+)$", re.I)
-_INSTANCE_VIEW = re.compile(_PROVIDER + r"/(?P<name>[^/]+)/instanceview$", re.I)
-_OPERATION = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/providers/(?P<ns>[^/]+)/locations/(?P<loc>[^/]+)/"
-    r"(?P<kind>operations|operationresults)/(?P<op>[^/]+)$",
-    re.I,
+from fakes.azure.schema import check
+from fakes.azure.state import (
+    _DEFAULT_RULES,
+    _GROUP,
+    _GROUPS,
+    _INSTANCE_VIEW,
+    _LIST,
+    _OPENID,
+    _OPERATION,
+    _PROVIDER,
+    _RESOURCE,
+    _TOKEN,
+    ARM_SCOPE,
+    ASSERTION_TYPE,
+    DEFAULT_IMAGE_OS_DISK_GB,
+    IMAGE_OS_DISK_GB,
+    RESOURCE_TYPES,
+    VM_TYPE,
+    ArmError,
+    Fault,
+    RequestRecord,
+    _Fault,
+    _Group,
+    _is_spot,
+    _Operation,
 )
 
 
-# OS disk sizes of marketplace images, (publisher, offer) lowercased. Azure does not publish them in its image
-# API; it refuses a smaller explicit osDisk.diskSizeGB with OperationNotAllowed (hitachienergy/epiphany#1049):
-# "The specified disk size 30 GB is smaller than the size of the corresponding disk in the VM image: 32 GB. ..."
-# Ubuntu server images have 30 GB OS disks; the HPC/GPU image is larger (64 GB here, for the tests).
-IMAGE_OS_DISK_GB = {("canonical", "ubuntu-24_04-lts"): 30, ("microsoft-dsvm", "ubuntu-hpc"): 64}
-DEFAULT_IMAGE_OS_DISK_GB = 30
+class ArmRoutes:
+    """Azure Resource Manager's and Entra ID's routes, over the state FakeAzure (server.py) holds."""
 
-
-class ArmError(Exception):
-    def __init__(self, status: int, code: str, message: str, target: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.target = status, code, message, target
-
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.target:
-            error["target"] = self.target
-        return {"error": error}
-
-
-@dataclass
-class Fault:
-    method: str  # "PUT", "*" for any
-    pattern: re.Pattern[str]  # searched in the request path
-    status: int
-    code: str
-    message: str
-    times: int = 1
-    lro: bool = False  # accept the PUT, then end its operation Failed with code/message
-    retry_after: str | None = None
-    target: str | None = None
-    spot: bool | None = None  # VM PUTs only: match only Spot (True) or only Regular (False) requests
-
-
-@dataclass
-class LoggedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any  # parsed JSON, or the form of a token request (secrets masked)
-    status: int = 0
-    at: float = field(default_factory=time.time)  # arrival (time.time()), for the benchmarks
-
-
-@dataclass
-class _Operation:
-    id: str
-    polls_left: int
-    on_done: Callable[[], None]
-    error: dict[str, Any] | None = None
-    status: str = "InProgress"
-
-
-@dataclass
-class _Group:
-    name: str
-    location: str
-    tags: dict[str, str]
-    state: str = "Succeeded"
-    resources: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (type lower, name lower)
-
-
-class AzureFake:
-    """The server and its state. Thread-safe; start() before use, stop() after."""
-
-    def __init__(
-        self,
-        *,
-        port: int = 0,
-        subscription_id: str = SUBSCRIPTION_ID,
-        tenant_id: str = TENANT_ID,
-        client_id: str = CLIENT_ID,
-        client_secret: str = CLIENT_SECRET,
-        oidc_token: str = OIDC_TOKEN,
-    ) -> None:
-        self.subscription_id = subscription_id
-        self.tenant_id = tenant_id
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.oidc_token = oidc_token
-        self._lock = threading.RLock()
-        self._dir = Path(tempfile.mkdtemp(prefix="azure-fake-"))
-        self.cert_path, key_path = self_signed_cert(self._dir, "azure-fake")
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(str(self.cert_path), str(key_path))
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._server.daemon_threads = True
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.port = self._server.server_address[1]
-        self.url = f"https://127.0.0.1:{self.port}"
-        self._thread: threading.Thread | None = None
-        self.on_vm_created: Callable[[str, str, str], None] | None = None
-        self.reset()
-
-    # -- lifecycle --------------------------------------------------------------------------------
-
-    def start(self) -> AzureFake:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="azure-fake", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        shutil.rmtree(self._dir, ignore_errors=True)
-
-    def __enter__(self) -> AzureFake:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def reset(self) -> None:
-        """Forget all state, faults, the log and settings (the server keeps running)."""
-        with self._lock:
-            self._groups: dict[str, _Group] = {}
-            self._operations: dict[str, _Operation] = {}
-            self._faults: list[Fault] = []
-            self._custom_data: dict[tuple[str, str], str] = {}
-            self._power: dict[tuple[str, str], str] = {}
-            self._tokens: set[str] = set()
-            self._identities: set[str] = set()
-            self._ids = itertools.count(1)
-            self.requests: list[LoggedRequest] = []
-            self.violations: list[str] = []
-            self.sign_ins: list[str] = []  # "client_secret" or "client_assertion", one per token issued
-            self.async_polls = 0  # polls a long-running operation takes (the last reports its end); 0 = synchronous
-            self.retry_after: int | None = 1  # Retry-After on async responses; None = omit
-            self.page_size = 0  # items per page of list responses; 0 = one page
-            self.on_vm_created = None
-
-    def env(self) -> dict[str, str]:
-        """Variables that point the adapter's from_env() at this server (service principal)."""
-        return {
-            "AZURE_SUBSCRIPTION_ID": self.subscription_id,
-            "AZURE_TENANT_ID": self.tenant_id,
-            "AZURE_CLIENT_ID": self.client_id,
-            "AZURE_CLIENT_SECRET": self.client_secret,
-            "AZURE_RESOURCE_MANAGER_ENDPOINT": self.url,
-            "AZURE_AUTHORITY_HOST": self.url,
-            "AZURE_CA_BUNDLE": str(self.cert_path),
-        }
-
-    # -- control API ------------------------------------------------------------------------------
-
-    def fail(
-        self,
-        method: str,
-        path_pattern: str,
-        *,
-        status: int = 409,
-        code: str = "AllocationFailed",
-        message: str = "Allocation failed. We do not have sufficient capacity for the requested VM size.",
-        times: int = 1,
-        lro: bool = False,
-        retry_after: str | None = None,
-        target: str | None = None,
-        spot: bool | None = None,
-    ) -> None:
-        """Answer the next `times` requests whose method and path match with this error.
-
-        lro=True (PUT only): accept the request, then end its operation Failed (as
-        AllocationFailed does on Azure); the resource stays with provisioningState Failed.
-        spot=True/False: only VM requests with (or without) priority Spot match.
-        """
-        with self._lock:
-            self._faults.append(
-                Fault(
-                    method.upper(),
-                    re.compile(path_pattern, re.I),
-                    status,
-                    code,
-                    message,
-                    times,
-                    lro,
-                    retry_after,
-                    target,
-                    spot,
-                )
-            )
-
-    def fail_vm_create(
-        self, code: str = "AllocationFailed", *, lro: bool = True, times: int = 1, spot: bool | None = None
-    ) -> None:
-        """The next `times` VM creations (only Spot ones, or only Regular ones, if spot is given) fail."""
-        status = 200 if lro else 409
-        self.fail(
-            "PUT",
-            r"/virtualMachines/[^/]+$",
-            status=status,
-            code=code,
-            message=f"{code}: test fault",
-            times=times,
-            lro=lro,
-            spot=spot,
-        )
-
-    def groups(self) -> list[str]:
-        with self._lock:
-            return sorted(g.name for g in self._groups.values())
-
-    def group_tags(self, group: str) -> dict[str, str]:
-        with self._lock:
-            return dict(self._group(group).tags)
-
-    def resources(self, group: str) -> list[tuple[str, str]]:
-        """(type, name) of every resource in group."""
-        with self._lock:
-            return sorted((r["type"], r["name"]) for r in self._group(group).resources.values())
-
-    def resource(self, group: str, type_: str, name: str) -> dict[str, Any]:
-        """The stored document of one resource (as GET returns it)."""
-        with self._lock:
-            g = self._group(group)
-            return self._output(g, g.resources[(type_.lower(), name.lower())], {})
-
-    def custom_data(self, group: str, vm: str) -> str:
-        """The custom data the VM was created with, as sent (base64); GET never returns it."""
-        with self._lock:
-            return self._custom_data[(group.lower(), vm.lower())]
-
-    def seed_group(self, name: str, tags: dict[str, str], location: str = "westus2") -> None:
-        with self._lock:
-            self._groups[name.lower()] = _Group(name, location, dict(tags))
-
-    def add_identity(self, group: str, name: str) -> str:
-        """Register a user-assigned managed identity; VMs may only reference registered ones."""
-        ident = (
-            f"/subscriptions/{self.subscription_id}/resourceGroups/{group}"
-            f"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
-        )
-        with self._lock:
-            self._identities.add(ident.lower())
-        return ident
-
-    def set_power_state(self, group: str, vm: str, state: str) -> None:
-        """running | stopped | deallocated | starting | stopping | deallocating."""
-        with self._lock:
-            self._power[(group.lower(), vm.lower())] = state
-
-    def power_state(self, group: str, vm: str) -> str:
-        """The VM's power state as set_power_state() left it ('running' when never set)."""
-        with self._lock:
-            return self._power.get((group.lower(), vm.lower()), "running")
+    subscription_id: str
+    tenant_id: str
+    client_id: str
+    client_secret: str
+    oidc_token: str
+    port: int
+    url: str
+    _lock: threading.RLock
+    _groups: dict[str, _Group]
+    _operations: dict[str, _Operation]
+    _faults: list[Fault]
+    _custom_data: dict[tuple[str, str], str]
+    _power: dict[tuple[str, str], str]
+    _tokens: set[str]
+    _identities: set[str]
+    _ids: Iterator[int]
+    requests: list[RequestRecord]
+    violations: list[str]
+    sign_ins: list[str]
+    async_polls: int
+    retry_after: int | None
+    page_size: int
+    on_vm_created: Callable[[str, str, str], None] | None
 
     # -- dispatch (called by the handler) ---------------------------------------------------------
 
@@ -351,7 +82,7 @@ class AzureFake:
         parts = urlsplit(raw_path)
         path = parts.path.rstrip("/") or "/"
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        entry = LoggedRequest(method, path, query, None)
+        entry = RequestRecord(method, path, query, None)
         with self._lock:
             self.requests.append(entry)
         out_headers: dict[str, str] = {}
@@ -880,69 +611,3 @@ class AzureFake:
         if problems:
             self.violations.append(f"response {model.__name__}: " + "; ".join(problems))
         return doc
-
-
-def _is_spot(body: Any) -> bool:
-    props = body.get("properties") if isinstance(body, dict) else None
-    return isinstance(props, dict) and str(props.get("priority", "")).lower() == "spot"
-
-
-class _Fault(Exception):
-    def __init__(self, fault: Fault) -> None:
-        super().__init__(fault.code)
-        self.fault = fault
-
-
-class _Handler(BaseHTTPRequestHandler):
-    fake: AzureFake
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, out_headers, out = self.fake.handle(self.command, self.path, headers, body)
-        data = json.dumps(out).encode() if out is not None else b""
-        self.send_response(status)
-        for key, value in out_headers.items():
-            self.send_header(key, value)
-        self.send_header("x-ms-request-id", str(uuid.uuid4()))
-        if data:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if data and self.command != "HEAD":
-            self.wfile.write(data)
-
-    do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet; the fake keeps its own log
-        return
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Local Azure Resource Manager + Entra ID token endpoint (HTTPS)")
-    parser.add_argument("--port", type=int, default=8443)
-    parser.add_argument("--async-polls", type=int, default=1, help="InProgress polls before an operation ends")
-    parser.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on async responses")
-    args = parser.parse_args(argv)
-    fake = AzureFake(port=args.port)
-    fake.async_polls = args.async_polls
-    fake.retry_after = args.retry_after
-    print(f"Azure fake on {fake.url}", flush=True)
-    print(f"certificate: {fake.cert_path}", flush=True)
-    for key, value in fake.env().items():
-        print(f"export {key}={value}", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    fake.start()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fake.stop()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,37 @@
+"""Run the local Azure alone: ``python -m fakes.azure --port 8443`` (test/support on sys.path)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from fakes.azure.server import FakeAzure
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local Azure Resource Manager + Entra ID token endpoint (HTTPS)")
+    parser.add_argument("--port", type=int, default=8443)
+    parser.add_argument("--async-polls", type=int, default=1, help="InProgress polls before an operation ends")
+    parser.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on async responses")
+    args = parser.parse_args(argv)
+    fake = FakeAzure(port=args.port)
+    fake.async_polls = args.async_polls
+    fake.retry_after = args.retry_after
+    print(f"Azure fake on {fake.url}", flush=True)
+    print(f"certificate: {fake.cert_path}", flush=True)
+    for key, value in fake.env().items():
+        print(f"export {key}={value}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    fake.start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Run the local Compute Engine alone: ``python -m fakes.gcp --port 8090`` (test/support on sys.path)."""
+
+from __future__ import annotations
+
+import argparse
+
+from fakes.gcp.server import FakeGcp
+from fakes.gcp.state import DEFAULT_PROJECT
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local Compute Engine v1 stand-in (test/demo only).")
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--project", default=DEFAULT_PROJECT)
+    args = parser.parse_args(argv)
+    fake = FakeGcp(args.port, args.project)
+    print(f"fake GCP compute on {fake.url} (project {fake.project}); "
+          f"set GCP_COMPUTE_ENDPOINT={fake.url} GCP_PROJECT={fake.project}", flush=True)  # fmt: skip
+    try:
+        fake._server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake._server.server_close()
+
+
+if __name__ == "__main__":
+    main()
