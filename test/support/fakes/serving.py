@@ -3,8 +3,9 @@ by the fake that owns it, and the per-server self-signed certificate that HTTPS 
 
     server = LocalServer(handler_class, tls=True)   # binds a free port at once; .url, .cert_path
     server.start() ... server.stop()                 # serve in a daemon thread; stop closes and cleans up
+    serve_until_stopped(fake)                        # `python -m fakes.<cloud>`: until SIGTERM or Ctrl-C
 
-Used by the Azure fake (its certificate) and the Kubernetes fake (both).
+Used by the GCP (HTTP), Azure and Kubernetes (HTTPS) stand-ins; the Bitbucket fake binds its port at start.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import shutil
+import signal
 import ssl
 import sys
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -61,6 +64,24 @@ class LocalServer:
             self._thread = None
         self._server.server_close()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class Startable(Protocol):
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
+def serve_until_stopped(fake: Startable) -> None:
+    """Run a stand-in as a process (`python -m fakes.gcp`, ...): serve until SIGTERM or Ctrl-C, then stop it."""
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    fake.start()
+    try:
+        done.wait()
+    finally:
+        fake.stop()
 
 
 def self_signed_cert(directory: Path, name: str = "local fake") -> tuple[Path, Path]:

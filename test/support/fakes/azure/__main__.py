@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
-import threading
 
 from fakes.azure.server import FakeAzure
+from fakes.serving import serve_until_stopped
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,14 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"certificate: {fake.cert_path}", flush=True)
     for key, value in fake.env().items():
         print(f"export {key}={value}", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    fake.start()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fake.stop()
+    serve_until_stopped(fake)
 
 
 if __name__ == "__main__":

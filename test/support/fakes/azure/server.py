@@ -5,13 +5,10 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import shutil
-import ssl
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +24,7 @@ from fakes.azure.state import (
     _Group,
     _Operation,
 )
-from fakes.serving import self_signed_cert
+from fakes.serving import LocalServer
 
 
 class FakeAzure(ArmRoutes):
@@ -49,31 +46,23 @@ class FakeAzure(ArmRoutes):
         self.client_secret = client_secret
         self.oidc_token = oidc_token
         self._lock = threading.RLock()
-        self._dir = Path(tempfile.mkdtemp(prefix="azure-fake-"))
-        self.cert_path, key_path = self_signed_cert(self._dir, "azure-fake")
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(str(self.cert_path), str(key_path))
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._server.daemon_threads = True
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.port = self._server.server_address[1]
-        self.url = f"https://127.0.0.1:{self.port}"
-        self._thread: threading.Thread | None = None
+        self._server = LocalServer(handler, port=port, tls=True, name="azure-fake")  # the shared lifecycle
+        assert self._server.cert_path is not None
+        self.cert_path: Path = self._server.cert_path
+        self.port = self._server.port
+        self.url = self._server.url
         self.on_vm_created: Callable[[str, str, str], None] | None = None
         self.reset()
 
     # -- lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> FakeAzure:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="azure-fake", daemon=True)
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        shutil.rmtree(self._dir, ignore_errors=True)
+        self._server.stop()
 
     def __enter__(self) -> FakeAzure:
         return self.start()

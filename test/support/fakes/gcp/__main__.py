@@ -6,6 +6,7 @@ import argparse
 
 from fakes.gcp.server import FakeGcp
 from fakes.gcp.state import DEFAULT_PROJECT
+from fakes.serving import serve_until_stopped
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -16,12 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     fake = FakeGcp(args.port, args.project)
     print(f"fake GCP compute on {fake.url} (project {fake.project}); "
           f"set GCP_COMPUTE_ENDPOINT={fake.url} GCP_PROJECT={fake.project}", flush=True)  # fmt: skip
-    try:
-        fake._server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fake._server.server_close()
+    serve_until_stopped(fake)
 
 
 if __name__ == "__main__":

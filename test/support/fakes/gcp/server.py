@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from fakes.gcp.routes import _HANDLERS, _ROUTE_PATTERNS, PREFIX, ComputeApi
 from fakes.gcp.schema import discovery_method, validate, validate_query
 from fakes.gcp.state import DEFAULT_PROJECT, ApiError, Fault, GcpState, RequestRecord, _now
+from fakes.serving import LocalServer
 
 # --------------------------------------------------------------------------------------------
 # HTTP
@@ -20,7 +20,8 @@ from fakes.gcp.state import DEFAULT_PROJECT, ApiError, Fault, GcpState, RequestR
 class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"
-    server: _Server
+    state: GcpState
+    api: ComputeApi
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -38,7 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, {"error": {"code": status, "message": message, "errors": [detail]}})
 
     def _handle(self) -> None:
-        state = self.server.state
+        state = self.state
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
         length = int(self.headers.get("Content-Length") or 0)
@@ -76,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
                 fault = state.take_fault(short, params.get("zone"), None, op=False)
                 if fault:
                     raise ApiError(fault.status, fault.message or "Injected failure", fault.reason)
-            payload = _HANDLERS[record.method_id](self.server.api, params, query, record.body)
+            payload = _HANDLERS[record.method_id](self.api, params, query, record.body)
         except ApiError as exc:
             record.status = exc.status
             self._error(exc.status, exc.message, exc.reason)
@@ -87,45 +88,27 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _handle
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    state: GcpState
-    api: ComputeApi
-
-
 class FakeGcp:
     """The server plus its control API. Use as a context manager or call start()/stop()."""
 
     def __init__(self, port: int = 0, project: str = DEFAULT_PROJECT) -> None:
         self.state = GcpState(project)
-        self._server = _Server(("127.0.0.1", port), _Handler)
-        self._server.state = self.state
-        self._server.api = ComputeApi(self.state)
-        self._thread: threading.Thread | None = None
+        handler = type("Handler", (_Handler,), {"state": self.state, "api": ComputeApi(self.state)})
+        self._server = LocalServer(handler, port=port, name="fake-gcp")  # the lifecycle every stand-in shares
+        self.port: int = self._server.port
+        self.url: str = self._server.url
 
     # ---- lifecycle -------------------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     @property
     def project(self) -> str:
         return self.state.project
 
     def start(self) -> FakeGcp:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-gcp", daemon=True)
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
+        self._server.stop()
 
     def __enter__(self) -> FakeGcp:
         return self.start()

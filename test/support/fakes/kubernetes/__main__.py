@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
-import threading
 from pathlib import Path
 
 from fakes.kubernetes import FakeKubernetes
+from fakes.serving import serve_until_stopped
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,14 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Kubernetes fake on {fake.url}", flush=True)
     for key, value in fake.env().items():
         print(f"export {key}={value}", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    fake.start()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fake.stop()
+    serve_until_stopped(fake)
 
 
 if __name__ == "__main__":
