@@ -1,10 +1,9 @@
-"""The local hypervisor's view of each emulated cloud (test/support/fakes/vm/clouds.py), without booting a VM: it
-boots only what the real cloud would let reach Bitbucket."""
+"""The local hypervisor's view of each emulated cloud (boot_payloads, test/support/fakes/emulated.py), without
+booting a VM: it boots only what the real cloud would let reach Bitbucket."""
 
 from __future__ import annotations
 
 from fakes.gcp import FakeGcp
-from fakes.vm.clouds import GcpHooks
 
 from pipe.providers.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE
 
@@ -20,4 +19,4 @@ def test_a_gcp_instance_with_no_way_out_is_not_booted(fake_gcp: FakeGcp) -> None
             }
     with fake_gcp.state.lock:  # inserted with no external IP on a subnet without Cloud NAT
         fake_gcp.state.no_egress.add((fake_gcp.project, ZONE, "cml-no-egress"))
-    assert GcpHooks(fake_gcp).running() == {"cml-egress": b"#!/bin/bash\ntrue\n"}
+    assert fake_gcp.boot_payloads() == {"cml-egress": b"#!/bin/bash\ntrue\n"}

@@ -32,10 +32,10 @@ class OneInstance:
     def __init__(self) -> None:
         self.powered_off_ids: list[str] = []
 
-    def running(self) -> dict[str, bytes]:
+    def boot_payloads(self) -> dict[str, bytes]:
         return {"i-0123456789abcdef0": b"#!/bin/bash\ntrue\n"}
 
-    def powered_off(self, instance_id: str) -> None:
+    def power_off(self, instance_id: str) -> None:
         self.powered_off_ids.append(instance_id)
 
 

@@ -27,7 +27,7 @@ def test_launch_boots_a_vm_from_the_user_data_and_its_runner_comes_online(
     vm = up.vm
     assert up.runner.oauth_presented == 1
     # The VM booted exactly the user-data the pipe gave the cloud, as the cloud stores it.
-    assert (vm.workdir / "seed" / "user-data").read_bytes() == cloud.hooks.running()[up.instance_id]
+    assert (vm.workdir / "seed" / "user-data").read_bytes() == cloud.hooks.boot_payloads()[up.instance_id]
     # A real boot: each step of the script with its duration on the console, and the runner stand-in
     # started by systemd from the image the script found locally under Atlassian's image name.
     vm.wait_for(r"cml-runner: boot done in \d+ ms", 60)

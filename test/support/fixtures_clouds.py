@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from contract_clouds import CLOUDS, VM_CLOUDS, AwsCloud, AzureCloud, CloudUnderTest, GcpCloud, KubernetesCloud
+from fakes.aws import FakeAws
 
 
 def _cloud(request: pytest.FixtureRequest) -> Iterator[CloudUnderTest]:
@@ -20,9 +21,8 @@ def _cloud(request: pytest.FixtureRequest) -> Iterator[CloudUnderTest]:
     discovery document; Azure: the SDK models, checked by the azure_fake fixture itself)."""
     name = request.param
     if name == "aws":
-        yield AwsCloud(
-            request.getfixturevalue("ec2"), request.getfixturevalue("aws_faults"), request.getfixturevalue("aws_env")
-        )
+        fake = FakeAws(request.getfixturevalue("ec2"), request.getfixturevalue("aws_faults"))
+        yield AwsCloud(fake, request.getfixturevalue("aws_env"))
     elif name == "gcp":
         gcp = request.getfixturevalue("fake_gcp")
         yield GcpCloud(gcp, request.getfixturevalue("gcp_env"))

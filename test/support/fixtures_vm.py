@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes.aws import FakeAws
 from fakes.bitbucket import FakeBitbucket
 from fakes.bitbucket.state import RunnerState
-from fakes.vm.clouds import AwsHooks, AzureHooks, CloudHooks, GcpHooks
+from fakes.emulated import EmulatedCloud
 from fakes.vm.hypervisor import Hypervisor
 from fakes.vm.image import Images, ensure_images
 from fakes.vm.qemu import Vm
@@ -48,7 +49,7 @@ class VmCloud:
     """One emulated cloud with the hypervisor beside it, and the pipe's variables to launch there."""
 
     name: str
-    hooks: CloudHooks
+    hooks: EmulatedCloud  # the emulated cloud itself (fakes/emulated.py)
     hypervisor: Hypervisor
     env: dict[str, str]
     ours: Callable[[], list[str]]  # ids of our instances that still exist (any state but gone/terminated)
@@ -120,20 +121,20 @@ def vm_cloud_factory(
     made: list[VmCloud] = []
 
     def make(name: str, *, variant: str = "docker") -> VmCloud:
-        hooks: CloudHooks
+        hooks: EmulatedCloud
         if name == "aws":
             ec2 = request.getfixturevalue("ec2")
-            hooks, cloud_env, ours = AwsHooks(ec2), request.getfixturevalue("aws_env"), _aws_ours(ec2)
+            hooks, cloud_env, ours = FakeAws(ec2), request.getfixturevalue("aws_env"), _aws_ours(ec2)
         elif name == "gcp":
             gcp = request.getfixturevalue("fake_gcp")
-            hooks, cloud_env = GcpHooks(gcp), request.getfixturevalue("gcp_env")
+            hooks, cloud_env = gcp, request.getfixturevalue("gcp_env")
 
             def ours() -> list[str]:
                 return [i["name"] for i in gcp.instances() if i.get("labels", {}).get("cml-managed-by")]
         else:
             azure = request.getfixturevalue("azure_fake")
             azure.retry_after = 1  # the pipe polls at the SDK's default interval: without it, 30 s per poll
-            hooks, cloud_env = AzureHooks(azure), {"CLOUD": "azure", **azure.env()}
+            hooks, cloud_env = azure, azure.cloud_env()
 
             def ours() -> list[str]:
                 return [g for g in azure.groups() if azure.group_tags(g).get("cml-managed-by")]

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from fakes.azure.emulated import AzureEmulation
 from fakes.azure.routes import ArmRoutes
 from fakes.azure.state import (
     CLIENT_ID,
@@ -27,7 +28,7 @@ from fakes.azure.state import (
 from fakes.serving import LocalServer
 
 
-class FakeAzure(ArmRoutes):
+class FakeAzure(ArmRoutes, AzureEmulation):
     """The server and its state. Thread-safe; start() before use, stop() after."""
 
     def __init__(

@@ -8,6 +8,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from fakes.gcp.emulated import GcpEmulation
 from fakes.gcp.routes import _HANDLERS, _ROUTE_PATTERNS, PREFIX, ComputeApi
 from fakes.gcp.schema import discovery_method, validate, validate_query
 from fakes.gcp.state import DEFAULT_PROJECT, ApiError, Fault, GcpState, RequestRecord, _now
@@ -88,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _handle
 
 
-class FakeGcp:
+class FakeGcp(GcpEmulation):
     """The server plus its control API. Use as a context manager or call start()/stop()."""
 
     def __init__(self, port: int = 0, project: str = DEFAULT_PROJECT) -> None:

@@ -28,6 +28,7 @@ import yaml
 
 from fakes.clock import FakeClock
 from fakes.kubernetes import schema
+from fakes.kubernetes.emulated import KubernetesEmulation
 from fakes.kubernetes.lifecycle import Behaviour, Cluster
 from fakes.kubernetes.routes import Reply, Request, Target, dispatch
 from fakes.kubernetes.scheduler import Node, make_node
@@ -67,7 +68,7 @@ class LoggedRequest:
     at: float = field(default_factory=time.time)
 
 
-class FakeKubernetes:
+class FakeKubernetes(KubernetesEmulation):
     def __init__(self, *, port: int = 0, clock: FakeClock | None = None) -> None:
         self.clock = clock
         self.lock = threading.RLock()

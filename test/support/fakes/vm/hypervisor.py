@@ -1,13 +1,13 @@
 """The local hypervisor: beside an emulated cloud, it boots a real VM for each instance the pipe launches.
 
-    with Hypervisor(AwsHooks(ec2), images, workdir, bitbucket_root_url) as hv:
+    with Hypervisor(FakeAws(ec2), images, workdir, bitbucket_root_url) as hv:   # any EmulatedCloud
         ...run the pipe...
         vm = hv.wait_booted(instance_id, timeout=60)     # the Vm (console, run, reset)
 
 Every poll_s it compares the cloud's running instances of ours with the VMs it runs:
 - a new instance boots from exactly the user-data the pipe gave the cloud (NoCloud seed);
 - an instance the pipe, the sweep or a rollback terminated (or stopped) has its VM killed;
-- a VM whose guest powered itself off ends its instance as that cloud would (CloudHooks.powered_off).
+- a VM whose guest powered itself off ends its instance as that cloud would (EmulatedCloud.power_off).
 The local Bitbucket's address reaches the runner stand-in on the kernel command line, never in the
 user-data: the guest sees the host's 127.0.0.1 as 10.0.2.2.
 """
@@ -20,7 +20,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fakes.vm.clouds import CloudHooks
+from fakes.emulated import EmulatedCloud
 from fakes.vm.image import Images
 from fakes.vm.qemu import HOST_FROM_GUEST, Vm, VmError
 
@@ -33,7 +33,7 @@ def guest_url(host_url: str) -> str:
 
 @dataclass
 class Hypervisor:
-    cloud: CloudHooks
+    cloud: EmulatedCloud
     images: Images
     workdir: Path
     bitbucket_url: str  # the local Bitbucket's root URL on the host (http://127.0.0.1:PORT)
@@ -106,7 +106,7 @@ class Hypervisor:
             self._stop.wait(self.poll_s)
 
     def _tick(self) -> None:
-        running = self.cloud.running()
+        running = self.cloud.boot_payloads()
         with self._lock:
             for iid, data in running.items():
                 if iid not in self.vms and iid not in self.ended:
@@ -121,7 +121,7 @@ class Hypervisor:
                         self.errors.append(failed)
                         continue
                     self.ended[iid] = "powered off"  # the guest powered off
-                    self.cloud.powered_off(iid)
+                    self.cloud.power_off(iid)
                 elif iid not in running:  # terminated or stopped through the cloud's API
                     vm.kill()
                     self.ended[iid] = "killed"
