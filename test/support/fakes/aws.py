@@ -48,6 +48,7 @@ class FakeAws(OursFromLive):
         self.faults = faults
         self.region = region
         self.moto = moto  # set when this object started moto_server, and so stops it
+        self.listed_states: tuple[str, ...] = LIVE_STATES  # what live_instances() lists by default
 
     @classmethod
     def start_local(cls, region: str) -> FakeAws:
@@ -87,9 +88,9 @@ class FakeAws(OursFromLive):
         pages = self.ec2.get_paginator("describe_instances").paginate(Filters=filters)
         return [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
 
-    def live_instances(self, states: tuple[str, ...] = LIVE_STATES) -> list[Instance]:
+    def live_instances(self, states: tuple[str, ...] | None = None) -> list[Instance]:
         found = []
-        for raw in self.described(states):
+        for raw in self.described(states or self.listed_states):
             tags = {t["Key"]: t["Value"] for t in raw.get("Tags", [])}
             volumes = [m["Ebs"]["VolumeId"] for m in raw.get("BlockDeviceMappings", [])[:1]]
             disk = self.ec2.describe_volumes(VolumeIds=volumes)["Volumes"][0]["Size"] if volumes else 0
