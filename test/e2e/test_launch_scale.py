@@ -25,16 +25,8 @@ EXTRA_CLOUD = 5
 
 
 @pytest.fixture()
-def env(aws_env: dict[str, str], bb_env: dict[str, str], tmp_path: Any) -> dict[str, str]:
-    return {
-        **aws_env,
-        **bb_env,
-        "CLOUD_REGION": "us-west",
-        "WAIT_TIMEOUT": "60s",
-        "CML_RUNNER_POLL_SECONDS": "0.2",
-        "AWS_MAX_ATTEMPTS": "1",
-        "BITBUCKET_PIPE_SHARED_STORAGE_DIR": str(tmp_path),
-    }
+def env(aws_runner_env: dict[str, str]) -> dict[str, str]:
+    return aws_runner_env
 
 
 @pytest.fixture()

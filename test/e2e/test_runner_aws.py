@@ -3,13 +3,11 @@ stand-in VM that boots the real startup script. After every failure, nothing of 
 
 from __future__ import annotations
 
-import base64
 import json
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,42 +15,21 @@ import pytest
 from fakes.aws_faults import Fault, FaultProxy
 from fakes.bitbucket import FakeBitbucket
 from fakes.moto import GPU_AMI, UBUNTU_AMI
-from fixtures_aws import our_instances
+from fixtures_aws import our_instances, user_data_source
 from fixtures_pipe import output_lines, pipe_env, run_pipe, strip_ansi
 from vm_standin import VmStandIn
 
 from pipe.runner.plan import MARKER_LABEL
 
 
-def user_data_source(ec2: Any) -> Any:
-    def read() -> dict[str, bytes]:
-        found: dict[str, bytes] = {}
-        for raw in our_instances(ec2, states=("pending", "running")):
-            value = ec2.describe_instance_attribute(InstanceId=raw["InstanceId"], Attribute="userData")
-            found[raw["InstanceId"]] = base64.b64decode(value["UserData"]["Value"])
-        return found
-
-    return read
+@pytest.fixture()
+def vm(aws_vm: VmStandIn) -> VmStandIn:
+    return aws_vm
 
 
 @pytest.fixture()
-def vm(ec2: Any, bitbucket: FakeBitbucket) -> Iterator[VmStandIn]:
-    standin = VmStandIn(user_data_source(ec2), f"{bitbucket.root_url}/_fake/oauth2/token").start()
-    yield standin
-    standin.stop()
-
-
-@pytest.fixture()
-def env(aws_env: dict[str, str], bb_env: dict[str, str], tmp_path: Any) -> dict[str, str]:
-    return {
-        **aws_env,
-        **bb_env,
-        "CLOUD_REGION": "us-west",
-        "WAIT_TIMEOUT": "60s",
-        "CML_RUNNER_POLL_SECONDS": "0.2",
-        "AWS_MAX_ATTEMPTS": "1",  # capacity errors are HTTP 500: no botocore retries in tests not about them
-        "BITBUCKET_PIPE_SHARED_STORAGE_DIR": str(tmp_path),
-    }
+def env(aws_runner_env: dict[str, str]) -> dict[str, str]:
+    return aws_runner_env
 
 
 def runners(bitbucket: FakeBitbucket) -> list[Any]:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fakes.aws_faults import FaultProxy
 from fakes.bitbucket import FakeBitbucket
-from fixtures_aws import our_instances
+from fixtures_aws import our_instances, user_data_source
 from fixtures_pipe import output_lines, run_pipe, strip_ansi
-from test_runner_aws import assert_nothing_left, failure_line, runners, user_data_source
+from test_runner_aws import assert_nothing_left, failure_line, runners
 from vm_standin import VmStandIn
 
 CREATE = r"/pipelines-config/runners$"
@@ -25,23 +24,13 @@ ONE_RUNNER = r"/pipelines-config/runners/%7B"
 
 
 @pytest.fixture()
-def vm(ec2: Any, bitbucket: FakeBitbucket) -> Iterator[VmStandIn]:
-    standin = VmStandIn(user_data_source(ec2), f"{bitbucket.root_url}/_fake/oauth2/token").start()
-    yield standin
-    standin.stop()
+def vm(aws_vm: VmStandIn) -> VmStandIn:
+    return aws_vm
 
 
 @pytest.fixture()
-def env(aws_env: dict[str, str], bb_env: dict[str, str], tmp_path: Any) -> dict[str, str]:
-    return {
-        **aws_env,
-        **bb_env,
-        "CLOUD_REGION": "us-west",
-        "WAIT_TIMEOUT": "60s",
-        "CML_RUNNER_POLL_SECONDS": "0.2",
-        "AWS_MAX_ATTEMPTS": "1",
-        "BITBUCKET_PIPE_SHARED_STORAGE_DIR": str(tmp_path),
-    }
+def env(aws_runner_env: dict[str, str]) -> dict[str, str]:
+    return aws_runner_env
 
 
 def everything(proc: Any) -> str:

@@ -5,18 +5,23 @@
 - `aws_faults`: a FaultProxy in front of moto; `aws_env` routes through it, so a
   test adds `aws_faults.faults.append(Fault(...))` to inject capacity errors.
 - `ec2`: a boto3 EC2 client on moto directly, for asserting what exists.
+- `aws_runner_env`: a runner-mode run on AWS (aws_env, bb_env, a short poll, no botocore retries).
+- `aws_vm`: the VM stand-in, booting each new instance of ours from its boot payload (FakeAws).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
+from fakes.aws import FakeAws
 from fakes.aws_faults import FaultProxy
+from fakes.bitbucket import FakeBitbucket
 from fakes.moto import AMI_ROOT_GB, MotoServer
+from vm_standin import VmStandIn
 
 AWS_REGION = "us-west-1"
 
@@ -86,3 +91,28 @@ def our_instances(
         ]
     )
     return [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
+
+
+def user_data_source(ec2: Any) -> Callable[[], dict[str, bytes]]:
+    """What the VM stand-in boots on AWS: the emulated cloud's boot payloads (fakes/emulated.py)."""
+    return FakeAws(ec2).boot_payloads
+
+
+@pytest.fixture()
+def aws_runner_env(aws_env: dict[str, str], bb_env: dict[str, str], tmp_path: Any) -> dict[str, str]:
+    return {
+        **aws_env,
+        **bb_env,
+        "CLOUD_REGION": "us-west",
+        "WAIT_TIMEOUT": "60s",
+        "CML_RUNNER_POLL_SECONDS": "0.2",
+        "AWS_MAX_ATTEMPTS": "1",  # capacity errors are HTTP 500: no botocore retries in tests not about them
+        "BITBUCKET_PIPE_SHARED_STORAGE_DIR": str(tmp_path),
+    }
+
+
+@pytest.fixture()
+def aws_vm(ec2: Any, bitbucket: FakeBitbucket) -> Iterator[VmStandIn]:
+    standin = VmStandIn(user_data_source(ec2), f"{bitbucket.root_url}/_fake/oauth2/token").start()
+    yield standin
+    standin.stop()

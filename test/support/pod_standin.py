@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fakes.kubernetes import FakeKubernetes
+from polling import PollingThread
 from vm_standin import present_oauth
 
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
@@ -45,23 +46,13 @@ def runner_env(kube: FakeKubernetes, pod: dict[str, Any]) -> dict[str, str]:
 
 
 @dataclass
-class PodStandIn:
+class PodStandIn(PollingThread):
     kube: FakeKubernetes
     token_url: str  # the local Bitbucket's OAuth token endpoint
     poll_s: float = 0.1
     booted: dict[str, PodBooted] = field(default_factory=dict)  # by Job name
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
-
-    def start(self) -> PodStandIn:
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from polling import PollingThread
 from vm_sandbox import VmSandbox
 
 # instance id -> the user-data / startup script the cloud holds for it
@@ -35,7 +36,7 @@ class Booted:
 
 
 @dataclass
-class VmStandIn:
+class VmStandIn(PollingThread):
     user_data: UserDataSource
     token_url: str  # the local Bitbucket's OAuth token endpoint
     poll_s: float = 0.2
@@ -44,16 +45,6 @@ class VmStandIn:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="vm-standin-"))
-
-    def start(self) -> VmStandIn:
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -18,6 +18,7 @@ import ssl
 import sys
 import tempfile
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Protocol
@@ -72,8 +73,12 @@ class Startable(Protocol):
     def stop(self) -> None: ...
 
 
-def serve_until_stopped(fake: Startable) -> None:
-    """Run a stand-in as a process (`python -m fakes.gcp`, ...): serve until SIGTERM or Ctrl-C, then stop it."""
+def serve_until_stopped(fake: Startable, banner: str, env: Mapping[str, str] | None = None) -> None:
+    """Run a stand-in as a process (`python -m fakes.gcp`, ...): say where it is and the variables that reach it,
+    then serve until SIGTERM or Ctrl-C, and stop it."""
+    print(banner, flush=True)
+    for key, value in (env or {}).items():
+        print(f"export {key}={value}", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())

@@ -17,11 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     fake = FakeAzure(port=args.port)
     fake.async_polls = args.async_polls
     fake.retry_after = args.retry_after
-    print(f"Azure fake on {fake.url}", flush=True)
-    print(f"certificate: {fake.cert_path}", flush=True)
-    for key, value in fake.env().items():
-        print(f"export {key}={value}", flush=True)
-    serve_until_stopped(fake)
+    serve_until_stopped(fake, f"Azure fake on {fake.url}\ncertificate: {fake.cert_path}", fake.env())
 
 
 if __name__ == "__main__":

@@ -15,9 +15,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--project", default=DEFAULT_PROJECT)
     args = parser.parse_args(argv)
     fake = FakeGcp(args.port, args.project)
-    print(f"fake GCP compute on {fake.url} (project {fake.project}); "
-          f"set GCP_COMPUTE_ENDPOINT={fake.url} GCP_PROJECT={fake.project}", flush=True)  # fmt: skip
-    serve_until_stopped(fake)
+    env = {k: v for k, v in fake.cloud_env().items() if k != "CLOUD"}
+    serve_until_stopped(fake, f"fake GCP compute on {fake.url} (project {fake.project})", env)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     fake = FakeKubernetes(port=args.port)
     if args.kubeconfig:
         args.kubeconfig.write_text(fake.kubeconfig_yaml())
-    print(f"Kubernetes fake on {fake.url}", flush=True)
-    for key, value in fake.env().items():
-        print(f"export {key}={value}", flush=True)
-    serve_until_stopped(fake)
+    serve_until_stopped(fake, f"Kubernetes fake on {fake.url}", fake.env())
 
 
 if __name__ == "__main__":
