@@ -11,7 +11,7 @@ import pytest
 from azure.mgmt.compute import models as cm
 from azure.mgmt.network import models as nm
 from cloud_options import provider_from_env
-from fakes.azure import AzureFake
+from fakes.azure import FakeAzure
 from fixtures_azure import AZURE_REGION, AZURE_TEST_CLIENT_KWARGS
 
 from pipe.providers.azure.lifecycle import AzureProvider
@@ -54,12 +54,12 @@ def spec(name: str = "cml-abcdef1234", **changes: object) -> InstanceSpec:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def vm_doc(fake: AzureFake, group: str, name: str) -> cm.VirtualMachine:
+def vm_doc(fake: FakeAzure, group: str, name: str) -> cm.VirtualMachine:
     return cm.VirtualMachine(fake.resource(group, VM, name))
 
 
 def test_launch_creates_one_group_holding_vm_nic_nsg_vnet_ip(
-    azure_fake: AzureFake, azure_provider: AzureProvider
+    azure_fake: FakeAzure, azure_provider: AzureProvider
 ) -> None:
     identity = azure_fake.add_identity("identities", "trainer")
     instance = azure_provider.launch(spec(spot_price=0.25, permission_set=identity), "", spot=True)
@@ -126,7 +126,7 @@ def test_launch_creates_one_group_holding_vm_nic_nsg_vnet_ip(
     assert azure_fake.sign_ins == ["client_secret"]  # one sign-in, token reused
 
 
-def test_on_demand_in_a_zone_without_public_ip(azure_fake: AzureFake) -> None:
+def test_on_demand_in_a_zone_without_public_ip(azure_fake: FakeAzure) -> None:
     provider = provider_from_env(
         "azure", AZURE_REGION, {**azure_fake.env(), "AZURE_PUBLIC_IP": "false"}, **AZURE_TEST_CLIENT_KWARGS
     )
@@ -142,7 +142,7 @@ def test_on_demand_in_a_zone_without_public_ip(azure_fake: AzureFake) -> None:
     assert (instance.id, instance.name, instance.zone, instance.spot) == ("cml-runner1", "runner1", "2", False)
 
 
-def test_spot_without_price_bids_up_to_on_demand(azure_fake: AzureFake, azure_provider: AzureProvider) -> None:
+def test_spot_without_price_bids_up_to_on_demand(azure_fake: FakeAzure, azure_provider: AzureProvider) -> None:
     azure_provider.launch(spec(), "", spot=True)
     vm = vm_doc(azure_fake, "cml-abcdef1234", "cml-abcdef1234")
     assert vm.billing_profile and vm.billing_profile.max_price == -1
@@ -158,7 +158,7 @@ def test_spot_without_price_bids_up_to_on_demand(azure_fake: AzureFake, azure_pr
     ],
 )
 def test_capacity_error_leaves_no_group(
-    azure_fake: AzureFake, azure_provider: AzureProvider, code: str, lro: bool
+    azure_fake: FakeAzure, azure_provider: AzureProvider, code: str, lro: bool
 ) -> None:
     azure_fake.fail_vm_create(code, lro=lro)
     with pytest.raises(CapacityError, match=code):
@@ -169,7 +169,7 @@ def test_capacity_error_leaves_no_group(
 
 
 def test_spot_quota_is_a_capacity_error_but_on_demand_quota_is_not(
-    azure_fake: AzureFake, azure_provider: AzureProvider
+    azure_fake: FakeAzure, azure_provider: AzureProvider
 ) -> None:
     quota = "Operation could not be completed as it results in exceeding approved LowPriorityCores quota."
     azure_fake.fail("PUT", r"/virtualMachines/", status=409, code="OperationNotAllowed", message=quota)
@@ -182,7 +182,7 @@ def test_spot_quota_is_a_capacity_error_but_on_demand_quota_is_not(
     assert azure_fake.groups() == []
 
 
-def test_authorization_failure_names_the_role(azure_fake: AzureFake, azure_provider: AzureProvider) -> None:
+def test_authorization_failure_names_the_role(azure_fake: FakeAzure, azure_provider: AzureProvider) -> None:
     azure_fake.fail(
         "PUT",
         r"/resourcegroups/[^/]+$",
@@ -208,7 +208,7 @@ def test_authorization_failure_names_the_role(azure_fake: AzureFake, azure_provi
     ],
 )
 def test_invalid_parameter_names_the_variable(
-    azure_fake: AzureFake, azure_provider: AzureProvider, target: str, variable: str
+    azure_fake: FakeAzure, azure_provider: AzureProvider, target: str, variable: str
 ) -> None:
     azure_fake.fail("PUT", r"/virtualMachines/", status=400, code="InvalidParameter", message="bad", target=target)
     with pytest.raises(ProviderError, match=f"check {variable}") as err:
@@ -218,13 +218,13 @@ def test_invalid_parameter_names_the_variable(
     assert azure_fake.groups() == []
 
 
-def test_the_server_validates_like_azure(azure_fake: AzureFake, azure_provider: AzureProvider) -> None:
+def test_the_server_validates_like_azure(azure_fake: FakeAzure, azure_provider: AzureProvider) -> None:
     with pytest.raises(ProviderError, match="check CLOUD_TYPE"):
         azure_provider.launch(spec(instance_type=""), "", spot=False)
     assert azure_fake.groups() == []
 
 
-def test_failed_operation_and_transient_errors(azure_fake: AzureFake, azure_provider: AzureProvider) -> None:
+def test_failed_operation_and_transient_errors(azure_fake: FakeAzure, azure_provider: AzureProvider) -> None:
     azure_fake.async_polls = 2
     azure_fake.fail("PUT", r"/networkInterfaces/", status=200, code="InternalServerError", message="boom", lro=True)
     with pytest.raises(ProviderError, match="InternalServerError"):
@@ -240,7 +240,7 @@ def test_failed_operation_and_transient_errors(azure_fake: AzureFake, azure_prov
 
 
 def test_list_ours_reports_states_and_orphans_and_skips_others(
-    azure_fake: AzureFake, azure_provider: AzureProvider
+    azure_fake: FakeAzure, azure_provider: AzureProvider
 ) -> None:
     azure_provider.launch(spec(name="cml-running"), "", spot=True)
     azure_provider.launch(spec(name="cml-stopped"), "3", spot=False)
@@ -264,7 +264,7 @@ def test_list_ours_reports_states_and_orphans_and_skips_others(
     azure_provider.terminate(ours["cml-running"])  # already gone: not an error
 
 
-def test_terminate_refuses_a_group_without_our_tag(azure_fake: AzureFake, azure_provider: AzureProvider) -> None:
+def test_terminate_refuses_a_group_without_our_tag(azure_fake: FakeAzure, azure_provider: AzureProvider) -> None:
     azure_fake.seed_group("cml-lookalike", {"owner": "me"})
     stranger = Instance("azure", "cml-lookalike", "cml-lookalike", AZURE_REGION, "", "", False, "running")
     with pytest.raises(ProviderError, match="not deleting"):
@@ -272,7 +272,7 @@ def test_terminate_refuses_a_group_without_our_tag(azure_fake: AzureFake, azure_
     assert azure_fake.groups() == ["cml-lookalike"]
 
 
-def test_long_running_operations_are_polled(azure_fake: AzureFake, azure_provider: AzureProvider) -> None:
+def test_long_running_operations_are_polled(azure_fake: FakeAzure, azure_provider: AzureProvider) -> None:
     azure_fake.async_polls = 3
     instance = azure_provider.launch(spec(), "", spot=False)
     assert instance.state == "running"
@@ -291,13 +291,13 @@ def test_zones_and_images(azure_provider: AzureProvider) -> None:
         azure_provider.resolve_image("ubuntu-os-cloud/ubuntu-2204-lts", gpu=False)
 
 
-def test_bad_permission_set_is_refused_before_any_call(azure_fake: AzureFake, azure_provider: AzureProvider) -> None:
+def test_bad_permission_set_is_refused_before_any_call(azure_fake: FakeAzure, azure_provider: AzureProvider) -> None:
     with pytest.raises(ProviderError, match="CLOUD_PERMISSION_SET"):
         azure_provider.launch(spec(permission_set="arn:aws:iam::1:instance-profile/x"), "", spot=False)
     assert azure_fake.requests == []
 
 
-def test_unknown_identity_names_the_variable(azure_fake: AzureFake, azure_provider: AzureProvider) -> None:
+def test_unknown_identity_names_the_variable(azure_fake: FakeAzure, azure_provider: AzureProvider) -> None:
     missing = (
         f"/subscriptions/{azure_fake.subscription_id}/resourceGroups/ids/providers/"
         "Microsoft.ManagedIdentity/userAssignedIdentities/nope"
@@ -307,7 +307,7 @@ def test_unknown_identity_names_the_variable(azure_fake: AzureFake, azure_provid
     assert azure_fake.groups() == []
 
 
-def test_gzip_user_data_and_the_vm_stand_in_hook(azure_fake: AzureFake, azure_provider: AzureProvider) -> None:
+def test_gzip_user_data_and_the_vm_stand_in_hook(azure_fake: FakeAzure, azure_provider: AzureProvider) -> None:
     import gzip
     import threading
 
@@ -361,7 +361,7 @@ def test_long_operations_report_progress_while_waiting(
 
 
 def test_list_ours_without_state_costs_one_call_whatever_the_number_of_groups(
-    azure_fake: AzureFake, azure_provider: AzureProvider
+    azure_fake: FakeAzure, azure_provider: AzureProvider
 ) -> None:
     for n in range(6):
         azure_fake.seed_group(f"cml-group{n}", {**TAGS, TAG_RUNNER_UUID: f"r{n}"})

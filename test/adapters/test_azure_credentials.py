@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from azure.identity import ClientAssertionCredential, ClientSecretCredential
 from cloud_options import provider_from_env
-from fakes.azure import AzureFake
+from fakes.azure import FakeAzure
 from fakes.azure.schema import check
 from fixtures_azure import AZURE_REGION, AZURE_TEST_CLIENT_KWARGS
 
@@ -20,12 +20,12 @@ from pipe.providers.base import ProviderError
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def oidc_env(fake: AzureFake) -> dict[str, str]:
+def oidc_env(fake: FakeAzure) -> dict[str, str]:
     env = {k: v for k, v in fake.env().items() if k != "AZURE_CLIENT_SECRET"}
     return env | {"BITBUCKET_STEP_OIDC_TOKEN": fake.oidc_token}
 
 
-def test_service_principal_signs_in_with_its_secret(azure_fake: AzureFake, azure_provider: AzureProvider) -> None:
+def test_service_principal_signs_in_with_its_secret(azure_fake: FakeAzure, azure_provider: AzureProvider) -> None:
     assert isinstance(azure_provider._credential, ClientSecretCredential)
     assert azure_provider.list_ours() == []
     assert azure_fake.sign_ins == ["client_secret"]
@@ -33,21 +33,21 @@ def test_service_principal_signs_in_with_its_secret(azure_fake: AzureFake, azure
     assert token_request.body["client_id"] == azure_fake.client_id
 
 
-def test_oidc_presents_the_step_token(azure_fake: AzureFake) -> None:
+def test_oidc_presents_the_step_token(azure_fake: FakeAzure) -> None:
     provider = provider_from_env("azure", AZURE_REGION, oidc_env(azure_fake), **AZURE_TEST_CLIENT_KWARGS)
     assert isinstance(provider._credential, ClientAssertionCredential)
     assert provider.list_ours() == []
     assert azure_fake.sign_ins == ["client_assertion"]
 
 
-def test_a_wrong_oidc_token_is_a_clear_error(azure_fake: AzureFake) -> None:
+def test_a_wrong_oidc_token_is_a_clear_error(azure_fake: FakeAzure) -> None:
     env = oidc_env(azure_fake) | {"BITBUCKET_STEP_OIDC_TOKEN": "not.the.token"}
     with pytest.raises(ProviderError, match="federated credential") as err:
         provider_from_env("azure", AZURE_REGION, env, **AZURE_TEST_CLIENT_KWARGS).list_ours()
     assert "not.the.token" not in str(err.value)
 
 
-def test_a_wrong_secret_is_a_clear_error_without_the_secret(azure_fake: AzureFake) -> None:
+def test_a_wrong_secret_is_a_clear_error_without_the_secret(azure_fake: FakeAzure) -> None:
     env = azure_fake.env() | {"AZURE_CLIENT_SECRET": "wrong-secret-value"}
     with pytest.raises(ProviderError, match="AZURE_CLIENT_SECRET") as err:
         provider_from_env("azure", AZURE_REGION, env, **AZURE_TEST_CLIENT_KWARGS).list_ours()
@@ -76,13 +76,13 @@ def test_no_credentials_at_all() -> None:
         provider_from_env("azure", AZURE_REGION, {})
 
 
-def test_bad_public_ip_flag_is_refused_with_the_variables(azure_fake: AzureFake) -> None:
+def test_bad_public_ip_flag_is_refused_with_the_variables(azure_fake: FakeAzure) -> None:
     """Parsed once, in pipe/config/clouds.py, by the same rule as every boolean (it was the adapter's own)."""
     with pytest.raises(ConfigError, match=r"^AZURE_PUBLIC_IP: 'maybe' is not valid; use true or false$"):
         provider_from_env("azure", AZURE_REGION, azure_fake.env() | {"AZURE_PUBLIC_IP": "maybe"})
 
 
-def test_wrong_subscription_is_a_clear_error(azure_fake: AzureFake) -> None:
+def test_wrong_subscription_is_a_clear_error(azure_fake: FakeAzure) -> None:
     env = azure_fake.env() | {"AZURE_SUBSCRIPTION_ID": "99999999-0000-0000-0000-000000000000"}
     with pytest.raises(ProviderError, match="check AZURE_SUBSCRIPTION_ID"):
         provider_from_env("azure", AZURE_REGION, env, **AZURE_TEST_CLIENT_KWARGS).list_ours()
@@ -115,7 +115,7 @@ def test_the_schema_check_catches_made_up_fields() -> None:
     ]
 
 
-def test_the_server_refuses_a_made_up_field(azure_fake: AzureFake, azure_provider: AzureProvider) -> None:
+def test_the_server_refuses_a_made_up_field(azure_fake: FakeAzure, azure_provider: AzureProvider) -> None:
     from azure.core.exceptions import HttpResponseError
     from azure.mgmt.resource.resources import models as rm
 
@@ -127,7 +127,7 @@ def test_the_server_refuses_a_made_up_field(azure_fake: AzureFake, azure_provide
     azure_fake.violations.clear()
 
 
-def test_the_factory_builds_the_azure_adapter(azure_fake: AzureFake) -> None:
+def test_the_factory_builds_the_azure_adapter(azure_fake: FakeAzure) -> None:
     from pipe.config.clouds import cloud_credentials
     from pipe.config.runner import load
     from pipe.providers import make_provider

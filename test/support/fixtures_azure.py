@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from fakes.azure import AzureFake
+from fakes.azure import FakeAzure
 
 if TYPE_CHECKING:
     from pipe.providers.azure.lifecycle import AzureProvider
@@ -23,14 +23,14 @@ AZURE_TEST_CLIENT_KWARGS: dict[str, Any] = {"polling_interval": 0, "retry_backof
 
 
 @pytest.fixture(scope="session")
-def azure_server() -> Iterator[AzureFake]:
-    fake = AzureFake().start()
+def azure_server() -> Iterator[FakeAzure]:
+    fake = FakeAzure().start()
     yield fake
     fake.stop()
 
 
 @pytest.fixture
-def azure_fake(azure_server: AzureFake) -> Iterator[AzureFake]:
+def azure_fake(azure_server: FakeAzure) -> Iterator[FakeAzure]:
     azure_server.reset()
     azure_server.retry_after = None  # with polling_interval=0 the SDK polls at once
     yield azure_server
@@ -40,7 +40,7 @@ def azure_fake(azure_server: AzureFake) -> Iterator[AzureFake]:
 
 
 @pytest.fixture
-def azure_env(azure_fake: AzureFake) -> dict[str, str]:
+def azure_env(azure_fake: FakeAzure) -> dict[str, str]:
     return azure_fake.env()
 
 

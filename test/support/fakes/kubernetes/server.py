@@ -59,13 +59,16 @@ class Grant:
 
 
 @dataclass
-class LoggedRequest:
+class RequestRecord:
     method: str
     path: str
     query: dict[str, str]
     body: Any  # secrets' data masked
     status: int = 0
     at: float = field(default_factory=time.time)
+
+
+LoggedRequest = RequestRecord  # the old name, kept while other branches still use it
 
 
 class FakeKubernetes(KubernetesEmulation):
@@ -102,7 +105,7 @@ class FakeKubernetes(KubernetesEmulation):
             self.cluster = Cluster(self.store, self.nodes, self.behaviour)
             self.tokens: dict[str, Grant] = {DEFAULT_TOKEN: Grant(DEFAULT_USER, None)}
             self.faults: list[Fault] = []
-            self.requests: list[LoggedRequest] = []
+            self.requests: list[RequestRecord] = []
             self.violations: list[str] = []
 
     # -- client configuration -----------------------------------------------------------------------
@@ -221,7 +224,7 @@ class FakeKubernetes(KubernetesEmulation):
         parts = urlsplit(raw_path)
         path = parts.path.rstrip("/") or "/"
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        entry = LoggedRequest(method, path, query, None)
+        entry = RequestRecord(method, path, query, None)
         with self.lock:
             self.requests.append(entry)
         try:
