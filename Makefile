@@ -29,18 +29,18 @@ dry-run: $(STAMP)
 	  BITBUCKET_ACCESS_TOKEN=demo-token-not-real BITBUCKET_API_URL=http://127.0.0.1:9/2.0 \
 	  $(BIN)/python -m pipe
 
-# The tests on real VMs (marker vm, test/fakes/vm) run last, their images building in the background
+# The tests on real VMs (marker vm, test/support/fakes/vm) run last, their images building in the background
 # meanwhile; they mostly wait on their guests, so three workers, fed one test at a time, share two cores.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 3 --maxschedchunk=1
 
-# Only the tests on real booted VMs (test/fakes/vm; the images are built on first use, about 5 minutes).
+# Only the tests on real booted VMs (test/support/fakes/vm; the images are built on first use, about 5 minutes).
 vm-test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --maxschedchunk=1 -m vm
 
 # Build (or find in the cache) the test VM images alone.
 vm-images: $(STAMP)
-	PYTHONPATH=.:test $(BIN)/python -m fakes.vm.image
+	PYTHONPATH=.:test/support $(BIN)/python -m fakes.vm.image
 
 # Every performance figure next to its goal and baseline (README, "Performance").
 bench: $(STAMP)

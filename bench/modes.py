@@ -1,6 +1,6 @@
 """Bitbucket API calls of report mode and PR mode, counted by the local Bitbucket.
 
-Typical builds, as in test/test_report_bitbucket.py and test/test_pr_bitbucket.py:
+Typical builds, as in test/e2e/test_report_bitbucket.py and test/e2e/test_pr_bitbucket.py:
 - report: a PR build whose report.md embeds two images (uploaded) and a metrics file diffed
   against the destination branch, with a threshold (Code Insights report), UPDATE=true;
 - pr: a build that trained a model and metrics, opening a PR with them (no merge).

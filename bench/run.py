@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-for entry in (str(REPO_ROOT / "test"), str(REPO_ROOT)):
+for entry in (str(REPO_ROOT / "test" / "support"), str(REPO_ROOT)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmarks of the pipe against the local servers.")
     parser.add_argument("--quick", action="store_true", help="fewer samples, under a minute")
     parser.add_argument("--fresh", action="store_true", help="rebuild the image copy (pip install) from scratch")
-    parser.add_argument("--vm", action="store_true", help="also boot real VMs (test/fakes/vm) to measure the boot path")
+    parser.add_argument("--vm", action="store_true", help="also boot real VMs (test/support/fakes/vm): the boot path")
     parser.add_argument("--vm-only", action="store_true", help="only the boot path on real VMs")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write every figure and raw sample here")
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """Bitbucket and EC2 calls per launch in a busy repository: N runners registered, M instances running.
 
-Worlds are seeded straight into the servers' state (test/sweep_world.py): N runners registered in the
+Worlds are seeded straight into the servers' state (test/support/sweep_world.py): N runners registered in the
 repository and M instances of ours running. min(N, M) of the instances are this repository's, each with
 its own ONLINE runner among the N (past the listing's first page); the rest are another repository's;
 the other runners are another tool's. A last world adds leftovers of ours (50 stale runners, 50

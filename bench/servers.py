@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fakes.aws import FakeAws, ec2_client
 from fakes.aws_faults import FaultProxy
 from fakes.bitbucket import FakeBitbucket
 from fakes.gcp import FakeGcp
@@ -25,7 +26,8 @@ from fakes.moto import AMI_ROOT_GB, MotoServer
 from fixtures_pipe import REPO_ROOT, pipe_env
 
 if TYPE_CHECKING:
-    from fakes.azure import AzureFake  # imports the Azure SDK: only when the servers start
+    from fakes.azure import FakeAzure  # imports the Azure SDK: only when the servers start
+    from fakes.emulated import EmulatedCloud
 
 CLOUDS = ("aws", "gcp", "azure")
 RUNNER_GET_ROUTES = tuple(
@@ -71,16 +73,16 @@ class Servers:
     moto: MotoServer
     aws: FaultProxy
     gcp: FakeGcp
-    azure: AzureFake
+    azure: FakeAzure
     bitbucket: TimedBitbucket
 
     @classmethod
     def start(cls) -> Servers:
-        from fakes.azure import AzureFake
+        from fakes.azure import FakeAzure
 
         quiet_disconnects()
         moto = MotoServer().start()
-        azure = AzureFake().start()
+        azure = FakeAzure().start()
         azure.retry_after = None  # answer long-running operations at once: the pipe is measured, not ARM
         bitbucket = TimedBitbucket()
         bitbucket.start()
@@ -107,25 +109,20 @@ class Servers:
         log = self.gcp.requests if cloud == "gcp" else self.azure.requests
         return log[0].at if log else None
 
+    def clouds(self) -> dict[str, EmulatedCloud]:
+        """Each cloud behind the one emulated-cloud interface (fakes/emulated.py)."""
+        aws = FakeAws(ec2_client(self.moto.url, "us-west-1"), self.aws, region="us-west-1")
+        return {"aws": aws, "gcp": self.gcp, "azure": self.azure}
+
     def cloud_env(self, cloud: str) -> dict[str, str]:
-        if cloud == "aws":
-            return {
-                "CLOUD": "aws",
-                "AWS_ENDPOINT_URL": self.aws.url,
-                "AWS_ACCESS_KEY_ID": "AKIAFAKEFORBENCH0001",
-                "AWS_SECRET_ACCESS_KEY": "fake-aws-secret-key-for-bench-0001",
-                "AWS_DEFAULT_REGION": "us-west-1",
-                "AWS_MAX_ATTEMPTS": "1",
-            }
-        if cloud == "gcp":
-            return {"CLOUD": "gcp", "GCP_COMPUTE_ENDPOINT": self.gcp.url, "GCP_PROJECT": self.gcp.project}
-        return {"CLOUD": "azure", **self.azure.env()}
+        extra = {"AWS_MAX_ATTEMPTS": "1"} if cloud == "aws" else {}
+        return {**self.clouds()[cloud].cloud_env(), **extra}
 
     def bitbucket_env(self) -> dict[str, str]:
         return self.bitbucket.pipeline_env()
 
     def runner_env(self, cloud: str, workdir: Path, **extra: str) -> dict[str, str]:
-        """Variables of a runner-mode run on cloud, as in test/test_runner_aws.py (production poll interval)."""
+        """Variables of a runner-mode run on cloud, as in test/e2e/test_runner_aws.py (production poll interval)."""
         return {
             **self.cloud_env(cloud),
             **self.bitbucket_env(),

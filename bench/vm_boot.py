@@ -1,4 +1,4 @@
-"""Boot path measured on a real booted VM (test/fakes/vm): the pipe launches on the local AWS (moto), the
+"""Boot path measured on a real booted VM (test/support/fakes/vm): the pipe launches on the local AWS (moto), the
 local hypervisor boots the instance's user-data in QEMU, and the milestones are read from the VM's serial
 console (guest uptime stamps) and from the local Bitbucket (the ONLINE moment).
 
@@ -61,19 +61,13 @@ def parse_console(run: BootRun, console: str) -> None:
 
 
 def measure_one(servers: Servers, variant: str, workdir: Path) -> BootRun:
-    import boto3
-    from botocore.config import Config
-    from fakes.vm.clouds import AwsHooks
     from fakes.vm.hypervisor import Hypervisor
     from fakes.vm.image import ensure_images
 
     images = ensure_images(log=lambda line: print(f"[vm images] {line}", flush=True))
-    keys = servers.cloud_env("aws")
-    ec2 = boto3.client("ec2", region_name="us-west-1", endpoint_url=servers.moto.url,
-                       aws_access_key_id=keys["AWS_ACCESS_KEY_ID"], aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
-                       config=Config(retries={"max_attempts": 1}))  # fmt: skip
     run = BootRun(variant, ok=False)
-    with Hypervisor(AwsHooks(ec2), images, workdir / variant, servers.bitbucket.root_url, variant=variant) as hv:
+    aws = servers.clouds()["aws"]
+    with Hypervisor(aws, images, workdir / variant, servers.bitbucket.root_url, variant=variant) as hv:
         pipe = PipeProcess(servers.runner_env("aws", workdir, CLOUD_TYPE="m", WAIT_TIMEOUT="15min"))
         code = pipe.join(1200)
         vm = hv.wait_booted(timeout=5) if hv.vms else None

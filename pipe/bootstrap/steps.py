@@ -3,7 +3,7 @@
 For the benchmarks: the step names are the ones the boot script logs ("step NAME: done in N ms"),
 plus the cloud's own boot before the script and the runner's own start-up after it.
 
-Where a figure was measured, it is the script's own step on a real booted VM (test/fakes/vm, bench/run.py
+Where a figure was measured, it is the script's own step on a real booted VM (test/support/fakes/vm, bench/run.py
 --vm) under QEMU's TCG emulation on the shared 2-core machine (load average 1.4 to 5): an UPPER BOUND of the
 same step on a cloud's hardware, not a cloud figure. The instance's own boot, the runner image pull and
 the real runner's start-up (a JVM; the VM runs a stand-in) cannot be measured here: those stay estimates,

@@ -4,7 +4,7 @@ Every call stays in the configured namespace and finds our objects by our labels
 cml-repository for one repository's): nothing without them is ever read back as ours or deleted. A Job is
 deleted with propagationPolicy Foreground and a uid precondition: its pod and Secret go with it, and an
 object that was replaced in between is never taken by mistake. (batch/v1 Jobs deleted without a policy
-orphan their pods; see test/fakes/kubernetes/state.py.)
+orphan their pods; see test/support/fakes/kubernetes/state.py.)
 """
 
 from __future__ import annotations
