@@ -1,5 +1,5 @@
 """COMMAND: bake on AWS end to end: the real entry point process against moto behind the fault proxy (which keeps
-EC2's image rules, test/support/fakes/aws_images.py), with a guest stand-in that runs each bake instance's real user-data
+EC2's image rules, support/fakes/aws_images.py), with a guest stand-in that runs each bake instance's real user-data
 in the sandboxed VM and stops the instance when the script powers off. After every failure, the emulated cloud is
 listed: no instance, image or snapshot of the bake is left."""
 
