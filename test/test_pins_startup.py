@@ -1,0 +1,89 @@
+"""The boot script's handling of CLOUD_STARTUP_SCRIPT, run for real in the sandbox VM (issue #20).
+
+The user's script is the user's shell program: its own variables, loops, command substitutions and
+arithmetic must reach bash exactly as written, and run after our `set -u`. A mutation run found that
+no test ran such a script (the sandbox's usual user script uses only variables set before it runs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vm_sandbox import VmSandbox
+
+from pipe.bootstrap import BootConfig, render_startup_script
+
+# A script a user would write: its own variables, a loop, $(...), $((...)), ${...} defaults, a function,
+# a quoted heredoc of its own and backticks; nothing of it is set when the boot script is rendered.
+USER_SCRIPT = r"""#!/bin/bash
+set -e
+count=0
+for disk in a b c; do
+  count=$((count + 1))
+done
+greet() { printf 'hello-%s' "$1"; }
+today=$(date +%Y >/dev/null && echo year)
+cat >"$HOME/notes.txt" <<'NOTE'
+literal $count `id`
+NOTE
+echo "user-script count=$count sub=$today fn=$(greet bob) default=${UNSET_BY_USER:-fallback} tick=`echo ok`" \
+  >>"$SANDBOX_LOG"
+"""
+
+
+def make_cfg(cloud: str = "aws", user_startup_script: str = "") -> BootConfig:
+    return BootConfig(
+        cloud=cloud,
+        account_uuid="{11111111-2222-3333-4444-555555555555}",
+        repository_uuid="{21111111-2222-3333-4444-555555555555}",
+        runner_uuid="{0a1b2c3d-1111-2222-3333-444455556666}",
+        runner_name="cml-abcdefghij",
+        oauth_client_id="Zk2CLIENTidX",
+        oauth_client_secret="s3cr3t-OAuth_Value.9",
+        idle_timeout_s=300,
+        max_lifetime_s=3 * 3600,
+        single=False,
+        gpu=False,
+        user_startup_script=user_startup_script,
+    )
+
+
+def boot(box: VmSandbox, cfg: BootConfig) -> str:
+    result = box.run(render_startup_script(cfg))
+    assert result.returncode == 0, result.stdout
+    return result.stdout
+
+
+def test_a_cloud_startup_script_with_its_own_variables_loops_and_substitutions_runs_as_written(
+    tmp_path: Path,
+) -> None:
+    """Kills the embedding mutants of pipe/bootstrap/startup.sh (see tools/mutate_bash.py): the heredoc
+    delimiter unquoted (`<<CML_USER_EOF`: $count is expanded, under `set -u`, when the file is written),
+    the user script evaluated in the boot script's own shell (`eval`/`source`) instead of its own bash, and
+    pipe/bootstrap/render.py substituting inside the user's text."""
+    box = VmSandbox(tmp_path)
+    out = boot(box, make_cfg("aws", user_startup_script=USER_SCRIPT))
+    lines = [r[0] for r in box.records() if r[0].startswith("user-script")]
+    assert lines == ["user-script count=3 sub=year fn=hello-bob default=fallback tick=ok"], out
+    assert (box.root / "tmp/notes.txt").read_text() == "literal $count `id`\n"
+    assert box.docker_runs(), "the runner was not started after the user's script"
+
+
+def test_a_user_script_that_exits_early_with_success_does_not_end_the_boot(tmp_path: Path) -> None:
+    """`exit 0` in CLOUD_STARTUP_SCRIPT ends the user's script, not ours. Kills the mutant that runs the
+    user's script with `source` in the boot script's shell (the runner would never start)."""
+    box = VmSandbox(tmp_path)
+    boot(box, make_cfg("gcp", user_startup_script='echo early >>"$SANDBOX_LOG"\nexit 0\necho never >>"$SANDBOX_LOG"'))
+    names = box.names()
+    assert "early" in names and "never" not in names
+    assert box.docker_runs(), "the runner was not started"
+
+
+def test_a_user_script_failing_midway_stops_the_boot_even_without_its_own_set_e(tmp_path: Path) -> None:
+    """A failing command in the user's script (last command fails) is a failed step: the runner must not
+    start on a half-prepared VM. Kills `bash "$OPT/user-startup.sh"` turned into `... || true`."""
+    box = VmSandbox(tmp_path)
+    result = box.run(render_startup_script(make_cfg(user_startup_script='echo begin >>"$SANDBOX_LOG"\nexit 3')))
+    assert result.returncode != 0
+    assert "step user-startup-script: FAILED (exit 3)" in result.stdout
+    assert box.docker_runs() == []
