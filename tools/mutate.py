@@ -2,6 +2,7 @@
 
     python tools/mutate.py                          # every target in mutation/targets.toml, one after another
     python tools/mutate.py --module pipe/log.py     # one (or several) targets; a path or its end ("log.py")
+    python tools/mutate.py --recheck --module log.py  # only the last run's survivors, after adding tests
     python tools/mutate.py --list                   # the targets, their tests and the last recorded scores
 
 Each target is mutated with cosmic-ray (Python) or with the hand-written mutants of tools/mutate_bash.py
@@ -23,6 +24,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -39,6 +41,7 @@ from mutate_bash import run_bash_mutants  # noqa: E402  # after the path fix
 TARGETS = REPO_ROOT / "mutation" / "targets.toml"
 EQUIVALENTS = REPO_ROOT / "mutation" / "equivalents.md"
 SCORES = REPO_ROOT / "mutation" / "scores.json"
+SESSIONS = REPO_ROOT / "mutation" / ".sessions"  # cosmic-ray's results per target (git-ignored), for --recheck
 GOAL = 0.95
 
 # cosmic-ray's operators, less the ones that mostly make noise: for each binary and comparison operator only
@@ -139,10 +142,21 @@ def test_command(target: Target) -> list[str]:
     return [sys.executable, "-m", "pytest", "-x", "-q", *target.tests]
 
 
-def run_cosmic_ray(target: Target, repo: Path, equivalents: list[tuple[str, str, str]]) -> Score:
+def session_of(target: Target) -> Path:
+    return SESSIONS / (target.module.replace("/", "_") + ".sqlite")
+
+
+def forget_survivors(session: Path) -> int:
+    """Mark the session's surviving mutants as not yet run (cosmic-ray exec runs only pending ones)."""
+    with sqlite3.connect(session) as db:
+        return db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'").rowcount
+
+
+def run_cosmic_ray(target: Target, repo: Path, equivalents: list[tuple[str, str, str]], recheck: bool) -> Score:
     bin_dir = Path(sys.executable).parent
     config = repo.parent / "cosmic-ray.toml"
-    session = repo.parent / "session.sqlite"
+    session = session_of(target)
+    SESSIONS.mkdir(exist_ok=True)
     command = " ".join(test_command(target))
     config.write_text(
         "[cosmic-ray]\n"
@@ -154,8 +168,12 @@ def run_cosmic_ray(target: Target, repo: Path, equivalents: list[tuple[str, str,
         "[cosmic-ray.filters.operators-filter]\n"
         f"exclude-operators = {json.dumps(EXCLUDED_OPERATORS)}\n"
     )
-    subprocess.run([bin_dir / "cosmic-ray", "init", config, session], cwd=repo, check=True)
-    subprocess.run([bin_dir / "cr-filter-operators", session, config], cwd=repo, check=True)
+    if recheck and session.exists():
+        print(f"    rechecking the {forget_survivors(session)} survivors of the last run", flush=True)
+    else:
+        session.unlink(missing_ok=True)
+        subprocess.run([bin_dir / "cosmic-ray", "init", config, session], cwd=repo, check=True)
+        subprocess.run([bin_dir / "cr-filter-operators", session, config], cwd=repo, check=True)
     subprocess.run([bin_dir / "cosmic-ray", "exec", config, session], cwd=repo, check=True)
     dump = subprocess.run([bin_dir / "cosmic-ray", "dump", session], cwd=repo, capture_output=True, check=True)
     source = (repo / target.module).read_text().splitlines()
@@ -206,7 +224,7 @@ def record(score: Score) -> None:
     SCORES.write_text(json.dumps(dict(sorted(scores.items())), indent=1) + "\n")
 
 
-def run(target: Target, equivalents: list[tuple[str, str, str]], with_vm: bool) -> Score:
+def run(target: Target, equivalents: list[tuple[str, str, str]], with_vm: bool, recheck: bool) -> Score:
     with tempfile.TemporaryDirectory(prefix="cml-mutate-") as scratch:
         repo = scratch_copy(Path(scratch))
         baseline(target, repo)
@@ -216,7 +234,7 @@ def run(target: Target, equivalents: list[tuple[str, str, str]], with_vm: bool) 
             )
             score = Score(target.module, total=total, killed=killed, survivors=survivors)
         else:
-            score = run_cosmic_ray(target, repo, equivalents)
+            score = run_cosmic_ray(target, repo, equivalents, recheck)
     record(score)
     return score
 
@@ -225,6 +243,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--module", action="append", default=[], help="a target's path (or its end); repeatable")
     parser.add_argument("--list", action="store_true", help="list the targets and the last recorded scores")
+    parser.add_argument(
+        "--recheck", action="store_true", help="run again only the survivors of the last run (after adding tests)"
+    )
     parser.add_argument("--vm", action="store_true", help="also run the bash mutants flagged for real-boot tests")
     args = parser.parse_args()
     # No .pyc: a mutant written within the same second and size as the original must not be taken from a cache.
@@ -242,7 +263,7 @@ def main() -> int:
     equivalents = load_equivalents()
     done: list[Score] = []
     for target in targets:
-        score = run(target, equivalents, args.vm)
+        score = run(target, equivalents, args.vm, args.recheck)
         done.append(score)
         print(score.line(), flush=True)
         for survivor in score.survivors:
