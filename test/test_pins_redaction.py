@@ -1,0 +1,132 @@
+"""Redaction (pipe/log.py) at the edges a mutation run (issue #20) probes: the shortest secret masked, a
+secret inside base64 at every byte offset and in both alphabets, a secret split across writes, secret-named
+fields, and SDK wire logs dropped below WARNING. Each test names the mutants it kills.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from pipe import log as redaction
+
+MASK = redaction.MASK
+
+
+@pytest.fixture(autouse=True)
+def empty_registry() -> Iterator[None]:
+    redaction.forget_secrets()
+    yield
+    redaction.forget_secrets()
+
+
+def test_a_secret_of_the_minimum_length_is_masked_and_a_shorter_one_is_not() -> None:
+    """Kills `len(value) < MIN_SECRET_LENGTH` turned into `<=` (a 4-character secret would leak) and the
+    forms' own `len(f) >= MIN_SECRET_LENGTH` into `>` (the 4-character secret itself would be dropped)."""
+    redaction.register_secret("abc")
+    redaction.register_secret("Wx9z")
+    assert redaction.redact("abc Wx9z") == f"abc {MASK}"
+    redaction.register_secret(None)
+    redaction.register_secret("")
+    assert redaction.redact("") == ""
+
+
+@pytest.mark.parametrize("before", [b"", b"x", b"xy", b"xyz", b"wxyz"])
+def test_a_secret_inside_base64_is_masked_at_every_byte_offset_in_both_alphabets(before: bytes) -> None:
+    """A token pasted into user data or a Basic header leaks as base64 whatever byte it starts at. Kills the
+    offset arithmetic of base64_forms mutated (`-(-8 * offset // 6)`, `(8 * (offset + n)) // 6`,
+    `range(3)`) and the URL-safe alphabet left out."""
+    secret = "tok>?~en-Sec/ret+Value_9"  # bytes that encode to '+' and '/' at some offset
+    redaction.register_secret(secret)
+    blob = before + secret.encode() + b"<-after"
+    for encoded in (base64.b64encode(blob).decode(), base64.urlsafe_b64encode(blob).decode()):
+        shown = redaction.redact(f"data={encoded}")
+        assert MASK in shown, (before, encoded)
+        assert secret not in shown
+    assert redaction.redact(base64.b64encode(b"nothing secret here").decode()) == base64.b64encode(
+        b"nothing secret here"
+    ).decode()
+
+
+def test_the_longest_secret_is_masked_whole_when_it_contains_another() -> None:
+    """Kills the sort by length not reversed (`reverse=False`): the shorter one masked first would leave
+    the rest of the longer one in the output."""
+    redaction.register_secret("inner-secret")
+    redaction.register_secret("outer-inner-secret-tail")
+    assert redaction.redact("x outer-inner-secret-tail y") == f"x {MASK} y"
+
+
+def test_secret_named_fields_are_masked_whatever_they_hold_and_only_those() -> None:
+    """Kills SECRET_FIELD's use turned around (`not`), the `isinstance(key, str)` guard, and lists/strings
+    not walked."""
+    redaction.register_secret("registered-value")
+    value = {
+        "Authorization": "Bearer x",
+        "client_SECRET": "s",
+        "access_token": "t",
+        "token_type": "bearer",  # 'token' only at the end of a name
+        "password": "p",
+        1: "registered-value",
+        "items": ["registered-value", {"refresh_token": "r"}, 7],
+    }
+    assert redaction.redact_fields(value) == {
+        "Authorization": MASK,
+        "client_SECRET": MASK,
+        "access_token": MASK,
+        "token_type": "bearer",
+        "password": MASK,
+        1: MASK,
+        "items": [MASK, {"refresh_token": MASK}, 7],
+    }
+
+
+def test_a_secret_split_across_writes_is_masked_and_the_unfinished_line_is_written_at_flush() -> None:
+    """Kills the stream writing before the newline (`"\\n" in` turned into `not in`) and flush() dropping
+    or not masking the pending text."""
+    redaction.register_secret("split-secret-value")
+    out = io.StringIO()
+    stream = redaction.RedactingStream(out)
+    assert stream.write("a split-sec") == len("a split-sec")
+    stream.write("ret-value b\nc split-secret")
+    assert out.getvalue() == f"a {MASK} b\n"
+    stream.write("-value")
+    stream.flush()
+    assert out.getvalue() == f"a {MASK} b\nc {MASK}"
+    stream.flush()
+    assert out.getvalue() == f"a {MASK} b\nc {MASK}"
+
+
+def record(name: str, level: int, msg: str, *args: object, exc: bool = False) -> logging.LogRecord:
+    exc_info = None
+    if exc:
+        try:
+            raise ValueError("boom registered-value")
+        except ValueError:
+            exc_info = sys.exc_info()
+    return logging.LogRecord(name, level, __file__, 1, msg, args, exc_info)
+
+
+def test_sdk_wire_logs_below_warning_are_dropped_and_everything_else_is_masked() -> None:
+    """Kills `levelno < logging.WARNING` turned into `<=` (an SDK's WARNING would vanish) or `>=`, the
+    SDK-name check negated or loosened to any prefix ('googleish' is not 'google'), and args or the
+    traceback left unmasked."""
+    redaction.register_secret("registered-value")
+    keep = redaction.RedactingFilter()
+    assert not keep.filter(record("botocore.endpoint", logging.DEBUG, "wire"))
+    assert not keep.filter(record("google", logging.INFO, "wire"))
+    assert keep.filter(record("botocore.endpoint", logging.WARNING, "retry"))
+    mine = record("googleish", logging.DEBUG, "key=%s", "registered-value")
+    assert keep.filter(mine)
+    assert (mine.getMessage(), mine.args) == (f"key={MASK}", None)
+    failed = record("pipe", logging.ERROR, "failed", exc=True)
+    assert keep.filter(failed)
+    assert failed.exc_text and "boom" in failed.exc_text and "registered-value" not in failed.exc_text
+    formatted = record("pipe", logging.ERROR, "again")
+    formatted.exc_text = "Traceback: registered-value"
+    keep.filter(formatted)
+    assert formatted.exc_text == f"Traceback: {MASK}"
