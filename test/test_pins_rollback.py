@@ -7,6 +7,7 @@ rollback does not, and both leave the process's handlers as they found them.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 
@@ -47,8 +48,11 @@ def test_the_handlers_are_given_back_after_the_launch_and_after_the_rollback() -
     assert rollback.size == 0
 
 
-def test_every_failed_step_is_reported_by_its_description_and_the_rest_still_run() -> None:
-    """Kills the failure not recorded (`failed.append` skipped) or the loop stopped at the first failure."""
+def test_every_failed_step_is_reported_by_its_description_and_the_rest_still_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Kills the failure not recorded (`failed.append` skipped), the loop stopped at the first failure, and
+    the log line showing the error's last line instead of its first (`splitlines()[-1]`)."""
     ran: list[str] = []
 
     def fail(what: str) -> None:
@@ -59,5 +63,8 @@ def test_every_failed_step_is_reported_by_its_description_and_the_rest_still_run
     rollback.add("first", lambda: fail("first"))
     rollback.add("second", lambda: ran.append("second"))
     rollback.add("third", lambda: fail("third"))
-    assert rollback.run() == ["third", "first"]
+    with caplog.at_level(logging.INFO, logger="pipe.runner.rollback"):
+        assert rollback.run() == ["third", "first"]
     assert ran == ["third", "second", "first"]
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == ["Rollback step failed (third): third refused", "Rollback step failed (first): first refused"]

@@ -20,6 +20,7 @@ done, so a partial run still gives numbers.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import shutil
@@ -146,6 +147,42 @@ def session_of(target: Target) -> Path:
     return SESSIONS / (target.module.replace("/", "_") + ".sqlite")
 
 
+def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(start, end) (line, column) of every annotation: with `from __future__ import annotations` they are
+    strings never evaluated, so a mutant inside one (`X | None` to `X & None`) changes nothing."""
+    tree = ast.parse(source)
+    future = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "__future__"]
+    if not any(alias.name == "annotations" for n in future for alias in n.names):
+        return []
+    found: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg | ast.AnnAssign) and node.annotation is not None:
+            found.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is not None:
+            found.append(node.returns)
+    return [((a.lineno, a.col_offset), (a.end_lineno or a.lineno, a.end_col_offset or 0)) for a in found]
+
+
+def skip_annotations(session: Path, source: str) -> int:
+    """Mark the mutants inside annotations as skipped before any runs (see annotation_spans)."""
+    spans = annotation_spans(source)
+    skipped = 0
+    with sqlite3.connect(session) as db:
+        pending = db.execute(
+            "SELECT m.job_id, m.start_pos_row, m.start_pos_col FROM mutation_specs m "
+            "WHERE m.job_id NOT IN (SELECT job_id FROM work_results)"
+        ).fetchall()
+        for job_id, row, col in pending:
+            if any(start <= (row, col) < end for start, end in spans):
+                db.execute(
+                    "INSERT INTO work_results (worker_outcome, output, test_outcome, diff, job_id) "
+                    "VALUES ('SKIPPED', 'inside an annotation (never evaluated)', NULL, NULL, ?)",
+                    (job_id,),
+                )
+                skipped += 1
+    return skipped
+
+
 def forget_survivors(session: Path) -> int:
     """Mark the session's surviving mutants as not yet run (cosmic-ray exec runs only pending ones)."""
     with sqlite3.connect(session) as db:
@@ -170,10 +207,12 @@ def run_cosmic_ray(target: Target, repo: Path, equivalents: list[tuple[str, str,
     )
     if recheck and session.exists():
         print(f"    rechecking the {forget_survivors(session)} survivors of the last run", flush=True)
+        skip_annotations(session, (repo / target.module).read_text())
     else:
         session.unlink(missing_ok=True)
         subprocess.run([bin_dir / "cosmic-ray", "init", config, session], cwd=repo, check=True)
         subprocess.run([bin_dir / "cr-filter-operators", session, config], cwd=repo, check=True)
+        skip_annotations(session, (repo / target.module).read_text())
     subprocess.run([bin_dir / "cosmic-ray", "exec", config, session], cwd=repo, check=True)
     dump = subprocess.run([bin_dir / "cosmic-ray", "dump", session], cwd=repo, capture_output=True, check=True)
     source = (repo / target.module).read_text().splitlines()
