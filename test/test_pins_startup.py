@@ -7,6 +7,8 @@ no test ran such a script (the sandbox's usual user script uses only variables s
 
 from __future__ import annotations
 
+import dataclasses
+import stat
 from pathlib import Path
 
 from vm_sandbox import VmSandbox
@@ -31,7 +33,7 @@ echo "user-script count=$count sub=$today fn=$(greet bob) default=${UNSET_BY_USE
 """
 
 
-def make_cfg(cloud: str = "aws", user_startup_script: str = "") -> BootConfig:
+def make_cfg(cloud: str = "aws", user_startup_script: str = "", gpu: bool = False) -> BootConfig:
     return BootConfig(
         cloud=cloud,
         account_uuid="{11111111-2222-3333-4444-555555555555}",
@@ -43,7 +45,7 @@ def make_cfg(cloud: str = "aws", user_startup_script: str = "") -> BootConfig:
         idle_timeout_s=300,
         max_lifetime_s=3 * 3600,
         single=False,
-        gpu=False,
+        gpu=gpu,
         user_startup_script=user_startup_script,
     )
 
@@ -86,4 +88,47 @@ def test_a_user_script_failing_midway_stops_the_boot_even_without_its_own_set_e(
     result = box.run(render_startup_script(make_cfg(user_startup_script='echo begin >>"$SANDBOX_LOG"\nexit 3')))
     assert result.returncode != 0
     assert "step user-startup-script: FAILED (exit 3)" in result.stdout
+    assert box.docker_runs() == []
+
+
+def test_an_oauth_secret_with_shell_characters_reaches_the_runner_verbatim(tmp_path: Path) -> None:
+    """The runner's OAuth secret is printable ASCII (render.py checks no more): `$`, backticks and
+    backslashes must reach the env file as they are. Kills the runner env heredoc unquoted (`<<CML_ENV_EOF`)."""
+    secret = "s3c$HOME`id`\\n$(true)-x"
+    box = VmSandbox(tmp_path)
+    cfg = dataclasses.replace(make_cfg("azure"), oauth_client_secret=secret)
+    boot(box, cfg)
+    assert box.runner_env()["OAUTH_CLIENT_SECRET"] == secret
+
+
+def test_what_the_boot_writes_for_the_runner_and_the_users_script_is_private(tmp_path: Path) -> None:
+    """The user's script may hold the user's own secrets; the agent's settings and the env file are the
+    runner's. Kills `umask 077` opened to 022 and the env file's `chmod 600` widened."""
+    box = VmSandbox(tmp_path)
+    boot(box, make_cfg("aws", user_startup_script='TOKEN="user-secret"; echo "${TOKEN:0:0}ok" >>"$SANDBOX_LOG"'))
+    for path in ("/opt/cml-runner/user-startup.sh", "/opt/cml-runner/agent.py", "/etc/cml-runner/agent.json",
+                 "/etc/cml-runner/runner.env", "/var/lib/cml-runner/started_at"):  # fmt: skip
+        mode = stat.S_IMODE(box.file(path).stat().st_mode)
+        assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
+    assert stat.S_IMODE(box.file("/etc/cml-runner").stat().st_mode) == 0o700
+
+
+def test_the_runner_image_is_pulled_before_the_runner_is_started(tmp_path: Path) -> None:
+    """Kills the pull-runner-image and start-runner steps swapped."""
+    box = VmSandbox(tmp_path)
+    boot(box, make_cfg("gcp"))
+    docker = [r[1] for r in box.records() if r[0] == "docker" and len(r) > 1 and r[1] in ("pull", "run")]
+    assert docker == ["pull", "run"]
+
+
+def test_a_failed_download_in_a_pipeline_stops_the_gpu_step(tmp_path: Path) -> None:
+    """`curl ... | gpg --dearmor` must fail the step when curl fails (no network, NVIDIA's site down), not go
+    on with an empty key. Kills `pipefail` dropped from `set -euo pipefail`."""
+    box = VmSandbox(tmp_path, nvidia_driver=True, apt_has_toolkit=False)
+    curl = box.bin / "curl"
+    curl.write_text('#!/bin/bash\necho "curl: (6) Could not resolve host" >&2\nexit 6\n')
+    curl.chmod(0o755)
+    result = box.run(render_startup_script(make_cfg("gcp", gpu=True)))
+    assert result.returncode != 0, result.stdout
+    assert "step gpu: FAILED" in result.stdout
     assert box.docker_runs() == []

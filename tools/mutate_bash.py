@@ -42,7 +42,6 @@ MUTANTS = (
     ),
     # --- quoting of what the pipe renders in
     BashMutant("runner env heredoc unquoted ($ in the OAuth secret expanded)", "<<'CML_ENV_EOF'", "<<CML_ENV_EOF"),
-    BashMutant("agent payload heredoc unquoted", "<<'CML_AGENT_EOF'", "<<CML_AGENT_EOF"),
     # --- set -e and the traps
     BashMutant("set -e dropped", "set -euo pipefail", "set -uo pipefail", VM_STARTUP),
     BashMutant("pipefail dropped", "set -euo pipefail", "set -eu"),
