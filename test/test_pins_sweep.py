@@ -124,3 +124,17 @@ def test_a_runner_is_in_use_when_busy_online_or_in_a_status_the_sweep_does_not_k
     assert in_use(runner("{a}", "")) == "its status is unknown"
     for down in ("OFFLINE", "UNREGISTERED", "UNHEALTHY", "DISABLED"):
         assert in_use(runner("{a}", down)) == ""
+
+
+def test_the_waits_are_the_ones_the_readme_promises() -> None:
+    """README, COMMAND: sweep: a runner of ours is deleted once it has been down for 15 minutes with no
+    instance, 2 hours 10 minutes for one that never connected (a launch may wait up to 2 hours for it).
+    Kills STALE_RUNNER_S and NEVER_CONNECTED_S changed (`15 * 60` to `15 * 59`, `+ 10 * 60` to `- 10 * 60`)."""
+    runners = [
+        runner("{down-14m59s}", "OFFLINE", updated=stamp(15 * 60 - 1)),
+        runner("{down-15m}", "OFFLINE", updated=stamp(15 * 60)),
+        runner("{never-2h}", "UNREGISTERED", created=stamp(2 * 3600)),  # its launch may still be waiting
+        runner("{never-2h9m59s}", "UNREGISTERED", created=stamp(2 * 3600 + 10 * 60 - 1)),
+        runner("{never-2h10m}", "UNREGISTERED", created=stamp(2 * 3600 + 10 * 60)),
+    ]
+    assert [r.uuid for r, _ in stale_runners(runners, set(), NOW)] == ["{down-15m}", "{never-2h10m}"]
