@@ -77,15 +77,16 @@ def test_a_looked_up_instance_goes_when_its_runner_is_gone_or_it_is_powered_off(
 
 def test_lookups_are_spent_on_powered_off_instances_first_then_the_oldest() -> None:
     """The sweep stops when its call budget is spent: the likeliest leftovers must come first. Kills
-    `state != "stopped"` turned into `==` in the sort key, and the created-at order reversed."""
-    instances = [
-        instance("young", created=NOW - 10),
-        instance("old", created=NOW - 1000),
-        instance("off-young", state="stopped", created=NOW - 5),
-        instance("off-old", state="stopped", created=NOW - 500),
+    `state != "stopped"` turned into `==` in the sort key, the created-at order reversed, and the created-at
+    left out of the key (`created_at(...) or 0` turned into `and 0`)."""
+    instances = [  # ids in the opposite order to their ages, so the order cannot come from the ids
+        instance("a-young", created=NOW - 10),
+        instance("b-old", created=NOW - 1000),
+        instance("c-off-young", state="stopped", created=NOW - 5),
+        instance("d-off-old", state="stopped", created=NOW - 500),
     ]
     order = [i.id for i, _ in triage(instances, None, NOW).look_up]
-    assert order == ["i-off-old", "i-off-young", "i-old", "i-young"]
+    assert order == ["i-d-off-old", "i-c-off-young", "i-b-old", "i-a-young"]
 
 
 def test_a_down_runner_is_stale_exactly_when_its_wait_is_over() -> None:
@@ -138,3 +139,13 @@ def test_the_waits_are_the_ones_the_readme_promises() -> None:
         runner("{never-2h10m}", "UNREGISTERED", created=stamp(2 * 3600 + 10 * 60)),
     ]
     assert [r.uuid for r, _ in stale_runners(runners, set(), NOW)] == ["{down-15m}", "{never-2h10m}"]
+
+
+def test_runners_that_are_not_candidates_do_not_hide_the_stale_ones_after_them() -> None:
+    """Kills either `continue` of stale_runners turned into `break` (the scan would stop at the first
+    runner that is not ours, busy, online or protected)."""
+    old = stamp(STALE_RUNNER_S * 2)
+    foreign = Runner(uuid="{foreign}", name="theirs", labels=("self.hosted", "linux"), status="OFFLINE", busy=False,
+                     created_on="", updated_on=old)  # fmt: skip
+    listed = [foreign, runner("{online}", "ONLINE"), runner("{protected}", updated=old), runner("{stale}", updated=old)]
+    assert [r.uuid for r, _ in stale_runners(listed, {"protected"}, NOW)] == ["{stale}"]
