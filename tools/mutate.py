@@ -111,10 +111,10 @@ def pick(targets: list[Target], wanted: list[str]) -> list[Target]:
 
 
 def load_equivalents() -> list[tuple[str, str, str]]:
-    """(module, operator, source line) rows of the table in mutation/equivalents.md."""
+    """(module, operator, mutated line) rows of the table in mutation/equivalents.md (`\\|` is a literal |)."""
     rows = []
     for line in EQUIVALENTS.read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
         if len(cells) >= 4 and cells[0].startswith("`pipe/"):
             rows.append((cells[0].strip("`"), cells[1].strip("`"), cells[2].strip("`").replace("\\|", "|")))
     return rows
@@ -218,7 +218,6 @@ def run_cosmic_ray(target: Target, repo: Path, equivalents: list[tuple[str, str,
         skip_annotations(session, (repo / target.module).read_text())
     subprocess.run([bin_dir / "cosmic-ray", "exec", config, session], cwd=repo, check=True)
     dump = subprocess.run([bin_dir / "cosmic-ray", "dump", session], cwd=repo, capture_output=True, check=True)
-    source = (repo / target.module).read_text().splitlines()
     score = Score(target.module)
     for row in dump.stdout.decode().splitlines():
         item, result = json.loads(row)
@@ -230,14 +229,15 @@ def run_cosmic_ray(target: Target, repo: Path, equivalents: list[tuple[str, str,
             score.killed += 1
             continue
         line_no = mutation["start_pos"][0]
-        text = source[line_no - 1].strip()
         operator = mutation["operator_name"]
-        if (target.module, operator, text) in equivalents:
+        changed = [
+            ln for ln in (result.get("diff") or "").splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---")
+        ]
+        mutated = next((ln[1:].strip() for ln in changed if ln.startswith("+")), "")
+        if (target.module, operator, mutated) in equivalents:
             score.equivalent += 1
             continue
-        diff = "\n".join(
-            ln for ln in (result.get("diff") or "").splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---")
-        )
+        diff = "\n".join(changed)
         score.survivors.append(f"{target.module}:{line_no} {operator} #{mutation['occurrence']}\n{diff}")
     return score
 
