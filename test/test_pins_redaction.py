@@ -8,10 +8,14 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from fakes.isolation import isolated_env
 
 from pipe import log as redaction
 
@@ -134,3 +138,42 @@ def test_sdk_wire_logs_below_warning_are_dropped_and_everything_else_is_masked()
     formatted.exc_text = "Traceback: registered-value"
     keep.filter(formatted)
     assert formatted.exc_text == f"Traceback: {MASK}"
+
+
+INSTALLED = r"""
+import logging, sys
+logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(name)s %(message)s")
+from pipe import log
+log.install()
+log.install()  # a second call changes nothing
+log.register_secret("child-secret-value")
+print("stdout child-secret-value")
+sys.stderr.write("stderr child-secret-value\n")
+logging.getLogger("pipe.x").info("logged %s", "child-secret-value")
+late = logging.getLogger("late")
+late.addHandler(logging.StreamHandler(sys.stdout))  # an SDK's own handler, added after install()
+late.propagate = False
+late.warning("late child-secret-value")
+logging.getLogger("botocore.endpoint").debug("wire child-secret-value")
+try:
+    raise RuntimeError("boom child-secret-value")
+except RuntimeError:
+    logging.getLogger("pipe.x").exception("failed")
+"""
+
+
+def test_once_installed_every_exit_of_the_process_is_masked() -> None:
+    """In a fresh process as the entry point does it (pipe/pipe.py main): print, sys.stderr, the logging
+    handlers, a handler added later and a traceback all masked; an SDK's wire log dropped. Kills install()
+    made a no-op (`_installed = True`), the streams or handlers not wrapped, and a second install() wrapping
+    twice."""
+    proc = subprocess.run(
+        [sys.executable, "-c", INSTALLED], env=isolated_env(Path(tempfile.mkdtemp())), capture_output=True,
+        text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "child-secret-value" not in out
+    assert "wire" not in out
+    for seen in (f"stdout {MASK}", f"stderr {MASK}", f"pipe.x logged {MASK}", f"late {MASK}", f"boom {MASK}"):
+        assert seen in out, out
