@@ -26,17 +26,17 @@ USER_STEP = "step user-startup-script user_script\n"
 DOCKER_STEP = "step docker ensure_docker\n"
 AGENT_STEP = "step agent install_agent\n"
 START_STEP = "step start-runner start_runner\n"
+# A failing CLOUD_STARTUP_SCRIPT on a real boot: the FAILED line, and nothing after the user's step.
 VM_STARTUP = ("test/test_vm_startup_script.py",)
+VM_IDLE = ("test/test_vm_idle.py",)  # the agent on a real VM ends it when idle
 
 MUTANTS = (
     # --- the user's script: embedded verbatim, run by its own bash, its failure fatal
+    BashMutant("user script heredoc unquoted (expanded when written)", "<<'CML_USER_EOF'", "<<CML_USER_EOF"),
+    BashMutant("user script sourced into the boot shell", 'bash "$OPT/user-startup.sh"', '. "$OPT/user-startup.sh"'),
     BashMutant(
-        "user script heredoc unquoted (expanded when written)", "<<'CML_USER_EOF'", "<<CML_USER_EOF", VM_STARTUP
+        "user script failure ignored", 'bash "$OPT/user-startup.sh"', 'bash "$OPT/user-startup.sh" || true', VM_STARTUP
     ),
-    BashMutant(
-        "user script sourced into the boot shell", 'bash "$OPT/user-startup.sh"', '. "$OPT/user-startup.sh"', VM_STARTUP
-    ),
-    BashMutant("user script failure ignored", 'bash "$OPT/user-startup.sh"', 'bash "$OPT/user-startup.sh" || true'),
     BashMutant(
         "user script skipped when it has no blank-free line", "grep -q '[^[:space:]]' \"$OPT/user-startup.sh\"", "false"
     ),
@@ -45,12 +45,12 @@ MUTANTS = (
     # --- set -e and the traps
     BashMutant("set -e dropped", "set -euo pipefail", "set -uo pipefail", VM_STARTUP),
     BashMutant("pipefail dropped", "set -euo pipefail", "set -eu"),
-    BashMutant("failure trap dropped", "trap on_exit EXIT", ":"),
+    BashMutant("failure trap dropped", "trap on_exit EXIT", ":", VM_STARTUP),
     BashMutant("umask opened", "umask 077", "umask 022"),
     BashMutant("runner env readable by all", 'chmod 600 "$ETC/runner.env"', 'chmod 644 "$ETC/runner.env"'),
     # --- the order of the steps
-    BashMutant("user script after docker", USER_STEP + DOCKER_STEP, DOCKER_STEP + USER_STEP),
-    BashMutant("runner started before the agent is installed", AGENT_STEP, "", VM_STARTUP),
+    BashMutant("user script after docker", USER_STEP + DOCKER_STEP, DOCKER_STEP + USER_STEP, VM_STARTUP),
+    BashMutant("idle agent not installed", AGENT_STEP, "", VM_IDLE),
     BashMutant(
         "runner started before the image is pulled",
         "step pull-runner-image pull_runner\n" + START_STEP,
