@@ -143,6 +143,10 @@ def test_sdk_wire_logs_below_warning_are_dropped_and_everything_else_is_masked()
 INSTALLED = r"""
 import logging, sys
 logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(name)s %(message)s")
+extra = ((logging.StreamHandler(sys.stdout), "OUT"), (logging.FileHandler(sys.argv[1]), "FILE"))
+for handler, form in extra:
+    handler.setFormatter(logging.Formatter(form + " %(message)s"))
+    logging.getLogger().addHandler(handler)
 from pipe import log
 log.install()
 log.install()  # a second call changes nothing
@@ -164,11 +168,12 @@ except RuntimeError:
 
 def test_once_installed_every_exit_of_the_process_is_masked() -> None:
     """In a fresh process as the entry point does it (pipe/pipe.py main): print, sys.stderr, the logging
-    handlers, a handler added later and a traceback all masked; an SDK's wire log dropped. Kills install()
-    made a no-op (`_installed = True`), the streams or handlers not wrapped, and a second install() wrapping
-    twice."""
+    handlers, a handler added later and a traceback all masked; an SDK's wire log dropped; each handler still
+    writes where it did. Kills install() made a no-op (`_installed = True`), the handlers not filtered
+    (`for handler in []`), and the stream checks turned around (`is` / `is not`, `not ... is`)."""
+    home = Path(tempfile.mkdtemp())
     proc = subprocess.run(
-        [sys.executable, "-c", INSTALLED], env=isolated_env(Path(tempfile.mkdtemp())), capture_output=True,
+        [sys.executable, "-c", INSTALLED, str(home / "pipe.log")], env=isolated_env(home), capture_output=True,
         text=True, timeout=60, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -177,3 +182,7 @@ def test_once_installed_every_exit_of_the_process_is_masked() -> None:
     assert "wire" not in out
     for seen in (f"stdout {MASK}", f"stderr {MASK}", f"pipe.x logged {MASK}", f"late {MASK}", f"boom {MASK}"):
         assert seen in out, out
+    # Each handler keeps its own destination: stdout's on stdout, stderr's on stderr, a file's in its file.
+    assert f"OUT logged {MASK}" in proc.stdout and f"pipe.x logged {MASK}" in proc.stderr
+    assert "FILE" not in out
+    assert f"FILE logged {MASK}" in (home / "pipe.log").read_text()

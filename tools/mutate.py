@@ -186,10 +186,22 @@ def skip_annotations(session: Path, source: str) -> int:
     return skipped
 
 
-def forget_survivors(session: Path) -> int:
-    """Mark the session's surviving mutants as not yet run (cosmic-ray exec runs only pending ones)."""
+def mutated_line(diff: str | None) -> str:
+    """The line as the mutant reads it (the `+` line of cosmic-ray's diff), stripped."""
+    return next((ln[1:].strip() for ln in (diff or "").splitlines() if ln[:1] == "+" and ln[:3] != "+++"), "")
+
+
+def forget_survivors(session: Path, module: str, equivalents: list[tuple[str, str, str]]) -> int:
+    """Mark the session's surviving mutants, less the listed equivalents, as not yet run (cosmic-ray exec
+    runs only pending ones)."""
     with sqlite3.connect(session) as db:
-        return db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'").rowcount
+        survived = db.execute(
+            "SELECT r.job_id, m.operator_name, r.diff FROM work_results r JOIN mutation_specs m ON m.job_id = r.job_id "
+            "WHERE r.test_outcome = 'SURVIVED'"
+        ).fetchall()
+        again = [job for job, op, diff in survived if (module, op, mutated_line(diff)) not in equivalents]
+        db.executemany("DELETE FROM work_results WHERE job_id = ?", [(job,) for job in again])
+    return len(again)
 
 
 def run_cosmic_ray(target: Target, repo: Path, equivalents: list[tuple[str, str, str]], recheck: bool) -> Score:
@@ -209,7 +221,8 @@ def run_cosmic_ray(target: Target, repo: Path, equivalents: list[tuple[str, str,
         f"exclude-operators = {json.dumps(EXCLUDED_OPERATORS)}\n"
     )
     if recheck and session.exists():
-        print(f"    rechecking the {forget_survivors(session)} survivors of the last run", flush=True)
+        again = forget_survivors(session, target.module, equivalents)
+        print(f"    rechecking the {again} survivors of the last run that are not listed equivalent", flush=True)
         skip_annotations(session, (repo / target.module).read_text())
     else:
         session.unlink(missing_ok=True)
@@ -233,8 +246,7 @@ def run_cosmic_ray(target: Target, repo: Path, equivalents: list[tuple[str, str,
         changed = [
             ln for ln in (result.get("diff") or "").splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---")
         ]
-        mutated = next((ln[1:].strip() for ln in changed if ln.startswith("+")), "")
-        if (target.module, operator, mutated) in equivalents:
+        if (target.module, operator, mutated_line(result.get("diff"))) in equivalents:
             score.equivalent += 1
             continue
         diff = "\n".join(changed)
