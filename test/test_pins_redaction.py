@@ -148,6 +148,7 @@ for handler, form in extra:
     handler.setFormatter(logging.Formatter(form + " %(message)s"))
     logging.getLogger().addHandler(handler)
 from pipe import log
+log.quiet_sdk_loggers()  # as pipe/pipe.py main does, before install()
 log.install()
 log.install()  # a second call changes nothing
 log.register_secret("child-secret-value")
@@ -159,6 +160,13 @@ late.addHandler(logging.StreamHandler(sys.stdout))  # an SDK's own handler, adde
 late.propagate = False
 late.warning("late child-secret-value")
 logging.getLogger("botocore.endpoint").debug("wire child-secret-value")
+sdk = logging.getLogger("urllib3")  # an SDK logger with a handler of its own, outside the root's filter
+sdk.addHandler(logging.StreamHandler(sys.stdout))
+sdk.propagate = False
+sdk.debug("wire from the sdk's own handler")
+def leak():
+    token = "child-secret-value"; logging.getLogger("pipe.x").info("with its stack", stack_info=True)
+leak()  # the stack (its source line included) is added by the formatter, after the filter: the stream masks it
 try:
     raise RuntimeError("boom child-secret-value")
 except RuntimeError:
@@ -170,10 +178,12 @@ def test_once_installed_every_exit_of_the_process_is_masked() -> None:
     """In a fresh process as the entry point does it (pipe/pipe.py main): print, sys.stderr, the logging
     handlers, a handler added later and a traceback all masked; an SDK's wire log dropped; each handler still
     writes where it did. Kills install() made a no-op (`_installed = True`), the handlers not filtered
-    (`for handler in []`), and the stream checks turned around (`is` / `is not`, `not ... is`)."""
+    (`for handler in []`), the stream checks turned around (`is` / `is not`, `not ... is`, `not isinstance`),
+    and quiet_sdk_loggers() doing nothing (`for name in []`)."""
     home = Path(tempfile.mkdtemp())
+    (home / "child.py").write_text(INSTALLED)  # a file, so a stack shows its source lines
     proc = subprocess.run(
-        [sys.executable, "-c", INSTALLED, str(home / "pipe.log")], env=isolated_env(home), capture_output=True,
+        [sys.executable, str(home / "child.py"), str(home / "pipe.log")], env=isolated_env(home), capture_output=True,
         text=True, timeout=60, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -185,4 +195,5 @@ def test_once_installed_every_exit_of_the_process_is_masked() -> None:
     # Each handler keeps its own destination: stdout's on stdout, stderr's on stderr, a file's in its file.
     assert f"OUT logged {MASK}" in proc.stdout and f"pipe.x logged {MASK}" in proc.stderr
     assert "FILE" not in out
+    assert f'token = "{MASK}"' in proc.stderr  # the stack's source line
     assert f"FILE logged {MASK}" in (home / "pipe.log").read_text()
