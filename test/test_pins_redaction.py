@@ -197,3 +197,12 @@ def test_once_installed_every_exit_of_the_process_is_masked() -> None:
     assert "FILE" not in out
     assert f'token = "{MASK}"' in proc.stderr  # the stack's source line
     assert f"FILE logged {MASK}" in (home / "pipe.log").read_text()
+
+
+def test_a_broken_log_call_is_shown_as_written_not_raised() -> None:
+    """A log call whose arguments do not fit its format must not stop the pipe mid-launch (before the
+    rollback). Kills `except Exception` in RedactingFilter.filter narrowed to another exception."""
+    redaction.register_secret("registered-value")
+    broken = record("pipe.x", logging.INFO, "two %s %s for registered-value", "one")
+    assert redaction.RedactingFilter().filter(broken)
+    assert (broken.msg, broken.args) == (f"two %s %s for {MASK}", None)
