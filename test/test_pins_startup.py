@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import stat
+import time
 from pathlib import Path
 
 from vm_sandbox import VmSandbox
 
 from pipe.bootstrap import BootConfig, render_startup_script
+from pipe.bootstrap.render import LIFETIME_BACKUP_GRACE_S
 
 # A script a user would write: its own variables, a loop, $(...), $((...)), ${...} defaults, a function,
 # a quoted heredoc of its own and backticks; nothing of it is set when the boot script is rendered.
@@ -132,3 +134,25 @@ def test_a_failed_download_in_a_pipeline_stops_the_gpu_step(tmp_path: Path) -> N
     assert result.returncode != 0, result.stdout
     assert "step gpu: FAILED" in result.stdout
     assert box.docker_runs() == []
+
+
+def test_a_reboot_a_minute_past_max_lifetime_powers_off_and_one_before_it_boots(tmp_path: Path) -> None:
+    """MAX_LIFETIME counts from the first boot: a reboot just past it must not start the runner again,
+    one just before it does, with the backup power-off at what is left plus the grace. Kills the check
+    `[ "$left" -le 0 ]` loosened (e.g. to `-le -3600`: a reboot within the hour past would boot) and the
+    time left computed with the wrong sign."""
+    cfg = make_cfg("aws")
+    late = VmSandbox(tmp_path / "late")
+    late.file("/var/lib/cml-runner").mkdir(parents=True)
+    late.file("/var/lib/cml-runner/started_at").write_text(f"{int(time.time()) - cfg.max_lifetime_s - 60}\n")
+    boot(late, cfg)
+    assert late.calls("systemctl")[-1] == ["poweroff"] and late.docker_runs() == []
+
+    early = VmSandbox(tmp_path / "early")
+    early.file("/var/lib/cml-runner").mkdir(parents=True)
+    early.file("/var/lib/cml-runner/started_at").write_text(f"{int(time.time()) - cfg.max_lifetime_s + 600}\n")
+    boot(early, cfg)
+    assert early.docker_runs(), "the runner was not started before MAX_LIFETIME"
+    [timer] = early.calls("systemd-run")
+    on_active = int(next(a for a in timer if a.startswith("--on-active="))[len("--on-active=") : -1])
+    assert 600 + LIFETIME_BACKUP_GRACE_S - 60 <= on_active <= 600 + LIFETIME_BACKUP_GRACE_S
