@@ -275,7 +275,8 @@ def record(score: Score) -> None:
         "score": round(score.score * 100, 1),
         "date": time.strftime("%Y-%m-%d"),
     }
-    SCORES.write_text(json.dumps(dict(sorted(scores.items())), indent=1) + "\n")
+    scores = dict(sorted(scores.items()))
+    SCORES.write_text(json.dumps(scores, indent=1) + "\n")
     write_readme_table(scores)
 
 
