@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo dry-run test vm-test vm-images lint readme bench clean-venv
+.PHONY: demo dry-run test vm-test vm-images lint readme bench mutate clean-venv
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,16 @@ vm-images: $(STAMP)
 # Every performance figure next to its goal and baseline (README, "Performance").
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Mutation testing of the code that decides, cleans up and protects (mutation/targets.toml): slow, one
+# module after another, not part of CI. MODULE=pipe/log.py (or its end, e.g. MODULE=log.py) for one.
+MUTATE_STAMP := $(VENV)/.installed-mutate
+$(MUTATE_STAMP): $(STAMP) requirements-mutate.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-mutate.txt
+	touch $(MUTATE_STAMP)
+
+mutate: $(MUTATE_STAMP)
+	$(BIN)/python tools/mutate.py $(if $(MODULE),--module "$(MODULE)") $(MUTATE_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
