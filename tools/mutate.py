@@ -9,7 +9,7 @@ Each target is mutated with cosmic-ray (Python) or with the hand-written mutants
 (the startup script), in a scratch copy of the repository (the working tree is never touched, so an
 interrupted run leaves no mutant behind), and judged by that target's own tests only (pytest -x, one
 process). Why cosmic-ray rather than mutmut 3: most of the tests run the pipe as users do, in a child
-process with a clean environment (test/fixtures_pipe.py); cosmic-ray writes the mutant to disk, so the
+process with a clean environment (test/support/fixtures_pipe.py); cosmic-ray writes the mutant to disk, so the
 child runs it, where mutmut 3's in-process trampolines and per-test coverage would not see the child.
 
 Per target it prints killed/total and every survivor (line, operator, diff), minus the equivalent mutants

@@ -27,8 +27,8 @@ DOCKER_STEP = "step docker ensure_docker\n"
 AGENT_STEP = "step agent install_agent\n"
 START_STEP = "step start-runner start_runner\n"
 # A failing CLOUD_STARTUP_SCRIPT on a real boot: the FAILED line, and nothing after the user's step.
-VM_STARTUP = ("test/test_vm_startup_script.py",)
-VM_IDLE = ("test/test_vm_idle.py",)  # the agent on a real VM ends it when idle
+VM_STARTUP = ("test/e2e/test_vm_startup_script.py",)
+VM_IDLE = ("test/e2e/test_vm_idle.py",)  # the agent on a real VM ends it when idle
 
 MUTANTS = (
     # --- the user's script: embedded verbatim, run by its own bash, its failure fatal
