@@ -37,7 +37,7 @@ from fakes.bitbucket import FakeBitbucket
 from fakes.vm.image import Images
 from fakes.vm.pipe_image.build import RELAY, base_image_seed, base_image_tag, build_context, serving
 from fakes.vm.qemu import Vm
-from fixtures_pipe import REPO_ROOT, pipe_env, strip_ansi
+from fixtures_pipe import BASE_ENV, REPO_ROOT, pipe_env, strip_ansi
 
 from pipe.bootstrap.render import DEFAULT_RUNNER_IMAGE
 
@@ -97,7 +97,7 @@ def docker_run(env: dict[str, str], *, network: str | None = None) -> str:
 def step_env(bitbucket: FakeBitbucket) -> dict[str, str]:
     """What Bitbucket gives every pipe: the step's variables (here aimed at the local Bitbucket)."""
     return {
-        **bitbucket.pipeline_env(), "CI": "true", "BITBUCKET_BUILD_NUMBER": "8", "BITBUCKET_CLONE_DIR": BUILD_DIR,
+        **BASE_ENV, **bitbucket.pipeline_env(), "CI": "true", "BITBUCKET_CLONE_DIR": BUILD_DIR,
         "BITBUCKET_PIPE_SHARED_STORAGE_DIR": SHARED_STORAGE, "BITBUCKET_PIPE_STORAGE_DIR": PIPE_STORAGE,
     }  # fmt: skip
 
