@@ -13,7 +13,7 @@ from fakes.vm.qemu import Vm
 
 from pipe.bootstrap.render import render_bake_script
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.vm_bake]  # `make vm-long-test`; not in `make test` (CI time)
 
 
 def test_the_bake_script_clears_the_instance_state_and_powers_the_real_guest_off(tmp_path: Path) -> None:

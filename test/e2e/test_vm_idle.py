@@ -1,6 +1,7 @@
 """On a real booted VM: a step longer than IDLE_TIMEOUT runs to its end; after IDLE_TIMEOUT with no step
 the guest powers itself off and the instance is gone; a step handed to the runner while the agent is
-stopping it is run to its end, never abandoned half-done (issue 15, scenario 2)."""
+stopping it is run to its end, never abandoned half-done (issue 15, scenario 2). The launch itself is checked
+first as test_vm_launch.py checks it on GCP and Azure (scenarios 1 and 5 on AWS), saving CI a boot."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 from fakes.bitbucket import FakeBitbucket
-from fixtures_vm import VmCloud, launch_online
+from fixtures_vm import USER_SCRIPT_ENV, VmCloud, assert_booted_from_its_user_data, launch_online
 
 pytestmark = pytest.mark.vm
 
@@ -31,8 +32,10 @@ def test_a_long_step_runs_to_its_end_then_the_idle_guest_powers_off_and_a_late_s
     vm_cloud_factory: Callable[..., VmCloud], bitbucket: FakeBitbucket
 ) -> None:
     cloud = vm_cloud_factory("aws")
-    # A step longer than IDLE_TIMEOUT, the runner's first.
-    up = launch_online(cloud, bitbucket, {"IDLE_TIMEOUT": f"{IDLE_S}s", "MAX_LIFETIME": "1h"}, first_step_s=IDLE_S + 15)
+    # A step longer than IDLE_TIMEOUT, the runner's first; the launch checked as on every cloud (scenarios 1, 5).
+    env = {**USER_SCRIPT_ENV, "IDLE_TIMEOUT": f"{IDLE_S}s", "MAX_LIFETIME": "1h"}
+    up = launch_online(cloud, bitbucket, env, first_step_s=IDLE_S + 15)
+    assert_booted_from_its_user_data(cloud, up)
     iid, vm, runner = up.instance_id, up.vm, up.runner
     [long_step] = bitbucket.steps.values()
     wait_step(bitbucket, long_step.uuid, "PASSED", IDLE_S + 240, vm.tail)

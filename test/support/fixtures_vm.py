@@ -34,6 +34,8 @@ from fakes.vm.image import Images, ensure_images
 from fakes.vm.qemu import Vm
 from fixtures_pipe import pipe_env, run_pipe, strip_ansi
 
+from pipe.bootstrap import DEFAULT_RUNNER_IMAGE
+
 # Generous but bounded: under TCG a boot to ONLINE takes 1-2 minutes on a quiet 2-core machine, and was seen
 # at 5 (stock image) and 7.5 (installing Docker) minutes with the machine's load average at 10.
 BOOT_TO_ONLINE_S = 900
@@ -195,6 +197,35 @@ def launch_online(
     runners = list(bitbucket.repo().runners.values())
     assert len(runners) == 1 and runners[0].status == "ONLINE", run.output + vm.tail()
     return Launched(ids[0], vm, runners[0], run)
+
+
+# Scenarios 1 and 5, checked on every cloud's launch (test_vm_launch.py; AWS's inside test_vm_idle.py, one boot
+# fewer in CI): CLOUD_STARTUP_SCRIPT runs before Docker and the runner are touched.
+USER_SCRIPT = 'echo "user-script: containers: $(docker ps -q 2>/dev/null | wc -l)" | tee /dev/console'
+USER_SCRIPT_ENV = {"LABELS": "cml.vm", "CLOUD_STARTUP_SCRIPT": USER_SCRIPT}
+BOOT_STEPS = ("prepare", "lifetime-fallback", "agent", "user-startup-script", "docker", "pull-runner-image",
+              "start-runner")  # fmt: skip
+
+
+def assert_booted_from_its_user_data(cloud: VmCloud, up: Launched) -> None:
+    """A launch with USER_SCRIPT_ENV booted a real VM from exactly its user-data: every boot step on the console
+    with its duration, the user's script first, and the runner stand-in started by systemd from the image the
+    script found locally under Atlassian's image name."""
+    vm = up.vm
+    assert up.runner.oauth_presented == 1
+    # The VM booted exactly the user-data the pipe gave the cloud, as the cloud stores it.
+    assert (vm.workdir / "seed" / "user-data").read_bytes() == cloud.hooks.boot_payloads()[up.instance_id]
+    vm.wait_for(r"cml-runner: boot done in \d+ ms", 60)
+    console = vm.console()
+    for step in BOOT_STEPS:
+        assert f"cml-runner: step {step}: done in" in console, vm.tail()
+    ran = console.index("user-script: containers: 0")  # no container yet: the runner starts after it
+    assert console.index("cml-runner: step user-startup-script: start") < ran
+    assert ran < console.index("cml-runner: step docker: start") < console.index("cml-runner: step start-runner: start")
+    code, out = vm.run("docker ps --format '{{.Names}} {{.Image}}'; systemctl is-active cml-agent cml-runner")
+    assert code == 0, out
+    assert f"runner-{up.runner.uuid.strip('{}')} {DEFAULT_RUNNER_IMAGE}" in out, out
+    assert out.split()[-2:] == ["active", "active"], out
 
 
 def sweep_away(cloud: VmCloud, bitbucket: FakeBitbucket, up: Launched) -> None:
