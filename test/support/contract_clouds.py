@@ -38,7 +38,6 @@ VM_CLOUDS = ("aws", "gcp", "azure")
 # CLOUD_TYPE=m on each cloud, from the catalog (issue 4's table; Kubernetes: the Docker-in-Docker container's size).
 NATIVE_M = {"aws": "m5.2xlarge", "gcp": "e2-standard-8", "azure": "Standard_F8s_v2", "kubernetes": "7cpu-28Gi"}
 
-Live = Instance  # the old name of one instance as the cloud reports it
 
 
 class CloudUnderTest(Protocol):

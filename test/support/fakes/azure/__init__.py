@@ -19,11 +19,11 @@ Run by hand: python -m fakes.azure --port 8443 (from test/support/), prints the 
 
 Laid out as test/support/fakes/bitbucket/ is: ``schema`` (the SDK's own models: the checks every body passes),
 ``state`` (resource groups, faults, the request log), ``routes`` (ARM and Entra ID, one handler per route),
-``server`` (HTTPS and ``FakeAzure``, the control API; ``AzureFake`` is its old name), ``__main__``.
+``server`` (HTTPS and ``FakeAzure``, the control API), ``__main__``.
 
 """
 
-from fakes.azure.server import AzureFake, FakeAzure
+from fakes.azure.server import FakeAzure
 from fakes.azure.state import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -34,7 +34,6 @@ from fakes.azure.state import (
     TENANT_ID,
     ArmError,
     Fault,
-    LoggedRequest,
     RequestRecord,
 )
 
@@ -47,9 +46,7 @@ __all__ = [
     "SUBSCRIPTION_ID",
     "TENANT_ID",
     "ArmError",
-    "AzureFake",
     "FakeAzure",
     "Fault",
-    "LoggedRequest",
     "RequestRecord",
 ]

@@ -235,4 +235,3 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 
-AzureFake = FakeAzure  # the old name, kept while other branches still use it

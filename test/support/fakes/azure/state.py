@@ -132,4 +132,3 @@ class _Fault(Exception):
         self.fault = fault
 
 
-LoggedRequest = RequestRecord  # the old name, kept while other branches still use it

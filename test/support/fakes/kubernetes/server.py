@@ -68,7 +68,6 @@ class RequestRecord:
     at: float = field(default_factory=time.time)
 
 
-LoggedRequest = RequestRecord  # the old name, kept while other branches still use it
 
 
 class FakeKubernetes(KubernetesEmulation):
