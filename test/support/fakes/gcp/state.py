@@ -225,43 +225,39 @@ class GcpState:
     def new_operation(
         self, project: str, zone: str, kind: str, target: str, target_id: str, finish: Any = None
     ) -> dict[str, Any]:
-        name = f"operation-{dt.datetime.now(dt.UTC).strftime('%s%f')}-{self.next_id()[-8:]}"
-        resource: dict[str, Any] = {
-            "kind": "compute#operation",
-            "id": self.next_id(),
-            "name": name,
-            "zone": self.link(f"projects/{project}/zones/{zone}"),
-            "operationType": kind,
-            "targetLink": self.link(f"projects/{project}/zones/{zone}/instances/{target}"),
-            "targetId": target_id,
-            "status": "PENDING",
-            "user": "cml-runner@example.iam.gserviceaccount.com",
-            "progress": 0,
-            "insertTime": _now(),
-            "selfLink": self.link(f"projects/{project}/zones/{zone}/operations/{name}"),
-        }
+        """A zonal operation on an instance."""
+        target_link = self.link(f"projects/{project}/zones/{zone}/instances/{target}")
         polls = self.op_polls_by_kind.get(kind, self.op_polls)
-        self.operations[(project, zone, name)] = _Operation(resource, polls, finish=finish)
-        return resource
+        return self._operation(project, zone, kind, target_link, target_id, polls, finish)
 
     def new_global_operation(
         self, project: str, kind: str, target: str, target_id: str, finish: Any = None
     ) -> dict[str, Any]:
         """A global operation (firewalls): kept under zone "" beside the zonal ones."""
+        target_link = self.link(f"projects/{project}/global/firewalls/{target}")
+        return self._operation(project, "", kind, target_link, target_id, self.op_polls, finish)
+
+    def _operation(
+        self, project: str, zone: str, kind: str, target_link: str, target_id: str, polls: int, finish: Any
+    ) -> dict[str, Any]:
         name = f"operation-{dt.datetime.now(dt.UTC).strftime('%s%f')}-{self.next_id()[-8:]}"
+        scope = f"projects/{project}/zones/{zone}" if zone else f"projects/{project}/global"
         resource: dict[str, Any] = {
             "kind": "compute#operation",
             "id": self.next_id(),
             "name": name,
             "operationType": kind,
-            "targetLink": self.link(f"projects/{project}/global/firewalls/{target}"),
+            "targetLink": target_link,
             "targetId": target_id,
             "status": "PENDING",
+            "user": "cml-runner@example.iam.gserviceaccount.com",
             "progress": 0,
             "insertTime": _now(),
-            "selfLink": self.link(f"projects/{project}/global/operations/{name}"),
+            "selfLink": self.link(f"{scope}/operations/{name}"),
         }
-        self.operations[(project, "", name)] = _Operation(resource, self.op_polls, finish=finish)
+        if zone:
+            resource["zone"] = self.link(scope)
+        self.operations[(project, zone, name)] = _Operation(resource, polls, finish=finish)
         return resource
 
     def advance(self, project: str, zone: str, name: str) -> dict[str, Any]:
