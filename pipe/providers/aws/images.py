@@ -54,12 +54,8 @@ def image(ec2: Any, image_id: str) -> MachineImage | None:
 
 def images_ours(ec2: Any, repository_tag: str) -> list[MachineImage]:
     """Owned by this account (Owners self) and tagged ours for this repository: never a public or shared image."""
-    filters = [
-        {"Name": f"tag:{TAG_MANAGED_BY}", "Values": [TAG_MANAGED_BY_VALUE]},
-        {"Name": f"tag:{TAG_REPOSITORY}", "Values": [repository_tag]},
-    ]
     try:
-        images = ec2.describe_images(Owners=["self"], Filters=filters)["Images"]
+        images = ec2.describe_images(Owners=["self"], Filters=_ours_tagged(TAG_REPOSITORY, repository_tag))["Images"]
     except (ClientError, BotoCoreError) as error:
         raise explain(error, "describe_images") from None
     return [_image_from(raw) for raw in images]
@@ -88,12 +84,8 @@ def delete_image(ec2: Any, found: MachineImage, repository_tag: str) -> None:
 
 def snapshots_of_bake(ec2: Any, tag: str, value: str) -> list[str]:
     """Our snapshots with tag=value (a bake's, by its id): what a CreateImage cut short may have left."""
-    filters = [
-        {"Name": f"tag:{TAG_MANAGED_BY}", "Values": [TAG_MANAGED_BY_VALUE]},
-        {"Name": f"tag:{tag}", "Values": [value]},
-    ]
     try:
-        snapshots = ec2.describe_snapshots(OwnerIds=["self"], Filters=filters)["Snapshots"]
+        snapshots = ec2.describe_snapshots(OwnerIds=["self"], Filters=_ours_tagged(tag, value))["Snapshots"]
     except (ClientError, BotoCoreError) as error:
         raise explain(error, "describe_snapshots") from None
     return [str(s["SnapshotId"]) for s in snapshots]
@@ -156,3 +148,11 @@ def _image_from(raw: Mapping[str, Any]) -> MachineImage:
         state=_STATE.get(state, "failed"),
         tags=tags,
     )
+
+
+def _ours_tagged(tag: str, value: str) -> list[dict[str, Any]]:
+    """EC2 filters: managed by us, and tag=value."""
+    return [
+        {"Name": f"tag:{TAG_MANAGED_BY}", "Values": [TAG_MANAGED_BY_VALUE]},
+        {"Name": f"tag:{tag}", "Values": [value]},
+    ]
