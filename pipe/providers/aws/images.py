@@ -72,14 +72,7 @@ def delete_image(ec2: Any, found: MachineImage, repository_tag: str) -> None:
             raise explain(error, "deregister_image") from None
     except BotoCoreError as error:
         raise explain(error, "deregister_image") from None
-    for snapshot in _ours(ec2, snapshots, repository_tag):
-        try:
-            ec2.delete_snapshot(SnapshotId=snapshot)
-        except ClientError as error:
-            if error_code(error) not in _SNAPSHOT_GONE:
-                raise explain(error, "delete_snapshot") from None
-        except BotoCoreError as error:
-            raise explain(error, "delete_snapshot") from None
+    delete_snapshots(ec2, _ours(ec2, snapshots, repository_tag))
 
 
 def snapshots_of_bake(ec2: Any, tag: str, value: str) -> list[str]:
@@ -92,6 +85,7 @@ def snapshots_of_bake(ec2: Any, tag: str, value: str) -> list[str]:
 
 
 def delete_snapshots(ec2: Any, snapshot_ids: list[str]) -> None:
+    """Each snapshot deleted; one already gone counts as deleted."""
     for snapshot in snapshot_ids:
         try:
             ec2.delete_snapshot(SnapshotId=snapshot)
