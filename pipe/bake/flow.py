@@ -15,7 +15,7 @@ from pipe.bake.recipe import Recipe, bake_instance_tags, image_name, image_tags
 from pipe.bootstrap.render import DEFAULT_RUNNER_IMAGE, render_bake_script
 from pipe.providers.base import TAG_BAKE_ID, ImageProvider, Instance, InstanceSpec, MachineImage
 from pipe.providers.tags import repository_tag
-from pipe.runner.launch import launch_with_fallback
+from pipe.runner.launch import launch_with_fallback, terminate_ours
 from pipe.runner.plan import LaunchPlan
 from pipe.runner.rollback import Interrupted, Rollback, signals_raise
 
@@ -55,12 +55,10 @@ def bake(
             disk_gb = plan.root_disk_gb(provider.image_disk_gb(base))
             zones = list(plan.location.zones) or provider.zones(plan.machine.instance_type)
 
-            def remove_instance() -> None:
-                mine = [i for i in provider.list_ours(repo_tag, with_state=False) if i.tags.get(TAG_BAKE_ID) == bake_id]
-                if mine:
-                    provider.terminate_many(mine)
-
-            rollback.add("terminate the bake's instance", remove_instance)
+            rollback.add(
+                "terminate the bake's instance",
+                lambda: terminate_ours(provider, repo_tag, lambda instance: instance.tags.get(TAG_BAKE_ID) == bake_id),
+            )
             spec = InstanceSpec(
                 name=plan.name,
                 region=plan.location.region,

@@ -7,6 +7,7 @@ next option, anything else stops at once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from pipe.providers.base import CapacityError, Instance, InstanceSpec, Provider, ProviderError
 
@@ -38,3 +39,11 @@ def launch_with_fallback(provider: Provider, spec: InstanceSpec, zones: list[str
         f"no capacity for {spec.instance_type} in any zone of {provider.region} ({tried}, "
         f"{'spot and on-demand' if spot else 'on-demand'}); try another CLOUD_REGION or CLOUD_TYPE"
     )
+
+
+def terminate_ours(provider: Provider, repo_tag: str, match: Callable[[Instance], bool]) -> None:
+    """A rollback step: our instances in this repository that `match` (by the tag the launch gave them, so an
+    instance whose launch call was cut short is found too) are terminated."""
+    mine = [i for i in provider.list_ours(repo_tag, with_state=False) if match(i)]
+    if mine:
+        provider.terminate_many(mine)

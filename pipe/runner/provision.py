@@ -15,7 +15,7 @@ from pipe.bootstrap.render import render_user_data
 from pipe.providers.base import Instance, InstanceSpec, Provider, ReportsTrouble, WorkloadFailed
 from pipe.providers.tags import repository_tag, runner_tag
 from pipe.runner.errors import RunnerFailure
-from pipe.runner.launch import launch_with_fallback
+from pipe.runner.launch import launch_with_fallback, terminate_ours
 from pipe.runner.plan import LaunchPlan
 from pipe.runner.rollback import Interrupted, Rollback, signals_raise
 from pipe.runner.wait import AVERAGE_EVERY_S, POLL_EVERY_S, wait_online
@@ -160,6 +160,4 @@ def _spec(
 
 
 def _terminate_for(provider: Provider, runner: Runner, repo_tag: str) -> None:
-    mine = [i for i in provider.list_ours(repo_tag, with_state=False) if i.runner_uuid == runner_tag(runner.uuid)]
-    if mine:
-        provider.terminate_many(mine)
+    terminate_ours(provider, repo_tag, lambda instance: instance.runner_uuid == runner_tag(runner.uuid))
