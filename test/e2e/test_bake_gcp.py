@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from fakes.gcp import FakeGcp
 from fixtures_pipe import output_lines, run_pipe, strip_ansi
 from test_bake_aws import failure_line, start_pipe, wait_for
@@ -198,3 +199,32 @@ def test_bake_never_images_the_disk_of_a_running_instance(fake_gcp: FakeGcp, gcp
     with pytest.raises(ProviderError, match=r"disk resource .*cml-bake-running' is already being used by"):
         gcp_provider.create_image(running, "cml-baked-000000000000-0000000100", tags)
     assert fake_gcp.images_of() == []
+
+
+def test_a_failure_to_delete_the_instance_after_the_image_is_made_rolls_everything_back(
+    env: dict[str, str], fake_gcp: FakeGcp
+) -> None:
+    fake_gcp.fail("instances.delete", 403, message="Required 'compute.instances.delete' permission")
+    with GcpBakeGuest(fake_gcp):
+        proc = run_pipe(env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "compute.instances.delete" in failure_line(proc) and "rolled back" in failure_line(proc)
+    assert [r.status for r in fake_gcp.calls("compute.images.insert")] == [200]  # the image had been made
+    assert_nothing_left(fake_gcp)
+
+
+def test_a_bake_instance_deleted_by_someone_else_before_it_powers_off_fails_and_leaves_nothing(
+    env: dict[str, str], fake_gcp: FakeGcp
+) -> None:
+    with GcpBakeGuest(fake_gcp, hang=True) as guest:
+        proc = start_pipe(env)
+        wait_for(lambda: bool(guest.outputs))
+        [raw] = fake_gcp.instances()
+        api = f"{fake_gcp.url}/compute/v1/"
+        op = requests.delete(api + raw["selfLink"].split("/compute/v1/")[1], timeout=5).json()
+        while op["status"] != "DONE":  # GCE finishes the deletion by itself; here, as it is waited on
+            op = requests.post(api + op["selfLink"].split("/compute/v1/")[1] + "/wait", timeout=5).json()
+        stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stdout + stderr
+    assert "ended before powering off" in strip_ansi(stdout)
+    assert_nothing_left(fake_gcp)
