@@ -152,7 +152,7 @@ class MachineImage:
     """A machine image of ours (COMMAND: bake) as the cloud reports it."""
 
     cloud: str
-    id: str  # AWS AMI id, GCP image name, Azure image resource id
+    id: str  # AWS AMI id, GCP image path (projects/P/global/images/NAME), Azure image resource id
     name: str
     state: str  # pending | available | failed (normalised)
     tags: dict[str, str] = field(default_factory=dict)

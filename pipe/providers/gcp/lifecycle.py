@@ -23,6 +23,7 @@ from pipe.providers.base import (
 )
 from pipe.providers.gcp import egress
 from pipe.providers.gcp.api import ComputeApi
+from pipe.providers.gcp.baked import MakesGcpImages
 from pipe.providers.gcp.credentials import MISSING_CREDENTIALS
 from pipe.providers.gcp.errors import launch_failure, op_error
 from pipe.providers.gcp.images import Images
@@ -60,8 +61,8 @@ def _probe_type(instance_type: str) -> str:
     return instance_type
 
 
-class GcpProvider:
-    """The Provider for Compute Engine, in one project and region."""
+class GcpProvider(MakesGcpImages):
+    """The Provider for Compute Engine, in one project and region; makes images of ours (baked.py)."""
 
     cloud = "gcp"
 

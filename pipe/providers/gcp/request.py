@@ -123,6 +123,10 @@ def instance_body(spec: InstanceSpec, zone: str, spot: bool, way: Network) -> co
         scheduling.automatic_restart = False
     if spot or gpu:
         scheduling.on_host_maintenance = "TERMINATE"
+    if spec.stop_on_shutdown and (spot or spec.max_lifetime_s):
+        # COMMAND: bake: the guest's power-off must leave the instance TERMINATED with its boot disk for the
+        # image; Spot's and maxRunDuration's instanceTerminationAction DELETE would delete both.
+        raise ProviderError("GCP: a bake's instance is never Spot and has no maximum run duration")
     if spec.max_lifetime_s:
         scheduling.max_run_duration = compute_v1.Duration(seconds=max(30, int(spec.max_lifetime_s)))
         scheduling.instance_termination_action = "DELETE"
@@ -144,6 +148,8 @@ def instance_body(spec: InstanceSpec, zone: str, spot: bool, way: Network) -> co
         disks=[
             compute_v1.AttachedDisk(
                 boot=True,
+                # Also a bake's: its image is made while the (TERMINATED) instance still exists, and deleting the
+                # instance afterwards, or in a rollback, deletes the disk with it (baked.py).
                 auto_delete=True,
                 type_="PERSISTENT",
                 initialize_params=compute_v1.AttachedDiskInitializeParams(

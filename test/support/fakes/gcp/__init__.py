@@ -24,7 +24,9 @@ Faithful where it matters to the adapter:
 
 Control API (tests): ``capacity()``, ``fail()``, ``fail_operation()``,
 ``slow_operations()``, ``add_image()``, ``add_router()``, ``firewalls()``, ``has_egress()``, ``set_machine_types()``,
-``add_instance()``, ``instances()``, ``requests``, ``reset()``.
+``add_instance()``, ``instances()``, ``requests``, ``reset()``; for images made from disks (COMMAND: bake,
+``images.py``, which keeps GCE's image rules): ``image_rules`` (hold_pending, fail_new), ``release_images()``,
+``images_of()``, ``disks()``.
 
 Demo: ``python -m fakes.gcp --port 8090`` (with ``test/support/`` on sys.path).
 

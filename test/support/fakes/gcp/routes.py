@@ -6,6 +6,7 @@ import copy
 import re
 from typing import Any
 
+from fakes.gcp import images as made_images
 from fakes.gcp.state import (
     _CUSTOM_TYPE,
     _NAME,
@@ -42,6 +43,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "projects/{project}/global/operations/{operation}", "compute.globalOperations.get"),
     ("POST", "projects/{project}/global/operations/{operation}/wait", "compute.globalOperations.wait"),
     ("GET", "projects/{project}/regions/{region}/routers", "compute.routers.list"),
+    *made_images.ROUTES,
 ]
 
 _ROUTE_PATTERNS = [
@@ -141,6 +143,7 @@ class ComputeApi:
                     instance["status"] = "TERMINATED"
                 else:
                     s.instances.pop((project, zone, name), None)
+                    made_images.release_disks(s, project, zone, instance)
 
             op = s.new_operation(project, zone, "insert", name, instance["id"], finish)
             if op_fault is not None:
@@ -204,9 +207,10 @@ class ComputeApi:
         for acc in inst.get("guestAccelerators", []):
             acc["acceleratorType"] = s.link(f"projects/{project}/zones/{zone}/acceleratorTypes/"
                                             f"{_last(acc['acceleratorType'])}")  # fmt: skip
-        disks = []
+        disks, created = [], []
         for i, disk in enumerate(inst.get("disks", [])):
             params = disk.pop("initializeParams", {})
+            created.append(params)
             disk_name = params.get("diskName", name if i == 0 else f"{name}-{i}")
             disks.append(
                 {
@@ -223,6 +227,7 @@ class ComputeApi:
                 }
             )
         inst["disks"] = disks
+        made_images.add_disks(s, project, zone, inst, created)
         for i, nic in enumerate(inst.get("networkInterfaces", [])):
             nic["name"] = f"nic{i}"
             nic["network"] = s.link(f"projects/{project}/" + nic.get("network", "global/networks/default")
@@ -263,6 +268,7 @@ class ComputeApi:
             def finish() -> None:
                 if op_fault is None:
                     s.instances.pop((project, zone, name), None)
+                    made_images.release_disks(s, project, zone, inst)
 
             op = s.new_operation(project, zone, "delete", name, inst["id"], finish)
             if op_fault is not None:
@@ -487,4 +493,5 @@ _HANDLERS = {
     "compute.globalOperations.get": ComputeApi.global_operations_get,
     "compute.globalOperations.wait": ComputeApi.global_operations_get,
     "compute.routers.list": ComputeApi.routers_list,
+    **made_images.HANDLERS,
 }

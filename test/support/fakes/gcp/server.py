@@ -11,7 +11,7 @@ from typing import Any
 from fakes.gcp.emulated import GcpEmulation
 from fakes.gcp.routes import _HANDLERS, _ROUTE_PATTERNS, PREFIX, ComputeApi
 from fakes.gcp.schema import discovery_method, validate, validate_query
-from fakes.gcp.state import DEFAULT_PROJECT, ApiError, Fault, GcpState, RequestRecord, _now
+from fakes.gcp.state import DEFAULT_PROJECT, ApiError, Fault, GcpState, ImageRules, RequestRecord, _now
 from fakes.serving import LocalServer
 
 # --------------------------------------------------------------------------------------------
@@ -161,9 +161,10 @@ class FakeGcp(GcpEmulation):
                 self.state.op_polls = polls
 
     def add_image(self, project: str, name: str, *, family: str = "", created: str = "2026-01-01",
-                  deprecated: bool = False, disk_size_gb: int = 10) -> dict[str, Any]:  # fmt: skip
+                  deprecated: bool = False, disk_size_gb: int = 10, labels: dict[str, str] | None = None,
+                  status: str = "READY") -> dict[str, Any]:  # fmt: skip
         return self.state.add_image(project, name, family=family, created=created, deprecated=deprecated,
-                                    disk_size_gb=disk_size_gb)  # fmt: skip
+                                    disk_size_gb=disk_size_gb, labels=labels, status=status)  # fmt: skip
 
     def add_router(
         self, region: str, name: str, *, network: str = "default", nat: bool = True,
@@ -233,6 +234,31 @@ class FakeGcp(GcpEmulation):
             for (_, _, instance_name), inst in self.state.instances.items():
                 if instance_name == name:
                     inst["status"] = status
+
+    @property
+    def image_rules(self) -> ImageRules:
+        """hold_pending / fail_new for images made from now on (fakes/gcp/images.py)."""
+        return self.state.image_rules
+
+    def release_images(self) -> None:
+        """Images held PENDING by hold_pending become READY, as the real creation ends after minutes."""
+        with self.state.lock:
+            for key in self.state.image_rules.held:
+                if key in self.state.images:
+                    self.state.images[key]["status"] = "READY"
+            self.state.image_rules.held.clear()
+            self.state.image_rules.hold_pending = False
+
+    def images_of(self, project: str | None = None) -> list[dict[str, Any]]:
+        """Copies of the images that exist now in project (default: the fake's own, not the public catalog)."""
+        wanted = project or self.state.project
+        with self.state.lock:
+            return [copy.deepcopy(i) for (p, _), i in sorted(self.state.images.items()) if p == wanted]
+
+    def disks(self) -> list[dict[str, Any]]:
+        """Copies of the persistent disks that exist now (an instance's boot disk, and any it left detached)."""
+        with self.state.lock:
+            return [copy.deepcopy(d) for _, d in sorted(self.state.disks.items())]
 
     def instances(self, zone: str | None = None) -> list[dict[str, Any]]:
         """Copies of the instances that exist now (in zone, if given)."""

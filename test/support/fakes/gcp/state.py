@@ -83,6 +83,17 @@ class Fault:
 
 
 @dataclass
+class ImageRules:
+    """The control knobs of image creation (FakeGcp.images)."""
+
+    hold_pending: bool = False
+    fail_new: bool = False
+    held: list[tuple[str, str]] = field(default_factory=list)  # (project, image name) kept PENDING
+    created: list[str] = field(default_factory=list)  # names made through images.insert, in order
+    operations: dict[tuple[str, str], str] = field(default_factory=dict)  # (project, image name) -> its insert op
+
+
+@dataclass
 class RequestRecord:
     method: str  # HTTP method
     path: str  # path after /compute/v1/
@@ -167,6 +178,8 @@ class GcpState:
             self.routers: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (project, region) -> routers
             self.no_egress: set[tuple[str, str, str]] = set()  # instances with no way to the internet
             self.instances: dict[tuple[str, str, str], dict[str, Any]] = {}  # (project, zone, name)
+            self.disks: dict[tuple[str, str, str], dict[str, Any]] = {}  # (project, zone, name): fakes/gcp/images.py
+            self.image_rules = ImageRules()
             self.operations: dict[tuple[str, str, str], _Operation] = {}
             self.request_ids: dict[str, dict[str, Any]] = {}
             self.faults: list[Fault] = []
@@ -186,7 +199,7 @@ class GcpState:
 
     def add_image(
         self, project: str, name: str, *, family: str = "", created: str = "2026-01-01", deprecated: bool = False,
-        disk_size_gb: int = 10,
+        disk_size_gb: int = 10, labels: dict[str, str] | None = None, status: str = "READY",
     ) -> dict[str, Any]:  # fmt: skip
         image: dict[str, Any] = {
             "kind": "compute#image",
@@ -195,12 +208,14 @@ class GcpState:
             "name": name,
             "family": family,
             "selfLink": self.link(f"projects/{project}/global/images/{name}"),
-            "status": "READY",
+            "status": status,
             "diskSizeGb": str(disk_size_gb),
             "architecture": "X86_64",
         }
         if not family:
             del image["family"]
+        if labels:
+            image["labels"] = dict(labels)
         if deprecated:
             image["deprecated"] = {"state": "DEPRECATED"}
         with self.lock:
