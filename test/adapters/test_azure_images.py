@@ -133,3 +133,20 @@ def test_a_vm_boots_a_managed_image_by_id_only_once_it_is_made(
         azure_provider.launch(spec("cml-runner02", image=creating), "", False)
     with pytest.raises(ProviderError, match="CLOUD_IMAGE: 'Canonical:ubuntu' is not valid"):
         azure_provider.launch(spec("cml-runner03", image="Canonical:ubuntu"), "", False)
+
+
+def test_an_image_a_vm_is_being_provisioned_from_is_not_deleted_and_the_sweep_says_so(
+    azure_provider: AzureProvider, azure_fake: FakeAzure
+) -> None:
+    """Azure's OperationNotAllowedOnVMImageAsVMsBeingProvisioned: the image (and its group) stay for the next sweep."""
+    image = azure_fake.seed_image("cml-baked-old", "cml-baked-old", IMAGE_TAGS)
+    azure_provider.launch(spec("cml-runner04", image=image), "", False)
+    # A second VM from the same image, still being provisioned (its operation never ends here).
+    body = azure_fake.resource("cml-runner04", "Microsoft.Compute/virtualMachines", "cml-runner04")
+    body["properties"].pop("provisioningState")
+    azure_fake.seed_group("cml-runner05", {})
+    azure_fake.async_polls = 100
+    azure_provider._compute.virtual_machines.begin_create_or_update("cml-runner05", "cml-runner05", body, polling=False)
+    with pytest.raises(ProviderError, match="OperationNotAllowedOnVMImageAsVMsBeingProvisioned"):
+        azure_provider.delete_image(MachineImage("azure", image, "cml-baked-old", "available", dict(IMAGE_TAGS)))
+    assert [name for _, name, _, _ in azure_fake.images()] == ["cml-baked-old"]

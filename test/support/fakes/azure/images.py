@@ -16,6 +16,9 @@ generalize), with the rules Azure keeps, each cited. ArmRoutes (routes.py) dispa
   Microsoft.Compute/images).
 - A VM from a managed image (imageReference.id) needs the image to exist and be made (the OS disk at least the
   image's size, as for marketplace images). The refusal's wording for a missing image is ours, not sourced.
+- An image cannot be deleted while VMs are being provisioned from it: OperationNotAllowedOnVMImageAsVMsBeingProvisioned
+  (learn.microsoft.com/azure/azure-resource-manager/troubleshooting/common-deployment-errors). Here the refusal
+  comes at once, for the image's DELETE and for its group's (where Azure would fail the group's operation).
 
 Test controls: ``hold_images`` keeps every image made from now on "Creating" (a test stops the pipe meanwhile),
 ``fail_images`` ends it "Failed"; ``images_made`` lists the ids of images created through PUT.
@@ -129,6 +132,23 @@ class ImageRules:
         image = vm["properties"].get("storageProfile", {}).get("imageReference") or {}
         key = (str(image.get("publisher", "")).lower(), str(image.get("offer", "")).lower())
         return IMAGE_OS_DISK_GB.get(key, DEFAULT_IMAGE_OS_DISK_GB)
+
+    def _check_images_deletable(self, group: _Group, name: str | None = None) -> None:
+        """Refuses to delete an image of the group (name, or any) that a VM is being provisioned from."""
+        for image in [r for r in group.resources.values() if r["type"] == IMAGE_TYPE]:
+            if name is not None and image["name"].lower() != name.lower():
+                continue
+            for other in self._groups.values():
+                for vm in [r for r in other.resources.values() if r["type"] == VM_TYPE]:
+                    reference = vm["properties"].get("storageProfile", {}).get("imageReference") or {}
+                    creating = vm["properties"].get("provisioningState") in ("Creating", "Updating")
+                    if creating and str(reference.get("id", "")).lower() == image["id"].lower():
+                        raise ArmError(
+                            409,
+                            "OperationNotAllowedOnVMImageAsVMsBeingProvisioned",
+                            f"Operation not allowed on image '{image['name']}' as VMs are being provisioned from it "
+                            f"(VM '{vm['name']}'). Retry after the VM deployments complete.",
+                        )
 
     # -- VMs from a managed image ---------------------------------------------------------------------
 

@@ -274,6 +274,7 @@ class ArmRoutes(ImageRules):
             return (204 if name.lower() in self._groups else 404), {}, None
         if method == "DELETE":
             group = self._group(name)
+            self._check_images_deletable(group)
             forced = query.get("forceDeletionTypes", "")
             if forced and forced.lower() not in (
                 "microsoft.compute/virtualmachines",
@@ -387,6 +388,8 @@ class ArmRoutes(ImageRules):
 
     def _delete_resource(self, group_name: str, type_: str, name: str) -> tuple[int, dict[str, str], Any]:
         group = self._group(group_name)
+        if type_ == IMAGE_TYPE:
+            self._check_images_deletable(group, name)
         if group.resources.pop((type_.lower(), name.lower()), None) is None:
             return 204, {}, None
         self._custom_data.pop((group.name.lower(), name.lower()), None)
