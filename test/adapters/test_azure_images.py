@@ -135,7 +135,7 @@ def test_a_vm_boots_a_managed_image_by_id_only_once_it_is_made(
         azure_provider.launch(spec("cml-runner03", image="Canonical:ubuntu"), "", False)
 
 
-def test_an_image_a_vm_is_being_provisioned_from_is_not_deleted_and_the_sweep_says_so(
+def test_an_image_a_vm_is_being_provisioned_from_is_not_deleted_and_delete_image_says_why(
     azure_provider: AzureProvider, azure_fake: FakeAzure
 ) -> None:
     """Azure's OperationNotAllowedOnVMImageAsVMsBeingProvisioned: the image (and its group) stay for the next sweep."""
