@@ -139,10 +139,8 @@ class AzureProvider:
         found: list[Instance] = []
         for group in groups:
             tags = dict(group.tags or {})
-            if tags.get(TAG_MANAGED_BY) != TAG_MANAGED_BY_VALUE or not group.name:
-                continue
-            if images.is_image_group(tags):
-                continue  # a baked image's group holds no VM: the image sweep (pipe/bake/stale.py) owns it
+            if tags.get(TAG_MANAGED_BY) != TAG_MANAGED_BY_VALUE or not group.name or images.is_image_group(tags):
+                continue  # not ours, or a baked image's group: no VM in it, the image sweep (bake/stale.py) owns it
             if repository_tag is not None and tags.get(TAG_REPOSITORY) != repository_tag:
                 continue
             if group.properties and (group.properties.provisioning_state or "").lower() == "deleting":
