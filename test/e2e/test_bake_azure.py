@@ -187,3 +187,18 @@ def test_sigterm_during_image_creation_deletes_the_half_made_image_its_group_and
     assert proc.returncode == 1, stdout + stderr
     assert "stopped by SIGTERM" in strip_ansi(stdout) and "rolled back" in strip_ansi(stdout)
     assert_nothing_left(azure_fake)
+
+
+def test_a_gpu_bake_captures_the_hpc_image_at_its_own_disk_size(env: dict[str, str], azure_fake: FakeAzure) -> None:
+    """The GPU base image's OS disk (64 GB here) is bigger than the default: the bake's VM grows to it (Azure's
+    refusal says its size) and the image keeps that size, so a runner from it is sized the same way."""
+    with AzureBakeGuest(azure_fake) as guest:
+        proc = run_pipe({**env, "CLOUD_GPU": "t4"})
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 0, out
+    [(group, name, state, tags)] = azure_fake.images()
+    assert state == "Succeeded" and "GPU" in out and DEFAULT_IMAGES["azure"][1] in out
+    disk = azure_fake.resource(group, IMAGES, name)["properties"]["storageProfile"]["osDisk"]
+    assert disk["diskSizeGB"] == 64 and disk["osState"] == "Generalized"
+    [console] = guest.outputs.values()
+    assert "gpu: true" in console
