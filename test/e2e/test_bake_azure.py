@@ -196,7 +196,7 @@ def test_a_gpu_bake_captures_the_hpc_image_at_its_own_disk_size(env: dict[str, s
         proc = run_pipe({**env, "CLOUD_GPU": "t4"})
     out = "\n".join(output_lines(proc))
     assert proc.returncode == 0, out
-    [(group, name, state, tags)] = azure_fake.images()
+    [(group, name, state, _)] = azure_fake.images()
     assert state == "Succeeded" and "GPU" in out and DEFAULT_IMAGES["azure"][1] in out
     disk = azure_fake.resource(group, IMAGES, name)["properties"]["storageProfile"]["osDisk"]
     assert disk["diskSizeGB"] == 64 and disk["osState"] == "Generalized"
