@@ -25,6 +25,9 @@ bake_clean() {
   rm -f "$R"/etc/ssh/ssh_host_*key "$R"/etc/ssh/ssh_host_*key.pub
   find "$R/root" "$R/home" -name authorized_keys -type f -delete 2>/dev/null || true
   apt-get clean || true
+  # Azure's Linux agent keeps its own provisioning state (its copy of the custom data, the admin user it made):
+  # deprovision it as Azure's capture steps and Packer's azure-arm builds do before an image is made.
+  if [ "$CLOUD" = azure ] && command -v waagent >/dev/null 2>&1; then waagent -force -deprovision+user || true; fi
   if command -v cloud-init >/dev/null 2>&1; then
     cloud-init clean --logs --machine-id || cloud-init clean --logs
   else

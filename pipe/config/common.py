@@ -26,7 +26,7 @@ VARIABLES: tuple[Variable, ...] = (
         "What the pipe does: `runner` starts a cloud instance as a self-hosted runner, `report` posts a training "
         "report, `pr` opens a pull request with files, `sweep` removes leftover instances and stale baked images, "
         "`bake` makes a machine image with Docker and the runner image installed, so runners skip those installs "
-        "at boot (AWS and GCP in this version).",
+        "at boot (AWS, GCP and Azure in this version).",
         default="runner",
         modes=("all",),
         example="'<string>'",

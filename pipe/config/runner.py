@@ -93,8 +93,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "CLOUD_IMAGE",
         "Boot image: AWS AMI id or name pattern, GCP `project/family` or image link, Azure "
-        "`publisher:offer:sku:version`. Unset: an image of ours baked (`COMMAND: bake`) from the provider's Ubuntu "
-        "image for the current recipe if there is one, else that Ubuntu image; `stock`: always the Ubuntu image. "
+        "`publisher:offer:sku:version` or a managed image's resource id. Unset: an image of ours baked "
+        "(`COMMAND: bake`) from the provider's Ubuntu image for the current recipe if there is one, else that "
+        "Ubuntu image; `stock`: always the Ubuntu image. "
         "With `COMMAND: bake`: the base image to bake from.",
         default="a baked image of ours, else the provider's Ubuntu image",
         modes=_RUNNER_BAKE,

@@ -55,7 +55,7 @@ class Location:
 
 # The clouds whose provider makes images (base.MakesImages, COMMAND: bake): where runner mode with CLOUD_IMAGE
 # unset looks for a baked image of ours first (pipe/bake/lookup.py).
-BAKES_IMAGES = frozenset({"aws", "gcp"})
+BAKES_IMAGES = frozenset({"aws", "gcp", "azure"})
 # (CPU image, GPU image) as each adapter looks it up when CLOUD_IMAGE is empty. The GPU images ship the
 # NVIDIA driver and container toolkit, so the startup script installs nothing on them.
 DEFAULT_IMAGES: dict[str, tuple[str, str]] = {

@@ -330,9 +330,9 @@ def test_gzip_user_data_and_the_vm_stand_in_hook(azure_fake: FakeAzure, azure_pr
 def test_long_operations_report_progress_while_waiting(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A VM create takes minutes: _finish says what it waits for at a steady cadence, then returns the result."""
-    from pipe.providers.azure import lifecycle as azure_module
-    from pipe.providers.azure.lifecycle import PROGRESS_EVERY_S, _finish
+    """A VM create takes minutes: finish says what it waits for at a steady cadence, then returns the result."""
+    from pipe.providers.azure import polling as azure_module
+    from pipe.providers.azure.polling import PROGRESS_EVERY_S, finish
 
     clock = [0.0]
 
@@ -353,7 +353,7 @@ def test_long_operations_report_progress_while_waiting(
     monkeypatch.setattr(azure_module, "Progress", lambda what: original(what, now=lambda: clock[0]))
     caplog.set_level(logging.INFO)
 
-    assert _finish(SlowPoller(), "Azure to create VM cml-x") == "the VM"  # type: ignore[arg-type]
+    assert finish(SlowPoller(), "Azure to create VM cml-x") == "the VM"  # type: ignore[arg-type]
 
     lines = [r.getMessage() for r in caplog.records if "Azure to create VM cml-x" in r.getMessage()]
     assert len(lines) == int(50 // PROGRESS_EVERY_S)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from vm_sandbox import VmSandbox
+from vm_sandbox import SEP, VmSandbox
 
 from pipe.bootstrap.render import BootConfig, render_bake_script, render_startup_script
 
@@ -117,3 +117,19 @@ def test_gpu_bake_installs_the_toolkit_and_makes_the_gpu_runtime_docker_s_defaul
     assert '"default-runtime"' in box.file("/etc/docker/daemon.json").read_text()
     assert box.file("/opt/cml-runner/gpu-runtime").exists()  # Docker's default runtime stays in the image
     assert "gpu=true" in box.file("/etc/cml-runner-baked").read_text()
+
+
+@pytest.mark.parametrize("cloud", ["azure", "aws"])
+def test_an_azure_bake_deprovisions_the_azure_linux_agent_and_no_other_does(tmp_path: Path, cloud: str) -> None:
+    box = VmSandbox(tmp_path, docker=False)
+    waagent = box.bin / "waagent"  # present on Azure's Ubuntu images; records its argv like the sandbox's stubs
+    record = f"{{ printf waagent; printf '{SEP}%s' \"$@\"; printf '\\n'; }} >>\"$SANDBOX_LOG\""
+    waagent.write_text(f"#!/bin/bash\n{record}\n")
+    waagent.chmod(0o755)
+    bake(box, cloud)
+    assert box.calls("waagent") == ([["-force", "-deprovision+user"]] if cloud == "azure" else [])
+    names = box.names()
+    if cloud == "azure":  # after the installs, before the power-off
+        power_off = len(names) - 1 - names[::-1].index("systemctl")
+        assert names.index("docker") < names.index("waagent") < power_off
+        assert box.calls("systemctl")[-1] == ["poweroff"]

@@ -19,16 +19,17 @@ from azure.mgmt.network import models as nm
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.resources import models as rm
 
-from pipe.progress import PROGRESS_EVERY_S, Progress
-from pipe.providers.azure import request
+from pipe.providers.azure import images, request
 from pipe.providers.azure.errors import explain, image_disk_gb_from
 from pipe.providers.azure.instances import CLOUD, instance_from
+from pipe.providers.azure.polling import finish as _finish
 from pipe.providers.base import (
     TAG_MANAGED_BY,
     TAG_MANAGED_BY_VALUE,
     TAG_REPOSITORY,
     Instance,
     InstanceSpec,
+    MachineImage,
     ProviderError,
 )
 
@@ -138,8 +139,8 @@ class AzureProvider:
         found: list[Instance] = []
         for group in groups:
             tags = dict(group.tags or {})
-            if tags.get(TAG_MANAGED_BY) != TAG_MANAGED_BY_VALUE or not group.name:
-                continue
+            if tags.get(TAG_MANAGED_BY) != TAG_MANAGED_BY_VALUE or not group.name or images.is_image_group(tags):
+                continue  # not ours, or a baked image's group: no VM in it, the image sweep (bake/stale.py) owns it
             if repository_tag is not None and tags.get(TAG_REPOSITORY) != repository_tag:
                 continue
             if group.properties and (group.properties.provisioning_state or "").lower() == "deleting":
@@ -195,6 +196,26 @@ class AzureProvider:
             return None
         except (HttpResponseError, ServiceRequestError) as exc:
             raise self._error(exc, f"delete resource group {group}") from exc
+
+    # -- MakesImages (COMMAND: bake; pipe/providers/azure/images.py) ----------------------------------
+
+    def create_image(self, instance: Instance, name: str, tags: dict[str, str]) -> MachineImage:
+        return images.capture(
+            self._compute, self._resources, region=self.region, subscription_id=self.subscription_id,
+            instance=instance, name=self.group_name(name), tags=tags, fail=self._error,
+        )  # fmt: skip
+
+    def image(self, image_id: str) -> MachineImage | None:
+        return images.read(self._compute, image_id, self._error)
+
+    def images_ours(self, repository_tag: str) -> list[MachineImage]:
+        return images.ours(self._compute, self._resources, self.subscription_id, repository_tag, self._error)
+
+    def delete_image(self, image: MachineImage) -> None:
+        images.delete(self._resources, image, image.tags.get(TAG_REPOSITORY, ""), self._error)
+
+    def delete_bake_leftovers(self, repository_tag: str, bake_id: str) -> None:
+        images.delete_of_bake(self._resources, repository_tag, bake_id, self._error)
 
     # -- launch steps -----------------------------------------------------------------------------
 
@@ -277,12 +298,3 @@ class AzureProvider:
 
     def _error(self, exc: Exception, action: str, spot: bool = False) -> ProviderError:
         return explain(exc, action, region=self.region, subscription_id=self.subscription_id, spot=spot)
-
-
-def _finish(poller: LROPoller[T], what: str) -> T:
-    """poller.result(), saying every ~15 s what is being waited for: VM creation takes minutes."""
-    progress = Progress(what)
-    while not poller.done():
-        poller.wait(timeout=PROGRESS_EVERY_S)
-        progress.tick(f"status {poller.status()}")
-    return poller.result()

@@ -14,6 +14,7 @@ from azure.mgmt.network import models as nm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from pipe.providers.azure.images import is_image_id
 from pipe.providers.base import InstanceSpec, ProviderError
 from pipe.providers.catalog import DEFAULT_IMAGES
 
@@ -146,10 +147,16 @@ def virtual_machine(
 
 
 def parse_image(image: str) -> cm.ImageReference:
+    """publisher:offer:sku:version (a marketplace image), or a managed image's resource id: what runner mode
+    boots when it finds a baked image of ours (pipe/bake/lookup.py)."""
+    if is_image_id(image.strip()):
+        return cm.ImageReference(id=image.strip())
     parts = image.split(":")
     if len(parts) != 4 or not all(p.strip() for p in parts):
         raise ProviderError(
-            f"CLOUD_IMAGE: {image!r} is not valid; on Azure use publisher:offer:sku:version, e.g. {DEFAULT_IMAGE}"
+            f"CLOUD_IMAGE: {image!r} is not valid; on Azure use publisher:offer:sku:version, e.g. {DEFAULT_IMAGE}, "
+            "or a managed image's id /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Compute/images/"
+            "<name>"
         )
     publisher, offer, sku, version = (p.strip() for p in parts)
     return cm.ImageReference(publisher=publisher, offer=offer, sku=sku, version=version)

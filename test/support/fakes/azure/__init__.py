@@ -13,12 +13,15 @@ response of ours that the SDK models would not describe.
 Control API (tests): fail(...) injects faults; requests is the log; groups(),
 resources(), resource(), custom_data() read state; seed_group(), add_identity(),
 set_power_state() arrange it; on_vm_created(group, vm, startup script text) is called in a
-thread when a VM is created, for a stand-in that plays the VM.
+thread when a VM is created, for a stand-in that plays the VM. Managed images (fakes.azure.images: the capture
+rules, VM deallocate and generalize): images(), seed_image(), generalized() read and arrange them;
+hold_images / fail_images keep new images Creating or end them Failed; images_made lists those created.
 
 Run by hand: python -m fakes.azure --port 8443 (from test/support/), prints the variables to use.
 
 Laid out as test/support/fakes/bitbucket/ is: ``schema`` (the SDK's own models: the checks every body passes),
 ``state`` (resource groups, faults, the request log), ``routes`` (ARM and Entra ID, one handler per route),
+``images`` (managed images and the VM actions a capture needs, with Azure's rules),
 ``server`` (HTTPS and ``FakeAzure``, the control API), ``__main__``.
 
 """

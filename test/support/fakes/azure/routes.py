@@ -19,8 +19,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from azure.mgmt.compute import models as cm
 from azure.mgmt.resource.resources import models as rm
 
+from fakes.azure.images import IMAGE_TYPE, ImageRules
 from fakes.azure.schema import check
 from fakes.azure.state import (
+    _ACTION,
     _DEFAULT_RULES,
     _GROUP,
     _GROUPS,
@@ -47,7 +49,7 @@ from fakes.azure.state import (
 )
 
 
-class ArmRoutes:
+class ArmRoutes(ImageRules):
     """Azure Resource Manager's and Entra ID's routes, over the state FakeAzure (server.py) holds."""
 
     subscription_id: str
@@ -189,7 +191,7 @@ class ArmRoutes:
     def _arm(
         self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str], fault: Fault | None
     ) -> tuple[int, dict[str, str], Any]:
-        for pattern in (_GROUPS, _GROUP, _LIST, _RESOURCE, _INSTANCE_VIEW, _OPERATION):
+        for pattern in (_GROUPS, _GROUP, _LIST, _RESOURCE, _INSTANCE_VIEW, _OPERATION, _ACTION):
             m = pattern.match(path)
             if m:
                 break
@@ -210,6 +212,8 @@ class ArmRoutes:
                 if vm is None:
                     raise ArmError(404, "ResourceNotFound", f"The Resource '{VM_TYPE}/{m['name']}' was not found.")
                 return 200, {}, self._respond(cm.VirtualMachineInstanceView, self._instance_view(group, vm))
+            if pattern is _ACTION and method == "POST" and f"{m['ns']}/{m['type']}".lower() == VM_TYPE.lower():
+                return self._vm_action(self._group(m["rg"]), m["name"], m["action"])
             kind = RESOURCE_TYPES.get((m["ns"].lower(), m["type"].lower()))
             if kind is None:
                 raise ArmError(400, "InvalidResourceType", f"The resource type '{m['ns']}/{m['type']}' is not served")
@@ -270,6 +274,7 @@ class ArmRoutes:
             return (204 if name.lower() in self._groups else 404), {}, None
         if method == "DELETE":
             group = self._group(name)
+            self._check_images_deletable(group)
             forced = query.get("forceDeletionTypes", "")
             if forced and forced.lower() not in (
                 "microsoft.compute/virtualmachines",
@@ -282,6 +287,7 @@ class ArmRoutes:
                 for key in [k for k in self._custom_data if k[0] == name.lower()]:
                     self._custom_data.pop(key, None)
                     self._power.pop(key, None)
+                    self._generalized.discard(key)
 
             if self.async_polls <= 0:
                 done()
@@ -340,6 +346,7 @@ class ArmRoutes:
             "Microsoft.Network/publicIPAddresses": self._public_ip,
             "Microsoft.Network/networkInterfaces": self._nic,
             VM_TYPE: self._vm,
+            IMAGE_TYPE: self._image,
         }[type_]
         builder(group, doc, props)
         doc["properties"] = props
@@ -348,7 +355,7 @@ class ArmRoutes:
             self._custom_data[(group.name.lower(), name.lower())] = props.get("osProfile", {}).get("customData", "")
 
         def succeed() -> None:
-            props["provisioningState"] = "Succeeded"
+            props["provisioningState"] = self._image_outcome() if type_ == IMAGE_TYPE else "Succeeded"
             if is_vm:
                 self._power[(group.name.lower(), name.lower())] = "running"
                 hook = self.on_vm_created
@@ -381,6 +388,8 @@ class ArmRoutes:
 
     def _delete_resource(self, group_name: str, type_: str, name: str) -> tuple[int, dict[str, str], Any]:
         group = self._group(group_name)
+        if type_ == IMAGE_TYPE:
+            self._check_images_deletable(group, name)
         if group.resources.pop((type_.lower(), name.lower()), None) is None:
             return 204, {}, None
         self._custom_data.pop((group.name.lower(), name.lower()), None)
@@ -479,9 +488,13 @@ class ArmRoutes:
         if not (props.get("hardwareProfile") or {}).get("vmSize"):
             raise bad("vmSize", "The value of parameter vmSize is invalid.")
         image = (props.get("storageProfile") or {}).get("imageReference") or {}
-        if not all(image.get(k) for k in ("publisher", "offer", "sku", "version")):
+        if image.get("id"):  # a managed image of this subscription (fakes/azure/images.py)
+            image_gb = self._managed_image_gb(str(image["id"]), doc["location"])
+        elif not all(image.get(k) for k in ("publisher", "offer", "sku", "version")):
             raise bad("imageReference", "The platform image reference needs publisher, offer, sku and version.")
-        image_gb = IMAGE_OS_DISK_GB.get((image["publisher"].lower(), image["offer"].lower()), DEFAULT_IMAGE_OS_DISK_GB)
+        else:
+            key = (image["publisher"].lower(), image["offer"].lower())
+            image_gb = IMAGE_OS_DISK_GB.get(key, DEFAULT_IMAGE_OS_DISK_GB)
         asked_gb = ((props.get("storageProfile") or {}).get("osDisk") or {}).get("diskSizeGB")
         if asked_gb is not None and asked_gb < image_gb:
             raise ArmError(
@@ -551,7 +564,18 @@ class ArmRoutes:
         power = self._power.get((group.name.lower(), vm["name"].lower()))
         if power and state == "Succeeded":
             statuses.append({"code": f"PowerState/{power}", "level": "Info", "displayStatus": f"VM {power}"})
+        statuses.extend(self._vm_statuses(group, vm["name"]))
         return {"computerName": vm["properties"].get("osProfile", {}).get("computerName"), "statuses": statuses}
+
+    def _vm_action(self, group: _Group, vm: str, action: str) -> tuple[int, dict[str, str], Any]:
+        """POST deallocate (a long-running operation, as ARM runs it) or generalize (synchronous)."""
+        self._vm_action_check(group, vm, action)
+        if action == "deallocate" and self.async_polls > 0:
+            self._power[(group.name.lower(), vm.lower())] = "deallocating"
+            op = self._operation(lambda: self._vm_action_done(group.name, vm, action))
+            return 202, self._async_headers("Microsoft.Compute", group.location, op, location_header=True), None
+        self._vm_action_done(group.name, vm, action)
+        return 200, {}, None
 
     # operations
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fakes.azure.emulated import AzureEmulation
+from fakes.azure.images import IMAGE_TYPE
 from fakes.azure.routes import ArmRoutes
 from fakes.azure.state import (
     CLIENT_ID,
@@ -79,6 +80,10 @@ class FakeAzure(ArmRoutes, AzureEmulation):
             self._faults: list[Fault] = []
             self._custom_data: dict[tuple[str, str], str] = {}
             self._power: dict[tuple[str, str], str] = {}
+            self._generalized: set[tuple[str, str]] = set()  # (group, vm) lowercased: POST .../generalize done
+            self.hold_images = False  # images made from now on stay Creating (fakes/azure/images.py)
+            self.fail_images = False  # images made from now on end Failed
+            self.images_made: list[str] = []  # ids of the images created through PUT
             self._tokens: set[str] = set()
             self._identities: set[str] = set()
             self._ids = itertools.count(1)
@@ -198,6 +203,37 @@ class FakeAzure(ArmRoutes, AzureEmulation):
         """running | stopped | deallocated | starting | stopping | deallocating."""
         with self._lock:
             self._power[(group.lower(), vm.lower())] = state
+
+    def images(self) -> list[tuple[str, str, str, dict[str, str]]]:
+        """(group, name, provisioning state, tags) of every managed image, in any group."""
+        with self._lock:
+            return sorted(
+                (g.name, r["name"], str(r["properties"].get("provisioningState", "")), dict(r.get("tags") or {}))
+                for g in self._groups.values()
+                for r in g.resources.values()
+                if r["type"] == IMAGE_TYPE
+            )
+
+    def seed_image(
+        self, group: str, name: str, tags: dict[str, str], *, group_tags: dict[str, str] | None = None,
+        state: str = "Succeeded", location: str = "westus2",
+    ) -> str:  # fmt: skip
+        """A managed image as a capture leaves it (in its own group, created if missing); returns its id."""
+        with self._lock:
+            found = self._groups.setdefault(group.lower(), _Group(group, location, dict(group_tags or tags)))
+            rid = f"/subscriptions/{self.subscription_id}/resourceGroups/{found.name}/providers/{IMAGE_TYPE}/{name}"
+            found.resources[(IMAGE_TYPE.lower(), name.lower())] = {
+                "id": rid, "name": name, "type": IMAGE_TYPE, "location": location, "tags": dict(tags),
+                "properties": {
+                    "storageProfile": {"osDisk": {"osType": "Linux", "osState": "Generalized", "diskSizeGB": 30}},
+                    "provisioningState": state, "hyperVGeneration": "V2",
+                },
+            }  # fmt: skip
+            return rid
+
+    def generalized(self, group: str, vm: str) -> bool:
+        with self._lock:
+            return (group.lower(), vm.lower()) in self._generalized
 
     def power_state(self, group: str, vm: str) -> str:
         """The VM's power state as set_power_state() left it ('running' when never set)."""

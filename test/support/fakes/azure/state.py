@@ -29,6 +29,7 @@ RESOURCE_TYPES: dict[tuple[str, str], tuple[str, type]] = {
     ("microsoft.network", "publicipaddresses"): ("Microsoft.Network/publicIPAddresses", nm.PublicIPAddress),
     ("microsoft.network", "networkinterfaces"): ("Microsoft.Network/networkInterfaces", nm.NetworkInterface),
     ("microsoft.compute", "virtualmachines"): ("Microsoft.Compute/virtualMachines", cm.VirtualMachine),
+    ("microsoft.compute", "images"): ("Microsoft.Compute/images", cm.Image),
 }
 VM_TYPE = "Microsoft.Compute/virtualMachines"
 
@@ -49,6 +50,7 @@ _PROVIDER = r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/provid
 _LIST = re.compile(_PROVIDER + "$", re.I)
 _RESOURCE = re.compile(_PROVIDER + r"/(?P<name>[^/]+)$", re.I)
 _INSTANCE_VIEW = re.compile(_PROVIDER + r"/(?P<name>[^/]+)/instanceview$", re.I)
+_ACTION = re.compile(_PROVIDER + r"/(?P<name>[^/]+)/(?P<action>[^/]+)$", re.I)  # POST: deallocate, generalize
 _OPERATION = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/providers/(?P<ns>[^/]+)/locations/(?P<loc>[^/]+)/"
     r"(?P<kind>operations|operationresults)/(?P<op>[^/]+)$",
