@@ -32,6 +32,10 @@ def spot_price(env: Mapping[str, str], cloud: str, spot: bool) -> float | None:
     )
     if cloud == "gcp":
         raise ConfigError("CLOUD_SPOT_PRICE", raw, "GCP spot VMs have no bidding price; leave it unset or -1")
+    # Azure's maxPrice must be above 0 ("any decimal value greater than zero", BillingProfile.maxPrice) and the
+    # request sends it to 5 decimals (pipe/providers/azure/request.py): a smaller price would be sent as 0.
+    if cloud == "azure" and round(price, 5) <= 0:
+        raise ConfigError("CLOUD_SPOT_PRICE", raw, "on Azure a price in USD per hour of at least 0.00001, or -1")
     if not spot:
         raise ConfigError("CLOUD_SPOT_PRICE", raw, "only with CLOUD_SPOT: 'true'")
     return price

@@ -88,6 +88,12 @@ CASES: list[tuple[str, dict[str, str | None], str, str | None]] = [
         "CLOUD_SPOT_PRICE",
         "0.5",
     ),
+    (  # it would be sent to Azure as 0 (5 decimals), which Azure refuses after the network is made
+        "spot-price-azure-rounds-to-0",
+        {"CLOUD": "azure", "CLOUD_SPOT": "true", "CLOUD_SPOT_PRICE": "0.000004"},
+        "CLOUD_SPOT_PRICE",
+        "0.000004",
+    ),
     ("hdd-negative", {**RUNNER, "CLOUD_HDD_SIZE": "-10"}, "CLOUD_HDD_SIZE", "-10"),
     ("hdd-zero", {**RUNNER, "CLOUD_HDD_SIZE": "0"}, "CLOUD_HDD_SIZE", "0"),
     ("hdd-float", {**RUNNER, "CLOUD_HDD_SIZE": "1e3"}, "CLOUD_HDD_SIZE", "1e3"),

@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from azure.mgmt.compute import models as cm
 from azure.mgmt.resource.resources import models as rm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fakes.azure.images import IMAGE_TYPE, ImageRules
 from fakes.azure.schema import check
@@ -47,6 +49,27 @@ from fakes.azure.state import (
     _is_spot,
     _Operation,
 )
+
+CUSTOM_DATA_MAX_CHARS = 87380  # base64 of 65535 bytes
+CUSTOM_DATA_REFUSED = (
+    "Custom data in OSProfile must be in Base64 encoding and with a maximum length of 87380 characters."
+)
+SSH_RSA_MIN_BITS = 2048
+
+
+def _check_ssh_key(key_data: str, bad: Callable[[str, str], ArmError]) -> None:
+    """Azure takes SSH-2 RSA public keys of at least 2048 bits ("Supported SSH key formats",
+    learn.microsoft.com/azure/virtual-machines/linux/ssh-from-windows)."""
+    try:
+        key = serialization.load_ssh_public_key(key_data.encode())
+    except (ValueError, TypeError):
+        key = None
+    if not isinstance(key, rsa.RSAPublicKey) or key.key_size < SSH_RSA_MIN_BITS:
+        raise bad(
+            "linuxConfiguration.ssh.publicKeys.keyData",
+            "The value of parameter linuxConfiguration.ssh.publicKeys.keyData is invalid: an SSH-2 RSA key of at "
+            f"least {SSH_RSA_MIN_BITS} bits is required.",
+        )
 
 
 class ArmRoutes(ImageRules):
@@ -513,12 +536,19 @@ class ArmRoutes(ImageRules):
             raise bad("linuxConfiguration.ssh.publicKeys", "SSH keys are required when password login is disabled.")
         if not linux.get("disablePasswordAuthentication") and not os_profile.get("adminPassword"):
             raise bad("adminPassword", "Required parameter 'adminPassword' is missing (null).")
+        for key in (linux.get("ssh") or {}).get("publicKeys") or []:
+            _check_ssh_key(str(key.get("keyData") or ""), bad)
         custom = os_profile.get("customData")
         if custom is not None:
+            # At most 65535 bytes decoded (OSProfile.customData, learn.microsoft.com/rest/api/compute/
+            # virtual-machines/create-or-update), i.e. 87380 base64 characters; the real refusal names the
+            # encoded length (Azure/aks-engine docs, terraform-provider-azurerm reports).
             try:
                 base64.b64decode(custom, validate=True)
             except (binascii.Error, ValueError) as exc:
-                raise bad("customData", "Custom data in OSProfile must be in Base64 encoding.") from exc
+                raise bad("customData", CUSTOM_DATA_REFUSED) from exc
+            if len(custom) > CUSTOM_DATA_MAX_CHARS:
+                raise bad("customData", CUSTOM_DATA_REFUSED)
         priority = props.get("priority", "Regular")
         if priority.lower() != "spot" and (props.get("evictionPolicy") or props.get("billingProfile")):
             raise bad("evictionPolicy", "Eviction policy and billing profile can be set only for Spot VMs.")
