@@ -126,7 +126,7 @@ def test_an_instance_launched_from_an_image_of_a_vms_disk_boots_an_overlay_of_it
         hv.wait_ended("i-runner", 10)
         hv.wait_ended("i-stock", 10)
     assert hv.errors == []
-    copy = hv.disk_images.disk("ami-baked")
+    copy = hv.wait_image("ami-baked", 1)
     assert copy is not None and backing_file(copy) is None
     assert booted == {"i-bake": None, "i-runner": copy, "i-stock": None}
     assert backing_file(hv.vms["i-runner"].disk) == str(copy)
@@ -151,6 +151,8 @@ def test_an_image_whose_disk_could_not_be_copied_boots_nothing_and_is_an_error(
         cloud.images["ami-baked"] = "i-bake"
         cloud.running["i-runner"] = "ami-baked"
         assert hv.wait_ended("i-runner", 10) == "failed"
+        with pytest.raises(VmError, match="no disk copy for image ami-baked"):
+            hv.wait_image("ami-baked", 10)
     assert "i-runner" not in hv.vms
     assert len(hv.errors) == 2, hv.errors
     assert "image ami-baked: qemu-img convert" in hv.errors[0]

@@ -50,7 +50,7 @@ class Hypervisor:
     ended: dict[str, str] = field(default_factory=dict)  # instance id -> 'powered off' | 'killed' | 'failed'
     errors: list[str] = field(default_factory=list)
     disk_images: DiskImages = field(init=False)  # images made from ended VMs' disks, under workdir/images
-    _captured: set[str] = field(default_factory=set)  # image ids copied or tried (a failed copy is an error once)
+    _captured: set[str] = field(default_factory=set)  # image ids copied, or tried once and failed (an error)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -102,6 +102,19 @@ class Hypervisor:
         vm = self.vms.get(instance_id)
         raise VmError(f"the VM of {instance_id} is still running after {timeout:.0f}s" + (vm.tail() if vm else ""))
 
+    def wait_image(self, image_id: str, timeout: float) -> Path:
+        """The copy of the disk the image was made from, once made. The emulated cloud says the image is available
+        at once; the copy comes a tick later, and a launch from the image before then boots once it is made."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            made = self.disk_images.disk(image_id)
+            if made is not None:
+                return made
+            if image_id in self._captured:
+                break  # tried, and failed: see errors
+            time.sleep(0.2)
+        raise VmError(f"no disk copy for image {image_id} within {timeout:.0f}s; errors: {self.errors}")
+
     def running_vms(self) -> list[str]:
         with self._lock:
             return [iid for iid, vm in self.vms.items() if vm.alive]
@@ -151,11 +164,11 @@ class Hypervisor:
         for image_id, iid in self.cloud.images_made_from(ended).items():
             if image_id in self._captured:
                 continue
-            self._captured.add(image_id)
             try:
                 self.disk_images.capture(image_id, ended[iid])
             except (VmError, OSError, subprocess.SubprocessError) as e:
                 self.errors.append(str(e))
+            self._captured.add(image_id)  # after the attempt: wait_image() tells copying from failed by it
 
     def _boot(self, instance_id: str, user_data: bytes, image_id: str) -> None:
         safe = instance_id.replace("/", "_")
