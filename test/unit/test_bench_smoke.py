@@ -92,7 +92,7 @@ cml-test: runner stand-in image docker-public.packages.atlassian.com/x:1 importe
 [  201.2] cloud-init[633]: cml-runner: step docker: done in 121000 ms
 [  201.3] cloud-init[633]: cml-runner: step pull-runner-image: done in 90 ms
 """
-BAKED_CONSOLE = """[   70.0] cloud-init[633]: cml-runner: baked image: nothing to install or pull (recipe=0123 gpu=false saved_ms=1)
+BAKED_CONSOLE = """[ 70.0] cloud-init[63]: cml-runner: baked image: nothing to install or pull (recipe=0123 saved_ms=1)
 [   70.5] cloud-init[633]: cml-runner: step docker: done in 400 ms
 [   70.6] cloud-init[633]: cml-runner: step pull-runner-image: done in 80 ms
 """
