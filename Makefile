@@ -45,7 +45,8 @@ vm-test: $(STAMP)
 vm-container-test: $(STAMP)
 	$(BIN)/python -m pytest -m vm_container
 
-# The VM tests `make test` leaves out (scenario 8 and the bake on a real guest): CI's step of its own.
+# The VM tests `make test` leaves out (scenario 8; the bake on a real guest, and a runner booted from the baked
+# disk): CI's step of its own.
 vm-long-test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --maxschedchunk=1 -m "vm_container or vm_bake"
 

@@ -23,7 +23,7 @@ for entry in (str(REPO_ROOT / "test" / "support"), str(REPO_ROOT)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-from bench import boot, idle, modes, online, overhead, scale, vm_boot, weight  # noqa: E402
+from bench import boot, idle, modes, online, overhead, scale, vm_bake, vm_boot, weight  # noqa: E402
 from bench.servers import CLOUDS, Servers  # noqa: E402
 from bench.table import Row, ordered, render  # noqa: E402
 
@@ -45,7 +45,7 @@ def machine() -> dict[str, Any]:
 def run_vm_only() -> list[Row]:
     servers = Servers.start()
     try:
-        return vm_boot.rows(vm_boot.measure(servers))
+        return vm_boot.rows(vm_boot.measure(servers)) + vm_bake.rows(vm_bake.measure(servers))
     finally:
         servers.stop()
 
@@ -93,6 +93,8 @@ def run(quick: bool, fresh: bool, vm: bool = False) -> list[Row]:
         if vm:
             _progress("boot path on real VMs, stock and without Docker (QEMU under TCG: minutes)")
             rows += vm_boot.rows(vm_boot.measure(servers))
+            _progress("stock vs baked launch -> ONLINE on real VMs: a bake, then one launch of each (QEMU: minutes)")
+            rows += vm_bake.rows(vm_bake.measure(servers))
     finally:
         servers.stop()
     for problem in failures:

@@ -85,3 +85,38 @@ def test_the_vm_boot_milestones_are_read_from_a_serial_console() -> None:
     [row] = vm_boot.rows([run])
     assert "measured under TCG emulation" in row.figure and "user-data 79 s" in row.measured
     assert "import 1.5 s" in row.measured
+
+
+STOCK_CONSOLE = """[   80.1] cloud-init[633]: cml-runner: docker not found: installing docker.io from the distribution
+cml-test: runner stand-in image docker-public.packages.atlassian.com/x:1 imported in 4200 ms
+[  201.2] cloud-init[633]: cml-runner: step docker: done in 121000 ms
+[  201.3] cloud-init[633]: cml-runner: step pull-runner-image: done in 90 ms
+"""
+BAKED_CONSOLE = """[ 70.0] cloud-init[63]: cml-runner: baked image: nothing to install or pull (recipe=0123 saved_ms=1)
+[   70.5] cloud-init[633]: cml-runner: step docker: done in 400 ms
+[   70.6] cloud-init[633]: cml-runner: step pull-runner-image: done in 80 ms
+"""
+
+
+def test_the_stock_vs_baked_row_reads_both_consoles_and_judges_the_ratio_against_half() -> None:
+    from bench import vm_bake
+
+    def launch(kind: str, console: str, online_s: float) -> vm_bake.Launch:
+        one = vm_bake.Launch(kind, ok=True, launch_to_online_s=online_s, qemu_to_online_s=online_s - 2, load_1m=1.5)
+        vm_bake.read_console(one, console)
+        return one
+
+    stock, baked = launch("stock", STOCK_CONSOLE, 200.0), launch("baked", BAKED_CONSOLE, 90.0)
+    assert (stock.install_ms, stock.pull_ms, stock.runner_image_import_ms, stock.installed) == (121000, 90, 4200, True)
+    assert (baked.install_ms, baked.pull_ms, baked.installed, baked.fast_path) == (400, 80, False, True)
+    timing, steps = vm_bake.rows(vm_bake.Comparison(bake_s=300.0, image="ami-1", launches=[stock, baked]))
+    assert timing.met is True and "ratio 0.45" in timing.measured and "measured under TCG emulation" in timing.figure
+    assert "install 121.0 s, pull 0.1 s (runner image import 4.2 s inside install)" in timing.measured
+    assert steps.met is True
+    slow = launch("baked", BAKED_CONSOLE, 101.0)
+    [timing, steps] = vm_bake.rows(vm_bake.Comparison(launches=[stock, slow]))
+    assert timing.met is False and "ratio 0.51" in timing.measured
+    installed = launch("baked", STOCK_CONSOLE, 90.0)
+    assert vm_bake.rows(vm_bake.Comparison(launches=[stock, installed]))[1].met is False
+    [failed] = vm_bake.rows(vm_bake.Comparison(launches=[stock, vm_bake.Launch("baked", error="baked launch failed")]))
+    assert failed.met is False and failed.measured == "failed: baked launch failed"

@@ -4,12 +4,14 @@ class reads EC2 through a client on moto directly, so its own reads are never co
 
 User data is base64 on the wire; decoded, it is the pipe's bytes (gzip or text: cloud-init undoes gzip).
 A guest's power-off follows the instance's InstanceInitiatedShutdownBehavior (the pipe sets `terminate`;
-`stop` would leave it stopped).
+`stop`, as the bake's instance has, leaves it stopped with its disk). Images made by CreateImage are found by
+the instance they were made from (MakesDiskImages), so the VM proving ground can copy that VM's disk.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Collection
 from typing import Any
 
 from fakes.aws_faults import Fault, FaultProxy
@@ -115,6 +117,22 @@ class FakeAws(OursFromLive):
             value = self.ec2.describe_instance_attribute(InstanceId=iid, Attribute="userData")
             found[iid] = base64.b64decode(value["UserData"].get("Value", ""))
         return found
+
+    def images_made_from(self, instance_ids: Collection[str]) -> dict[str, str]:
+        """Image id -> source instance, for images CreateImage made from these instances. EC2's DescribeImages
+        filter `source-instance-id` and field `SourceInstanceId` ("The ID of the instance that the AMI was created
+        from if the AMI was created using CreateImage", botocore's ec2 2016-11-15 model); moto 5.2 keeps both."""
+        if not instance_ids:
+            return {}
+        filters = [{"Name": "source-instance-id", "Values": sorted(instance_ids)}]
+        images = self.ec2.describe_images(Owners=["self"], Filters=filters)["Images"]
+        return {i["ImageId"]: i["SourceInstanceId"] for i in images if i.get("SourceInstanceId") in instance_ids}
+
+    def launched_from(self, instance_ids: Collection[str]) -> dict[str, str]:
+        if not instance_ids:
+            return {}
+        pages = self.ec2.get_paginator("describe_instances").paginate(InstanceIds=sorted(instance_ids))
+        return {i["InstanceId"]: i["ImageId"] for page in pages for r in page["Reservations"] for i in r["Instances"]}
 
     def no_capacity(self, *, spot_only: bool = False) -> None:
         assert self.faults is not None, "capacity errors come from the fault proxy"

@@ -13,12 +13,17 @@ emulator's own state or through the cloud's API, never through the pipe's adapte
     cloud.no_capacity(...)      from now on every launch (or every spot launch) fails for lack of capacity
     cloud.power_off(id)         the guest powered itself off: end the instance as the cloud would
     cloud.request_count()       API requests served so far (None where nothing counts them)
+
+A cloud whose images can be made from an instance's disk (COMMAND: bake) also implements MakesDiskImages:
+    cloud.images_made_from(ids) image id -> the instance of ids it was made from (AWS: CreateImage)
+    cloud.launched_from(ids)    instance id -> the image each was launched from
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pipe.providers.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE
 from pipe.providers.catalog import resolve_location
@@ -72,6 +77,16 @@ class EmulatedCloud(Protocol):
     def power_off(self, instance_id: str) -> None: ...
 
     def request_count(self) -> int | None: ...
+
+
+@runtime_checkable
+class MakesDiskImages(Protocol):
+    """The hypervisor (vm/hypervisor.py) copies a stopped VM's disk when the cloud makes an image of its
+    instance, and boots instances launched from that image from the copy."""
+
+    def images_made_from(self, instance_ids: Collection[str]) -> dict[str, str]: ...
+
+    def launched_from(self, instance_ids: Collection[str]) -> dict[str, str]: ...
 
 
 class OursFromLive:

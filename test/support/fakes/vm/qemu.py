@@ -32,6 +32,7 @@ QEMU = "qemu-system-x86_64"
 SHELL_PORT = "org.cml.test.0"
 HOST_FROM_GUEST = "10.0.2.2"  # QEMU user networking: the host's loopback as the guest sees it
 KVM_PROBE_S = 10.0
+DISK = "disk.qcow2"  # in the VM's workdir: its copy-on-write overlay, kept after the VM ends
 
 
 class VmError(Exception):
@@ -65,16 +66,15 @@ class Vm:
         kernel_args: Mapping[str, str] | None = None,
         memory_mb: int = 2048,
         cpus: int = 2,
+        base_disk: Path | None = None,
     ) -> Vm:
-        """Boot a copy-on-write clone of the image `variant` ('docker' or 'nodocker') with this user-data
-        (bytes as given: gzip is undone by cloud-init, as on a cloud). extra_files land on the seed beside it
-        (the guest sees them under /run/cml-test/seed/); kernel_args are appended as key=value."""
+        """Boot a copy-on-write clone of the image `variant` ('docker' or 'nodocker'), or of base_disk (a qcow2
+        made from a VM's disk, vm/disk_images.py), with this user-data (bytes as given: gzip is undone by
+        cloud-init, as on a cloud). extra_files land on the seed beside it (the guest sees them under
+        /run/cml-test/seed/); kernel_args are appended as key=value."""
         workdir.mkdir(parents=True, exist_ok=True)
-        disk = workdir / "disk.qcow2"
-        subprocess.run(
-            ["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(images.disk(variant)), "-F", "raw", str(disk)],
-            check=True,
-        )
+        backing = ["-b", str(base_disk), "-F", "qcow2"] if base_disk else ["-b", str(images.disk(variant)), "-F", "raw"]
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", *backing, str(workdir / DISK)], check=True)
         seed = make_seed(workdir / "seed", user_data, name, extra_files or {})
         # Test directories are deep (pytest's tmp_path): the sockets go where their path stays short.
         sockets = Path(tempfile.mkdtemp(prefix="cml-vm-"))
@@ -86,7 +86,7 @@ class Vm:
             "-serial", f"file:{workdir / 'console.log'}",
             "-kernel", str(images.kernel), "-initrd", str(images.initrd),
             "-append", f"console=ttyS0 root=/dev/vda rw panic=0 {args}".strip(),
-            "-drive", f"file={disk},format=qcow2,if=virtio",
+            "-drive", f"file={workdir / DISK},format=qcow2,if=virtio",
             "-drive", f"file={seed},format=raw,if=virtio,readonly=on",
             "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,addr=0x3",
             "-device", "virtio-serial-pci",
@@ -101,6 +101,10 @@ class Vm:
             preexec_fn=_die_with_parent,
         )  # fmt: skip
         return cls(name, workdir, process, started, accel, sockets)
+
+    @property
+    def disk(self) -> Path:
+        return self.workdir / DISK
 
     # ------------------------------------------------------------------ console
     @property
