@@ -95,7 +95,10 @@ def test_a_runner_booted_from_the_baked_disk_installs_nothing_pulls_nothing_and_
     result = box.run(render_startup_script(runner_cfg(baked=True)))
     assert result.returncode == 0, result.stdout
     assert box.calls("apt-get") == [] and box.calls("curl") == []
-    assert [c for c in box.calls("docker") if c[:1] == ["pull"]] == []
+    # Not even the image check: the recipe says the image holds it (a `docker image inspect` took 2.5-5 s of the
+    # baked boot under emulation, test_vm_bake_boot.py).
+    assert [c for c in box.calls("docker") if c[:1] == ["pull"] or c[:2] == ["image", "inspect"]] == []
+    assert result.stdout.index("step docker: done") < result.stdout.index("step pull-runner-image: done")
     saved = re.search(r"baked image: nothing to install or pull \(recipe=(\w+) gpu=false saved_ms=(\d+)\)",
                       result.stdout)  # fmt: skip
     assert saved and saved.group(1) == RECIPE, result.stdout
