@@ -55,7 +55,8 @@ def decode_data_uri(url: str) -> tuple[bytes, str] | None:
     if not m:
         return None
     mime = (m.group("mime") or "text/plain").lower()
-    data = m.group("data")
+    # The URL parser ends the data at a '#': the fragment is not content (WHATWG URL and fetch's data: URL processor).
+    data = m.group("data").split("#", 1)[0]
     try:
         content = (
             base64.b64decode(re.sub(r"\s+", "", data), validate=True) if m.group("b64") else unquote_to_bytes(data)

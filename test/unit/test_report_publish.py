@@ -67,6 +67,14 @@ def test_percent_encoded_data_uri() -> None:
     assert publish.decode_data_uri("data:image/png;base64,!!!") is None
 
 
+def test_a_data_uris_fragment_is_not_part_of_its_content() -> None:
+    """A '#' ends the URL's data, as in a browser: the image uploaded is the one the preview shows."""
+    png = base64.b64encode(b"\x89PNG\r\n").decode()
+    assert publish.decode_data_uri("data:text/plain,a#b") == (b"a", "text/plain")
+    assert publish.decode_data_uri(f"data:image/png;base64,{png}#view") == (b"\x89PNG\r\n", "image/png")
+    assert publish.decode_data_uri("data:text/plain,a%23b") == (b"a#b", "text/plain")
+
+
 class FakeDownloads:
     def __init__(self, names: list[str]) -> None:
         self.names = names
