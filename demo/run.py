@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     demo = Demo(args.cloud, workdir, args.state_out.resolve() if args.state_out else None, real_vm=args.vm)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_stopped)
+    # Ctrl-C stops the demo even when its parent left SIGINT ignored (a background job, a pytest-xdist worker),
+    # which Python would otherwise keep ignoring.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.monotonic()
     say("CML Runner demo: the example pipeline of examples/seeds, with a local Bitbucket and a local cloud.")
     say(f"No cloud account is used and nothing leaves 127.0.0.1. Outputs: {workdir}")
