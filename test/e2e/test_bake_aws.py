@@ -10,14 +10,13 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from bake_guest import PollingBakeGuest
 from fakes.aws_faults import Fault, FaultProxy
 from fakes.moto import UBUNTU_AMI
 from fixtures_aws import our_instances
@@ -27,38 +26,23 @@ from vm_sandbox import VmSandbox
 REPO_TAG = "11111111-2222-3333-4444-555555555555"  # fixtures_pipe BASE_ENV's BITBUCKET_REPO_UUID
 
 
-class BakeGuest:
+class BakeGuest(PollingBakeGuest):
     """Plays the bake's VM: runs the instance's user-data (the bake role) in a sandbox, then, as the guest's
     power-off does with InstanceInitiatedShutdownBehavior stop, stops the instance. hang=True: never powers off."""
 
     def __init__(self, ec2: Any, hang: bool = False) -> None:
-        self.ec2, self.hang = ec2, hang
-        self.outputs: dict[str, str] = {}
-        self._stop = threading.Event()
-        self._dir = tempfile.mkdtemp(prefix="bake-guest-")
-        self._thread = threading.Thread(target=self._loop, daemon=True)
+        super().__init__(hang)
+        self.ec2 = ec2
 
-    def __enter__(self) -> BakeGuest:
-        self._thread.start()
-        return self
+    def running_bakes(self) -> list[tuple[str, dict[str, Any]]]:
+        try:
+            running = our_instances(self.ec2, states=("pending", "running"))
+        except Exception:  # noqa: BLE001 - moto may be resetting between tests; look again
+            return []
+        tags_of = [(raw, {t["Key"]: t["Value"] for t in raw.get("Tags", [])}) for raw in running]
+        return [(raw["InstanceId"], raw) for raw, tags in tags_of if tags.get("cml-role") == "bake"]
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                running = our_instances(self.ec2, states=("pending", "running"))
-            except Exception:  # noqa: BLE001 - moto may be resetting between tests; look again
-                running = []
-            for raw in running:
-                tags = {t["Key"]: t["Value"] for t in raw.get("Tags", [])}
-                if tags.get("cml-role") == "bake" and raw["InstanceId"] not in self.outputs:
-                    self._boot(raw)
-            self._stop.wait(0.1)
-
-    def _boot(self, raw: dict[str, Any]) -> None:
+    def boot(self, raw: dict[str, Any]) -> None:
         instance_id = raw["InstanceId"]
         attribute = self.ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
         box = VmSandbox(Path(self._dir) / instance_id, docker=False)

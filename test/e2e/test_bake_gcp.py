@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import re
 import signal
-import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from bake_guest import PollingBakeGuest
 from fakes.gcp import FakeGcp
 from fixtures_pipe import output_lines, run_pipe, strip_ansi
 from test_bake_aws import failure_line, start_pipe, wait_for
@@ -26,34 +25,22 @@ UBUNTU = (
 )
 
 
-class GcpBakeGuest:
+class GcpBakeGuest(PollingBakeGuest):
     """Plays the bake's VM: runs the instance's startup-script (the bake role) in a sandbox, then, as the guest's
     power-off does on GCE, leaves the instance TERMINATED with its disk. hang=True: never powers off."""
 
     def __init__(self, gcp: FakeGcp, hang: bool = False) -> None:
-        self.gcp, self.hang = gcp, hang
-        self.outputs: dict[str, str] = {}
-        self._stop = threading.Event()
-        self._dir = tempfile.mkdtemp(prefix="gcp-bake-guest-")
-        self._thread = threading.Thread(target=self._loop, daemon=True)
+        super().__init__(hang)
+        self.gcp = gcp
 
-    def __enter__(self) -> GcpBakeGuest:
-        self._thread.start()
-        return self
+    def running_bakes(self) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            (raw["name"], raw)
+            for raw in self.gcp.instances()
+            if (raw.get("labels") or {}).get("cml-role") == "bake" and raw.get("status") == "RUNNING"
+        ]
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            for raw in self.gcp.instances():
-                if (raw.get("labels") or {}).get("cml-role") == "bake" and raw.get("status") == "RUNNING":
-                    if raw["name"] not in self.outputs:
-                        self._boot(raw)
-            self._stop.wait(0.1)
-
-    def _boot(self, raw: dict[str, Any]) -> None:
+    def boot(self, raw: dict[str, Any]) -> None:
         # What keeps the disk for the image: the power-off leaves the instance, nothing deletes it on stop.
         assert "instanceTerminationAction" not in raw["scheduling"] and raw["scheduling"]["provisioningModel"] == (
             "STANDARD"
