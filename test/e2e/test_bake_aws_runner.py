@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import itertools
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,9 @@ def test_runner_mode_boots_the_newest_baked_image_of_the_current_recipe_and_its_
 ) -> None:
     with BakeGuest(ec2):
         for _ in range(2):  # two bakes of the same recipe: the newer one is booted
+            # The image name carries the bake's start second, and EC2 refuses a duplicate name: two bakes of one
+            # recipe must not start in the same second (real bakes take minutes; these take under a second).
+            time.sleep(1 - time.time() % 1)
             baked = run_pipe({**env, "COMMAND": "bake"})
             assert baked.returncode == 0, baked.stdout + baked.stderr
     newest = re.findall(r"Baked image (ami-\w+)", "\n".join(output_lines(baked)))[-1]
