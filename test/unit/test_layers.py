@@ -9,13 +9,17 @@ with ast, so a rule broken in any module, on any path, fails here rather than in
 from __future__ import annotations
 
 import ast
+import warnings
 from pathlib import Path
 
 import pytest
 
 PIPE = Path(__file__).resolve().parents[2] / "pipe"
-# Product modules stay small enough to read in one sitting; the idle agent ships to the VM as one program.
-MAX_LINES = 300
+# Product modules stay small enough to read in one sitting: past GUIDE_LINES a module is named (a warning, a
+# place to look for a second idea), past MAX_LINES it fails. Size follows cohesion, not a count to get under.
+# The idle agent ships to the VM as one program.
+GUIDE_LINES = 300
+MAX_LINES = 500
 SHIPPED_WHOLE = {"bootstrap/agent.py"}
 COMMANDS = ("runner", "report", "pr", "sweep", "bake")
 
@@ -75,7 +79,10 @@ def test_the_providers_read_no_environment() -> None:
 
 def test_no_product_module_is_over_the_size_limit() -> None:
     lines = {shown(path): len(path.read_text(encoding="utf-8").splitlines()) for path in modules()}
-    assert {name: n for name, n in lines.items() if n > MAX_LINES and name not in SHIPPED_WHOLE} == {}
+    long = {name: n for name, n in lines.items() if n > GUIDE_LINES and name not in SHIPPED_WHOLE}
+    for name, n in sorted(long.items()):
+        warnings.warn(f"pipe/{name} has {n} lines (guide {GUIDE_LINES}): is it still one idea?", stacklevel=1)
+    assert {name: n for name, n in long.items() if n > MAX_LINES} == {}
 
 
 def test_the_rules_see_a_broken_arrow(tmp_path: Path) -> None:
