@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo dry-run test vm-test vm-container-test vm-long-test vm-images lint readme bench mutate clean-venv
+.PHONY: demo dry-run test test-fast test-shuffled vm-test vm-container-test vm-long-test vm-images lint readme bench mutate clean-venv
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,8 +33,19 @@ dry-run: $(STAMP)
 # meanwhile; they mostly wait on their guests, so three workers, fed one test at a time, share two cores.
 # All but the two longest VM tests (vm_container: the pipe's own image built in a VM; vm_bake: a bake on a real
 # guest): too long for .ci/run's budget, see vm-long-test.
+# It ends with one line per group (unit, adapters, e2e, vm: test/support/group_summary.py).
+TEST_MARKS := not vm_container and not vm_bake
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 3 --maxschedchunk=1 -m "not vm_container and not vm_bake"
+	$(BIN)/python -m pytest -n 3 --maxschedchunk=1 -m "$(TEST_MARKS)" $(PYTEST_ARGS)
+
+# The inner loop, a few minutes: no test on a real VM and no end-to-end test over 10 s (marker slow).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -m "not vm and not vm_container and not vm_bake and not slow" $(PYTEST_ARGS)
+
+# `make test` in a random order (pytest-randomly; the seed is printed, PYTEST_ARGS=--randomly-seed=N replays
+# it): tests that pass only in the order they are written in show up here.
+test-shuffled: $(STAMP)
+	$(BIN)/python -m pytest -p randomly -n 3 --maxschedchunk=1 -m "$(TEST_MARKS)" $(PYTEST_ARGS)
 
 # Only the tests on real booted VMs (test/support/fakes/vm; the images are built on first use, about 5 minutes).
 vm-test: $(STAMP)

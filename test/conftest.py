@@ -13,6 +13,7 @@ pytest_plugins = [
     "fixtures_kubernetes",
     "fixtures_clouds",
     "fixtures_vm",
+    "group_summary",
 ]
 
 
