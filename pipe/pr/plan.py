@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
 SKIP_CI = "[skip ci]"
+# The two labels Bitbucket Pipelines honours in the head commit's message of a push, in a commit made through the
+# web UI (which commits through the same /src endpoint as PR mode) or pushed from git: no pipeline starts for it.
+# Atlassian KB "How to skip triggering an automatic pipeline build using Skip CI label" (confluence.atlassian.com/
+# bbkb/how-to-skip-triggering-a-pipeline-build-using-skip-ci-label-1207188270.html); "Pipeline start conditions".
+SKIP_LABELS = (SKIP_CI, "[ci skip]")
+# The source branch PR mode names when BRANCH is empty (names() below): `<target>-cml-pr-<sha8>`.
+_OWN_BRANCH = re.compile(r".-cml-pr-[0-9a-f]{8}$")
+
+
+def is_own_branch(name: str) -> bool:
+    """A branch PR mode named itself: a PR mode run on it would open a PR of the PR."""
+    return bool(_OWN_BRANCH.search(name))
 
 
 @dataclass(frozen=True)
@@ -25,7 +38,7 @@ def names(
     report: str | None,
     branch: str = "",
     message: str = "",
-    skip_ci: bool = False,
+    skip_ci: bool = True,
     title: str = "",
     description: str = "",
 ) -> Names:
@@ -36,7 +49,7 @@ def names(
     """
     sha8 = commit[:8]
     message = message or f"CML PR for {sha8}"
-    if skip_ci and SKIP_CI not in message:
+    if skip_ci and not any(label in message for label in SKIP_LABELS):
         message = f"{message} {SKIP_CI}"
     description = description or f"Automated commits for {commit_url} created by CML Runner."
     return Names(
