@@ -31,8 +31,9 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "TARGET",
-        "Where the report goes: `auto` (the build's PR, else an open PR from this commit or branch, else the "
-        "commit), `pr`, `commit`, `pr/<id>` or `commit/<sha>`.",
+        "Where the report goes: `auto` (the PR that PR mode opened earlier in the pipeline, else the build's PR, "
+        "else an open PR from this commit or branch, else the commit), `pr` (the same PRs, never the commit), "
+        "`commit`, `pr/<id>` or `commit/<sha>`.",
         default="auto",
         modes=("report",),
     ),

@@ -121,6 +121,7 @@ def test_commits_text_binary_globs_and_nested_paths_and_opens_the_pr(
         "branch": branch,
         "target": "main",
         "commit": head.hash,
+        "build_commit": sha,
     }
 
 
