@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import Enum
 
+from pipe.formats.target import is_pr_mode_branch, pr_mode_branch
+
 SKIP_CI = "[skip ci]"
-# The two labels Bitbucket Pipelines honours in the head commit's message of a push, in a commit made through the
-# web UI (which commits through the same /src endpoint as PR mode) or pushed from git: no pipeline starts for it.
-# Atlassian KB "How to skip triggering an automatic pipeline build using Skip CI label" (confluence.atlassian.com/
-# bbkb/how-to-skip-triggering-a-pipeline-build-using-skip-ci-label-1207188270.html); "Pipeline start conditions".
+# The two labels Bitbucket Pipelines honours in the message of a push's head commit, whether the commit was made
+# in Bitbucket (the UI) or pushed from git: no pipeline starts for it. Atlassian KB "How to skip triggering an
+# automatic pipeline build using Skip CI label" (confluence.atlassian.com/bbkb/how-to-skip-triggering-a-pipeline-
+# build-using-skip-ci-label-1207188270.html); "Pipeline start conditions". A POST /src commit is a one-commit
+# push to its branch, so its own message decides.
 SKIP_LABELS = (SKIP_CI, "[ci skip]")
-# The source branch PR mode names when BRANCH is empty (names() below): `<target>-cml-pr-<sha8>`.
-_OWN_BRANCH = re.compile(r".-cml-pr-[0-9a-f]{8}$")
 
 
 def is_own_branch(name: str) -> bool:
-    """A branch PR mode named itself: a PR mode run on it would open a PR of the PR."""
-    return bool(_OWN_BRANCH.search(name))
+    """A branch PR mode named itself (`<target>-cml-pr-<sha8>`): a PR mode run on it would open a PR of the PR."""
+    return is_pr_mode_branch(name)
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def names(
     description = description or f"Automated commits for {commit_url} created by CML Runner."
     return Names(
         target=target,
-        branch=branch or f"{target}-cml-pr-{sha8}",
+        branch=branch or pr_mode_branch(target, commit),
         message=message,
         title=title or f"CML PR for {target} {sha8}",
         description=report if report is not None else description,

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from pipe.bitbucket.client import BitbucketError, UnexpectedAnswer
 from pipe.bitbucket.models import PullRequest
-from pipe.formats.target import TargetSpec
+from pipe.formats.target import TargetSpec, pr_mode_branch
 from pipe.report.errors import ReportError
 
 
@@ -78,10 +78,9 @@ def parse_left_pr(text: str) -> LeftPr:
     return LeftPr(pr_id, branch, build_commit)
 
 
-def pr_mode_branch(context: BuildContext) -> str:
-    """The source branch PR mode names for this build when BRANCH and TARGET_BRANCH are unset
-    (pipe/pr/plan.py names())."""
-    return f"{context.branch}-cml-pr-{context.commit[:8]}" if context.branch and context.commit else ""
+def _pr_mode_branch(context: BuildContext) -> str:
+    """The source branch PR mode names for this build when BRANCH and TARGET_BRANCH are unset."""
+    return pr_mode_branch(context.branch, context.commit) if context.branch and context.commit else ""
 
 
 def _left_by_pr_mode(
@@ -135,7 +134,7 @@ def find_build_pr(
             head = [p for p in prs if p.source_commit and same_commit(p.source_commit, context.commit)]
             same_branch = [p for p in prs if p.source_branch == context.branch]
             return (head or same_branch or prs)[0], notes
-    for branch in (context.branch, pr_mode_branch(context)):
+    for branch in (context.branch, _pr_mode_branch(context)):
         if branch:
             for pr in client.list_pull_requests(source_branch=branch, state="OPEN"):
                 return pr, notes
@@ -164,7 +163,7 @@ def resolve_target(
             "TARGET",
             spec.text,
             f"no open pull request has commit {context.commit[:12] or '?'} or branch {context.branch or '?'} "
-            f"(or PR mode's {pr_mode_branch(context) or '<branch>-cml-pr-<commit>'}) as its source, and PR mode "
+            f"(or PR mode's {_pr_mode_branch(context) or '<branch>-cml-pr-<commit>'}) as its source, and PR mode "
             "left none (pr.json); use pr/<id>, commit, or auto (falls back to a commit comment)",
         )
     if not context.commit:
