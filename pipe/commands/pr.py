@@ -28,7 +28,14 @@ def run(common: CommonSettings, settings: PrSettings, *, log: logging.Logger, en
 
     def opened(pr: PullRequest, branch: str, commit: str | None) -> None:
         """Leave the PR for later steps: pr.json and pr_url (the link alone); a failed write is a warning."""
-        record = {"id": pr.id, "url": pr.html_url, "branch": branch, "target": pr.destination_branch, "commit": commit}
+        record = {
+            "id": pr.id,
+            "url": pr.html_url,
+            "branch": branch,
+            "target": pr.destination_branch,
+            "commit": commit,
+            "build_commit": common.commit,
+        }
         outputs = {"pr.json": json.dumps(record, indent=2) + "\n", "pr_url": pr.html_url + "\n"}
         leave_for_later_steps(common.shared_storage_dir, outputs, log)
 

@@ -7,10 +7,24 @@ from pathlib import Path
 from typing import Protocol
 
 FOLDER = "cml-runner"  # runner.json (runner mode); pr.json and pr_url (pr mode)
+MAX_READ_BYTES = 65_536  # what the pipe reads back is a few hundred bytes of its own JSON
 
 
 class Warns(Protocol):
     def warning(self, msg: str) -> object: ...
+
+
+def read_left(shared_dir: str, name: str) -> str | None:
+    """The text an earlier pipe of this pipeline left (None: nothing there, or not readable as text)."""
+    if not shared_dir:
+        return None
+    path = Path(shared_dir) / FOLDER / name
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_READ_BYTES:
+            return None
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def leave_for_later_steps(shared_dir: str, files: Mapping[str, str], log: Warns) -> None:

@@ -48,7 +48,12 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("MESSAGE", "The commit message.", default="CML PR for <commit[:8]>", modes=("pr",)),
     Variable(
-        "SKIP_CI", "Append `[skip ci]` to the commit message.", default="false", modes=("pr",), example="'<boolean>'"
+        "SKIP_CI",
+        "Append `[skip ci]` to the commit message, so that the push of the PR's branch starts no pipeline "
+        "(without it, a `default` pipeline would train again on that branch). `'false'` lets the push start one.",
+        default="true",
+        modes=("pr",),
+        example="'<boolean>'",
     ),
     Variable("TITLE", "The PR's title.", default="CML PR for <target> <commit[:8]>", modes=("pr",)),
     Variable(
@@ -84,7 +89,7 @@ class PrSettings:
     branch: str = ""  # empty: <target>-cml-pr-<sha8>
     target_branch: str = ""  # empty: the build's branch
     message: str = ""  # empty: CML PR for <sha8>
-    skip_ci: bool = False
+    skip_ci: bool = True
     title: str = ""  # empty: CML PR for <target> <sha8>
     description: str = ""  # empty: a link to the build's commit
     close_source_branch: bool = True
@@ -144,7 +149,7 @@ def load(env: Mapping[str, str]) -> PrSettings:
         branch=check_branch_name("BRANCH", get("BRANCH")),
         target_branch=check_branch_name("TARGET_BRANCH", get("TARGET_BRANCH")),
         message=env.get("MESSAGE", "").strip(),
-        skip_ci=parse_bool("SKIP_CI", get("SKIP_CI")),
+        skip_ci=parse_bool("SKIP_CI", get("SKIP_CI"), default=True),
         title=check_text("TITLE", get("TITLE"), max_length=255),
         description=env.get("DESCRIPTION", "").strip(),
         close_source_branch=parse_bool("CLOSE_SOURCE_BRANCH", get("CLOSE_SOURCE_BRANCH"), default=True),

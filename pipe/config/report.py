@@ -17,7 +17,7 @@ from pipe.config.variables import ConfigError, Variable
 from pipe.formats import metrics
 from pipe.formats.metrics import MAX_FILE_BYTES, Metric
 from pipe.formats.target import TargetSpec, parse_target
-from pipe.formats.thresholds import THRESHOLDS_ALLOWED, Threshold, parse_thresholds
+from pipe.formats.thresholds import THRESHOLDS_ALLOWED, Threshold, check_known, parse_thresholds
 from pipe.paths import PathRefused, preview_twins, read_bytes
 
 VARIABLES: tuple[Variable, ...] = (
@@ -31,8 +31,9 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "TARGET",
-        "Where the report goes: `auto` (the build's PR, else an open PR from this commit or branch, else the "
-        "commit), `pr`, `commit`, `pr/<id>` or `commit/<sha>`.",
+        "Where the report goes: `auto` (the PR that PR mode opened earlier in the pipeline, else the build's PR, "
+        "else an open PR from this commit or branch, else the commit), `pr` (the same PRs, never the commit), "
+        "`commit`, `pr/<id>` or `commit/<sha>`.",
         default="auto",
         modes=("report",),
     ),
@@ -176,6 +177,12 @@ def load(env: Mapping[str, str]) -> ReportSettings:
         raise ConfigError(
             "THRESHOLDS", get("THRESHOLDS"), "", message="THRESHOLDS needs METRICS_FILE: the metrics to check"
         )
+    parsed_metrics = _metrics(get("METRICS_FILE"), metrics_file) if metrics_file else None
+    if parsed_metrics is not None:
+        try:
+            check_known(thresholds, parsed_metrics)
+        except ValueError as err:  # before anything is posted (in pr mode, before the PR is opened)
+            raise ConfigError("THRESHOLDS", get("THRESHOLDS"), str(err)) from None
     title = check_text("WATERMARK_TITLE", get("WATERMARK_TITLE"), max_length=200)
     preview = get("PREVIEW_FILE")
     inputs = {"REPORT_FILE": report_file, **({"METRICS_FILE": metrics_file} if metrics_file else {})}
@@ -186,7 +193,7 @@ def load(env: Mapping[str, str]) -> ReportSettings:
         watermark_title=watermark(title, env),
         publish=parse_bool("PUBLISH", get("PUBLISH"), default=True),
         metrics_file=metrics_file,
-        metrics=_metrics(get("METRICS_FILE"), metrics_file) if metrics_file else None,
+        metrics=parsed_metrics,
         thresholds=thresholds,
         preview_file=_preview(preview, base, inputs) if preview else None,
     )

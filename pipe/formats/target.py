@@ -1,4 +1,5 @@
-"""TARGET: where a report goes, as the user writes it (auto, pr, commit, pr/<id>, commit/<sha>)."""
+"""TARGET: where a report goes, as the user writes it (auto, pr, commit, pr/<id>, commit/<sha>); and the name of
+the branch PR mode opens its PR from, which report mode looks for."""
 
 from __future__ import annotations
 
@@ -30,3 +31,17 @@ def parse_target(value: str) -> TargetSpec:
     if kind == "commit" and _SHA.match(arg):
         return TargetSpec("commit", commit=arg, text=text)
     raise ValueError(ALLOWED)
+
+
+def pr_mode_branch(target: str, commit: str) -> str:
+    """The source branch PR mode names when BRANCH is empty, after CML: `<target>-cml-pr-<commit[:8]>`. PR mode
+    opens it (pipe/pr/plan.py) and refuses to start from one; report mode looks for its PR (pipe/report/targets.py)."""
+    return f"{target}-cml-pr-{commit[:8]}"
+
+
+_PR_MODE_BRANCH = re.compile(r".-cml-pr-[0-9a-f]{8}$")
+
+
+def is_pr_mode_branch(name: str) -> bool:
+    """A branch pr_mode_branch() named."""
+    return bool(_PR_MODE_BRANCH.search(name))

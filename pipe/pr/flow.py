@@ -18,7 +18,7 @@ from pipe import paths as clone_paths
 from pipe.bitbucket.client import BitbucketClient, BitbucketError
 from pipe.bitbucket.models import MergeStrategy, PullRequest
 from pipe.pr import PrError, files
-from pipe.pr.plan import Action, Names, decide, names
+from pipe.pr.plan import Action, Names, decide, is_own_branch, names
 from pipe.report import size
 
 # Posting the report on the PR (pipe/report/flow.py post_on_pr), when REPORT_FILE is given.
@@ -95,6 +95,7 @@ def run_pr(
     target = inputs.target_branch or build.branch
     if not target:
         raise PrError("TARGET_BRANCH: this build has no branch (BITBUCKET_BRANCH is empty); set TARGET_BRANCH")
+    _refuse_own_branch(build.branch, inputs.target_branch)
     commit_url = f"https://bitbucket.org/{build.workspace}/{build.repo_slug}/commits/{build.commit}"
     n = names(
         target=target, commit=build.commit, commit_url=commit_url, report=report, branch=inputs.branch,
@@ -152,6 +153,18 @@ def run_pr(
         ) from None
     log.info(f"Merged PR #{pr.id} into {pr.destination_branch} ({inputs.merge})")
     return PrResult(action=action, branch=n.branch, pr=merged, commit=commit, merged=True)
+
+
+def _refuse_own_branch(build_branch: str, target_branch: str) -> None:
+    """A build on a branch PR mode opened (its push started this pipeline) would open a PR of the PR, and its
+    push another pipeline: a chain. Refused before any call, whatever SKIP_CI says."""
+    for variable, branch in (("BITBUCKET_BRANCH", build_branch), ("TARGET_BRANCH", target_branch)):
+        if is_own_branch(branch):
+            raise PrError(
+                f"{variable}: {branch!r} is a branch PR mode opened (<target>-cml-pr-<commit>); PR mode does not "
+                "start from its own PRs (a PR of the PR, then another pipeline): run it on your own branches "
+                "only, e.g. under `branches: main`"
+            )
 
 
 def _read_report(path: Path) -> str:

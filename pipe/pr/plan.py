@@ -5,7 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from pipe.formats.target import is_pr_mode_branch, pr_mode_branch
+
 SKIP_CI = "[skip ci]"
+# The two labels Bitbucket Pipelines honours in the message of a push's head commit, whether the commit was made
+# in Bitbucket (the UI) or pushed from git: no pipeline starts for it. Atlassian KB "How to skip triggering an
+# automatic pipeline build using Skip CI label" (confluence.atlassian.com/bbkb/how-to-skip-triggering-a-pipeline-
+# build-using-skip-ci-label-1207188270.html); "Pipeline start conditions". A POST /src commit is a one-commit
+# push to its branch, so its own message decides.
+SKIP_LABELS = (SKIP_CI, "[ci skip]")
+
+
+def is_own_branch(name: str) -> bool:
+    """A branch PR mode named itself (`<target>-cml-pr-<sha8>`): a PR mode run on it would open a PR of the PR."""
+    return is_pr_mode_branch(name)
 
 
 @dataclass(frozen=True)
@@ -25,7 +38,7 @@ def names(
     report: str | None,
     branch: str = "",
     message: str = "",
-    skip_ci: bool = False,
+    skip_ci: bool = True,
     title: str = "",
     description: str = "",
 ) -> Names:
@@ -36,12 +49,12 @@ def names(
     """
     sha8 = commit[:8]
     message = message or f"CML PR for {sha8}"
-    if skip_ci and SKIP_CI not in message:
+    if skip_ci and not any(label in message for label in SKIP_LABELS):
         message = f"{message} {SKIP_CI}"
     description = description or f"Automated commits for {commit_url} created by CML Runner."
     return Names(
         target=target,
-        branch=branch or f"{target}-cml-pr-{sha8}",
+        branch=branch or pr_mode_branch(target, commit),
         message=message,
         title=title or f"CML PR for {target} {sha8}",
         description=report if report is not None else description,

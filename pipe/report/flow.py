@@ -21,7 +21,7 @@ from pipe.formats.thresholds import Threshold
 from pipe.report import compose, insights, preview
 from pipe.report.deliver import deliver
 from pipe.report.errors import ReportError
-from pipe.report.targets import BuildContext, CommitTarget, PrTarget, Target, resolve_target
+from pipe.report.targets import BuildContext, CommitTarget, LeftPr, PrTarget, Target, resolve_target
 
 DOWNLOAD_URL = "https://bitbucket.org/{workspace}/{repo_slug}/downloads/{{name}}"
 
@@ -85,8 +85,10 @@ def run_report(
     target: Target | None = None,
     pr: PullRequest | None = None,
     insights_commit: str = "",
+    left_pr: LeftPr | None = None,
 ) -> ReportResult:
-    """insights_commit: where the Code Insights report goes; default the target commit or the build's."""
+    """insights_commit: where the Code Insights report goes; default the target commit or the build's.
+    left_pr: the PR that PR mode of this pipeline opened (its pr.json), the build's PR for TARGET pr or auto."""
     warnings: list[str] = []
 
     def warn(message: str) -> None:
@@ -95,7 +97,7 @@ def run_report(
 
     source = compose.read_report(inputs.report_file)
     if target is None:
-        target, pr, notes = resolve_target(inputs.target, build, client)
+        target, pr, notes = resolve_target(inputs.target, build, client, left_pr)
         for note in notes:
             log.info(note)
     log.info(f"Report {inputs.report_file.name} goes to {target}")

@@ -1,14 +1,19 @@
-"""TARGET: where the report goes. Parsing is pure; resolution asks Bitbucket as little as it can."""
+"""TARGET: where the report goes. Parsing is pure; resolution asks Bitbucket as little as it can.
+
+After PR mode in the same pipeline, the build's PR is the one PR mode opened: PR mode leaves it in pr.json
+(pipe/commands/pr.py), and its source is PR mode's branch, not the build's commit or branch.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
 from pipe.bitbucket.client import BitbucketError, UnexpectedAnswer
 from pipe.bitbucket.models import PullRequest
-from pipe.formats.target import TargetSpec
+from pipe.formats.target import TargetSpec, pr_mode_branch
 from pipe.report.errors import ReportError
 
 
@@ -48,9 +53,72 @@ class PullRequestFinder(Protocol):
     def get_pull_request(self, pr_id: int) -> PullRequest: ...
 
 
-def find_build_pr(context: BuildContext, client: PullRequestFinder) -> tuple[PullRequest | None, list[str]]:
-    """The build's PR: BITBUCKET_PR_ID, else an open PR whose source is this commit, else this branch."""
+@dataclass(frozen=True)
+class LeftPr:
+    """What PR mode left in pr.json: the PR it opened (or found) for this build, and its source branch."""
+
+    id: int
+    branch: str
+    build_commit: str  # the build PR mode ran for: a pr.json of another build is not this build's PR
+
+
+def parse_left_pr(text: str) -> LeftPr:
+    """pr.json's fields; raises ValueError saying what is wrong with it."""
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise ValueError(f"not JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    pr_id, branch, build_commit = data.get("id"), data.get("branch"), data.get("build_commit")
+    if not (isinstance(pr_id, int) and not isinstance(pr_id, bool) and pr_id > 0):
+        raise ValueError(f"id {pr_id!r} is not a pull request id")
+    if not (isinstance(branch, str) and branch and isinstance(build_commit, str) and build_commit):
+        raise ValueError("branch or build_commit is missing")
+    return LeftPr(pr_id, branch, build_commit)
+
+
+def _pr_mode_branch(context: BuildContext) -> str:
+    """The source branch PR mode names for this build when BRANCH and TARGET_BRANCH are unset."""
+    return pr_mode_branch(context.branch, context.commit) if context.branch and context.commit else ""
+
+
+def _left_by_pr_mode(
+    context: BuildContext, client: PullRequestFinder, left: LeftPr | None, notes: list[str]
+) -> PullRequest | None:
+    """The open PR PR mode left for this build: pr.json's id, else an open PR from pr.json's branch."""
+    if left is None:
+        return None
+    if not same_commit(left.build_commit, context.commit):
+        notes.append(f"pr.json is from build commit {left.build_commit[:12]}, not this one; ignored")
+        return None
+    try:
+        pr = client.get_pull_request(left.id)
+    except UnexpectedAnswer:
+        raise
+    except BitbucketError as err:
+        if err.status != 404:
+            raise
+        pr = None
+    if pr is not None and pr.state == "OPEN" and pr.source_branch == left.branch:
+        notes.append(f"pull request #{pr.id} is the one PR mode opened for this build (pr.json)")
+        return pr
+    for found in client.list_pull_requests(source_branch=left.branch, state="OPEN"):
+        notes.append(f"pull request #{found.id} is the open one from {left.branch}, PR mode's branch (pr.json)")
+        return found
+    notes.append(f"pr.json names pull request #{left.id} from {left.branch}, which is no longer open")
+    return None
+
+
+def find_build_pr(
+    context: BuildContext, client: PullRequestFinder, left: LeftPr | None = None
+) -> tuple[PullRequest | None, list[str]]:
+    """The build's PR: the one PR mode opened for this build (its pr.json), else BITBUCKET_PR_ID, else an open
+    PR whose source is this commit, else this branch, else PR mode's default branch for this build."""
     notes: list[str] = []
+    opened = _left_by_pr_mode(context, client, left, notes)
+    if opened is not None:
+        return opened, notes
     if context.pr_id:
         return _get_pr(client, context.pr_id, "pr"), notes
     if context.commit:
@@ -66,16 +134,18 @@ def find_build_pr(context: BuildContext, client: PullRequestFinder) -> tuple[Pul
             head = [p for p in prs if p.source_commit and same_commit(p.source_commit, context.commit)]
             same_branch = [p for p in prs if p.source_branch == context.branch]
             return (head or same_branch or prs)[0], notes
-    if context.branch:
-        for pr in client.list_pull_requests(source_branch=context.branch, state="OPEN"):
-            return pr, notes
+    for branch in (context.branch, _pr_mode_branch(context)):
+        if branch:
+            for pr in client.list_pull_requests(source_branch=branch, state="OPEN"):
+                return pr, notes
     return None, notes
 
 
 def resolve_target(
-    spec: TargetSpec, context: BuildContext, client: PullRequestFinder
+    spec: TargetSpec, context: BuildContext, client: PullRequestFinder, left: LeftPr | None = None
 ) -> tuple[Target, PullRequest | None, list[str]]:
-    """The target, the PR behind it (for the metrics diff's destination branch) and notes for the log."""
+    """The target, the PR behind it (for the metrics diff's destination branch) and notes for the log.
+    left: what PR mode of this pipeline left in pr.json, if anything."""
     if spec.kind == "pr" and spec.pr_id is not None:
         return PrTarget(spec.pr_id), _get_pr(client, spec.pr_id, spec.text), []
     if spec.kind == "commit":
@@ -85,15 +155,16 @@ def resolve_target(
                 "TARGET", spec.text, "the build has no commit (BITBUCKET_COMMIT); use commit/<sha>"
             )
         return CommitTarget(sha), None, []
-    pr, notes = find_build_pr(context, client)
+    pr, notes = find_build_pr(context, client, left)
     if pr is not None:
         return PrTarget(pr.id), pr, notes
     if spec.kind == "pr":
         raise ReportError.invalid(
             "TARGET",
             spec.text,
-            f"no open pull request has commit {context.commit[:12] or '?'} or branch {context.branch or '?'} as its "
-            "source; use pr/<id>, commit, or auto (falls back to a commit comment)",
+            f"no open pull request has commit {context.commit[:12] or '?'} or branch {context.branch or '?'} "
+            f"(or PR mode's {_pr_mode_branch(context) or '<branch>-cml-pr-<commit>'}) as its source, and PR mode "
+            "left none (pr.json); use pr/<id>, commit, or auto (falls back to a commit comment)",
         )
     if not context.commit:
         raise ReportError.invalid(

@@ -98,7 +98,7 @@ def test_commits_text_binary_globs_and_nested_paths_and_opens_the_pr(
         "metrics/eval/deep/confusion.json": b"[[5, 1], [0, 6]]\n",
         "plots/roc.png": b"\x89PNG\r\n\x1a\n" + bytes(range(32)),
     }
-    assert head.message == f"CML PR for {sha[:8]}"
+    assert head.message == f"CML PR for {sha[:8]} [skip ci]"
     assert head.author == DEFAULT_AUTHOR
     assert repo.branches["main"] == sha  # the target is untouched
 
@@ -121,6 +121,7 @@ def test_commits_text_binary_globs_and_nested_paths_and_opens_the_pr(
         "branch": branch,
         "target": "main",
         "commit": head.hash,
+        "build_commit": sha,
     }
 
 

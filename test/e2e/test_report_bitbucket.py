@@ -414,3 +414,31 @@ def test_the_pipe_refuses_bad_thresholds_before_any_call(
     failure = [line for line in output_lines(proc) if "THRESHOLDS" in line]
     assert len(failure) == 1 and "acc>>0.9" in failure[0]
     assert fake.request_count() == 0
+
+
+@pytest.mark.parametrize("command", ["report", "pr"])
+def test_a_threshold_on_a_metric_no_file_has_is_one_line_and_nothing_is_posted(
+    fake: FakeBitbucket, clone: Path, bb_env: dict[str, str], command: str
+) -> None:
+    """`acc>=0.9` against a file of `accuracy` and `loss`: a typo, not a failed gate (it used to post
+    "acc>=0.9 (missing): FAILED" and exit 0)."""
+    (clone / "metrics.json").write_text('{"accuracy": 0.93, "loss": 0.2}')
+    env = {
+        **bb_env,
+        "COMMAND": command,
+        "REPORT_FILE": "report.md",
+        "METRICS_FILE": "metrics.json",
+        "THRESHOLDS": "acc>=0.9",
+        "FILES": "metrics.json",
+    }
+    proc = run_pipe(env, cwd=clone)
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = output_lines(proc)
+    failure = [line for line in lines if "THRESHOLDS" in line]
+    assert len(failure) == 1, lines
+    assert "'acc>=0.9'" in failure[0] and "'acc'" in failure[0] and "accuracy, loss" in failure[0]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    repo = fake.repo()
+    assert (repo.comments, repo.reports, repo.pulls, list(repo.branches)) == ({}, {}, {}, ["main"])
+    assert fake.request_count() == 0

@@ -16,7 +16,8 @@ def test_defaults_with_only_files() -> None:
     assert s.author == DEFAULT_AUTHOR
     assert s.close_source_branch is True
     assert s.merge is None
-    assert s.skip_ci is False
+    assert s.skip_ci is True  # PR mode's push starts no pipeline unless SKIP_CI says so
+    assert load({"FILES": "model/rf.joblib", "SKIP_CI": "false"}).skip_ci is False
 
 
 def test_files_as_space_separated_string_with_quotes() -> None:

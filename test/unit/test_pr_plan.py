@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipe.pr.plan import Action, decide, names
+from pipe.pr.plan import Action, decide, is_own_branch, names
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 URL = "https://bitbucket.org/acme/ml-seeds/commits/" + SHA
@@ -15,7 +15,7 @@ def test_defaults_follow_cml() -> None:
     assert n.target == "main"
     assert n.branch == "main-cml-pr-01234567"
     assert n.title == "CML PR for main 01234567"
-    assert n.message == "CML PR for 01234567"
+    assert n.message == "CML PR for 01234567 [skip ci]"  # SKIP_CI is on by default
     assert n.description == f"Automated commits for {URL} created by CML Runner."
 
 
@@ -51,3 +51,26 @@ def test_report_is_the_description() -> None:
 )
 def test_decide(branch_exists: bool, changed: bool, pr_open: bool, on_target: bool, action: Action) -> None:
     assert decide(branch_exists=branch_exists, changed=changed, pr_open=pr_open, on_target=on_target) is action
+
+
+def test_skip_ci_off_and_either_label_already_there() -> None:
+    assert names(target="main", commit=SHA, commit_url=URL, report=None, skip_ci=False).message == "CML PR for 01234567"
+    other = names(target="main", commit=SHA, commit_url=URL, report=None, message="Model [ci skip]")
+    assert other.message == "Model [ci skip]"  # Bitbucket honours both labels: one is enough
+
+
+@pytest.mark.parametrize(
+    ("branch", "ours"),
+    [
+        ("main-cml-pr-01234567", True),
+        ("release/2.0-cml-pr-89abcdef", True),
+        ("main", False),
+        ("cml-pr-01234567", False),  # nothing before it: not a name PR mode gives
+        ("main-cml-pr-0123456", False),
+        ("main-cml-pr-01234567-fix", False),
+        ("feature-cml-pr-notes", False),
+    ],
+)
+def test_own_branch_is_the_name_pr_mode_gives(branch: str, ours: bool) -> None:
+    assert is_own_branch(branch) is ours
+    assert is_own_branch(names(target="main", commit=SHA, commit_url=URL, report=None).branch)

@@ -15,7 +15,7 @@ from pipe.formats.thresholds import Threshold
 @pytest.fixture
 def clone(tmp_path: Path) -> Path:
     (tmp_path / "report.md").write_text("# Report\n")
-    (tmp_path / "metrics.json").write_text('{"acc": 0.9}')
+    (tmp_path / "metrics.json").write_text('{"acc": 0.9, "loss": 0.2}')
     return tmp_path
 
 
@@ -65,6 +65,11 @@ def test_everything(clone: Path) -> None:
         ({"METRICS_FILE": "metrics.json", "THRESHOLDS": "acc=>0.9"}, "THRESHOLDS: 'acc=>0.9'"),
         ({"METRICS_FILE": "metrics.json", "THRESHOLDS": "acc>=high"}, "THRESHOLDS: 'acc>=high'"),
         ({"THRESHOLDS": "acc>=0.9"}, "THRESHOLDS needs METRICS_FILE"),
+        (
+            {"METRICS_FILE": "metrics.json", "THRESHOLDS": "acc>=0.9,los<0.3"},
+            "THRESHOLDS: 'acc>=0.9,los<0.3' is not valid; no metric 'los' in any metrics file "
+            "(did you mean loss?); the metrics are: acc, loss",
+        ),
         ({"PREVIEW_FILE": "."}, "PREVIEW_FILE"),
     ],
 )
@@ -96,3 +101,12 @@ def test_a_report_that_is_not_text_fails_with_one_line_before_any_api_call(tmp_p
     lines = output_lines(proc)
     assert proc.returncode == 1
     assert len(lines) == 1 and lines[0].startswith("✖ REPORT_FILE:") and "UTF-8" in lines[0], lines
+
+
+def test_a_threshold_on_an_unknown_metric_lists_at_most_twenty_names(clone: Path) -> None:
+    (clone / "metrics.json").write_text("{" + ", ".join(f'"m{i:02}": {i}' for i in range(25)) + "}")
+    with pytest.raises(ConfigError) as err:
+        load(env(clone, METRICS_FILE="metrics.json", THRESHOLDS="m99<1,zz>0"))
+    line = str(err.value)
+    assert "no metrics 'm99', 'zz' in any metrics file" in line
+    assert "m00, m01" in line and "m19 and 5 more" in line and "m20" not in line

@@ -263,7 +263,7 @@ def create_commit(ctx: Ctx) -> Reply:
     for path in deletes:
         tree.pop(path, None)
     commit = repo.add_commit([parent_hash] if parent_hash else [], message, author, tree)
-    repo.branches[target] = commit.hash
+    repo.push(target, commit.hash)
     if not branch and not parent_hash:
         repo.main_branch = target
     location = f"{ctx.base}/2.0/repositories/{repo.full_name}/commit/{commit.hash}"
@@ -499,7 +499,7 @@ def merge_pull_request(ctx: Ctx) -> Reply:
         new_head = repo.add_commit(parents, message, author, tree).hash
     else:
         raise ApiError(409, f"Merge strategy {strategy} is not allowed on this repository")
-    repo.branches[pr.destination_branch] = new_head
+    repo.push(pr.destination_branch, new_head)
     pr.state, pr.source_commit_at_close, pr.merge_commit = "MERGED", source_head, new_head
     pr.closed_by, pr.updated_on = ctx.user, now()
     if pr.close_source_branch or (isinstance(data, dict) and data.get("close_source_branch")):

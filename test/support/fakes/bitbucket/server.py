@@ -529,6 +529,8 @@ def _repo_dump(repo: Repo, base: str) -> dict[str, Any]:
         "reports": [{"commit": k[0], "id": k[1], **v} for k, v in repo.reports.items()],
         "annotations": {f"{k[0]}/{k[1]}": list(v.values()) for k, v in repo.annotations.items()},
         "refuse_merges": repo.refuse_merges,
+        "pipeline_triggers": list(repo.pipeline_triggers),
+        "pushes": [asdict(p) for p in repo.pushes],
     }
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from fakes.bitbucket.pipelines import DEFAULT, Push, starts_pipeline
 from fakes.bitbucket.scopes import OPERATION_SCOPES
 
 ALL_SCOPES: frozenset[str] = frozenset(s for scopes in OPERATION_SCOPES.values() for s in scopes)
@@ -275,6 +276,10 @@ class Repo:
     annotations: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)
     refuse_merges: str = ""  # when set, every merge answers 409 with this message
     indexing_pending: int = 0  # answer 202 ("still indexing") this many times on commit -> PRs
+    # The start conditions of the repository's bitbucket-pipelines.yml (pipelines.py): `default` and/or
+    # `branches:` patterns; pushes lists every branch update with whether it started a pipeline.
+    pipeline_triggers: tuple[str, ...] = (DEFAULT,)
+    pushes: list[Push] = field(default_factory=list)
 
     @property
     def full_name(self) -> str:
@@ -319,6 +324,13 @@ class Repo:
         )
         self.commits[commit.hash] = commit
         return commit
+
+    def push(self, branch: str, commit_hash: str) -> None:
+        """Move the branch to the commit, as a push does, and record whether it starts a pipeline."""
+        self.branches[branch] = commit_hash
+        message = self.commits[commit_hash].message
+        started = starts_pipeline(branch, message, self.pipeline_triggers)
+        self.pushes.append(Push(branch, commit_hash, message, started))
 
     def resolve(self, ref: str) -> Commit | None:
         """A commit by branch name, full hash or unique prefix of at least 7 characters."""
