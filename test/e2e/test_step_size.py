@@ -72,7 +72,7 @@ def test_the_readme_training_example_fits_its_machine_and_says_how_to_get_more_m
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     first = re.findall(r"^```yaml\n(.*?)^```", readme, flags=re.DOTALL | re.MULTILINE)
     example = next(b for b in first if "pipelines" in (yaml.safe_load(b) or {}))
-    train = yaml.safe_load(example)["pipelines"]["default"][1]["step"]
+    train = yaml.safe_load(example)["pipelines"]["branches"]["main"][1]["step"]
     assert train["size"] == "4x"
     assert "Step size:" not in run_dry(tmp_path, example)
     assert "Step size:" in run_dry(tmp_path, example.replace("size: 4x", "size: 8x"))
