@@ -54,6 +54,11 @@ def retire(client: BitbucketClient, runner: Runner, *, log: logging.Logger, dry_
         undo.add(f"re-enable runner {runner.name}", lambda: _re_enable(client, runner, log))
         try:
             answer = client.set_runner_state(runner.uuid, "DISABLED")
+        except BitbucketError as problem:
+            if _refused_before_landing(problem):  # e.g. 403 without write:runner: nothing to enable again
+                raise
+            _undo(undo, runner)
+            raise
         except BaseException:
             _undo(undo, runner)
             raise
@@ -69,6 +74,12 @@ def retire(client: BitbucketClient, runner: Runner, *, log: logging.Logger, dry_
         _undo(undo, runner)
         raise
     return Retired(True, "deleted")
+
+
+def _refused_before_landing(problem: BitbucketError) -> bool:
+    """Bitbucket answered the disable with a 4xx: it refused it, so the runner's state did not change. A 5xx, a
+    timeout or a dropped connection (no status) may have landed, and the re-enable runs."""
+    return problem.status is not None and 400 <= problem.status < 500
 
 
 def _undo(undo: Rollback, runner: Runner) -> None:

@@ -13,6 +13,7 @@ from pipe.bitbucket.errors import BitbucketError
 from pipe.bitbucket.models import Runner, RunnerScope
 from pipe.providers.base import Instance, Provider, ProviderError
 from pipe.runner import leftovers
+from pipe.runner.errors import SweepFailure
 from pipe.runner.leftovers import Listing
 from pipe.runner.retire import RETIRE_CALLS, RetireError, retire
 
@@ -143,6 +144,8 @@ class Sweeper:
             try:
                 runner = self.client.get_runner(_braced(instance.runner_uuid), _scope(scope))
             except BitbucketError as problem:
+                if refused(problem):
+                    raise SweepFailure(f"Sweep failed: {first_line(problem)}") from None
                 self._stop(self.budget.stop_reason() or f"looking up a runner failed: {first_line(problem)}")
                 self.outcome.instances_left += len(candidates) - index
                 break
@@ -183,6 +186,8 @@ class Sweeper:
             except RetireError:
                 raise  # a runner left DISABLED: the user must hear of it
             except BitbucketError as problem:
+                if refused(problem):
+                    raise SweepFailure(f"Sweep failed: {first_line(problem)}") from None
                 self._stop(self.budget.stop_reason() or f"deleting runner {runner.name} failed: {first_line(problem)}")
                 self.outcome.runners_left += len(stale) - index
                 return
@@ -194,6 +199,12 @@ class Sweeper:
     def _stop(self, reason: str) -> None:
         if reason and not self.outcome.stopped:
             self.outcome.stopped = reason
+
+
+def refused(problem: BitbucketError) -> bool:
+    """Bitbucket refused the token (401) or a scope it lacks (403): the next run would be refused too, so the
+    sweep fails and says what to fix instead of "stopping early"."""
+    return problem.status in (401, 403)
 
 
 def first_line(problem: Exception) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fakes.aws_faults import FaultProxy
 from fakes.bitbucket import FakeBitbucket
+from fakes.bitbucket.state import ALL_SCOPES
 from fixtures_pipe import output_lines, run_pipe
 from sweep_world import LONG_AGO, OUR_LABELS, ROUTE_LIST, live_instance_ids, run_instances, tags_for
 
@@ -176,3 +177,35 @@ def test_a_failed_page_of_the_listing_never_makes_an_orphan(
     assert code == 0, out
     assert "listing the runners failed" in out, out
     assert instance in live_instance_ids(ec2), out  # looked up by UUID: alive
+
+
+# --- a token that lacks a scope: the sweep fails and names it (it used to "stop early" and exit 0)
+
+
+def token_without(bitbucket: FakeBitbucket, scope: str) -> str:
+    token = f"sweep-token-without-{scope.replace(':', '-')}"
+    bitbucket.add_token(token, ALL_SCOPES - {scope})
+    return token
+
+
+def test_a_token_without_read_runner_fails_the_sweep_and_names_the_scope(
+    env: dict[str, str], bitbucket: FakeBitbucket, ec2: Any
+) -> None:
+    [gone] = stale(bitbucket, 1)
+    code, out = sweep(env, BITBUCKET_ACCESS_TOKEN=token_without(bitbucket, "read:runner:bitbucket"))
+    assert code == 1, out
+    assert "read:runner" in out and "stopped early" not in out, out
+    assert gone in bitbucket.repo().runners
+    assert "Traceback" not in out
+
+
+def test_a_token_without_write_runner_fails_and_never_claims_it_disabled_a_runner(
+    env: dict[str, str], bitbucket: FakeBitbucket, ec2: Any
+) -> None:
+    [kept] = stale(bitbucket, 1)
+    code, out = sweep(env, BITBUCKET_ACCESS_TOKEN=token_without(bitbucket, "write:runner:bitbucket"))
+    assert code == 1, out
+    assert "write:runner" in out, out
+    assert "could not be enabled again" not in out and "Re-enabling" not in out, out
+    assert statuses(bitbucket) == {kept: "OFFLINE"}, out  # never disabled
+    assert "Traceback" not in out
