@@ -142,9 +142,8 @@ class LaunchPlan:
             f"instance type: {machine.instance_type}{gpu} ({price})",
             f"market: {market if self.spot else 'on-demand'}" + (", falling back to on-demand" if self.spot else ""),
             f"image: {self._image_line()}",
-            f"disk: {self.disk_gb} GB"
-            if self.disk_explicit
-            else f"disk: {self.disk_gb} GB, or the image's own size if larger (looked up at launch)",
+            f"disk: {self.disk_gb} GB" if self.disk_explicit else
+            f"disk: {self.disk_gb} GB, or the image's own size if larger (looked up at launch)",
             f"network: {self.network}",
             f"runner: {self.name}, labels: {', '.join(self.requested_labels)}",
             f"idle timeout: {idle}, max lifetime: {self.max_lifetime_s}s, single step: {self.single}",
