@@ -102,3 +102,17 @@ def test_image_in_examples_matches_pipe_yml() -> None:
     used = {page: set(re.findall(r"pipe: docker://(\S+)", docs_pages.text(page))) for page in docs_pages.pages()}
     assert {image} == set().union(*used.values()), used
     assert used["README.md"] == {image}
+
+
+def test_the_release_step_updates_every_page_that_names_the_image() -> None:
+    """The release rewrites the image's version in each file that names it: the README, the docs/ pages and
+    the example repositories now hold examples too."""
+    pipelines = yaml.safe_load((REPO_ROOT / "bitbucket-pipelines.yml").read_text(encoding="utf-8"))
+    script = [line for step in pipelines["pipelines"]["branches"]["main"] if "step" in step
+              for line in step["step"].get("script", [])]  # fmt: skip
+    [sed] = [line for line in script if isinstance(line, str) and line.startswith("sed -i") and "cml-runner:" in line]
+    rewritten = {p.relative_to(REPO_ROOT).as_posix() for arg in sed.split()[3:] for p in REPO_ROOT.glob(arg)}
+    image = yaml.safe_load((REPO_ROOT / "pipe.yml").read_text(encoding="utf-8"))["image"]
+    naming = {page for page in docs_pages.pages() if image in docs_pages.text(page)}
+    naming |= {p.relative_to(REPO_ROOT).as_posix() for p in REPO_ROOT.glob("examples/*/bitbucket-pipelines.yml")}
+    assert naming <= rewritten
