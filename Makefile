@@ -65,7 +65,7 @@ vm-long-test: $(STAMP)
 vm-images: $(STAMP)
 	PYTHONPATH=.:test/support $(BIN)/python -m fakes.vm.image
 
-# Every performance figure next to its goal and baseline (README, "Performance").
+# Every performance figure next to its goal and baseline (docs/performance.md).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 

@@ -36,7 +36,7 @@ def ordered(rows: list[Row]) -> list[Row]:
 
 
 def render(rows: list[Row]) -> str:
-    """A Markdown table: readable in a terminal, pasteable into the README."""
+    """A Markdown table: readable in a terminal, pasteable into docs/performance.md."""
     header = ("Figure", "Measured", "Goal", "Met?")
     cells = [header, *((r.figure, r.measured, r.goal, r.verdict) for r in rows)]
     widths = [max(len(c[i]) for c in cells) for i in range(4)]

@@ -43,7 +43,7 @@ from mutate_bash import run_bash_mutants  # noqa: E402  # after the path fix
 TARGETS = REPO_ROOT / "mutation" / "targets.toml"
 EQUIVALENTS = REPO_ROOT / "mutation" / "equivalents.md"
 SCORES = REPO_ROOT / "mutation" / "scores.json"
-README = REPO_ROOT / "README.md"
+SCORES_PAGE = REPO_ROOT / "docs" / "development.md"  # its "Mutation testing" section shows the scores
 SCORES_BLOCK = re.compile(r"(<!-- mutation-scores [^\n]*-->\n).*?(<!-- /mutation-scores -->)", re.S)
 SESSIONS = REPO_ROOT / "mutation" / ".sessions"  # cosmic-ray's results per target (git-ignored), for --recheck
 GOAL = 0.95
@@ -277,16 +277,16 @@ def record(score: Score) -> None:
     }
     scores = dict(sorted(scores.items()))
     SCORES.write_text(json.dumps(scores, indent=1) + "\n")
-    write_readme_table(scores)
+    write_scores_table(scores)
 
 
-def write_readme_table(scores: dict[str, dict[str, object]]) -> None:
-    """The README's score table (development section), from every target's last recorded run."""
+def write_scores_table(scores: dict[str, dict[str, object]]) -> None:
+    """The score table of docs/development.md, from every target's last recorded run."""
     rows = ["| module | killed | equivalent | date |", "| --- | --- | --- | --- |"]
     for module, s in scores.items():
         rows.append(f"| `{module}` | {s['score']} % ({s['killed']}/{s['judged']}) | {s['equivalent']} | {s['date']} |")
-    text = README.read_text()
-    README.write_text(SCORES_BLOCK.sub(lambda m: m.group(1) + "\n".join(rows) + "\n" + m.group(2), text, count=1))
+    text = SCORES_PAGE.read_text()
+    SCORES_PAGE.write_text(SCORES_BLOCK.sub(lambda m: m.group(1) + "\n".join(rows) + "\n" + m.group(2), text, count=1))
 
 
 def run(target: Target, equivalents: list[tuple[str, str, str]], with_vm: bool, recheck: bool) -> Score:

@@ -1,10 +1,11 @@
-"""Generate the README's YAML Definition and Variables table from the Variable declarations.
+"""Generate the YAML Definitions and Variables tables of README.md and docs/ from the Variable declarations.
 
-    python tools/readme_variables.py          # rewrite the generated parts of README.md
-    python tools/readme_variables.py --check  # exit 1 if README.md is out of date (the tests run this)
+    python tools/readme_variables.py          # rewrite the generated parts of every page in PAGES
+    python tools/readme_variables.py --check  # exit 1 if any page is out of date (.ci/run and the tests run this)
 
 The generated parts sit between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`
-markers; everything else in the README is written by hand.
+markers; everything else in a page is written by hand. Every variable a user sets is in at least one
+page's table, or this tool stops and says which.
 """
 
 from __future__ import annotations
@@ -25,6 +26,16 @@ from pipe.config.variables import Variable  # noqa: E402
 README = REPO_ROOT / "README.md"
 CLOUD_PREFIXES = ("AWS_", "GCP_", "GOOGLE_", "AZURE_")
 AUTH = ("BITBUCKET_ACCESS_TOKEN", "ATLASSIAN_ACCOUNT_EMAIL", "ATLASSIAN_API_TOKEN", "BITBUCKET_APP_PASSWORD")
+MODES = ("runner", "report", "pr", "sweep", "bake")
+CLOUDS = {
+    "aws": ("AWS", ("AWS_", "CLOUD_AWS_")),
+    "gcp": ("GCP", ("GCP_", "GOOGLE_", "CLOUD_GCP_")),
+    "azure": ("Azure", ("AZURE_", "CLOUD_AZURE_")),
+    "kubernetes": ("Kubernetes", ("KUBE", "CLOUD_KUBERNETES_")),
+}
+
+Predicate = Callable[[Variable], bool]
+Group = tuple[str, Predicate]
 
 
 def pipe_image() -> str:
@@ -36,32 +47,61 @@ def _is_cloud(v: Variable) -> bool:
     return v.name.startswith(CLOUD_PREFIXES) and not v.testing
 
 
-def _mode(v: Variable) -> str:
-    return "all" if "all" in v.modes else v.modes[0]
+def cloud_of(v: Variable) -> str | None:
+    """The cloud whose page lists the variable (None: a variable of every cloud, like CLOUD_TYPE)."""
+    return next((cloud for cloud, (_, prefixes) in CLOUDS.items() if v.name.startswith(prefixes)), None)
 
 
-GROUPS: tuple[tuple[str, Callable[[Variable], bool]], ...] = (
-    ("Every mode", lambda v: _mode(v) == "all" and not v.testing),
-    (
-        "Runner mode (`COMMAND: runner`, the default; `sweep` reads CLOUD and CLOUD_REGION)",
-        lambda v: _mode(v) == "runner" and not _is_cloud(v) and not v.testing,
-    ),
-    ("Cloud credentials (runner, sweep and bake modes)", _is_cloud),
-    ("Report mode (`COMMAND: report`)", lambda v: _mode(v) == "report" and not v.testing),
-    ("PR mode (`COMMAND: pr`)", lambda v: _mode(v) == "pr" and not v.testing),
-    ("For tests and the local demo", lambda v: v.testing),
-)
+def in_mode(v: Variable, mode: str) -> bool:
+    return mode in v.modes or "all" in v.modes
+
+
+def _every_mode(v: Variable) -> bool:
+    return "all" in v.modes and not v.testing
+
+
+def _own(mode: str) -> Predicate:
+    """The mode's variables that belong to no one cloud."""
+    return lambda v: mode in v.modes and "all" not in v.modes and cloud_of(v) is None and not v.testing
+
+
+def _required(mode: str) -> Predicate:
+    own = _own(mode)
+    return lambda v: own(v) and v.is_required(mode)
+
+
+def _cloud(cloud: str, mode: str | None = None) -> Predicate:
+    return lambda v: cloud_of(v) == cloud and not v.testing and (mode is None or mode in v.modes)
+
+
+MODE_TITLES = {
+    "runner": "Runner mode (`COMMAND: runner`, the default)",
+    "report": "Report mode (`COMMAND: report`)",
+    "pr": "PR mode (`COMMAND: pr`)",
+    "sweep": "Sweep mode (`COMMAND: sweep`)",
+    "bake": "Bake mode (`COMMAND: bake`)",
+}
+
+
+def mode_groups(mode: str) -> list[Group]:
+    groups: list[Group] = [("Every mode", _every_mode), (MODE_TITLES[mode], _own(mode))]
+    if mode in ("runner", "sweep", "bake"):
+        groups += [(f"{title} (`CLOUD: {cloud}`)", _cloud(cloud, mode)) for cloud, (title, _) in CLOUDS.items()]
+    return groups
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def variables_table(variables: Iterable[Variable]) -> str:
+REQUIRED_NOTE = "_(*) = required in its mode._"
+
+
+def variables_table(variables: Iterable[Variable], groups: list[Group], note: str = REQUIRED_NOTE) -> str:
     shown = [v for v in variables if not v.context]
     lines: list[str] = []
     placed: set[str] = set()
-    for title, belongs in GROUPS:
+    for title, belongs in groups:
         rows = [v for v in shown if v.name not in placed and belongs(v)]
         if not rows:
             continue
@@ -75,66 +115,107 @@ def variables_table(variables: Iterable[Variable]) -> str:
             if v.secret:
                 usage += " Secret: use a secured variable."
             lines.append(f"| {_cell(name)} | {_cell(usage)} |")
-    missing = [v.name for v in shown if v.name not in placed]
-    if missing:
-        raise SystemExit(f"variables in no README group: {missing}")
-    lines += ["", "_(*) = required in its mode._"]
+    if note:
+        lines += ["", note]
     return "\n".join(lines[1:])
 
 
-def yaml_definition(variables: Iterable[Variable], image: str) -> str:
-    """One snippet per mode: required variables set, optional ones commented out, as Atlassian's READMEs do."""
+def yaml_definition(variables: Iterable[Variable], image: str, mode: str, required_only: bool = False) -> str:
+    """The mode's snippet: required variables set, optional ones commented out, as Atlassian's READMEs do."""
     by_name = [v for v in variables if not v.context and not v.testing and v.example]
-    blocks: list[str] = []
-    for mode in ("runner", "report", "pr", "sweep", "bake"):
-        own = [v for v in by_name if mode in v.modes and "all" not in v.modes]
-        if not own:
-            continue
-        lines = ["```yaml", "script:", f"  - pipe: docker://{image}", "    variables:"]
-        if mode != "runner":
-            lines.append(f"      COMMAND: '{mode}'")
-        lines.append(f"      BITBUCKET_ACCESS_TOKEN: $BITBUCKET_ACCESS_TOKEN # Or {AUTH[1]} + {AUTH[2]}")
-        for v in own:
-            if v.is_required(mode):
-                lines.append(f"      {v.name}: {v.example}")
+    own = [v for v in by_name if mode in v.modes and "all" not in v.modes]
+    lines = ["```yaml", "script:", f"  - pipe: docker://{image}", "    variables:"]
+    if mode != "runner":
+        lines.append(f"      COMMAND: '{mode}'")
+    lines.append(f"      BITBUCKET_ACCESS_TOKEN: $BITBUCKET_ACCESS_TOKEN # Or {AUTH[1]} + {AUTH[2]}")
+    for v in own:
+        if v.is_required(mode):
+            lines.append(f"      {v.name}: {v.example}")
+    if not required_only:
         for v in own:
             if not v.is_required(mode) and not (mode in ("sweep", "bake") and _is_cloud(v)):
                 lines.append(f"      # {v.name}: {v.example} # Optional")
         for v in by_name:
             if "all" in v.modes and v.name not in AUTH and v.name != "COMMAND":
                 lines.append(f"      # {v.name}: {v.example} # Optional")
-        lines.append("```")
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
+    lines.append("```")
+    return "\n".join(lines)
 
 
-def generated_sections() -> dict[str, str]:
-    variables = all_variables()
-    return {"yaml-definition": yaml_definition(variables, pipe_image()), "variables": variables_table(variables)}
+Section = Callable[[tuple[Variable, ...], str], str]
+
+
+def _definition(mode: str, required_only: bool = False) -> Section:
+    return lambda variables, image: yaml_definition(variables, image, mode, required_only)
+
+
+def _table(groups: list[Group], note: str = REQUIRED_NOTE) -> Section:
+    return lambda variables, image: variables_table(variables, groups, note)
+
+
+# Every page with generated parts, and what each part is. README.md keeps the short form (runner mode's
+# required variables); each mode's page has its whole definition and table, each cloud's page its own variables.
+PAGES: dict[str, dict[str, Section]] = {
+    "README.md": {
+        "yaml-definition": _definition("runner", required_only=True),
+        "variables": _table([("Every mode", _every_mode)] + [(MODE_TITLES[m], _required(m)) for m in MODES]),
+    },
+    **{
+        f"docs/{mode}.md": {"yaml-definition": _definition(mode), "variables": _table(mode_groups(mode))}
+        for mode in MODES
+    },
+    **{
+        f"docs/clouds/{cloud}.md": {"variables": _table([(f"{title} (`CLOUD: {cloud}`)", _cloud(cloud))], note="")}
+        for cloud, (title, _) in CLOUDS.items()
+    },
+    "docs/development.md": {
+        "variables": _table([("For tests and the local demo", lambda v: v.testing)], note=""),
+    },
+}
+
+
+def unplaced(variables: Iterable[Variable]) -> list[str]:
+    """Variables a user sets that no page's table lists."""
+    listed: set[str] = set()
+    for sections in PAGES.values():
+        for name, section in sections.items():
+            if name == "variables":
+                listed.update(re.findall(r"^\| (\w+)", section(tuple(variables), ""), re.MULTILINE))
+    return [v.name for v in variables if not v.context and v.name not in listed]
 
 
 def _between_markers(body: str) -> Callable[[re.Match[str]], str]:
     return lambda match: match.group(1) + body + "\n" + match.group(2)
 
 
-def render(readme: str) -> str:
-    for name, body in generated_sections().items():
+def render(page: str, text: str, variables: tuple[Variable, ...] | None = None, image: str | None = None) -> str:
+    variables = all_variables() if variables is None else variables
+    image = pipe_image() if image is None else image
+    for name, section in PAGES[page].items():
         pattern = re.compile(rf"(<!-- generated:{name} -->\n)(?:.*?\n)?(<!-- /generated:{name} -->)", re.DOTALL)
-        if not pattern.search(readme):
-            raise SystemExit(f"README.md has no <!-- generated:{name} --> section")
-        readme = pattern.sub(_between_markers(body), readme)
-    return readme
+        if not pattern.search(text):
+            raise SystemExit(f"{page} has no <!-- generated:{name} --> section")
+        text = pattern.sub(_between_markers(section(variables, image)), text)
+    return text
 
 
 def main(argv: list[str]) -> int:
-    current = README.read_text(encoding="utf-8")
-    wanted = render(current)
-    if "--check" in argv:
+    variables, image = all_variables(), pipe_image()
+    missing = unplaced(variables)
+    if missing:
+        raise SystemExit(f"variables in no page's table: {missing}")
+    stale = []
+    for page in PAGES:
+        path = REPO_ROOT / page
+        current = path.read_text(encoding="utf-8")
+        wanted = render(page, current, variables, image)
         if current != wanted:
-            print("README.md is out of date: run python tools/readme_variables.py", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(wanted, encoding="utf-8")
+            stale.append(page)
+            if "--check" not in argv:
+                path.write_text(wanted, encoding="utf-8")
+    if stale and "--check" in argv:
+        print(f"out of date: {', '.join(stale)}: run python tools/readme_variables.py", file=sys.stderr)
+        return 1
     return 0
 
 

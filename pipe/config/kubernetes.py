@@ -78,7 +78,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "KUBERNETES_DIND_IMAGE",
         "CLOUD `kubernetes`: the Docker-in-Docker sidecar's image. With CLOUD_GPU it must be an image with the "
-        "NVIDIA Container Toolkit (see README).",
+        "NVIDIA Container Toolkit (see docs/clouds/kubernetes.md).",
         default=DEFAULT_DIND_IMAGE,
     ),
 )  # fmt: skip
@@ -232,7 +232,7 @@ def load(env: Mapping[str, str], *, gpu: bool) -> KubernetesOptions:
         raise ConfigError.missing(
             "KUBERNETES_DIND_IMAGE",
             "with CLOUD_GPU the step containers reach the GPU only through a Docker-in-Docker image that has the "
-            "NVIDIA Container Toolkit; stock docker:dind has not (see the README, Kubernetes GPUs)",
+            "NVIDIA Container Toolkit; stock docker:dind has not (see docs/clouds/kubernetes.md, GPU)",
         )
     context = _context(get("KUBERNETES_CONTEXT"), kubeconfig)
     if kubeconfig is not None:

@@ -77,7 +77,7 @@ GPUS = ("t4", "a10g", "l4", "a100", "h100", "k80", "v100")
 # and the pod's two small containers, so that a size fits a node of the matching machine type (an m pod asks
 # for 7.51 CPU and 29 GiB in all; a request for the node's full 8 CPUs could never be scheduled there).
 # CLOUD_GPU asks for nvidia.com/gpu in the counts the clouds' GPU types carry (l = 4, as g4dn.12xlarge).
-# Which GPU model the node has is the node selector's business (README, "Kubernetes").
+# Which GPU model the node has is the node selector's business (docs/clouds/kubernetes.md).
 KUBERNETES_SIZES = {"s": ("1.5", "6Gi"), "m": ("7", "28Gi"), "l": ("30", "120Gi"), "xl": ("60", "240Gi")}
 KUBERNETES_GPU_COUNTS = {"s": 1, "m": 1, "l": 4, "xl": 8}
 KUBERNETES_GPU_RESOURCE = "nvidia.com/gpu"

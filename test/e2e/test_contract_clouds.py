@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import docs_pages
 import pytest
 import yaml
 from contract_clouds import (
@@ -39,7 +40,7 @@ from fakes.bitbucket import FakeBitbucket
 from fakes.gcp import DEFAULT_IMAGES as GCP_IMAGES
 from fakes.gcp import FakeGcp
 from fakes.moto import AMI_ROOT_GB, GPU_AMI
-from fixtures_pipe import REPO_ROOT, output_lines, pipe_env, run_pipe, strip_ansi
+from fixtures_pipe import output_lines, pipe_env, run_pipe, strip_ansi
 from pod_standin import PodStandIn
 from vm_standin import VmStandIn
 
@@ -471,13 +472,12 @@ def test_dry_run_prints_the_plan_and_calls_nothing(
 
 
 # ---------------------------------------------------------------------------------------------
-# The README's GCP example, as written, on a fresh project (default network, no Cloud NAT)
+# The GCP example of docs/clouds/gcp.md, as written, on a fresh project (default network, no Cloud NAT)
 
 
 def readme_example(title: str) -> dict[str, str]:
-    """The pipe variables of the README example whose heading starts with title."""
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    block = readme.split(title, 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    """The pipe variables of the docs/clouds/gcp.md example whose heading starts with title."""
+    block = docs_pages.example_after("docs/clouds/gcp.md", title)
     steps = [next(iter(s.values())) for s in yaml.safe_load(block)["pipelines"]["custom"]["train-on-spot"]]
     pipe = steps[0]["script"][0]
     return {k: str(v) for k, v in pipe["variables"].items() if not str(v).startswith("$")}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+import docs_pages
 import pytest
 import yaml
-from fixtures_pipe import REPO_ROOT, output_lines, run_pipe
+from fixtures_pipe import output_lines, run_pipe
 
 from pipe.runner.step_size import memory_warning, runner_step_sizes
 
@@ -69,9 +69,7 @@ def test_runner_mode_warns_when_the_machine_cannot_hold_the_step_size(tmp_path: 
 
 
 def test_the_readme_training_example_fits_its_machine_and_says_how_to_get_more_memory(tmp_path: Path) -> None:
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    first = re.findall(r"^```yaml\n(.*?)^```", readme, flags=re.DOTALL | re.MULTILINE)
-    example = next(b for b in first if "pipelines" in (yaml.safe_load(b) or {}))
+    example = docs_pages.pipelines("README.md")[0]
     train = yaml.safe_load(example)["pipelines"]["branches"]["main"][1]["step"]
     assert train["size"] == "4x"
     assert "Step size:" not in run_dry(tmp_path, example)

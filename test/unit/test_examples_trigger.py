@@ -7,10 +7,10 @@ custom (manual or scheduled) pipelines are started by no push, so report, sweep 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
+import docs_pages
 import pytest
 import yaml
 from fixtures_pipe import REPO_ROOT
@@ -19,11 +19,9 @@ SAFE = ["main"]
 
 
 def _examples() -> Iterator[tuple[str, dict[str, Any]]]:
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    for i, block in enumerate(re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL)):
-        data = yaml.safe_load(block)
-        if isinstance(data, dict) and "pipelines" in data:
-            yield f"README.md example {i}", data["pipelines"]
+    for page in docs_pages.pages():  # README.md and docs/
+        for i, block in enumerate(docs_pages.pipelines(page)):
+            yield f"{page} example {i}", yaml.safe_load(block)["pipelines"]
     for path in sorted((REPO_ROOT / "examples").glob("*/bitbucket-pipelines.yml")):
         yield str(path.relative_to(REPO_ROOT)), yaml.safe_load(path.read_text(encoding="utf-8"))["pipelines"]
 

@@ -35,7 +35,7 @@ FINISHED_JOB_TTL_S = 300  # a finished Job stays this long for `kubectl logs`, t
 ANNOTATION_PREFIX = "cml-runner-pipe/"
 SECRET_KEYS = ("oauth_client_id", "oauth_client_secret")  # the runners-autoscaler's keys
 # The NVIDIA Container Toolkit's runtime, registered in the Docker-in-Docker daemon and made its default, so
-# step containers see the GPUs the device plugin gave the docker container (README, "Kubernetes GPUs").
+# step containers see the GPUs the device plugin gave the docker container (docs/clouds/kubernetes.md, "GPU").
 NVIDIA_RUNTIME_ARGS = ("--add-runtime=nvidia=/usr/bin/nvidia-container-runtime", "--default-runtime=nvidia")
 RUNNER_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
 AGENT_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}
