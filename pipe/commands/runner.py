@@ -16,13 +16,15 @@ from collections.abc import Mapping
 
 from pipe.commands.clients import bitbucket_client, checked_uuid, cloud_provider
 from pipe.commands.shared import leave_for_later_steps
+from pipe.config.clouds import cloud_credentials
 from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings, random_name
 from pipe.providers.tags import repository_tag
 from pipe.runner.decide import decide_from_pages
 from pipe.runner.dry_run import print_dry_run
-from pipe.runner.plan import build_plan
+from pipe.runner.plan import LaunchPlan, build_plan
 from pipe.runner.provision import provision
+from pipe.runner.quota import check_quotas, check_quotas_dry_run
 from pipe.runner.step_size import warn_if_too_small
 from pipe.runner.sweep import at_launch
 
@@ -35,6 +37,7 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
     pipeline = common.build_number or common.pipeline_uuid
     if common.dry_run:
         print_dry_run(plan, repository_uuid=common.repo_uuid, pipeline=pipeline, log=log)
+        _dry_run_quotas(common, settings, plan, env, log)
         return "DRY_RUN: nothing was created"
 
     client = bitbucket_client(common, settings.runner_scope)
@@ -63,6 +66,7 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
         return f"Reusing runner {decision.runner.name} with labels {', '.join(decision.runner.labels)}"
     if decision.reason:
         log.info("Provisioning a new runner: %s.", decision.reason)
+    check_quotas(provider, plan, log)  # before anything is created (issue 29)
 
     launched = provision(
         client, provider, plan, repository=repository or client.repository(), repo_uuid=repo_uuid,
@@ -94,3 +98,20 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
 def _share(common: CommonSettings, data: dict[str, object], log: logging.Logger) -> None:
     """Leave the runner's details for later steps of the same pipeline."""
     leave_for_later_steps(common.shared_storage_dir, {"runner.json": json.dumps(data, indent=2) + "\n"}, log)
+
+
+def _dry_run_quotas(
+    common: CommonSettings, settings: RunnerSettings, plan: LaunchPlan, env: Mapping[str, str], log: logging.Logger
+) -> None:
+    """DRY_RUN reads the quotas the launch needs where the step gives the cloud's credentials (a run without
+    them reads nothing: no SDK looks for credentials elsewhere or for a metadata server)."""
+    if settings.cloud == "kubernetes":
+        return
+    if not cloud_credentials(env, settings.cloud).variables and not _aws_keys(settings.cloud, env):
+        log.info("Plan: quotas: not checked (DRY_RUN without the cloud's credentials)")
+        return
+    check_quotas_dry_run(lambda: cloud_provider(common, settings, env), plan, log)
+
+
+def _aws_keys(cloud: str, env: Mapping[str, str]) -> bool:
+    return cloud == "aws" and bool(env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_OIDC_ROLE_ARN"))

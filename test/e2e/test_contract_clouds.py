@@ -430,7 +430,7 @@ def test_sweep_removes_expired_and_orphaned_instances_and_stale_runners_and_noth
 
 
 # ---------------------------------------------------------------------------------------------
-# 5. dry run: the plan, and not one call to Bitbucket or the cloud
+# 5. dry run: the plan, not one call to Bitbucket, and to the cloud only the quota reads (issue 29)
 
 
 DRY_RUN_NETWORK = {
@@ -466,7 +466,9 @@ def test_dry_run_prints_the_plan_and_calls_nothing(
     assert DRY_RUN_NETWORK[cloud.name] in network and "inbound: none" in network, network
     assert "disk: 35 GB, or the image's own size if larger" in out
     assert bitbucket.request_count() == 0
-    assert counter.connections == 0
+    # The quota check (pipe/runner/quota.py) is DRY_RUN's only cloud call: here it reaches the sink, fails, and
+    # is one warning (test_quota_*.py read real quotas).
+    assert counter.connections == 0 or [line for line in out.splitlines() if "Quota not checked" in line]
     assert cloud.calls() == calls_before
     assert cloud.instances() == []
 

@@ -53,6 +53,7 @@ def aws_faults(moto: MotoServer, aws_fault_proxy: FaultProxy) -> Iterator[FaultP
     aws_fault_proxy.record.clear()
     aws_fault_proxy.answers.clear()
     aws_fault_proxy.images.reset()
+    aws_fault_proxy.quotas.reset()
     yield aws_fault_proxy
     aws_fault_proxy.faults.clear()
     aws_fault_proxy.record.clear()

@@ -28,6 +28,7 @@ from pipe.providers.catalog import DEFAULT_IMAGES
 
 if TYPE_CHECKING:
     from pipe.config.clouds import AwsOptions
+    from pipe.providers.quota import QuotaNeed
 
 CANONICAL_OWNER = "099720109477"
 AMAZON_OWNER = "amazon"
@@ -45,6 +46,7 @@ class AwsProvider:
 
     def __init__(self, region: str, session: boto3.session.Session, options: AwsOptions) -> None:
         self.region = region
+        self._session = session  # for the quota check's Service Quotas client (quota.py)
         # Capacity errors come back as HTTP 500: standard mode retries them 3 times (AWS_MAX_ATTEMPTS
         # overrides), then the zone fallback moves on.
         self._ec2: Any = session.client("ec2", config=Config(retries={"mode": "standard"}))
@@ -190,6 +192,14 @@ class AwsProvider:
         images.delete_snapshots(self._ec2, images.snapshots_of_bake(self._ec2, TAG_BAKE_ID, bake_id))
 
     # --- helpers
+
+    def quota_needs(
+        self, instance_type: str, accelerator: str, accelerator_count: int, *, spot: bool
+    ) -> list[QuotaNeed]:
+        """The EC2 vCPU quota one instance counts against (providers/quota.py ReadsQuotas; aws/quota.py)."""
+        from pipe.providers.aws import quota
+
+        return quota.quota_needs(self._session, self._ec2, self.region, instance_type, spot=spot)
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
         try:

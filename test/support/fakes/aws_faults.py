@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from fakes.aws_images import ImageRules
+from fakes.aws_quotas import ServiceQuotas
 
 EC2_XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15"
 # EC2's refusal of a root volume smaller than the AMI's root snapshot, as users quote it (HTTP 400; note the
@@ -58,6 +59,7 @@ class FaultProxy:
         self.record: set[str] = set()  # Actions whose answers are kept in `answers` (tests that look for leaks)
         self.answers: list[tuple[str, bytes]] = []  # (Action, body as moto answered it)
         self.images = ImageRules(self.upstream)  # CreateImage's rules and image states (aws_images.py)
+        self.quotas = ServiceQuotas()  # EC2's vCPU quotas, which moto does not answer (aws_quotas.py)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -108,6 +110,15 @@ class FaultProxy:
             def _forward(self) -> None:
                 arrived = time.time()
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+                headers = dict(self.headers.items())
+                quota = proxy.quotas.answer(headers.get("X-Amz-Target", ""), body, _region(headers))
+                if quota is not None:
+                    self.send_response(quota[0])
+                    self.send_header("Content-Type", "application/x-amz-json-1.1")
+                    self.send_header("Content-Length", str(len(quota[1])))
+                    self.end_headers()
+                    self.wfile.write(quota[1])
+                    return
                 params = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
                 proxy.requests.append((arrived, params.get("Action", [""])[0]))
                 fault = proxy._match(params) or proxy._broken_rule(params)
@@ -191,6 +202,12 @@ class FaultProxy:
             zone = re.search(r"<availabilityZone>([^<]+)</availabilityZone>", block)
             if subnet and zone:
                 self.subnet_zones[subnet.group(1)] = zone.group(1)
+
+
+def _region(headers: Mapping[str, str]) -> str:
+    """The region a SigV4 request was signed for (Authorization: ... Credential=KEY/DATE/REGION/SERVICE/...)."""
+    parts = headers.get("Authorization", "").split("Credential=")[-1].split("/")
+    return parts[2] if len(parts) > 2 else "us-east-1"
 
 
 def main() -> None:
