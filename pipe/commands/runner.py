@@ -107,11 +107,14 @@ def _dry_run_quotas(
     them reads nothing: no SDK looks for credentials elsewhere or for a metadata server)."""
     if settings.cloud == "kubernetes":
         return
-    if not cloud_credentials(env, settings.cloud).variables and not _aws_keys(settings.cloud, env):
+    if not cloud_credentials(env, settings.cloud).variables and not _signs_in_otherwise(settings, env):
         log.info("Plan: quotas: not checked (DRY_RUN without the cloud's credentials)")
         return
     check_quotas_dry_run(lambda: cloud_provider(common, settings, env), plan, log)
 
 
-def _aws_keys(cloud: str, env: Mapping[str, str]) -> bool:
-    return cloud == "aws" and bool(env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_OIDC_ROLE_ARN"))
+def _signs_in_otherwise(settings: RunnerSettings, env: Mapping[str, str]) -> bool:
+    """AWS keys boto3 reads from the environment itself, or GCP's local stand-in (signed in anonymously)."""
+    if settings.cloud == "aws":
+        return bool(env.get("AWS_ACCESS_KEY_ID"))
+    return bool(getattr(settings.options, "compute_endpoint", ""))

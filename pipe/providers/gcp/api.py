@@ -86,6 +86,14 @@ class ComputeApi:
     def routers(self) -> compute_v1.RoutersClient:
         return compute_v1.RoutersClient(**self._client_kwargs())
 
+    @cached_property
+    def regions(self) -> compute_v1.RegionsClient:  # quota.py: the region's quotas
+        return compute_v1.RegionsClient(**self._client_kwargs())
+
+    @cached_property
+    def projects(self) -> compute_v1.ProjectsClient:  # quota.py: the project-wide quotas
+        return compute_v1.ProjectsClient(**self._client_kwargs())
+
     # ---- talking ----------------------------------------------------------------------------
     def call(self, fn: Callable[[], T], action: str) -> T:
         """fn() with bounded retries on transient errors."""

@@ -29,6 +29,7 @@ from pipe.providers.gcp.errors import launch_failure, op_error
 from pipe.providers.gcp.images import Images
 from pipe.providers.gcp.network import last
 from pipe.providers.gcp.request import Network, instance_body, sanitise_labels
+from pipe.providers.quota import QuotaNeed
 from pipe.providers.tags import label_value
 
 POLL_INTERVAL_S = 2.0  # between operation waits
@@ -108,6 +109,14 @@ class GcpProvider(MakesGcpImages):
     @property
     def project(self) -> str:
         return self.api.project
+
+    def quota_needs(
+        self, instance_type: str, accelerator: str, accelerator_count: int, *, spot: bool
+    ) -> list[QuotaNeed]:
+        """The regional and project-wide quotas one instance counts against (providers/quota.py; gcp/quota.py)."""
+        from pipe.providers.gcp import quota
+
+        return quota.quota_needs(self.api, instance_type, accelerator, accelerator_count, spot=spot)
 
     def zones(self, instance_type: str) -> list[str]:
         """Zones of the region offering instance_type, in name order: one aggregated call."""

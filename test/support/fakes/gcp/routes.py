@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from fakes.gcp import images as made_images
+from fakes.gcp.quotas import machine_shape, quotas_json
 from fakes.gcp.state import (
     _CUSTOM_TYPE,
     _NAME,
@@ -43,6 +44,8 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "projects/{project}/global/operations/{operation}", "compute.globalOperations.get"),
     ("POST", "projects/{project}/global/operations/{operation}/wait", "compute.globalOperations.wait"),
     ("GET", "projects/{project}/regions/{region}/routers", "compute.routers.list"),
+    ("GET", "projects/{project}/regions/{region}", "compute.regions.get"),
+    ("GET", "projects/{project}", "compute.projects.get"),
     *made_images.ROUTES,
 ]
 
@@ -426,8 +429,9 @@ class ComputeApi:
 
     # ---- machine types and zones -----------------------------------------------------------
     def _machine_type(self, project: str, zone: str, name: str) -> dict[str, Any]:
-        cpus = int(re.search(r"(\d+)$", name).group(1)) if re.search(r"(\d+)$", name) else 1  # type: ignore[union-attr]
+        cpus, accelerators = machine_shape(name)
         return {
+            **({"accelerators": accelerators} if accelerators else {}),
             "kind": "compute#machineType",
             "id": str(abs(hash(name)) % 10**12),
             "name": name,
@@ -457,6 +461,23 @@ class ComputeApi:
                 for zone, names in self.s.machine_types.items()
             }
         return self._aggregated(p["project"], "machineTypes", per_zone, q)
+
+    def regions_get(self, p: dict[str, str], q: dict[str, str], body: Any) -> dict[str, Any]:
+        self._check_project(p["project"])
+        with self.s.lock:
+            if p["region"] not in self.s.region_quotas:
+                raise _not_found(f"projects/{p['project']}/regions/{p['region']}")
+            quotas = quotas_json(self.s.region_quotas[p["region"]])
+        link = self.s.link(f"projects/{p['project']}/regions/{p['region']}")
+        return {"kind": "compute#region", "id": "1210", "name": p["region"], "status": "UP", "quotas": quotas,
+                "selfLink": link}  # fmt: skip
+
+    def projects_get(self, p: dict[str, str], q: dict[str, str], body: Any) -> dict[str, Any]:
+        self._check_project(p["project"])
+        with self.s.lock:
+            quotas = quotas_json(self.s.project_quotas)
+        return {"kind": "compute#project", "id": "4711", "name": p["project"], "quotas": quotas,
+                "selfLink": self.s.link(f"projects/{p['project']}")}  # fmt: skip
 
     def zones_list(self, p: dict[str, str], q: dict[str, str], body: Any) -> dict[str, Any]:
         self._check_project(p["project"])
@@ -493,5 +514,7 @@ _HANDLERS = {
     "compute.globalOperations.get": ComputeApi.global_operations_get,
     "compute.globalOperations.wait": ComputeApi.global_operations_get,
     "compute.routers.list": ComputeApi.routers_list,
+    "compute.regions.get": ComputeApi.regions_get,
+    "compute.projects.get": ComputeApi.projects_get,
     **made_images.HANDLERS,
 }

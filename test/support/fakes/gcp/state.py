@@ -11,8 +11,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakes.gcp.quotas import DEFAULT_PROJECT_QUOTAS, DEFAULT_REGION_QUOTAS
+
 SELF_LINK_BASE = "https://www.googleapis.com/compute/v1/"  # what the real API puts in selfLinks
 DEFAULT_PROJECT = "cml-test"
+
 DEFAULT_ZONES: dict[str, list[str]] = {
     "us-west1": ["us-west1-a", "us-west1-b", "us-west1-c"],
     "us-east1": ["us-east1-b", "us-east1-c", "us-east1-d"],
@@ -183,6 +186,11 @@ class GcpState:
             self.operations: dict[tuple[str, str, str], _Operation] = {}
             self.request_ids: dict[str, dict[str, Any]] = {}
             self.faults: list[Fault] = []
+            # regions.get / projects.get quotas: metric -> (limit, usage) (fakes/gcp/quotas.py)
+            self.region_quotas: dict[str, dict[str, tuple[float, float]]] = {
+                region: dict(DEFAULT_REGION_QUOTAS) for region in self.zones
+            }
+            self.project_quotas: dict[str, tuple[float, float]] = dict(DEFAULT_PROJECT_QUOTAS)
             self.requests: list[RequestRecord] = []
             self.validation_errors: list[str] = []
             self.op_polls = 2  # polls before an operation is DONE (PENDING, RUNNING, DONE)

@@ -1,0 +1,115 @@
+"""Can the launch start at all, on GCP and Azure (issue 29; AWS: test_quota_aws.py): the quotas the launch
+counts against are read before anything is created, in runner mode and DRY_RUN, through the real entry point
+against the local Compute Engine and Resource Manager, with the quota values set per test."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from contract_clouds import CloudUnderTest, GcpCloud
+from fakes.bitbucket import FakeBitbucket
+from fakes.gcp.state import Fault
+from fixtures_pipe import output_lines, run_pipe, strip_ansi
+from vm_standin import VmStandIn
+
+
+def failure_line(proc: subprocess.CompletedProcess[str]) -> str:
+    return strip_ansi(proc.stdout).strip().splitlines()[-1]
+
+
+def _env(cloud: CloudUnderTest, bb_env: dict[str, str], tmp_path: Any) -> dict[str, str]:
+    return {
+        **cloud.env,
+        **bb_env,
+        "CLOUD_REGION": "us-west",
+        "WAIT_TIMEOUT": "60s",
+        "CML_RUNNER_POLL_SECONDS": "0.2",
+        "BITBUCKET_PIPE_SHARED_STORAGE_DIR": str(tmp_path),
+    }
+
+
+@pytest.fixture()
+def gcp(fake_gcp: Any, gcp_env: dict[str, str]) -> GcpCloud:
+    return GcpCloud(fake_gcp, gcp_env)
+
+
+@pytest.fixture()
+def gcp_vm(gcp: GcpCloud, bitbucket: FakeBitbucket) -> Iterator[VmStandIn]:
+    standin = VmStandIn(gcp.user_data, f"{bitbucket.root_url}/_fake/oauth2/token").start()
+    yield standin
+    standin.stop()
+
+
+def assert_nothing_created(cloud: CloudUnderTest, bitbucket: FakeBitbucket) -> None:
+    assert cloud.instances() == []
+    assert list(bitbucket.repo().runners.values()) == []
+
+
+# ---- GCP -----------------------------------------------------------------------------------
+
+
+def test_gcp_a_t4_quota_in_use_fails_in_one_line_before_anything_is_created(
+    gcp: GcpCloud, bb_env: dict[str, str], bitbucket: FakeBitbucket, tmp_path: Any
+) -> None:
+    gcp.fake.state.region_quotas["us-west1"]["NVIDIA_T4_GPUS"] = (1.0, 1.0)  # one T4, in use
+    proc = run_pipe({**_env(gcp, bb_env, tmp_path), "CLOUD_GPU": "t4"})
+    line = failure_line(proc)
+    assert proc.returncode == 1, "\n".join(output_lines(proc))
+    for expected in (
+        "GCP quota NVIDIA_T4_GPUS in us-west1 (project cml-test) is 1 GPUs, 1 in use",
+        "this launch needs 1",
+        "https://console.cloud.google.com/iam-admin/quotas?project=cml-test",
+    ):
+        assert expected in line, line
+    assert_nothing_created(gcp, bitbucket)
+
+
+def test_gcp_gpus_all_regions_of_0_fails_for_a_built_in_gpu_type_in_dry_run_too(
+    gcp: GcpCloud, bb_env: dict[str, str], bitbucket: FakeBitbucket, tmp_path: Any
+) -> None:
+    gcp.fake.state.project_quotas["GPUS_ALL_REGIONS"] = (0.0, 0.0)  # a new project's value
+    env = {**_env(gcp, bb_env, tmp_path), "CLOUD_GPU": "a100"}  # a2-highgpu-1g: 12 vCPUs, 1 A100 built in
+    for run in ({**env, "DRY_RUN": "true"}, env):
+        proc = run_pipe(run)
+        assert proc.returncode == 1, "\n".join(output_lines(proc))
+        assert "GCP quota GPUS_ALL_REGIONS (project cml-test) is 0 GPUs, 0 in use; this launch needs 1" in (
+            failure_line(proc)
+        )
+    assert bitbucket.request_count() > 0  # the real run read the runner listing; DRY_RUN nothing
+    assert_nothing_created(gcp, bitbucket)
+
+
+def test_gcp_a_family_quota_counts_its_vcpus(
+    gcp: GcpCloud, bb_env: dict[str, str], bitbucket: FakeBitbucket, tmp_path: Any
+) -> None:
+    gcp.fake.state.region_quotas["us-west1"]["N2_CPUS"] = (8.0, 4.0)
+    proc = run_pipe({**_env(gcp, bb_env, tmp_path), "CLOUD_TYPE": "n2-standard-8", "DRY_RUN": "true"})
+    assert proc.returncode == 1
+    assert "GCP quota N2_CPUS in us-west1 (project cml-test) is 8 vCPUs, 4 in use; this launch needs 8" in (
+        failure_line(proc)
+    )
+
+
+def test_gcp_spot_uses_the_preemptible_quota_where_there_is_one(
+    gcp: GcpCloud, bb_env: dict[str, str], bitbucket: FakeBitbucket, tmp_path: Any, gcp_vm: VmStandIn
+) -> None:
+    gcp.fake.state.region_quotas["us-west1"]["PREEMPTIBLE_CPUS"] = (4.0, 4.0)
+    proc = run_pipe({**_env(gcp, bb_env, tmp_path), "CLOUD_SPOT": "true"})
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 0, out
+    assert "Spot: GCP quota PREEMPTIBLE_CPUS in us-west1" in out and "falls back to on-demand" in out
+
+
+def test_gcp_a_quota_that_cannot_be_read_is_one_warning(
+    gcp: GcpCloud, bb_env: dict[str, str], bitbucket: FakeBitbucket, tmp_path: Any, gcp_vm: VmStandIn
+) -> None:
+    gcp.fake.state.faults.append(Fault("regions.get", status=403, reason="forbidden", message="denied", times=None))
+    proc = run_pipe(_env(gcp, bb_env, tmp_path))
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 0, out
+    [warning] = [line for line in out.splitlines() if "Quota not checked" in line]
+    assert "compute.regions.get (403)" in warning
+    assert len(gcp.instances()) == 1
