@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from contract_clouds import CloudUnderTest, GcpCloud
+from contract_clouds import AzureCloud, CloudUnderTest, GcpCloud
 from fakes.bitbucket import FakeBitbucket
 from fakes.gcp.state import Fault
 from fixtures_pipe import output_lines, run_pipe, strip_ansi
@@ -113,3 +113,76 @@ def test_gcp_a_quota_that_cannot_be_read_is_one_warning(
     [warning] = [line for line in out.splitlines() if "Quota not checked" in line]
     assert "compute.regions.get (403)" in warning
     assert len(gcp.instances()) == 1
+
+
+# ---- Azure ---------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def azure(azure_fake: Any, azure_provider: Any) -> AzureCloud:
+    return AzureCloud(azure_fake, azure_provider, {"CLOUD": "azure", **azure_fake.env()})
+
+
+@pytest.fixture()
+def azure_vm(azure: AzureCloud, bitbucket: FakeBitbucket) -> Iterator[VmStandIn]:
+    standin = VmStandIn(azure.user_data, f"{bitbucket.root_url}/_fake/oauth2/token").start()
+    yield standin
+    standin.stop()
+
+
+def test_azure_a_family_quota_of_0_fails_in_one_line_before_anything_is_created(
+    azure: AzureCloud, bb_env: dict[str, str], bitbucket: FakeBitbucket, tmp_path: Any
+) -> None:
+    azure.fake.quotas.usages["westus2"]["standardNCASv3_T4Family"] = (0.0, 0.0)  # a new subscription's value
+    env = {**_env(azure, bb_env, tmp_path), "CLOUD_GPU": "t4"}  # Standard_NC8as_T4_v3: 8 vCPUs
+    for run in ({**env, "DRY_RUN": "true"}, env):
+        proc = run_pipe(run)
+        line = failure_line(proc)
+        assert proc.returncode == 1, "\n".join(output_lines(proc))
+        for expected in (
+            "Azure quota standardNCASv3_T4Family",
+            "in westus2 is 0 vCPUs, 0 in use",
+            "this launch needs 8",
+            "https://portal.azure.com/",
+        ):
+            assert expected in line, line
+    assert_nothing_created(azure, bitbucket)
+
+
+def test_azure_the_regional_total_counts_what_is_in_use(
+    azure: AzureCloud, bb_env: dict[str, str], bitbucket: FakeBitbucket, tmp_path: Any
+) -> None:
+    azure.fake.quotas.usages["westus2"]["cores"] = (10.0, 12.0)
+    proc = run_pipe({**_env(azure, bb_env, tmp_path), "DRY_RUN": "true"})  # Standard_F8s_v2: 8 vCPUs
+    assert proc.returncode == 1
+    assert "Azure quota cores (Total Regional vCPUs) in westus2 is 12 vCPUs, 10 in use; this launch needs 8" in (
+        failure_line(proc)
+    )
+
+
+def test_azure_spot_counts_against_the_regional_spot_quota(
+    azure: AzureCloud, bb_env: dict[str, str], bitbucket: FakeBitbucket, tmp_path: Any, azure_vm: VmStandIn
+) -> None:
+    azure.fake.quotas.usages["westus2"]["lowPriorityCores"] = (0.0, 3.0)
+    proc = run_pipe({**_env(azure, bb_env, tmp_path), "CLOUD_SPOT": "true"})
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 0, out
+    assert "Spot: Azure quota lowPriorityCores (Total Regional Low-priority vCPUs) in westus2 is 3 vCPUs" in out
+
+
+def test_azure_a_quota_that_cannot_be_read_is_one_warning(
+    azure: AzureCloud, bb_env: dict[str, str], bitbucket: FakeBitbucket, tmp_path: Any, azure_vm: VmStandIn
+) -> None:
+    azure.fake.fail(
+        "GET",
+        r"/providers/Microsoft\.Compute/skus$",
+        status=403,
+        code="AuthorizationFailed",
+        message="The client does not have authorization to perform action 'Microsoft.Compute/skus/read'",
+    )
+    proc = run_pipe(_env(azure, bb_env, tmp_path))
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 0, out
+    [warning] = [line for line in out.splitlines() if "Quota not checked" in line]
+    assert "Microsoft.Compute/skus/read (HTTP 403)" in warning
+    assert len(azure.instances()) == 1

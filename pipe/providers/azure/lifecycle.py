@@ -32,6 +32,7 @@ from pipe.providers.base import (
     MachineImage,
     ProviderError,
 )
+from pipe.providers.quota import QuotaNeed
 
 log = logging.getLogger("pipe.providers.azure")
 
@@ -80,6 +81,14 @@ class AzureProvider:
     @functools.cached_property
     def _compute(self) -> ComputeManagementClient:
         return ComputeManagementClient(self._credential, self.subscription_id, **self._client_kwargs)
+
+    def quota_needs(
+        self, instance_type: str, accelerator: str, accelerator_count: int, *, spot: bool
+    ) -> list[QuotaNeed]:
+        """The family, regional and Spot vCPU quotas one VM counts against (providers/quota.py; azure/quota.py)."""
+        from pipe.providers.azure import quota
+
+        return quota.quota_needs(self._compute, self.region, instance_type, spot=spot)
 
     # -- Provider ---------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fakes.azure.images import IMAGE_TYPE, ImageRules
+from fakes.azure.quotas import ComputeQuotas
 from fakes.azure.schema import check
 from fakes.azure.state import (
     _ACTION,
@@ -98,6 +99,7 @@ class ArmRoutes(ImageRules):
     retry_after: int | None
     page_size: int
     on_vm_created: Callable[[str, str, str], None] | None
+    quotas: ComputeQuotas
 
     # -- dispatch (called by the handler) ---------------------------------------------------------
 
@@ -214,6 +216,9 @@ class ArmRoutes(ImageRules):
     def _arm(
         self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str], fault: Fault | None
     ) -> tuple[int, dict[str, str], Any]:
+        listed = self.quotas.answer(method, path, query)  # usages and SKUs (fakes/azure/quotas.py)
+        if listed is not None:
+            return 200, {}, listed
         for pattern in (_GROUPS, _GROUP, _LIST, _RESOURCE, _INSTANCE_VIEW, _OPERATION, _ACTION):
             m = pattern.match(path)
             if m:

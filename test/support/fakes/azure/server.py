@@ -14,6 +14,7 @@ from typing import Any
 
 from fakes.azure.emulated import AzureEmulation
 from fakes.azure.images import IMAGE_TYPE
+from fakes.azure.quotas import ComputeQuotas
 from fakes.azure.routes import ArmRoutes
 from fakes.azure.state import (
     CLIENT_ID,
@@ -76,6 +77,7 @@ class FakeAzure(ArmRoutes, AzureEmulation):
         """Forget all state, faults, the log and settings (the server keeps running)."""
         with self._lock:
             self._groups: dict[str, _Group] = {}
+            self.quotas = ComputeQuotas()  # the usages and Resource SKUs lists (quotas.py)
             self._operations: dict[str, _Operation] = {}
             self._faults: list[Fault] = []
             self._custom_data: dict[tuple[str, str], str] = {}
