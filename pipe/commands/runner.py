@@ -14,14 +14,19 @@ import logging
 import time
 from collections.abc import Mapping
 
+from pipe.bitbucket.models import Runner
 from pipe.commands.clients import bitbucket_client, checked_uuid, cloud_provider
 from pipe.commands.shared import leave_for_later_steps
+from pipe.config.cap import max_runners
 from pipe.config.clouds import cloud_credentials
 from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings, random_name
+from pipe.providers.base import Provider
 from pipe.providers.tags import repository_tag
+from pipe.runner.cap import check_cap, counted
 from pipe.runner.decide import decide_from_pages
 from pipe.runner.dry_run import print_dry_run
+from pipe.runner.leftovers import Listing
 from pipe.runner.plan import LaunchPlan, build_plan
 from pipe.runner.provision import provision
 from pipe.runner.quota import check_quotas, check_quotas_dry_run
@@ -30,6 +35,7 @@ from pipe.runner.sweep import at_launch
 
 
 def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger, env: Mapping[str, str]) -> str:
+    cap = max_runners(env)  # MAX_RUNNERS, refused here if malformed (issue 29)
     plan = build_plan(settings, settings.name or random_name(), int(time.time()))
     for line in plan.describe():
         log.info("Plan: %s", line)
@@ -37,6 +43,8 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
     pipeline = common.build_number or common.pipeline_uuid
     if common.dry_run:
         print_dry_run(plan, repository_uuid=common.repo_uuid, pipeline=pipeline, log=log)
+        if cap is not None:
+            log.info("Plan: MAX_RUNNERS: %d (counted at launch, from the runner listing)", cap)
         _dry_run_quotas(common, settings, plan, env, log)
         return "DRY_RUN: nothing was created"
 
@@ -51,11 +59,11 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
         plan.requested_labels,
         scope=settings.runner_scope,
         name=plan.name,
-        check_name=settings.name_given,
+        check_name=settings.name_given or cap is not None,  # MAX_RUNNERS counts on the whole listing
         reuse=settings.reuse,
         reuse_idle=settings.reuse_idle,
     )
-    read_all = settings.reuse or settings.reuse_idle or settings.name_given
+    read_all = settings.reuse or settings.reuse_idle or settings.name_given or cap is not None
     at_launch(
         client, provider, repository_tag(repo_uuid), listing,
         read_whole_listing=read_all and decision.action == "provision", log=log,
@@ -66,6 +74,8 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
         return f"Reusing runner {decision.runner.name} with labels {', '.join(decision.runner.labels)}"
     if decision.reason:
         log.info("Provisioning a new runner: %s.", decision.reason)
+    if cap is not None:
+        check_cap(cap, _capped(provider, listing, plan, repo_uuid), plan.requested_labels)
     check_quotas(provider, plan, log)  # before anything is created (issue 29)
 
     launched = provision(
@@ -98,6 +108,15 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
 def _share(common: CommonSettings, data: dict[str, object], log: logging.Logger) -> None:
     """Leave the runner's details for later steps of the same pipeline."""
     leave_for_later_steps(common.shared_storage_dir, {"runner.json": json.dumps(data, indent=2) + "\n"}, log)
+
+
+def _capped(provider: Provider, listing: Listing, plan: LaunchPlan, repo_uuid: str) -> list[Runner]:
+    """The runners MAX_RUNNERS counts: a workspace listing holds every repository's, so there only those whose
+    instances carry this repository's tag (one cloud call)."""
+    instances = None
+    if listing.scope == "workspace":
+        instances = {i.runner_uuid for i in provider.list_ours(repository_tag(repo_uuid), with_state=False)}
+    return counted(listing.runners, plan.requested_labels, instances)
 
 
 def _dry_run_quotas(

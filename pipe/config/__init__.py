@@ -16,6 +16,7 @@ from pipe.config.variables import ConfigError, Variable, cerberus_schema
 CONFIG_MODULES = (
     "pipe.config.common",
     "pipe.config.runner",
+    "pipe.config.cap",
     "pipe.config.clouds",
     "pipe.config.kubernetes",
     "pipe.config.report",
