@@ -102,6 +102,21 @@ def test_spot_short_with_on_demand_room_warns_and_goes_on(
     assert proc.returncode == 0, out
     assert f"Spot: EC2 quota {G_SPOT_QUOTA} (All G and VT Spot Instance Requests)" in out
     assert "falls back to on-demand" in out
+    [raw] = our_instances(ec2)  # EC2 refused the spot request (MaxSpotInstanceCountExceeded): on-demand
+    assert raw.get("InstanceLifecycle") != "spot"
+
+
+def test_unread_the_quota_still_holds_at_launch_and_the_launch_is_rolled_back(
+    env: dict[str, str], ec2: Any, bitbucket: FakeBitbucket, aws_faults: FaultProxy
+) -> None:
+    aws_faults.quotas.applied[G_QUOTA] = 0
+    aws_faults.quotas.denied = True  # the pre-check cannot see it: EC2 refuses RunInstances (VcpuLimitExceeded)
+    proc = run_pipe(env)
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 1, out
+    assert "Quota not checked" in out
+    assert "VcpuLimitExceeded" in failure_line(proc) and "rolled back" in failure_line(proc)
+    assert_nothing_created(ec2, bitbucket)
 
 
 def test_spot_and_on_demand_both_short_name_both_quotas(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from fakes.aws_images import ImageRules
-from fakes.aws_quotas import ServiceQuotas
+from fakes.aws_quotas import ServiceQuotas, refusal
 
 EC2_XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15"
 # EC2's refusal of a root volume smaller than the AMI's root snapshot, as users quote it (HTTP 400; note the
@@ -60,6 +60,7 @@ class FaultProxy:
         self.answers: list[tuple[str, bytes]] = []  # (Action, body as moto answered it)
         self.images = ImageRules(self.upstream)  # CreateImage's rules and image states (aws_images.py)
         self.quotas = ServiceQuotas()  # EC2's vCPU quotas, which moto does not answer (aws_quotas.py)
+        self._vcpus_known: dict[str, int] = {}  # instance type -> vCPUs, read from moto once
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -121,7 +122,7 @@ class FaultProxy:
                     return
                 params = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
                 proxy.requests.append((arrived, params.get("Action", [""])[0]))
-                fault = proxy._match(params) or proxy._broken_rule(params)
+                fault = proxy._match(params) or proxy._broken_rule(params) or proxy._over_quota(params)
                 refused = None if fault else proxy.images.refuse(params, dict(self.headers.items()))
                 if refused:
                     fault = Fault(params["Action"][0], refused.code, refused.status, message=refused.message)
@@ -176,6 +177,33 @@ class FaultProxy:
                 return Fault("RunInstances", code="InvalidBlockDeviceMapping", status=400, message=message)
             n += 1
         return None
+
+    def _over_quota(self, params: dict[str, list[str]]) -> Fault | None:
+        """RunInstances of a type whose vCPUs are past its bucket's quota (aws_quotas.py): EC2's refusal."""
+        if params.get("Action", [""])[0] != "RunInstances":
+            return None
+        instance_type = params.get("InstanceType", [""])[0]
+        spot = params.get("InstanceMarketOptions.MarketType", [""])[0] == "spot"
+        refused = refusal(self.quotas, instance_type, self._vcpus(instance_type), spot)
+        if refused is None:
+            return None
+        return Fault("RunInstances", code=refused[0], status=400, message=refused[1])
+
+    def _vcpus(self, instance_type: str) -> int:
+        """The type's vCPUs as moto describes them (its 1,395 types)."""
+        if instance_type not in self._vcpus_known:
+            import boto3
+
+            ec2 = boto3.client(
+                "ec2", region_name="us-east-1", endpoint_url=self.upstream.geturl(),
+                aws_access_key_id="AKIAFAKEFORTESTS0001", aws_secret_access_key="fake-aws-secret-key-for-tests-0001",
+            )  # fmt: skip
+            try:
+                types = ec2.describe_instance_types(InstanceTypes=[instance_type])["InstanceTypes"]
+            except Exception:  # noqa: BLE001 - an unknown type: moto refuses the RunInstances itself
+                types = []
+            self._vcpus_known[instance_type] = int(types[0]["VCpuInfo"]["DefaultVCpus"]) if types else 0
+        return self._vcpus_known[instance_type]
 
     def _real_root_sizes(self, xml: bytes) -> bytes:
         """DescribeImages as EC2 would answer it: the root mapping's volumeSize is the AMI's snapshot size."""
