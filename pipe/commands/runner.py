@@ -76,7 +76,7 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
         log.info("Provisioning a new runner: %s.", decision.reason)
     if cap is not None:
         check_cap(cap, _capped(provider, listing, plan, repo_uuid), plan.requested_labels)
-    check_quotas(provider, plan, log)  # before anything is created (issue 29)
+    plan = check_quotas(provider, plan, log)  # before anything is created (issue 29); may drop a short spot
 
     launched = provision(
         client, provider, plan, repository=repository or client.repository(), repo_uuid=repo_uuid,

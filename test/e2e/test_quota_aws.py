@@ -101,7 +101,7 @@ def test_spot_short_with_on_demand_room_warns_and_goes_on(
     out = "\n".join(output_lines(proc))
     assert proc.returncode == 0, out
     assert f"Spot: EC2 quota {G_SPOT_QUOTA} (All G and VT Spot Instance Requests)" in out
-    assert "falls back to on-demand" in out
+    assert "the launch goes on-demand" in out
     [raw] = our_instances(ec2)  # EC2 refused the spot request (MaxSpotInstanceCountExceeded): on-demand
     assert raw.get("InstanceLifecycle") != "spot"
 

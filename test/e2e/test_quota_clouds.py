@@ -100,7 +100,10 @@ def test_gcp_spot_uses_the_preemptible_quota_where_there_is_one(
     proc = run_pipe({**_env(gcp, bb_env, tmp_path), "CLOUD_SPOT": "true"})
     out = "\n".join(output_lines(proc))
     assert proc.returncode == 0, out
-    assert "Spot: GCP quota PREEMPTIBLE_CPUS in us-west1" in out and "falls back to on-demand" in out
+    assert "Spot: GCP quota PREEMPTIBLE_CPUS in us-west1" in out and "the launch goes on-demand" in out
+    assert "Launching e2-standard-8 (spot)" not in out  # Compute would refuse it: PREEMPTIBLE_CPUS exceeded
+    [instance] = gcp.instances()
+    assert not instance.spot
 
 
 def test_gcp_a_quota_that_cannot_be_read_is_one_warning(
@@ -168,6 +171,8 @@ def test_azure_spot_counts_against_the_regional_spot_quota(
     out = "\n".join(output_lines(proc))
     assert proc.returncode == 0, out
     assert "Spot: Azure quota lowPriorityCores (Total Regional Low-priority vCPUs) in westus2 is 3 vCPUs" in out
+    [instance] = azure.instances()
+    assert not instance.spot
 
 
 def test_azure_a_quota_that_cannot_be_read_is_one_warning(
@@ -186,3 +191,16 @@ def test_azure_a_quota_that_cannot_be_read_is_one_warning(
     [warning] = [line for line in out.splitlines() if "Quota not checked" in line]
     assert "Microsoft.Compute/skus/read (HTTP 403)" in warning
     assert len(azure.instances()) == 1
+
+
+def test_gcp_unread_the_quota_still_holds_at_insert_and_the_launch_is_rolled_back(
+    gcp: GcpCloud, bb_env: dict[str, str], bitbucket: FakeBitbucket, tmp_path: Any
+) -> None:
+    gcp.fake.state.project_quotas["GPUS_ALL_REGIONS"] = (0.0, 0.0)
+    gcp.fake.state.faults.append(Fault("projects.get", status=403, reason="forbidden", message="denied", times=None))
+    proc = run_pipe({**_env(gcp, bb_env, tmp_path), "CLOUD_GPU": "t4"})
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 1, out
+    assert "Quota not checked" in out
+    assert "GPUS_ALL_REGIONS" in failure_line(proc) and "rolled back" in failure_line(proc)
+    assert_nothing_created(gcp, bitbucket)

@@ -93,9 +93,10 @@ def test_usage_counts_and_unread_usage_compares_the_value_alone() -> None:
 
 def test_spot_short_alone_warns_and_both_short_fail(caplog: pytest.LogCaptureFixture) -> None:
     log = logging.getLogger("t")
-    check_quotas(Reading(need("SPOT", 0), need("OD", 8)), plan(True), log)  # type: ignore[arg-type]
-    assert "falls back to on-demand" in caplog.text
-    check_quotas(Reading(need("SPOT", 8), need("OD", 0)), plan(True), log)  # type: ignore[arg-type]  # spot fits
+    launched = check_quotas(Reading(need("SPOT", 0), need("OD", 8)), plan(True), log)  # type: ignore[arg-type]
+    assert not launched.spot  # straight to on-demand: a quota refusal is not a capacity shortage
+    assert "the launch goes on-demand" in caplog.text
+    assert check_quotas(Reading(need("SPOT", 8), need("OD", 0)), plan(True), log).spot  # type: ignore[arg-type]
     with pytest.raises(QuotaShortfall) as failure:
         check_quotas(Reading(need("SPOT", 0), need("OD", 0)), plan(True), log)  # type: ignore[arg-type]
     assert "SPOT is 0" in str(failure.value) and "OD is 0" in str(failure.value)

@@ -98,7 +98,7 @@ def _error(kind: str, message: str) -> bytes:
 
 # RunInstances past the quota, as EC2 answers it (HTTP 400). On-demand: VcpuLimitExceeded, "You have requested
 # more vCPU capacity than your current vCPU limit of N allows for the instance bucket that the specified instance
-# type belongs to" (as users quote it: aws/karpenter-provider-aws#1195, hashicorp/terraform-provider-aws#9896);
+# type belongs to" (as users quote it: scrapoxy/scrapoxy#202, bentoml/bentoctl#202);
 # spot: MaxSpotInstanceCountExceeded (EC2 API error codes). Buckets by instance family, from the EC2 User
 # Guide's On-Demand and Spot quota pages, written out here apart from the pipe's own table.
 VCPU_LIMIT = (

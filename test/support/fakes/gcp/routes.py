@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from fakes.gcp import images as made_images
-from fakes.gcp.quotas import machine_shape, quotas_json
+from fakes.gcp.quotas import machine_shape, over_quota, quotas_json
 from fakes.gcp.state import (
     _CUSTOM_TYPE,
     _NAME,
@@ -130,6 +130,11 @@ class ComputeApi:
                                f"'{params['diskSizeGb']}'. Requested disk size cannot be smaller than the image size "
                                f"({image['diskSizeGb']} GB)")  # fmt: skip
         with s.lock:
+            exceeded = over_quota(s.region_quotas.get(_region_of(zone), {}), s.project_quotas, body, spot)
+            if exceeded is not None:
+                where = "globally" if exceeded[2] == "project" else f"in region {_region_of(zone)}"
+                message = f"Quota '{exceeded[0]}' exceeded.  Limit: {exceeded[1]:.1f} {where}."
+                raise ApiError(403, message, "quotaExceeded")
             if (project, zone, name) in s.instances:
                 raise ApiError(409, f"The resource 'projects/{project}/zones/{zone}/instances/{name}' already exists")
             instance = self._materialise(project, zone, body)
