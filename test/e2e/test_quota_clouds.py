@@ -204,3 +204,16 @@ def test_gcp_unread_the_quota_still_holds_at_insert_and_the_launch_is_rolled_bac
     assert "Quota not checked" in out
     assert "GPUS_ALL_REGIONS" in failure_line(proc) and "rolled back" in failure_line(proc)
     assert_nothing_created(gcp, bitbucket)
+
+
+def test_azure_unread_the_quota_still_holds_at_create_and_the_launch_is_rolled_back(
+    azure: AzureCloud, bb_env: dict[str, str], bitbucket: FakeBitbucket, tmp_path: Any
+) -> None:
+    azure.fake.quotas.usages["westus2"]["standardFSv2Family"] = (0.0, 0.0)
+    azure.fake.fail("GET", r"/locations/westus2/usages$", status=403, code="AuthorizationFailed", message="denied")
+    proc = run_pipe(_env(azure, bb_env, tmp_path))  # Standard_F8s_v2
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 1, out
+    assert "Quota not checked" in out
+    assert "standardFSv2Family Cores quota" in failure_line(proc) and "rolled back" in failure_line(proc)
+    assert_nothing_created(azure, bitbucket)

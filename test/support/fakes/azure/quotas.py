@@ -76,3 +76,24 @@ def _sku(size: str, family: str, location: str) -> dict[str, Any]:
         "locations": [location],
         "capabilities": [{"name": "vCPUs", "value": vcpus.group(1) if vcpus else "1"}],
     }
+
+
+def exceeded(quotas: ComputeQuotas, location: str, size: str, spot: bool) -> str | None:
+    """The refusal of a VM past a vCPU quota (family and regional total, or the regional Spot quota), as Resource
+    Manager words it (HTTP 409 OperationNotAllowed; as users quote it: nforgeio/neonKUBE#1671,
+    scylladb/scylla-cluster-tests#12948 for a family, #4994 for LowPriorityCores), else None."""
+    table = quotas.usages.get(location.lower(), {})
+    vcpus = re.match(r"Standard_[A-Z]+(\d+)", size)
+    need = float(vcpus.group(1)) if vcpus else 1.0
+    names = ["lowPriorityCores"] if spot else [FAMILIES.get(size, ""), "cores"]
+    for name in names:
+        if name in table and table[name][0] + need > table[name][1]:
+            current, limit = table[name]
+            label = {"cores": "Total Regional Cores", "lowPriorityCores": "LowPriorityCores"}.get(name, f"{name} Cores")
+            return (
+                f"Operation could not be completed as it results in exceeding approved {label} quota. Additional "
+                f"details - Deployment Model: Resource Manager, Location: {location}, Current Limit: {int(limit)}, "
+                f"Current Usage: {int(current)}, Additional Required: {int(need)}, (Minimum) New Limit Required: "
+                f"{int(current + need)}."
+            )
+    return None

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fakes.azure.images import IMAGE_TYPE, ImageRules
-from fakes.azure.quotas import ComputeQuotas
+from fakes.azure.quotas import ComputeQuotas, exceeded
 from fakes.azure.schema import check
 from fakes.azure.state import (
     _ACTION,
@@ -515,6 +515,10 @@ class ArmRoutes(ImageRules):
 
         if not (props.get("hardwareProfile") or {}).get("vmSize"):
             raise bad("vmSize", "The value of parameter vmSize is invalid.")
+        spot_vm = str(props.get("priority", "Regular")).lower() == "spot"
+        refused = exceeded(self.quotas, str(doc["location"]), str(props["hardwareProfile"]["vmSize"]), spot_vm)
+        if refused:
+            raise ArmError(409, "OperationNotAllowed", refused)
         image = (props.get("storageProfile") or {}).get("imageReference") or {}
         if image.get("id"):  # a managed image of this subscription (fakes/azure/images.py)
             image_gb = self._managed_image_gb(str(image["id"]), doc["location"])
