@@ -225,6 +225,28 @@ def test_missing_rights_are_one_line_naming_the_verb_and_the_role(
     assert "lister" not in proc.stdout + proc.stderr.replace("system:serviceaccount:ci:lister", "")
 
 
+# The Role of docs/pending/k8saz.md (for README.md, "Kubernetes"), as (verb, resource) pairs.
+README_ROLE = {
+    *(("create", "jobs"), ("get", "jobs"), ("list", "jobs"), ("delete", "jobs")),
+    *(("create", "secrets"), ("delete", "secrets")),
+    *(("list", "pods"), ("list", "events")),
+}
+
+
+def test_the_readmes_role_is_enough_where_owner_references_are_enforced(
+    kube: FakeKubernetes, env: dict[str, str], bitbucket: FakeBitbucket, pods: PodStandIn
+) -> None:
+    """OpenShift's OwnerReferencesPermissionEnforcement: no blockOwnerDeletion on the Secret (it would need
+    update on jobs/finalizers), and the Role may delete Secrets (an ownerReference needs it)."""
+    assert kube.owner_references_enforcement
+    kube.add_token("role", README_ROLE, user="system:serviceaccount:ci:cml-runner")
+    proc = run_pipe({**env, **kube.env(token="role")})
+    assert proc.returncode == 0, "\n".join(output_lines(proc))
+    [secret] = kube.objects("secrets")
+    [owner] = secret["metadata"]["ownerReferences"]
+    assert "blockOwnerDeletion" not in owner
+
+
 # -- sweep ----------------------------------------------------------------------------------------------------
 
 

@@ -11,7 +11,8 @@ differ where the pipe needs it:
   and the Job is finished; ttlSecondsAfterFinished then deletes it, with its pod and Secret;
 - activeDeadlineSeconds = MAX_LIFETIME ends the Job whatever the agent does; backoffLimit 0: a runner that
   fails is not restarted behind the pipe's back;
-- the Secret is owned by the Job (ownerReference), so every deletion of the Job takes it along;
+- the Secret is owned by the Job (ownerReference, without blockOwnerDeletion), so every deletion of the Job
+  takes it along;
 - dockerd listens on the shared socket only (the image's entrypoint would also open TCP 2375 to the pod
   network), and the pod mounts no service account token: nothing in it can call the Kubernetes API.
 """
@@ -189,15 +190,11 @@ def secret_manifest(job: dict[str, Any], boot: BootConfig, job_uid: str) -> dict
             "name": secret_name(meta["name"]),
             "namespace": meta["namespace"],
             "labels": dict(meta["labels"]),
-            "ownerReferences": [
-                {
-                    "apiVersion": "batch/v1",
-                    "kind": "Job",
-                    "name": meta["name"],
-                    "uid": job_uid,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            # No blockOwnerDeletion: garbage collection deletes the Secret after the Job without it, and where
+            # OwnerReferencesPermissionEnforcement is on (OpenShift) setting it needs `update` on jobs/finalizers
+            # (kubernetes/kubernetes plugin/pkg/admission/gc/gc_admission.go). An ownerReference at all needs
+            # `delete` on secrets there: the README's Role grants it.
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"], "uid": job_uid}],
         },
         "data": {
             key: base64.b64encode(value.encode()).decode() for key, value in zip(SECRET_KEYS, values, strict=True)

@@ -106,6 +106,9 @@ class FakeKubernetes(KubernetesEmulation):
             self.faults: list[Fault] = []
             self.requests: list[RequestRecord] = []
             self.violations: list[str] = []
+            # OpenShift's admission rule for ownerReferences (fakes.kubernetes.routes._admit_owner_references);
+            # vanilla Kubernetes has it off: the stricter of the two is the default here.
+            self.owner_references_enforcement = True
 
     # -- client configuration -----------------------------------------------------------------------
 
@@ -200,8 +203,12 @@ class FakeKubernetes(KubernetesEmulation):
             found = self.store.find(plural, namespace, name)
             return copy.deepcopy(found) if found is not None else None
 
+    def allowed(self, grant: Grant, verb: str, plural: str) -> bool:
+        """RBAC's answer for (verb, resource), a subresource written as `jobs/finalizers`."""
+        return grant.rules is None or (verb, plural) in grant.rules
+
     def authorize(self, grant: Grant, target: Target) -> None:
-        if grant.rules is None or (target.verb, target.plural) in grant.rules:
+        if self.allowed(grant, target.verb, target.plural):
             return
         kind = KINDS[target.plural]
         raise forbidden(kind.group, target.plural, target.name, target.verb, grant.user, target.namespace)
