@@ -131,7 +131,7 @@ def test_the_gpu_configuration_the_pipe_writes(
     spec = job["spec"]["template"]["spec"]
     docker = next(c for c in spec["initContainers"] if c["name"] == "docker")
     assert docker["image"] == "registry.example.com/ci/dind-nvidia:27"
-    quantities = {"cpu": "30", "memory": "120Gi", "nvidia.com/gpu": "4"}  # l: 4 GPUs, as g4dn.12xlarge
+    quantities = {"cpu": "30", "memory": "104Gi", "nvidia.com/gpu": "4"}  # l: 4 GPUs, as g4dn.12xlarge
     assert docker["resources"] == {"requests": quantities, "limits": quantities}
     assert "--default-runtime=nvidia" in docker["args"]
     assert "--add-runtime=nvidia=/usr/bin/nvidia-container-runtime" in docker["args"]

@@ -38,7 +38,9 @@ SECRET_KEYS = ("oauth_client_id", "oauth_client_secret")  # the runners-autoscal
 # The NVIDIA Container Toolkit's runtime, registered in the Docker-in-Docker daemon and made its default, so
 # step containers see the GPUs the device plugin gave the docker container (README, "Kubernetes GPUs").
 NVIDIA_RUNTIME_ARGS = ("--add-runtime=nvidia=/usr/bin/nvidia-container-runtime", "--default-runtime=nvidia")
-RUNNER_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
+# The runner mostly waits on Bitbucket while a step runs in Docker-in-Docker: a small CPU request, room to burst
+# (pipe/providers/catalog.py, KUBERNETES_SIZES, counts these requests).
+RUNNER_RESOURCES = {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
 AGENT_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}
 _VOLUMES = ("tmp", "docker-containers", "var-run")
 
