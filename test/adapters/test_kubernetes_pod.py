@@ -4,6 +4,7 @@ the pod's containers are given (GPUs, the network's MTU) is what the pod's own p
 
 from __future__ import annotations
 
+import itertools
 import time
 from decimal import Decimal
 from typing import Any
@@ -57,7 +58,7 @@ def test_the_pod_asks_for_its_sidecars_and_its_container_together() -> None:
 
 def test_a_size_does_not_fit_the_node_class_below_it() -> None:
     """The sizes are not small for nothing: m does not fit an s machine, and so on."""
-    for smaller, size in zip(SIZES, SIZES[1:], strict=False):
+    for smaller, size in itertools.pairwise(SIZES):
         node, message = schedule([class_node("n", smaller, "gke")], pod_spec(size), {})
         assert node is None and "Insufficient cpu" in message
 

@@ -48,8 +48,11 @@ class Kubelet:
         return devices.view(node.name, node_gpus, given, container, self.pod_mtu)
 
     def _allocate_gpus(self, pod: dict[str, Any], node: Node) -> None:
-        live = {p["metadata"]["uid"] for p in self.store.of_kind("pods")
-                if p["spec"].get("nodeName") == node.name and p["status"].get("phase") not in ("Succeeded", "Failed")}  # fmt: skip
+        live = {
+            p["metadata"]["uid"]
+            for p in self.store.of_kind("pods")
+            if p["spec"].get("nodeName") == node.name and p["status"].get("phase") not in ("Succeeded", "Failed")
+        }
         taken = {i for uid, given in self.gpus.items() if uid in live for ids in given.values() for i in ids}
         given = devices.allocate(int(node.allocatable.get("nvidia.com/gpu", 0)), taken, pod)
         if given:
