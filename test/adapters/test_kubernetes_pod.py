@@ -5,20 +5,28 @@ the pod's containers are given (GPUs, the network's MTU) is what the pod's own p
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import subprocess
+import sys
 import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fakes.kubernetes import FakeKubernetes
+from fakes.kubernetes.devices import ContainerView
 from fakes.kubernetes.nodes import NODE_CLASSES
 from fakes.kubernetes.scheduler import class_node, pod_requests, schedule
 
+from pipe.bootstrap import gpu_runtime
+from pipe.bootstrap.pod_programs import shipped_gpu_runtime
 from pipe.bootstrap.render import BootConfig
 from pipe.config.kubernetes import KubernetesOptions
 from pipe.providers.base import TAG_CREATED_AT, InstanceSpec
 from pipe.providers.catalog import resolve_machine
-from pipe.providers.kubernetes.manifests import job_manifest
+from pipe.providers.kubernetes.manifests import DOCKER_CONFIG_DIR, job_manifest
 
 SIZES = ("s", "m", "l", "xl")
 CLOUDS = ("gke", "eks", "aks")
@@ -72,3 +80,81 @@ def test_an_s_runner_starts_on_an_aks_d2s_v5_node_through_the_api(kube: FakeKube
     client.BatchV1Api(kube_api).create_namespaced_job("default", body)
     [pod] = kube.objects("pods")
     assert pod["spec"].get("nodeName") == "aks-d2s", pod["status"].get("conditions")
+
+
+def started_pod(kube: FakeKubernetes, kube_api: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    from kubernetes import client
+
+    body = {"metadata": {"name": "cml-pod0000001"}, "spec": {"template": {"spec": spec}}}
+    client.BatchV1Api(kube_api).create_namespaced_job("default", body)
+    [pod] = kube.objects("pods")
+    assert pod["spec"].get("nodeName"), pod["status"].get("conditions")
+    return pod
+
+
+def run_docker_config(container: dict[str, Any], root: Path, out: Path) -> dict[str, Any]:
+    """The init container's own command, run against what the local kubelet says it sees (under root)."""
+    command = container["command"]
+    assert command[:2] == ["python3", "-c"] and command[3] == DOCKER_CONFIG_DIR
+    env = {"PATH": os.environ.get("PATH", ""), **{e["name"]: e["value"] for e in container.get("env") or []}}
+    args = [sys.executable, "-c", command[2], str(out), *command[4:], "--root", str(root)]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return dict(json.loads((out / "daemon.json").read_text()))
+
+
+@pytest.mark.parametrize("mtu", [1460, 1450])  # GKE's VPC; a VXLAN CNI (Flannel, Calico VXLAN)
+def test_dockerd_in_the_pod_takes_its_mtu_from_the_pods_interface(
+    kube: FakeKubernetes, kube_api: Any, tmp_path: Path, mtu: int
+) -> None:
+    kube.cluster.kubelet.pod_mtu = mtu
+    pod = started_pod(kube, kube_api, pod_spec("s"))
+    first, docker = pod["spec"]["initContainers"][:2]
+    assert first["name"] == "docker-config" and "restartPolicy" not in first  # runs alone, before dockerd
+    assert f"--config-file={DOCKER_CONFIG_DIR}/daemon.json" in docker["args"]
+    mounts = {m["name"]: m for m in docker["volumeMounts"]}
+    assert mounts["docker-config"]["mountPath"] == DOCKER_CONFIG_DIR
+    kube.container_view(pod["metadata"]["name"], "docker-config").write(str(tmp_path / "root"))
+    (tmp_path / "out").mkdir()
+    config = run_docker_config(first, tmp_path / "root", tmp_path / "out")
+    assert config["mtu"] == mtu
+    assert config["default-network-opts"] == {"bridge": {"com.docker.network.driver.mtu": str(mtu)}}
+    assert "default-runtime" not in config
+
+
+def test_a_gpu_pod_on_a_node_with_more_gpus_gives_its_steps_only_its_own(
+    kube: FakeKubernetes, kube_api: Any, tmp_path: Path
+) -> None:
+    """A privileged Docker-in-Docker container sees all four /dev/nvidia* of the node but was given one GPU;
+    NVIDIA_VISIBLE_DEVICES=all (every CUDA image sets it) must mean that one (NVIDIA/nvidia-docker#1686)."""
+    kube.add_node("gpu-1", cpu="16", memory="64Gi", gpus=4, cloud="gke", labels={"pool": "t4"})
+    pod = started_pod(kube, kube_api, pod_spec("m", gpu="t4"))
+    first = pod["spec"]["initContainers"][0]
+    assert pod["spec"]["nodeName"] == "gpu-1" and "--gpu" in first["command"]
+    seen = kube.container_view(pod["metadata"]["name"], "docker")
+    assert len(seen.dev_nodes) == 4 and len(seen.gpus) == 1  # the node has more GPUs than the pod got
+    seen.write(str(tmp_path / "root"))
+    (tmp_path / "out").mkdir()
+    config = run_docker_config(first, tmp_path / "root", tmp_path / "out")
+    shim = tmp_path / "out" / "cml-nvidia"
+    assert config["default-runtime"] == "cml-nvidia"
+    assert config["runtimes"] == {"cml-nvidia": {"path": str(shim)}}  # /etc/cml-docker/cml-nvidia in the pod
+    assert shim.read_text() == shipped_gpu_runtime() and os.access(shim, os.X_OK)
+
+    own = gpu_runtime.own_gpus(str(tmp_path / "root"))
+    [pod_gpu] = [uuid for _, uuid, _ in seen.gpus]
+    assert own == [pod_gpu] and seen.env["NVIDIA_VISIBLE_DEVICES"] == pod_gpu
+    for asked, given in (("all", pod_gpu), (None, pod_gpu), ("0", pod_gpu), ("void", "void"), ("1", "void")):
+        spec = {"process": {"env": [] if asked is None else [f"NVIDIA_VISIBLE_DEVICES={asked}"]}}
+        gpu_runtime.add_gpu_defaults(spec, own)
+        env = dict(item.split("=", 1) for item in spec["process"]["env"])
+        assert env["NVIDIA_VISIBLE_DEVICES"] == given, asked
+
+
+def test_on_a_vm_or_a_pod_given_every_gpu_the_shim_keeps_all(tmp_path: Path) -> None:
+    whole = ContainerView(dev_nodes=[0, 1], gpus=[("0000:1b:00.0", "GPU-a", 0), ("0000:1c:00.0", "GPU-b", 1)])
+    whole.write(str(tmp_path))
+    assert gpu_runtime.own_gpus(str(tmp_path)) is None
+    spec = {"process": {"env": ["NVIDIA_VISIBLE_DEVICES=all"]}}
+    assert gpu_runtime.add_gpu_defaults(spec, None) is False
+    assert spec["process"]["env"] == ["NVIDIA_VISIBLE_DEVICES=all"]

@@ -133,8 +133,12 @@ def test_the_gpu_configuration_the_pipe_writes(
     assert docker["image"] == "registry.example.com/ci/dind-nvidia:27"
     quantities = {"cpu": "30", "memory": "104Gi", "nvidia.com/gpu": "4"}  # l: 4 GPUs, as g4dn.12xlarge
     assert docker["resources"] == {"requests": quantities, "limits": quantities}
-    assert "--default-runtime=nvidia" in docker["args"]
-    assert "--add-runtime=nvidia=/usr/bin/nvidia-container-runtime" in docker["args"]
+    # dockerd's configuration (the GPU runtime shim as its default runtime, the pod's MTU) comes from the pod's
+    # first init container (test/adapters/test_kubernetes_pod.py runs it against what the kubelet shows it).
+    daemon = ["dockerd", "--host=unix:///var/run/docker.sock", "--config-file=/etc/cml-docker/daemon.json"]
+    assert docker["args"] == daemon
+    config = spec["initContainers"][0]
+    assert config["name"] == "docker-config" and config["command"][3:] == ["/etc/cml-docker", "--gpu"]
     assert docker["securityContext"] == {"privileged": True}
     assert spec["nodeSelector"] == {"pool": "t4"}
     assert spec["tolerations"] == [
