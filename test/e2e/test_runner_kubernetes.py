@@ -131,10 +131,14 @@ def test_the_gpu_configuration_the_pipe_writes(
     spec = job["spec"]["template"]["spec"]
     docker = next(c for c in spec["initContainers"] if c["name"] == "docker")
     assert docker["image"] == "registry.example.com/ci/dind-nvidia:27"
-    quantities = {"cpu": "30", "memory": "120Gi", "nvidia.com/gpu": "4"}  # l: 4 GPUs, as g4dn.12xlarge
+    quantities = {"cpu": "30", "memory": "104Gi", "nvidia.com/gpu": "4"}  # l: 4 GPUs, as g4dn.12xlarge
     assert docker["resources"] == {"requests": quantities, "limits": quantities}
-    assert "--default-runtime=nvidia" in docker["args"]
-    assert "--add-runtime=nvidia=/usr/bin/nvidia-container-runtime" in docker["args"]
+    # dockerd's configuration (the GPU runtime shim as its default runtime, the pod's MTU) comes from the pod's
+    # first init container (test/adapters/test_kubernetes_pod.py runs it against what the kubelet shows it).
+    daemon = ["dockerd", "--host=unix:///var/run/docker.sock", "--config-file=/etc/cml-docker/daemon.json"]
+    assert docker["args"] == daemon
+    config = spec["initContainers"][0]
+    assert config["name"] == "docker-config" and config["command"][3:] == ["/etc/cml-docker", "--gpu"]
     assert docker["securityContext"] == {"privileged": True}
     assert spec["nodeSelector"] == {"pool": "t4"}
     assert spec["tolerations"] == [
@@ -223,6 +227,28 @@ def test_missing_rights_are_one_line_naming_the_verb_and_the_role(
     assert "Role in the README" in last
     assert runners(bitbucket) == []
     assert "lister" not in proc.stdout + proc.stderr.replace("system:serviceaccount:ci:lister", "")
+
+
+# The Role of docs/pending/k8saz.md (for README.md, "Kubernetes"), as (verb, resource) pairs.
+README_ROLE = {
+    *(("create", "jobs"), ("get", "jobs"), ("list", "jobs"), ("delete", "jobs")),
+    *(("create", "secrets"), ("delete", "secrets")),
+    *(("list", "pods"), ("list", "events")),
+}
+
+
+def test_the_readmes_role_is_enough_where_owner_references_are_enforced(
+    kube: FakeKubernetes, env: dict[str, str], bitbucket: FakeBitbucket, pods: PodStandIn
+) -> None:
+    """OpenShift's OwnerReferencesPermissionEnforcement: no blockOwnerDeletion on the Secret (it would need
+    update on jobs/finalizers), and the Role may delete Secrets (an ownerReference needs it)."""
+    assert kube.owner_references_enforcement
+    kube.add_token("role", README_ROLE, user="system:serviceaccount:ci:cml-runner")
+    proc = run_pipe({**env, **kube.env(token="role")})
+    assert proc.returncode == 0, "\n".join(output_lines(proc))
+    [secret] = kube.objects("secrets")
+    [owner] = secret["metadata"]["ownerReferences"]
+    assert "blockOwnerDeletion" not in owner
 
 
 # -- sweep ----------------------------------------------------------------------------------------------------

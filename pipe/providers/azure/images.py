@@ -10,6 +10,10 @@ Why a managed image of a generalized VM (and not a specialized one, or a gallery
   (learn.microsoft.com/python/api/azure-mgmt-compute/azure.mgmt.compute.models.operatingsystemstatetypes).
 - A gallery image version would also need a gallery and an image definition: two more resources to create,
   tag, sweep and roll back, for replication we do not use (a baked image serves one repository in one region).
+  The price: a managed image cannot be captured from a Trusted Launch VM ("Creation of managed images are not
+  supported for virtual machine with TrustedLaunch security type", hashicorp/packer#13189), which VMs are by
+  default from VM API 2025-11-01, so the bake's VM and the runners booted from its image are created with
+  securityType Standard (request.standard_security).
 
 The capture is Azure's documented sequence (learn.microsoft.com/azure/virtual-machines/capture-image-resource,
 "Create a managed image of a generalized VM"): deallocate, generalize, create the image from the VM.

@@ -246,7 +246,7 @@ class ArmRoutes(ImageRules):
                 return 200, {}, {"value": [self._respond(kind[1], i) for i in items]}
             if pattern is _RESOURCE:
                 if method == "PUT":
-                    return self._put(m["rg"], kind, m["name"], body, fault)
+                    return self._put(m["rg"], kind, m["name"], body, fault, query["api-version"])
                 if method == "GET":
                     group = self._group(m["rg"])
                     doc = group.resources.get((kind[0].lower(), m["name"].lower()))
@@ -340,7 +340,7 @@ class ArmRoutes(ImageRules):
     # resources
 
     def _put(
-        self, group_name: str, kind: tuple[str, type], name: str, body: Any, fault: Fault | None
+        self, group_name: str, kind: tuple[str, type], name: str, body: Any, fault: Fault | None, api_version: str = ""
     ) -> tuple[int, dict[str, str], Any]:
         type_, model = kind
         self._validate(model, body)
@@ -372,6 +372,8 @@ class ArmRoutes(ImageRules):
             IMAGE_TYPE: self._image,
         }[type_]
         builder(group, doc, props)
+        if type_ == VM_TYPE:
+            self._security_type(props, api_version)  # fakes/azure/images.py: Trusted Launch by default
         doc["properties"] = props
         is_vm = type_ == VM_TYPE
         if is_vm:
