@@ -85,6 +85,12 @@ VARIABLES: tuple[Variable, ...] = (
         default="on-demand price",
     ),
     Variable(
+        "CLOUD_SPOT_FALLBACK",
+        "What to do when no zone has spot capacity (at or below CLOUD_SPOT_PRICE): `on-demand` launches an "
+        "on-demand instance, `none` fails. A price cap is never exceeded unless you set `on-demand`.",
+        default="on-demand without CLOUD_SPOT_PRICE, none with it",
+    ),
+    Variable(
         "CLOUD_HDD_SIZE",
         "Root disk size in GB; at least what the image needs (GPU images need more than 35).",
         default=f"the larger of {DEFAULT_HDD_GB} and the image's own size",
@@ -160,6 +166,7 @@ class RunnerSettings:
     gpu: str = ""  # "" = none; generic (t4, a10g, ...) or native
     spot: bool = False
     spot_price: float | None = None  # None = up to on-demand
+    spot_fallback: bool = True  # CLOUD_SPOT_FALLBACK: on-demand (True) or none
     hdd_size_gb: int | None = None  # None = CLOUD_HDD_SIZE not given: DEFAULT_HDD_GB, or the image's size if larger
     image: str = ""  # "" = a baked image of ours for the current recipe, else the provider's default
     image_stock: bool = False  # CLOUD_IMAGE: stock: the provider's default, never a baked image
@@ -257,6 +264,7 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         allowed="s, m, l, xl, or a native machine type such as g4dn.xlarge",
     )
     vm_options = clouds.load(env, cloud)  # every VM cloud's, whichever cloud is chosen
+    price = machine.spot_price(env, cloud, spot)
     return RunnerSettings(
         cloud=cloud,
         options=kubernetes or vm_options[cloud],
@@ -264,7 +272,8 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         instance_type=instance_type,
         gpu=gpu,
         spot=spot,
-        spot_price=machine.spot_price(env, cloud, spot),
+        spot_price=price,
+        spot_fallback=machine.spot_fallback(env, spot, price),
         hdd_size_gb=parse_int(
             "CLOUD_HDD_SIZE", get("CLOUD_HDD_SIZE"), default=DEFAULT_HDD_GB, minimum=10, maximum=MAX_HDD_GB, unit="GB"
         )
