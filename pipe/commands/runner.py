@@ -23,7 +23,7 @@ from pipe.runner.decide import decide_from_pages
 from pipe.runner.dry_run import print_dry_run
 from pipe.runner.plan import build_plan
 from pipe.runner.provision import provision
-from pipe.runner.step_size import warn_if_too_small
+from pipe.runner.step_size import check_step_sizes
 from pipe.runner.sweep import at_launch
 
 
@@ -31,7 +31,11 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
     plan = build_plan(settings, settings.name or random_name(), int(time.time()))
     for line in plan.describe():
         log.info("Plan: %s", line)
-    warn_if_too_small(common.clone_dir, plan.labels, plan.machine.instance_type, plan.machine.memory_gib, log)
+    machine = plan.machine
+    check_step_sizes(
+        common.clone_dir, plan.labels, (plan.cloud, machine.instance_type, machine.gpu, machine.memory_gib),
+        allow_small=settings.allow_small, log=log,
+    )  # fmt: skip
     pipeline = common.build_number or common.pipeline_uuid
     if common.dry_run:
         print_dry_run(plan, repository_uuid=common.repo_uuid, pipeline=pipeline, log=log)

@@ -31,6 +31,7 @@ from pipe.config.parsers import (
 from pipe.config.variables import ConfigError, Variable
 
 CLOUDS = ("aws", "gcp", "azure", "kubernetes")
+GENERIC_SIZES = ("s", "m", "l", "xl")  # CLOUD_TYPE's generic sizes (pipe/providers/catalog.py SIZES)
 RUNNER_SCOPES = ("repository", "workspace")
 DEFAULT_LABELS = "cml.runner"
 DEFAULT_HDD_GB = 35  # CML's (TPI's) default root disk; grown at launch to what the image needs
@@ -141,6 +142,13 @@ VARIABLES: tuple[Variable, ...] = (
         "`atlassian.`; `self.hosted` and `linux` are always added.",
         default=DEFAULT_LABELS,
     ),
+    Variable(
+        "ALLOW_SMALL",
+        "Launch a native CLOUD_TYPE even when it has less memory than the runner's steps' `size:` needs (a warning "
+        "instead of the refusal).",
+        default="false",
+        example="'<boolean>'",
+    ),
     Variable("NAME", "Runner and instance name: lowercase letters, digits, `-`.", default="cml-<10 random characters>"),
     Variable("WAIT_TIMEOUT", "How long to wait for the runner to come online.", default="10min"),
     Variable(
@@ -184,6 +192,7 @@ class RunnerSettings:
     wait_timeout_s: int = 600
     runner_scope: Literal["repository", "workspace"] = "repository"
     poll_every_s: float | None = None  # CML_RUNNER_POLL_SECONDS (tests); None = the rate-limited cadence
+    allow_small: bool = False  # ALLOW_SMALL, with a native CLOUD_TYPE: a machine smaller than a step is a warning
 
     def __post_init__(self) -> None:
         if OPTIONS_TYPE[self.cloud] is not type(self.options):
@@ -299,6 +308,7 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         if parse_choice("RUNNER_SCOPE", get("RUNNER_SCOPE"), RUNNER_SCOPES, "repository") == "workspace"
         else "repository",
         poll_every_s=_poll_every(get("CML_RUNNER_POLL_SECONDS")),
+        allow_small=parse_bool("ALLOW_SMALL", get("ALLOW_SMALL")) and instance_type not in GENERIC_SIZES,
     )
 
 
