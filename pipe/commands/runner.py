@@ -20,7 +20,7 @@ from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings, random_name
 from pipe.providers.tags import repository_tag
 from pipe.runner.decide import decide_from_pages
-from pipe.runner.dry_run import print_dry_run
+from pipe.runner.dry_run import PLACEHOLDER_UUID, check_credentials, print_dry_run
 from pipe.runner.plan import build_plan
 from pipe.runner.provision import provision
 from pipe.runner.step_size import check_step_sizes
@@ -39,7 +39,9 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
     pipeline = common.build_number or common.pipeline_uuid
     if common.dry_run:
         print_dry_run(plan, repository_uuid=common.repo_uuid, pipeline=pipeline, log=log)
-        return "DRY_RUN: nothing was created"
+        tag = repository_tag(common.repo_uuid or PLACEHOLDER_UUID)
+        works = check_credentials(lambda: cloud_provider(common, settings, env), plan.cloud, tag, log)
+        return "DRY_RUN: nothing was created" + ("" if works else f" (the {plan.cloud} credentials do not work)")
 
     client = bitbucket_client(common, settings.runner_scope)
     provider = cloud_provider(common, settings, env)
