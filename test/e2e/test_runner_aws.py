@@ -256,11 +256,13 @@ def test_sigterm_mid_wait_rolls_back_before_exiting_1(env: dict[str, str], ec2: 
 
 
 def test_dry_run_prints_the_plan_and_creates_nothing(env: dict[str, str], ec2: Any, bitbucket: FakeBitbucket) -> None:
-    proc = run_pipe({**env, "DRY_RUN": "true", "CLOUD_SPOT": "true", "CLOUD_STARTUP_SCRIPT": "echo proxy-setup"})
+    variables = {"DRY_RUN": "true", "DEBUG": "true", "CLOUD_SPOT": "true", "CLOUD_STARTUP_SCRIPT": "echo proxy-setup"}
+    proc = run_pipe({**env, **variables})
     out = "\n".join(output_lines(proc))
     assert proc.returncode == 0, out
     for expected in ("m5.2xlarge", "us-west-1", "spot", "0.384", "cml-managed-by", "echo proxy-setup"):
         assert expected in out
+    assert "Credentials: the aws credentials the launch would use work: sts GetCallerIdentity answered" in out
     assert bitbucket.request_count() == 0
     assert_nothing_left(ec2, bitbucket)
 
