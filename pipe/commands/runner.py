@@ -1,6 +1,7 @@
 """COMMAND: runner. Reuse an online runner, or register one, start an instance for it and wait until it is ONLINE.
 
-The story: plan -> (DRY_RUN: print it, stop) -> build the Bitbucket and cloud clients -> reuse? (reading only
+The story: plan -> step sizes against the machine -> (DRY_RUN: print it, check the credentials with one read,
+stop) -> build the Bitbucket and cloud clients -> reuse? (reading only
 the listing pages it takes) -> a bounded sweep of leftovers -> provision: register the runner, render its
 startup script, launch (spot/zone fallback), wait for ONLINE, all rolled back if a later step fails or the
 pipe is stopped -> leave the runner's details for later steps. The Bitbucket and cloud calls of a launch do
