@@ -128,6 +128,10 @@ class Demo:
         runner_vars = dict(example.runner_vars)
         if cloud.name == "kubernetes":
             runner_vars = {k: v for k, v in runner_vars.items() if k not in VM_ONLY_VARIABLES}
+        if cloud.name == "azure" and runner_vars.get("CLOUD_TYPE") == "m":
+            # The example's train step is size 4x (20 GiB with the runner); Azure's m (Standard_F8s_v2) has 16 GiB
+            # and runner mode refuses it (pipe/runner/step_size.py), so the demo asks Azure for l.
+            runner_vars["CLOUD_TYPE"] = "l"
         shown = " ".join(f"{k}={v}" for k, v in {"CLOUD": self.cloud_name, **runner_vars}.items())
         with self.phase(f'Step 1 "{example.runner_step}": python -m pipe, runner mode ({shown})') as r:
             wait = "20min" if self.real_vm else "2min"  # a boot under QEMU's emulation takes minutes

@@ -1,6 +1,7 @@
 """COMMAND: runner. Reuse an online runner, or register one, start an instance for it and wait until it is ONLINE.
 
-The story: plan -> (DRY_RUN: print it, stop) -> build the Bitbucket and cloud clients -> reuse? (reading only
+The story: plan -> step sizes against the machine -> (DRY_RUN: print it, check the credentials with one read,
+stop) -> build the Bitbucket and cloud clients -> reuse? (reading only
 the listing pages it takes) -> a bounded sweep of leftovers -> provision: register the runner, render its
 startup script, launch (spot/zone fallback), wait for ONLINE, all rolled back if a later step fails or the
 pipe is stopped -> leave the runner's details for later steps. The Bitbucket and cloud calls of a launch do
@@ -20,10 +21,10 @@ from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings, random_name
 from pipe.providers.tags import repository_tag
 from pipe.runner.decide import decide_from_pages
-from pipe.runner.dry_run import print_dry_run
+from pipe.runner.dry_run import PLACEHOLDER_UUID, check_credentials, print_dry_run
 from pipe.runner.plan import build_plan
 from pipe.runner.provision import provision
-from pipe.runner.step_size import warn_if_too_small
+from pipe.runner.step_size import check_step_sizes
 from pipe.runner.sweep import at_launch
 
 
@@ -31,11 +32,17 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
     plan = build_plan(settings, settings.name or random_name(), int(time.time()))
     for line in plan.describe():
         log.info("Plan: %s", line)
-    warn_if_too_small(common.clone_dir, plan.labels, plan.machine.instance_type, plan.machine.memory_gib, log)
+    machine = plan.machine
+    check_step_sizes(
+        common.clone_dir, plan.labels, (plan.cloud, machine.instance_type, machine.gpu, machine.memory_gib),
+        allow_small=settings.allow_small, log=log,
+    )  # fmt: skip
     pipeline = common.build_number or common.pipeline_uuid
     if common.dry_run:
         print_dry_run(plan, repository_uuid=common.repo_uuid, pipeline=pipeline, log=log)
-        return "DRY_RUN: nothing was created"
+        tag = repository_tag(common.repo_uuid or PLACEHOLDER_UUID)
+        works = check_credentials(lambda: cloud_provider(common, settings, env), plan.cloud, tag, log)
+        return "DRY_RUN: nothing was created" + ("" if works else f" (the {plan.cloud} credentials do not work)")
 
     client = bitbucket_client(common, settings.runner_scope)
     provider = cloud_provider(common, settings, env)

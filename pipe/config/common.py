@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipe.config import spelling
 from pipe.config.parsers import check_text, parse_bool, parse_choice, parse_endpoint
 from pipe.config.variables import ConfigError, Variable
 
@@ -67,6 +68,14 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("DRY_RUN", "Print the plan and make no changes.", default="false", modes=("all",), example="'<boolean>'"),
     Variable("DEBUG", "Turn on extra debug information.", default="false", modes=("all",), example="'<boolean>'"),
+    Variable(
+        "STRICT_VARIABLES",
+        "Fail, instead of warning, on a variable that looks like a misspelling of one of the pipe's (`IDLE_TIMOUT`) "
+        "or is one of CML's flag names (`CLOUD_HDD`, `SPOT`).",
+        default="false",
+        modes=("all",),
+        example="'<boolean>'",
+    ),
     # Bitbucket Pipelines sets these in every step; the pipe reads them, users do not.
     Variable("BITBUCKET_WORKSPACE", "The workspace of the build.", modes=("all",), context=True),
     Variable("BITBUCKET_REPO_SLUG", "The repository of the build.", modes=("all",), context=True),
@@ -212,12 +221,31 @@ def check_tokens(env: Mapping[str, str]) -> None:
             )
 
 
+def _spelling(env: Mapping[str, str]) -> list[str]:
+    """Warnings for variables that look like ours but are not (pipe/config/spelling.py); with
+    STRICT_VARIABLES: 'true' the first is the error, naming how many more there are."""
+    from pipe.config import all_variables  # imported late (it imports us)
+
+    found = spelling.suspicious(env, {v.name for v in all_variables()})
+    strict = parse_bool("STRICT_VARIABLES", env.get("STRICT_VARIABLES", "").strip())
+    if strict and found:
+        name, meant = found[0]
+        more = f" (and {len(found) - 1} more such variable(s))" if len(found) > 1 else ""
+        message = f"{name} is not a variable of this pipe: {meant}{more} (STRICT_VARIABLES: 'true')"
+        raise ConfigError(name, "", "", message=message)
+    return [
+        f"{name} is not a variable of this pipe and is ignored: {meant} (STRICT_VARIABLES: 'true' makes this an error)"
+        for name, meant in found
+    ]
+
+
 def load(env: Mapping[str, str]) -> CommonSettings:
     def get(name: str) -> str:
         return env.get(name, "").strip()
 
     check_tokens(env)
     auth, warnings = load_auth(env)
+    warnings = (*_spelling(env), *warnings)
     commit = check_text(
         "BITBUCKET_COMMIT",
         get("BITBUCKET_COMMIT").lower(),

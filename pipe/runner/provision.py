@@ -71,7 +71,9 @@ def provision(
                 f"terminate instances of runner {runner.name}", lambda: _terminate_for(provider, runner, repo_tag)
             )
             spec = _spec(plan, registered, repository, repo_uuid, image, disk_gb, pipeline, baked=chosen.baked)
-            instance = launch_with_fallback(provider, spec, zones, plan.spot)
+            instance = launch_with_fallback(
+                provider, spec, zones, plan.spot, fallback=plan.spot_fallback, spot_price=plan.spot_price
+            )
             log.info("Instance %s is starting in %s; waiting for the runner to connect.", instance.id, instance.zone)
             online = wait_online(
                 client.get_runner,

@@ -302,13 +302,16 @@ def test_sweep_deletes_expired_and_orphaned_jobs_of_ours_in_its_namespace_only(
 # -- dry run, lazy import, variables --------------------------------------------------------------------------
 
 
-def test_dry_run_prints_the_manifests_with_secrets_masked_and_calls_nothing(
+def test_dry_run_prints_the_manifests_with_secrets_masked_and_only_reads(
     kube: FakeKubernetes, env: dict[str, str], bitbucket: FakeBitbucket
 ) -> None:
     proc = run_pipe({**env, "DRY_RUN": "true", "DEBUG": "true", "CLOUD_KUBERNETES_NODE_SELECTOR": "pool=ml"})
     out = strip_ansi(proc.stdout + proc.stderr)
     assert proc.returncode == 0, out
-    assert kube.requests == [] and bitbucket.request_count() == 0
+    # The credentials check (issue 30 item 6; this test used to assert no request at all): one read of our Jobs.
+    assert [(r.method, r.path) for r in kube.requests] == [("GET", "/apis/batch/v1/namespaces/default/jobs")]
+    assert "Credentials: the kubernetes credentials the launch would use work" in out
+    assert bitbucket.request_count() == 0 and kube.objects("jobs") == []
     manifests = out.split("Kubernetes manifests (secrets masked):", 1)[1]
     job, secret = list(yaml.safe_load_all(manifests.split("\n✔", 1)[0].split("\nINFO", 1)[0]))[:2]
     assert job["kind"] == "Job" and job["spec"]["template"]["spec"]["nodeSelector"] == {"pool": "ml"}
@@ -330,6 +333,10 @@ def test_a_kubernetes_run_loads_the_kubernetes_sdk_and_no_cloud_sdk(
     clouds = tuple(p for cloud in ("aws", "gcp", "azure") for p in SDK_MODULES[cloud])
     assert not [m for m in modules if any(m == p or m.startswith(p + ".") for p in clouds)]
 
+    # DRY_RUN checks the cluster's credentials with the Kubernetes SDK (issue 30 item 6; it used to load no SDK),
+    # and still loads no VM cloud's SDK.
     dry = run_pipe({**env, "DRY_RUN": "true"}, args=("-c", IMPORT_PROBE))
     probe = next(line for line in dry.stderr.splitlines() if line.startswith("IMPORTED "))
-    assert "kubernetes" not in json.loads(probe.removeprefix("IMPORTED ")), "DRY_RUN needs no SDK"
+    modules = json.loads(probe.removeprefix("IMPORTED "))
+    assert "kubernetes" in modules, "DRY_RUN's credentials check uses the SDK"
+    assert not [m for m in modules if any(m == p or m.startswith(p + ".") for p in clouds)]

@@ -11,7 +11,9 @@ from pipe.providers.base import ProviderError
 
 log = logging.getLogger("pipe.providers.aws")
 
-# Errors that mean "not here, not now": try the next zone or market.
+# Errors that mean "not here, not now": try the next zone or market. SpotMaxPriceTooLow (spot above
+# CLOUD_SPOT_PRICE here) tries the next zone's spot only: pipe/runner/launch.py never turns a price cap into
+# an on-demand launch unless CLOUD_SPOT_FALLBACK is on-demand.
 CAPACITY_CODES = frozenset(
     {
         "InsufficientInstanceCapacity",

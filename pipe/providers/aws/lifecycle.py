@@ -48,11 +48,21 @@ class AwsProvider:
         # Capacity errors come back as HTTP 500: standard mode retries them 3 times (AWS_MAX_ATTEMPTS
         # overrides), then the zone fallback moves on.
         self._ec2: Any = session.client("ec2", config=Config(retries={"mode": "standard"}))
+        self._session = session
         self._described: dict[str, dict[str, Any]] = {}  # AMI id -> describe_images entry
         log_calls(self._ec2)
         self.network = Network(
             self._ec2, region, self._call, subnet_id=options.subnet, security_group=options.security_group
         )
+
+    def identity(self) -> str:
+        """Whose the credentials are: sts GetCallerIdentity, read-only and allowed to everyone (DRY_RUN's check)."""
+        sts = self._session.client("sts", config=Config(retries={"mode": "standard"}))
+        log_calls(sts)
+        try:
+            return str(sts.get_caller_identity().get("Arn", ""))
+        except (ClientError, BotoCoreError, NoCredentialsError) as error:
+            raise explain(error, "get_caller_identity") from None
 
     def zones(self, instance_type: str) -> list[str]:
         offerings = self._call(
