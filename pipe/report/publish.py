@@ -105,8 +105,11 @@ def plan(markdown: str, base_dir: Path, clone_dir: Path) -> PublishPlan:
             except OSError as err:
                 _warn(result, warned, f"link {shown!r}: it cannot be read ({err.strerror}); its link is left as is")
                 continue
-            mime = mimetypes.guess_type(found.real.name)[0] or "application/octet-stream"
-            asset = Asset(download_name(content, found.real.name), content, mime, found.relative)
+            # A link into DVC's cache (`cache.type symlink`) resolves to an object named by its md5 alone: the
+            # name as linked then gives the type and the Downloads name.
+            name = found.real.name if found.real.suffix else Path(link_path(ref.url)).name
+            mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            asset = Asset(download_name(content, name), content, mime, found.relative)
         if asset is not None:
             result.assets.setdefault(asset.name, asset)
             fragment = "#" + ref.url.split("#", 1)[1] if "#" in ref.url and is_local(ref.url) else ""

@@ -71,7 +71,9 @@ def write_project(root: Path, model: bytes, metrics: dict[str, object], *, cache
         (root / rel).write_bytes(data)
     (root / "dvc.yaml").write_text(DVC_YAML)
     (root / ".dvc").mkdir(exist_ok=True)
-    (root / ".dvc" / "config").write_text("[core]\n    remote = storage\n['remote \"storage\"']\n    url = s3://b/dvc\n")
+    (root / ".dvc" / "config").write_text(
+        "[core]\n    remote = storage\n['remote \"storage\"']\n    url = s3://b/dvc\n"
+    )
     (root / ".dvc" / "config.local").write_text("['remote \"storage\"']\n    secret_access_key = not-for-git\n")
     outputs = {p: files[p] for p in ("model.pkl", "metrics.json", "confusion.png")}
     (root / "dvc.lock").write_text(lock(outputs, {"train.py": files["train.py"]}))
