@@ -139,4 +139,4 @@ def _pointer_file(root: Path, pointer: str) -> LocalFile:
 
 
 def _mb(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
+    return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
