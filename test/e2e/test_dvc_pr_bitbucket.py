@@ -54,7 +54,7 @@ def test_a_dvc_output_in_files_commits_its_lock_and_the_metrics_never_the_model(
     assert tree["metrics.json"] == (clone / "metrics.json").read_bytes()  # cache: false, meant for git
     lines = output_lines(proc)
     [said] = [line for line in lines if "model.pkl" in line and "DVC-tracked" in line]
-    assert "FILES: model.pkl is DVC-tracked (dvc.lock, stage train): committing dvc.lock, not its 16,395 bytes of data" in said
+    assert "FILES: model.pkl is DVC-tracked (dvc.lock, stage train): committing dvc.lock, not its 16,395 bytes" in said
     assert "dvc push" in said
     assert [line for line in lines if "confusion.png is DVC-tracked" in line]
     assert not [line for line in lines if "metrics.json is DVC-tracked" in line]
