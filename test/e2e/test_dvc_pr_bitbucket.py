@@ -106,3 +106,32 @@ def test_a_whole_clone_pattern_leaves_dvc_internals_and_data_out(
     assert {"dvc.lock", "dvc.yaml", "data.dvc", "metrics.json", ".dvc/config", "train.py"} <= set(tree)
     assert "model.pkl" not in tree
     assert any("left out" in x and ".dvc/" in x for x in output_lines(proc))
+
+
+def test_a_dvc_lock_that_cannot_be_read_stops_before_any_call(
+    bitbucket: FakeBitbucket, env: dict[str, str], clone: Path
+) -> None:
+    (clone / "dvc.lock").write_text("stages: [unclosed\n")
+
+    proc = run_pipe({**env, "FILES": "model.pkl"}, cwd=clone)
+
+    assert proc.returncode == 1
+    [line] = [x for x in output_lines(proc) if "dvc.lock" in x]
+    assert "FILES: dvc.lock: not valid YAML" in line
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert bitbucket.request_count() == 0
+
+
+def test_a_dvc_2_pointer_of_a_crlf_text_file_stands_for_it(
+    bitbucket: FakeBitbucket, env: dict[str, str], clone: Path
+) -> None:
+    """DVC 2.x recorded a text file's md5 with CRLF read as LF, and wrote no `hash:` field."""
+    (clone / "labels.csv").write_bytes(b"id,label\r\n1,cat\r\n")
+    legacy = dvc_repo.md5(b"id,label\n1,cat\n")
+    (clone / "labels.csv.dvc").write_text(f"outs:\n- md5: {legacy}\n  size: 17\n  path: labels.csv\n")
+
+    proc = run_pipe({**env, "FILES": "labels.csv"}, cwd=clone)
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tree = _head_tree(bitbucket)
+    assert "labels.csv" not in tree and "labels.csv.dvc" in tree

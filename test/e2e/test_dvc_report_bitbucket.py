@@ -132,3 +132,33 @@ def test_a_dvc_plot_image_linked_from_the_cache_is_published(
     assert content == png and name.endswith("confusion.png")
     assert f"/downloads/{name})" in raw
     assert not [line for line in lines if "WARNING" in line.upper() and "confusion" in line]
+
+
+def test_a_cache_object_linked_outside_the_clone_is_never_read(
+    bitbucket: FakeBitbucket, bb_env: dict[str, str], clone: Path, tmp_path: Path
+) -> None:
+    """The local cache is the clone's: an object that is a symlink to a file elsewhere is not parsed and posted."""
+    secret = tmp_path / "outside.json"
+    secret.write_text('{"accuracy": 0.12345}\n')
+    digest = dvc_repo.md5(b"whatever main recorded")
+    link = clone / ".dvc" / "cache" / "files" / "md5" / digest[:2] / digest[2:]
+    link.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(secret, link)
+    lock = dvc_repo.lock({"metrics.json": b"whatever main recorded"})
+    _commit(bitbucket, "main", {"dvc.lock": lock.encode()})
+
+    _, raw = _run(bitbucket, bb_env, clone, METRICS_FILE="metrics.json")
+
+    assert "0.12345" not in raw
+    assert "in DVC's cache cannot be read" in raw and "outside the clone directory" in raw
+
+
+def test_a_target_dvc_lock_that_is_not_one_leaves_no_old_values(
+    bitbucket: FakeBitbucket, bb_env: dict[str, str], clone: Path
+) -> None:
+    _commit(bitbucket, "main", {"dvc.lock": b"stages: [unclosed\n"})
+
+    _, raw = _run(bitbucket, bb_env, clone, METRICS_FILE="metrics.json")
+
+    assert "| metrics.json | accuracy | - | 0.93 | - |" in raw
+    assert "Old: none (no `metrics.json` on `main` at " in raw
