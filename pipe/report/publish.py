@@ -22,6 +22,10 @@ from pipe import paths
 from pipe.bitbucket.models import Download
 from pipe.report.links import find_refs, replace_refs
 
+# DVC's git-ignored local config: `dvc remote modify --local` writes the remote's keys there
+# (dvc.org/doc/user-guide/project-structure/internal-files). Never published, like .git/.
+DVC_LOCAL_CONFIG = ".dvc/config.local"
+
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _DATA = re.compile(
     r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^;,]*)*?)(?P<b64>;base64)?,(?P<data>.*)$", re.DOTALL
@@ -98,6 +102,8 @@ def plan(markdown: str, base_dir: Path, clone_dir: Path) -> PublishPlan:
             shown = ref.url.split("#", 1)[0]
             try:
                 found = paths.resolve(clone_dir, link_path(ref.url), base=base_dir)
+                if found.relative == DVC_LOCAL_CONFIG:
+                    raise paths.PathRefused(f"it is {DVC_LOCAL_CONFIG}, which may hold the DVC remote's credentials")
                 content = paths.read_bytes(found)
             except paths.PathRefused as why:
                 _warn(result, warned, f"link {shown!r}: {why}; its link is left as is")

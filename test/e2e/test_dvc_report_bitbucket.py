@@ -162,3 +162,17 @@ def test_a_target_dvc_lock_that_is_not_one_leaves_no_old_values(
 
     assert "| metrics.json | accuracy | - | 0.93 | - |" in raw
     assert "Old: none (no `metrics.json` on `main` at " in raw
+
+
+def test_a_link_to_dvc_s_local_config_is_never_published(
+    bitbucket: FakeBitbucket, bb_env: dict[str, str], clone: Path
+) -> None:
+    """`dvc remote modify --local` keeps the remote's keys in .dvc/config.local: a link to it stays a link."""
+    (clone / "report.md").write_text("# Report\n\n[remote settings](.dvc/config.local)\n")
+
+    lines, raw = _run(bitbucket, bb_env, clone)
+
+    with bitbucket.lock:
+        assert bitbucket.repo().downloads == {}
+    assert "not-for-git" not in raw and "(.dvc/config.local)" in raw
+    assert any(".dvc/config.local" in line and "credentials" in line for line in lines)
