@@ -12,58 +12,46 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import boto3
 import pytest
+from dvc_cli import S3_KEYS, DvcUnavailable, ensure_dvc, git_repo, local_remote
 from fakes.bitbucket import FakeBitbucket
 from fakes.moto import MotoServer
 from fixtures_pipe import REPO_ROOT, output_lines, run_pipe
 
 pytestmark = pytest.mark.slow
 
-DVC_VENV = REPO_ROOT / ".venv-dvc"
 BUCKET = "dvc-example"
 EXAMPLE = REPO_ROOT / "examples" / "dvc"
 
 
 @pytest.fixture(scope="session")
 def dvc_cli() -> Path:
-    """The dvc executable of .venv-dvc, installed from requirements-dvc.txt when missing."""
-    dvc = DVC_VENV / "bin" / "dvc"
-    if not (dvc.exists() and subprocess.run([dvc, "--version"], capture_output=True, check=False).returncode == 0):
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(DVC_VENV)], check=True)
-        pip = [str(DVC_VENV / "bin" / "pip"), "install", "-q", "-r", str(REPO_ROOT / "requirements-dvc.txt")]
-        proc = subprocess.run(pip, capture_output=True, text=True, timeout=1500, check=False)
-        assert proc.returncode == 0, f"installing requirements-dvc.txt into {DVC_VENV} failed:\n{proc.stderr[-2000:]}"
-    return dvc
+    try:
+        return ensure_dvc()
+    except DvcUnavailable as err:
+        pytest.fail(str(err))
 
 
-def _git(where: Path, *args: str) -> None:
-    ident = ["-c", "user.name=Dev", "-c", "user.email=dev@example.com", "-c", "commit.gpgsign=false"]
-    subprocess.run(["git", *ident, *args], cwd=where, check=True, capture_output=True)
-
-
-def _dvc(dvc_cli: Path, where: Path, env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run([str(dvc_cli), *args], cwd=where, env=env, capture_output=True, text=True, check=False)
+def _dvc(dvc: Path, where: Path, env: dict[str, str], *args: str) -> str:
+    proc = subprocess.run([str(dvc), *args], cwd=where, env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"dvc {' '.join(args)}: {proc.stdout}{proc.stderr}"
     return proc.stdout
 
 
-def _repo(where: Path, dvc_cli: Path, env: dict[str, str], moto_url: str) -> None:
+def _repo(where: Path, dvc: Path, env: dict[str, str], moto_url: str) -> None:
     """A git repository (DVC runs inside one, as in a Pipelines clone) whose remote is moto's bucket."""
-    _git(where, "init", "-q", "-b", "main")
-    _git(where, "add", "-A")
-    _git(where, "commit", "-q", "-m", "example")
-    _dvc(dvc_cli, where, env, "remote", "modify", "--local", "storage", "url", f"s3://{BUCKET}/dvc")
-    _dvc(dvc_cli, where, env, "remote", "modify", "--local", "storage", "endpointurl", moto_url)
+    git_repo(where)
+    for command in local_remote(BUCKET, moto_url):
+        _dvc(dvc, where, env, *command)
 
 
 def test_the_example_trains_pushes_opens_a_pr_with_the_pointer_and_dvc_pull_gets_the_model_back(
     dvc_cli: Path, moto: MotoServer, bitbucket: FakeBitbucket, bb_env: dict[str, str], tmp_path: Path
 ) -> None:
-    keys = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    keys = S3_KEYS
     boto3.client("s3", endpoint_url=moto.url, **_lower(keys)).create_bucket(Bucket=BUCKET)
     home = tmp_path / "home"
     home.mkdir()
@@ -73,7 +61,7 @@ def test_the_example_trains_pushes_opens_a_pr_with_the_pointer_and_dvc_pull_gets
     _repo(work, dvc_cli, env, moto.url)
 
     # The training step: dvc repro runs train.py with the example's own interpreter, then dvc push.
-    env_train = {**env, "PATH": f"{DVC_VENV / 'bin'}:{env['PATH']}"}
+    env_train = {**env, "PATH": f"{dvc_cli.parent}:{env['PATH']}"}
     _dvc(dvc_cli, work, env_train, "repro")
     _dvc(dvc_cli, work, env, "push")
     model = (work / "model.pkl").read_bytes()
