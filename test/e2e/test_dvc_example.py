@@ -9,9 +9,11 @@ install (minutes, once) and a few dvc commands (seconds).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import boto3
@@ -117,3 +119,23 @@ def _lower(keys: dict[str, str]) -> dict[str, str]:
         "aws_secret_access_key": keys["AWS_SECRET_ACCESS_KEY"],
         "region_name": keys["AWS_DEFAULT_REGION"],
     }
+
+
+def test_the_demo_plays_the_dvc_scenario_and_stops_what_it_started(dvc_cli: Path, tmp_path: Path) -> None:
+    """`make demo DEMO_ARGS=--dvc`: train, push, PR, then dvc pull on the PR's branch gives the model back."""
+    state = tmp_path / "state.json"
+    argv = [sys.executable, str(REPO_ROOT / "demo" / "run.py"), "--dvc", "--workdir", str(tmp_path / "work")]
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    proc = subprocess.run(
+        [*argv, "--state-out", str(state)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "files in the commit: dvc.lock, metrics.json" in out
+    assert "FILES: model.pkl is DVC-tracked (dvc.lock, stage train): committing dvc.lock" in out
+    assert "identical to the trained one" in out
+    pids = json.loads(state.read_text())["pids"]
+    for pid in pids.values():  # every child (the pipe runs, dvc, moto) is gone
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
