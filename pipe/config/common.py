@@ -11,7 +11,7 @@ from typing import Literal
 from pipe.config.parsers import check_text, parse_bool, parse_choice, parse_endpoint
 from pipe.config.variables import ConfigError, Variable
 
-COMMANDS = ("runner", "report", "pr", "sweep", "bake")
+COMMANDS = ("runner", "report", "pr", "sweep", "bake", "restore")
 DEFAULT_API_URL = "https://api.bitbucket.org/2.0"
 APP_PASSWORDS_OFF = "2026-07-28"
 
@@ -26,7 +26,8 @@ VARIABLES: tuple[Variable, ...] = (
         "What the pipe does: `runner` starts a cloud instance as a self-hosted runner, `report` posts a training "
         "report, `pr` opens a pull request with files, `sweep` removes leftover instances and stale baked images, "
         "`bake` makes a machine image with Docker and the runner image installed, so runners skip those installs "
-        "at boot (AWS, GCP and Azure in this version).",
+        "at boot (AWS, GCP and Azure in this version), `restore` puts the newest spot-recovery checkpoint of the "
+        "commit into CHECKPOINT_PATH (nothing on a first run).",
         default="runner",
         modes=("all",),
         example="'<string>'",

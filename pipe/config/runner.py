@@ -14,6 +14,7 @@ from typing import Literal
 
 from pipe.config import clouds, machine
 from pipe.config import kubernetes as kube_config
+from pipe.config import spot as spot_config
 from pipe.config.clouds import OPTIONS_TYPE, CloudOptions
 from pipe.config.kubernetes import KubernetesOptions
 from pipe.config.parsers import (
@@ -177,6 +178,7 @@ class RunnerSettings:
     wait_timeout_s: int = 600
     runner_scope: Literal["repository", "workspace"] = "repository"
     poll_every_s: float | None = None  # CML_RUNNER_POLL_SECONDS (tests); None = the rate-limited cadence
+    recovery: spot_config.SpotRecovery | None = None  # SPOT_RECOVERY and its companions (pipe/config/spot.py)
 
     def __post_init__(self) -> None:
         if OPTIONS_TYPE[self.cloud] is not type(self.options):
@@ -290,6 +292,7 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         if parse_choice("RUNNER_SCOPE", get("RUNNER_SCOPE"), RUNNER_SCOPES, "repository") == "workspace"
         else "repository",
         poll_every_s=_poll_every(get("CML_RUNNER_POLL_SECONDS")),
+        recovery=spot_config.load_recovery(env, spot=spot, cloud=cloud),
     )
 
 
