@@ -51,11 +51,14 @@ def _sign(key: bytes, text: str) -> bytes:
 
 class S3Objects:
     def __init__(self, bucket: str, keys: Callable[[], AwsKeys], *, region: str = "us-east-1",
-                 endpoint: str = "", now: Callable[[], datetime.datetime] | None = None) -> None:  # fmt: skip
+                 endpoint: str = "", now: Callable[[], datetime.datetime] | None = None,
+                 region_known: bool = False) -> None:  # fmt: skip
         self.bucket, self.credentials, self.region = bucket, keys, region
         self.endpoint = endpoint.rstrip("/")  # a stand-in (path style); '' = AWS (virtual-hosted style)
         self.now = now or (lambda: datetime.datetime.now(UTC))
-        self.region_checked = False
+        # The VM is told the bucket's region (HeadBucket needs s3:ListBucket on the whole bucket, which the
+        # instance's policy does not give); the pipe's own identity may ask.
+        self.region_checked = region_known
 
     def _url(self, key: str, query: dict[str, str]) -> tuple[str, str, str, str]:
         """(host, canonical path, URL, canonical query)."""
@@ -112,10 +115,11 @@ class S3Objects:
 
     def get(self, key: str, sink: Sink) -> bool:
         status, _, stream = self._request("GET", key)
-        if status == 404:
-            return False
         if status != 200:
-            raise self._fail(key, status, stream)
+            failure = self._fail(key, status, stream)
+            if status == 404 and "NoSuchKey" in str(failure):  # not NoSuchBucket: a missing bucket is an error
+                return False
+            raise failure
         for block in iter(lambda: stream.read(CHUNK), b""):
             sink.write(block)
         return True

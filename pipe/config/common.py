@@ -218,7 +218,9 @@ def load(env: Mapping[str, str]) -> CommonSettings:
         return env.get(name, "").strip()
 
     check_tokens(env)
-    auth, warnings = load_auth(env)
+    command = load_command(env)
+    # COMMAND: restore speaks only to the checkpoint store: it needs no Bitbucket token, and takes none.
+    auth, warnings = (AuthSettings(), ()) if command == "restore" else load_auth(env)
     commit = check_text(
         "BITBUCKET_COMMIT",
         get("BITBUCKET_COMMIT").lower(),
@@ -227,7 +229,7 @@ def load(env: Mapping[str, str]) -> CommonSettings:
         allowed="a commit hash",
     )
     return CommonSettings(
-        command=load_command(env),
+        command=command,
         debug=parse_bool("DEBUG", get("DEBUG")),
         dry_run=parse_bool("DRY_RUN", get("DRY_RUN")),
         api_url=_api_url(env),
