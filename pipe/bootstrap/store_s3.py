@@ -10,6 +10,7 @@ there. On the VM the credentials are the instance profile's, read from IMDSv2
 
 from __future__ import annotations
 
+import collections
 import datetime
 import hashlib
 import hmac
@@ -18,7 +19,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, BinaryIO, Callable, NamedTuple  # noqa: UP035 - the VM may run Python 3.8
+from typing import Any, BinaryIO, Callable  # noqa: UP035 - the VM may run Python 3.8
 
 from pipe.bootstrap.checkpoints import CHUNK, Sink, StoreError
 
@@ -26,10 +27,8 @@ EMPTY_SHA = hashlib.sha256(b"").hexdigest()
 UTC = datetime.timezone.utc  # noqa: UP017 - datetime.UTC is Python 3.11
 
 
-class AwsKeys(NamedTuple):
-    access_key: str
-    secret_key: str
-    token: str = ""
+# Not a typing.NamedTuple class: the shipped program has no annotations (shipping.py), and its fields are them.
+AwsKeys = collections.namedtuple("AwsKeys", "access_key secret_key token", defaults=("",))
 
 
 def send(method: str, url: str, headers: dict[str, str], body: Any = None, timeout: float = 60.0

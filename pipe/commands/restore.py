@@ -28,7 +28,7 @@ def run(common: CommonSettings, settings: RestoreSettings, *, log: logging.Logge
         raise ConfigError("CHECKPOINT_PATH", settings.checkpoint_path, f"{why}; give a folder inside the clone "
                           "directory, as a relative path") from None  # fmt: skip
     objects, store = _open(common, settings, env)
-    base = run_base(store.prefix, common.repo_uuid, common.commit, folder.relative)
+    base = run_base(store.prefix, common.repo_uuid, common.commit, settings.checkpoint_path)
     if common.dry_run:
         return f"DRY_RUN: would restore the newest checkpoint in {store}/{base.removeprefix(store.prefix + '/')}"
     try:

@@ -32,7 +32,9 @@ _GCS_BUCKET = r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]"  # cloud.google.com/storage/d
 # learn.microsoft.com/azure/storage/common/storage-account-overview#storage-account-name
 _AZ_ACCOUNT = r"[a-z0-9]{3,24}"
 _AZ_CONTAINER = r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]"  # .../rest/api/naming-and-referencing-containers--blobs
-_PREFIX = r"[A-Za-z0-9!_.*'()=+,;@$~-]+(/[A-Za-z0-9!_.*'()=+,;@$~-]+)*"
+# S3's "safe characters" for keys (docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html), less the ones a
+# shell reads ('$', '(', ')', '*', '!', ';'): the prefix ends up in the VM's boot script.
+_PREFIX = r"[A-Za-z0-9_.=+,@~-]+(/[A-Za-z0-9_.=+,@~-]+)*"
 
 VARIABLES: tuple[Variable, ...] = (
     Variable(
@@ -115,7 +117,7 @@ def parse_store(name: str, value: str) -> StoreUrl | None:
         raise ConfigError(name, value, f"{bucket!r} is not {what} (3-63 lowercase letters, digits, '-'); "
                           f"use {STORE_HELP}")  # fmt: skip
     if prefix and (not re.fullmatch(_PREFIX, prefix) or any(p in (".", "..") for p in prefix.split("/"))):
-        raise ConfigError(name, value, "the prefix after the bucket: letters, digits and -_.!*'()=+,;@$~ in "
+        raise ConfigError(name, value, "the prefix after the bucket: letters, digits and - _ . = + , @ ~ in "
                           "'/'-separated parts, no '.' or '..' part")  # fmt: skip
     return StoreUrl(cloud, bucket, prefix, account)
 
@@ -157,6 +159,9 @@ def load_recovery(env: Mapping[str, str], *, spot: bool, cloud: str) -> SpotReco
     if not spot:
         raise ConfigError("SPOT_RECOVERY", get("SPOT_RECOVERY"), "", message="SPOT_RECOVERY needs CLOUD_SPOT: 'true' "
                           "(an on-demand instance gets no interruption notice)")  # fmt: skip
+    if cloud != "aws":
+        raise ConfigError("SPOT_RECOVERY", get("SPOT_RECOVERY"), "", message=f"SPOT_RECOVERY is not available with "
+                          f"CLOUD: '{cloud}' in this version: the VM's copy speaks S3 only (CLOUD: aws)")  # fmt: skip
     store = parse_store("CHECKPOINT_STORE", get("CHECKPOINT_STORE"))
     check_store_cloud(store, cloud, get("CHECKPOINT_STORE"))
     interval = parse_duration(

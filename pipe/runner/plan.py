@@ -67,6 +67,7 @@ class LaunchPlan:
     expires_at: int
     kubernetes: KubernetesOptions | None = None  # CLOUD: kubernetes only
     image_stock: bool = False  # CLOUD_IMAGE: stock: never a baked image (pipe/bake/lookup.py)
+    checkpoint: dict[str, object] | None = None  # spot recovery's agent settings, set at launch (pipe/checkpoint)
 
     @property
     def requested_labels(self) -> tuple[str, ...]:
@@ -97,6 +98,7 @@ class LaunchPlan:
             gpu=self.machine.has_gpu,
             user_startup_script=self.startup_script,
             baked=baked,
+            checkpoint=self.checkpoint,
         )
 
     def root_disk_gb(self, image_gb: int | None) -> int:

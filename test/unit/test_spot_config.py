@@ -44,7 +44,7 @@ def test_store_urls(value: str, expected: spot.StoreUrl) -> None:
 @pytest.mark.parametrize(
     "value",
     ["http://bucket/x", "s3://", "s3://Bad_Bucket", "s3://ab", "s3://bucket/../x", "gs://b/a\nb", "az://container",
-     "az://Acct/ckpts", "az://acct/a--b", "s3://bucket/a b", "s3://bucket/./x"],
+     "az://Acct/ckpts", "az://acct/a--b", "s3://bucket/a b", "s3://bucket/./x", "s3://bucket/$(reboot)", "s3://bucket/a;b"],
 )
 def test_bad_store_urls_are_one_line(value: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -74,7 +74,8 @@ def test_checkpoint_path_is_normalised() -> None:
         ({"CHECKPOINT_INTERVAL": "never"}, "CHECKPOINT_INTERVAL: 'never' is not valid"),
         ({"SPOT_RECOVERY": "maybe"}, "SPOT_RECOVERY: 'maybe' is not valid; use true or false"),
         ({"CHECKPOINT_STORE": "gs://bucket/x"}, "CHECKPOINT_STORE: 'gs://bucket/x' is not valid; with CLOUD: 'aws'"),
-        ({"CLOUD": "gcp"}, "CHECKPOINT_STORE is required: on CLOUD: 'gcp'"),
+        ({"CLOUD": "gcp"}, "SPOT_RECOVERY is not available with CLOUD: 'gcp' in this version"),
+        ({"CLOUD": "azure", "CHECKPOINT_STORE": "az://acct/ckpts"}, "SPOT_RECOVERY is not available with CLOUD: 'az"),
         ({"SPOT_RECOVERY": "false"}, "CHECKPOINT_PATH is set but SPOT_RECOVERY is not 'true'"),
     ],
 )

@@ -1,0 +1,83 @@
+"""Runner mode with SPOT_RECOVERY on AWS, the real pipe process against moto and the local Bitbucket: the bucket
+of ours is created (or CHECKPOINT_STORE's checked) and the instance policy printed before anything is launched;
+the instance's boot script carries the agent's checkpoint settings and code and no key; a missing instance
+profile fails before anything exists."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from typing import Any
+
+import boto3
+import pytest
+from fakes.bitbucket import FakeBitbucket
+from fixtures_aws import our_instances, user_data_source
+from fixtures_pipe import output_lines, pipe_env, run_pipe, strip_ansi
+from vm_standin import VmStandIn
+
+
+@pytest.fixture()
+def env(aws_runner_env: dict[str, str], moto: Any) -> dict[str, str]:
+    iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="AKIAFAKE",
+                       aws_secret_access_key="fake")  # fmt: skip
+    iam.create_instance_profile(InstanceProfileName="cml-checkpoints")
+    # moto's S3 directly: the EC2 fault proxy in front of moto speaks EC2 only.
+    return {**aws_runner_env, "AWS_ENDPOINT_URL_S3": moto.url, "CLOUD_SPOT": "true", "SPOT_RECOVERY": "true",
+            "CHECKPOINT_PATH": "checkpoints/",
+            "CHECKPOINT_INTERVAL": "2min", "CLOUD_PERMISSION_SET": "cml-checkpoints"}  # fmt: skip
+
+
+@pytest.fixture()
+def s3(moto: Any) -> Any:
+    return boto3.client("s3", region_name="us-west-1", endpoint_url=moto.url, aws_access_key_id="AKIAFAKE",
+                        aws_secret_access_key="fake")  # fmt: skip
+
+
+def failure_line(proc: Any) -> str:
+    return strip_ansi(proc.stdout).strip().splitlines()[-1]
+
+
+def _script(ec2: Any) -> str:
+    [data] = user_data_source(ec2)().values()
+    return (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode()
+
+
+def test_the_launch_prepares_the_store_and_tells_the_agent(
+    env: dict[str, str], ec2: Any, s3: Any, bitbucket: FakeBitbucket, aws_vm: VmStandIn
+) -> None:
+    proc = run_pipe(env)
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 0, out
+    [bucket] = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("cml-checkpoints-")]
+    assert f"Checkpoint bucket {bucket}: created." in out
+    repo = bitbucket.repo().uuid.strip("{}")
+    base = f"{repo}/{pipe_env(env)['BITBUCKET_COMMIT']}/checkpoints"
+    assert f"Spot recovery: s3://{bucket}/{base}/ every 120 s and on a notice; instance profile cml-checkpoints " \
+        f"needs: " in out and f"arn:aws:s3:::{bucket}/{base}/*" in out  # fmt: skip
+    script = _script(ec2)
+    agent_json = json.loads(re.search(r"<<CML_AGENT_JSON\n(.*?)\nCML_AGENT_JSON", script, re.S).group(1))
+    assert agent_json["checkpoint"]["store"]["bucket"] == bucket and agent_json["checkpoint"]["base"] == base
+    assert agent_json["checkpoint"]["interval_s"] == 120
+    assert env["AWS_SECRET_ACCESS_KEY"] not in script and env["BITBUCKET_ACCESS_TOKEN"] not in script
+    assert run_pipe(env).returncode == 0  # a second launch reuses the bucket
+    assert len([b for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("cml-checkpoints-")]) == 1
+
+
+def test_without_an_instance_profile_nothing_is_launched(
+    env: dict[str, str], ec2: Any, bitbucket: FakeBitbucket
+) -> None:
+    proc = run_pipe({**env, "CLOUD_PERMISSION_SET": None})
+    assert proc.returncode == 1
+    assert failure_line(proc).startswith("✖ SPOT_RECOVERY on AWS needs CLOUD_PERMISSION_SET: an instance profile")
+    assert our_instances(ec2) == [] and list(bitbucket.repo().runners.values()) == []
+
+
+def test_a_store_bucket_that_cannot_be_read_launches_nothing(
+    env: dict[str, str], ec2: Any, bitbucket: FakeBitbucket
+) -> None:
+    proc = run_pipe({**env, "CHECKPOINT_STORE": "s3://no-such-bucket-here/ml"})
+    assert proc.returncode == 1
+    assert "CHECKPOINT_STORE: bucket no-such-bucket-here: NoSuchBucket" in failure_line(proc)
+    assert our_instances(ec2) == [] and list(bitbucket.repo().runners.values()) == []
