@@ -29,6 +29,7 @@ from typing import Any, Callable  # noqa: UP035 - the VM may run Python 3.8
 
 from pipe.bootstrap.agent_vm import CloudMetadata, DockerHost, _run, http, main
 from pipe.bootstrap.checkpoints import Changed, Objects, StoreError, save
+from pipe.bootstrap.relaunch import count_interruption, market, run_instance, run_params
 from pipe.bootstrap.store_s3 import S3Objects, instance_keys
 
 CLONE_IN_STEP = "/opt/atlassian/pipelines/agent/build"
@@ -62,6 +63,7 @@ class Saver:
         self.interval = float(cfg["interval_s"])
         self.objects, self.locate, self.log, self.now = objects, locate, log, now
         self.last = now()
+        self.relaunch: Callable[[], str | None] | None = None  # Relauncher when the pipe asked for it
 
     def tick(self) -> None:
         """Each poll: while a step's clone is there, a copy every interval (counted from the step's start)."""
@@ -98,21 +100,55 @@ class Saver:
         return saved is not None
 
 
-def objects_for(cfg: dict[str, Any], agent_cfg: dict[str, Any]) -> Objects:
+def objects_for(cfg: dict[str, Any], keys: Any) -> Objects:
     store = cfg["store"]
     if store["cloud"] != "aws":
         raise StoreError(f"no {store['cloud']} checkpoint store on the VM in this version")
-    imds = agent_cfg.get("imds_url", "http://169.254.169.254")
-    return S3Objects(store["bucket"], instance_keys(imds, http), region=store["region"],
-                     endpoint=store.get("endpoint", ""), region_known=True)  # fmt: skip
+    return S3Objects(store["bucket"], keys, region=store["region"], endpoint=store.get("endpoint", ""),
+                     region_known=True)  # fmt: skip
+
+
+class Relauncher:
+    """On a notice, after the last copy: count the interruption, then start the replacement (relaunch.py)."""
+
+    def __init__(self, cfg: dict[str, Any], agent_cfg: dict[str, Any], objects: Objects, keys: Any,
+                 log: Callable[[str], None], request: Any = http) -> None:  # fmt: skip
+        self.cfg, self.relaunch = cfg, cfg["relaunch"]
+        self.imds = agent_cfg.get("imds_url", "http://169.254.169.254")
+        self.runner_uuid = agent_cfg.get("runner_uuid", "")
+        self.objects, self.keys, self.log, self.request = objects, keys, log, request
+
+    def md(self, path: str) -> bytes:
+        status, token = self.request("PUT", self.imds + "/latest/api/token",
+                                     {"X-aws-ec2-metadata-token-ttl-seconds": "300"}, 3.0)  # fmt: skip
+        where = "/latest/user-data" if path == "user-data" else "/latest/meta-data/" + path
+        status, body = self.request("GET", self.imds + where, {"X-aws-ec2-metadata-token": token.decode()}, 3.0)
+        return body if status == 200 else b""
+
+    def __call__(self) -> str | None:
+        try:
+            count = count_interruption(self.objects, self.cfg["base"], self.runner_uuid)
+            kind = market(count, int(self.relaunch["spot_attempts"]))
+            if kind is None:
+                self.log(f"relaunch: this runner was interrupted {count} times, the cap; not relaunching")
+                return None
+            params = run_params(self.md, self.relaunch, kind, count + 1)
+            region = self.md("placement/region").decode().strip()
+            new = run_instance(params, self.keys(), region, self.relaunch.get("endpoint", ""))
+        except (StoreError, OSError, ValueError, KeyError) as error:
+            self.log(f"relaunch FAILED after interruption: {error}; the retried step waits for a runner")
+            return None
+        self.log(f"relaunch: interruption {count}, replacement {new} ({kind}) takes the retried step")
+        return new
 
 
 def make_saver(agent_cfg: dict[str, Any], log: Callable[[str], None]) -> Saver | None:
     cfg = agent_cfg.get("checkpoint")
     if not cfg:
         return None
+    keys = instance_keys(agent_cfg.get("imds_url", "http://169.254.169.254"), http)
     try:
-        objects = objects_for(cfg, agent_cfg)
+        objects = objects_for(cfg, keys)
     except StoreError as error:
         log(f"spot recovery is off on this instance: {error}")
         return None
@@ -126,7 +162,10 @@ def make_saver(agent_cfg: dict[str, Any], log: Callable[[str], None]) -> Saver |
             return None
 
     log(f"spot recovery: copying {cfg['path']} every {int(cfg['interval_s'])} s and on an interruption notice")
-    return Saver(cfg, objects, locate, log)
+    saver = Saver(cfg, objects, locate, log)
+    if cfg.get("relaunch"):
+        saver.relaunch = Relauncher(cfg, agent_cfg, objects, keys, log)
+    return saver
 
 
 def with_checkpoints(base: Any, saver_for: Callable[..., Saver | None] = make_saver) -> Any:
@@ -143,6 +182,8 @@ def with_checkpoints(base: Any, saver_for: Callable[..., Saver | None] = make_sa
             if self.saver is not None:
                 if notice:
                     self.saver.copy("interruption")
+                    if self.saver.relaunch is not None:
+                        self.saver.relaunch()
                 else:
                     self.saver.tick()
             return notice

@@ -27,7 +27,7 @@ AGENT = _HERE / "agent.py"  # the decision, in both programs
 AGENT_VM = _HERE / "agent_vm.py"  # what the VM's agent watches and how it ends the VM
 AGENT_POD = _HERE / "agent_pod.py"  # what the pod's agent watches (the pod ends when it returns)
 # Spot recovery (SPOT_RECOVERY): shipped only then, after the VM's agent, whose main() the last one calls.
-CHECKPOINT_PARTS = (_HERE / "checkpoints.py", _HERE / "store_s3.py", _HERE / "agent_checkpoint.py")
+CHECKPOINT_PARTS = tuple(_HERE / f"{name}.py" for name in ("checkpoints", "store_s3", "relaunch", "agent_checkpoint"))
 GPU_RUNTIME = _HERE / "gpu_runtime.py"
 
 DEFAULT_RUNNER_IMAGE = "docker-public.packages.atlassian.com/sox/atlassian/bitbucket-pipelines-runner:1"

@@ -48,6 +48,26 @@ def _sign(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode(), hashlib.sha256).digest()
 
 
+def signed_headers(method: str, host: str, path: str, qs: str, sha: str, creds: Any, region: str, service: str,
+                   when: datetime.datetime) -> dict[str, str]:  # fmt: skip
+    """SigV4 (docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html): the headers
+    to send, host included (the caller drops it: urllib sets it)."""
+    stamp = when.strftime("%Y%m%dT%H%M%SZ")
+    headers = {"host": host, "x-amz-content-sha256": sha, "x-amz-date": stamp}
+    if creds.token:
+        headers["x-amz-security-token"] = creds.token
+    signed = ";".join(sorted(headers))
+    canonical = "\n".join([method, path, qs, *(f"{k}:{headers[k]}" for k in sorted(headers)), "", signed, sha])
+    scope = f"{stamp[:8]}/{region}/{service}/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = _sign(_sign(_sign(_sign(("AWS4" + creds.secret_key).encode(), stamp[:8]), region), service), "aws4_request")
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["Authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={creds.access_key}/{scope}, SignedHeaders={signed}, Signature={signature}"
+    )
+    return headers
+
+
 class S3Objects:
     def __init__(self, bucket: str, keys: Callable[[], AwsKeys], *, region: str = "us-east-1",
                  endpoint: str = "", now: Callable[[], datetime.datetime] | None = None,
@@ -80,21 +100,7 @@ class S3Objects:
             _, answer, _ = self._request("HEAD", "")
             self.region = answer.get("x-amz-bucket-region", "") or self.region
         host, path, url, qs = self._url(key, query or {})
-        creds = self.credentials()
-        stamp = self.now().strftime("%Y%m%dT%H%M%SZ")
-        headers = {"host": host, "x-amz-content-sha256": sha, "x-amz-date": stamp}
-        if creds.token:
-            headers["x-amz-security-token"] = creds.token
-        signed = ";".join(sorted(headers))
-        canonical = "\n".join([method, path, qs, *(f"{k}:{headers[k]}" for k in sorted(headers)), "", signed, sha])
-        scope = f"{stamp[:8]}/{self.region}/s3/aws4_request"
-        to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-        key_ = _sign(_sign(_sign(_sign(("AWS4" + creds.secret_key).encode(), stamp[:8]), self.region), "s3"),
-                     "aws4_request")  # fmt: skip
-        signature = hmac.new(key_, to_sign.encode(), hashlib.sha256).hexdigest()
-        headers["Authorization"] = (
-            f"AWS4-HMAC-SHA256 Credential={creds.access_key}/{scope}, SignedHeaders={signed}, Signature={signature}"
-        )
+        headers = signed_headers(method, host, path, qs, sha, self.credentials(), self.region, "s3", self.now())
         del headers["host"]
         if body is not None:  # urllib would say application/x-www-form-urlencoded, and a server may parse it
             headers["Content-Length"], headers["Content-Type"] = str(size), "application/octet-stream"

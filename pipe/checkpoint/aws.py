@@ -83,14 +83,29 @@ def _why(name: str, what: str, error: ClientError) -> str:
     return f"checkpoint bucket {name}: {what}: {code}{need}"
 
 
-def instance_policy(bucket: str, base: str) -> str:
-    """What the instance profile (CLOUD_PERMISSION_SET) needs, and no more: this run's keys only."""
-    statement = [
+def instance_policy(bucket: str, base: str, repository_uuid: str = "") -> str:
+    """What the instance profile (CLOUD_PERMISSION_SET) needs, and no more: this run's keys only, and (for the
+    relaunch, pipe/bootstrap/relaunch.py) RunInstances only for instances and volumes tagged with this
+    repository, plus passing its own role. RunInstances also names the image, subnet, security group and network
+    interface, which carry no request tags (docs.aws.amazon.com/service-authorization/latest/reference/
+    list_amazonec2.html): those get no condition."""
+    ours = {"StringEquals": {f"aws:RequestTag/{TAG_REPOSITORY}": repository_tag(repository_uuid)}} if \
+        repository_uuid else {}  # fmt: skip
+    statement: list[dict[str, object]] = [
         {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
          "Resource": f"arn:aws:s3:::{bucket}/{base}/*"},
         {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}",
          "Condition": {"StringLike": {"s3:prefix": f"{base}/*"}}},
     ]  # fmt: skip
+    if repository_uuid:
+        statement += [
+            {"Effect": "Allow", "Action": ["ec2:RunInstances", "ec2:CreateTags"],
+             "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:volume/*"], "Condition": ours},
+            {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": [
+                "arn:aws:ec2:*::image/*", "arn:aws:ec2:*:*:subnet/*", "arn:aws:ec2:*:*:security-group/*",
+                "arn:aws:ec2:*:*:network-interface/*"]},
+            {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "<the instance profile's own role ARN>"},
+        ]  # fmt: skip
     return json.dumps({"Version": "2012-10-17", "Statement": statement}, separators=(",", ":"))
 
 

@@ -22,6 +22,7 @@ def prepare_aws(
     region: str,
     checkpoint_path: str,
     interval_s: int,
+    spot_attempts: int,
     permission_set: str,
     repository_uuid: str,
     commit: str,
@@ -41,13 +42,18 @@ def prepare_aws(
             code = error.response["Error"].get("Code", "")
             raise PipeError(f"CHECKPOINT_STORE: bucket {bucket}: {code} (the pipe's AWS identity needs "
                             "s3:GetBucketLocation on it)") from None  # fmt: skip
-    policy = aws.instance_policy(bucket, base)
+    policy = aws.instance_policy(bucket, base, repository_uuid)
     if not permission_set:
         raise PipeError(f"SPOT_RECOVERY on AWS needs CLOUD_PERMISSION_SET: an instance profile whose role allows "
                         f"{policy}")  # fmt: skip
     log.info("Spot recovery: s3://%s/%s/ every %d s and on a notice; instance profile %s needs: %s",
              bucket, base, interval_s, permission_set, policy)  # fmt: skip
-    endpoint = session.client("s3").meta.endpoint_url
-    stand_in = endpoint if endpoint.startswith(("http://127.", "http://localhost")) else ""
-    store = {"cloud": "aws", "bucket": bucket, "region": bucket_region, "endpoint": stand_in}
-    return {"store": store, "base": base, "path": checkpoint_path, "interval_s": interval_s}
+    store = {"cloud": "aws", "bucket": bucket, "region": bucket_region, "endpoint": _stand_in(session, "s3")}
+    relaunch = {"spot_attempts": spot_attempts, "endpoint": _stand_in(session, "ec2")}
+    return {"store": store, "base": base, "path": checkpoint_path, "interval_s": interval_s, "relaunch": relaunch}
+
+
+def _stand_in(session: Any, service: str) -> str:
+    """A loopback endpoint (tests, the demo) goes to the VM as is; a real one is the cloud's default there."""
+    endpoint = str(session.client(service).meta.endpoint_url)
+    return endpoint if endpoint.startswith(("http://127.", "http://localhost")) else ""

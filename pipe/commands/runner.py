@@ -109,7 +109,7 @@ def _recovery(
     return prepare_aws(
         session(region, options, cloud_credentials(env, "aws", build_number=common.build_number)),
         bucket=store.bucket if store else "", prefix=store.prefix if store else "", region=region,
-        checkpoint_path=recovery.checkpoint_path, interval_s=recovery.interval_s,
+        checkpoint_path=recovery.checkpoint_path, interval_s=recovery.interval_s, spot_attempts=recovery.attempts,
         permission_set=settings.permission_set, repository_uuid=repo_uuid, commit=common.commit, log=log,
     )  # fmt: skip
 

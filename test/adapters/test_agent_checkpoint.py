@@ -33,6 +33,7 @@ class Imds:
     def __init__(self) -> None:
         self.role = "cml-checkpoints"
         self.notice = ""
+        self.meta: dict[str, bytes] = {}  # other /latest/... paths (the relaunch reads its own instance's)
         self.requests: list[str] = []
         imds = self
 
@@ -56,6 +57,8 @@ class Imds:
                     return self._send(200, json.dumps(keys).encode())
                 if self.path == "/latest/meta-data/spot/instance-action" and imds.notice:
                     return self._send(200, imds.notice.encode())
+                if self.path in imds.meta:
+                    return self._send(200, imds.meta[self.path])
                 return self._send(404, b"")
 
             def _send(self, status: int, body: bytes) -> None:
@@ -124,7 +127,8 @@ def _agent(program: Any, imds: Imds, moto: Any, clone: Path, events: list[str], 
     cfg = {"store": {"cloud": "aws", "bucket": BUCKET, "region": "us-east-1", "endpoint": moto.url},
            "base": BASE, "path": "checkpoints", "interval_s": 60}  # fmt: skip
     agent_cfg = {"cloud": "aws", "imds_url": imds.url, "runner_uuid": "{0a1b2c3d-1111-2222-3333-444455556666}"}
-    saver = program.Saver(cfg, program.objects_for(cfg, agent_cfg), lambda: str(clone), events.append, now=clock.now)
+    objects = program.objects_for(cfg, program.instance_keys(imds.url, program.http))
+    saver = program.Saver(cfg, objects, lambda: str(clone), events.append, now=clock.now)
     cloud = program.with_checkpoints(program.CloudMetadata, saver_for=lambda cfg, log: saver)(
         agent_cfg, power_off=lambda: events.append("power-off"), log=events.append)  # fmt: skip
     return program.Agent(idle_timeout_s=300, max_lifetime_s=3600, started_at=0, single=False, clock=clock,
@@ -216,3 +220,59 @@ def test_a_checkpoint_path_leading_out_of_the_clone_is_never_copied(program: Any
     assert program.inside(str(clone), "checkpoints") is None
     (clone / "ok").mkdir()
     assert program.inside(str(clone), "ok") == str((clone / "ok").resolve())
+
+
+def test_the_relaunch_is_spot_then_on_demand_then_capped(program: Any, imds: Imds, moto: Any, s3: Any) -> None:
+    """SPOT_ATTEMPTS 2: the first interruption relaunches on spot, the second on-demand; past the cap, none. The
+    replacement has this instance's image, type, subnet, groups, profile and boot script, and our tags."""
+    from fakes.moto import UBUNTU_AMI
+
+    ec2 = boto3.client("ec2", region_name="us-west-1", endpoint_url=moto.url, aws_access_key_id=KEYS.access_key,
+                       aws_secret_access_key=KEYS.secret_key)  # fmt: skip
+    iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id=KEYS.access_key,
+                       aws_secret_access_key=KEYS.secret_key)  # fmt: skip
+    profile = iam.create_instance_profile(InstanceProfileName="cml-checkpoints")["InstanceProfile"]["Arn"]
+    subnet = ec2.describe_subnets()["Subnets"][0]
+    group = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
+    md = "/latest/meta-data/"
+    imds.meta = {md + "ami-id": UBUNTU_AMI.encode(), md + "instance-type": b"m5.large", md + "mac": b"0a:00",
+                 md + "network/interfaces/macs/0a:00/subnet-id": subnet["SubnetId"].encode(),
+                 md + "network/interfaces/macs/0a:00/security-group-ids": group.encode(),
+                 md + "iam/info": json.dumps({"InstanceProfileArn": profile}).encode(),
+                 md + "placement/region": b"us-west-1", md + "block-device-mapping/root": b"/dev/sda1",
+                 "/latest/user-data": b"#!/bin/bash\necho boot\n"}  # fmt: skip
+    tags = {"cml-managed-by": "cml-runner-pipe", "cml-runner-uuid": "0a1b2c3d-1111-2222-3333-444455556666"}
+    relaunch = {"spot_attempts": 2, "disk_gb": 40, "endpoint": moto.url,
+                "tags_b64": __import__("base64").b64encode(json.dumps(tags).encode()).decode()}  # fmt: skip
+    cfg = {"store": {"cloud": "aws", "bucket": BUCKET, "region": "us-east-1", "endpoint": moto.url}, "base": BASE,
+           "path": "checkpoints", "interval_s": 60, "relaunch": relaunch}  # fmt: skip
+    keys = program.instance_keys(imds.url, program.http)
+    logged: list[str] = []
+    agent_cfg = {"imds_url": imds.url, "runner_uuid": "{0a1b2c3d-1111-2222-3333-444455556666}"}
+    relauncher = program.Relauncher(cfg, agent_cfg, program.objects_for(cfg, keys), keys, logged.append)
+    first, second = relauncher(), relauncher()
+    assert first and second, logged
+    found = {i["InstanceId"]: i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
+    spot, on_demand = found[first], found[second]
+    assert spot.get("InstanceLifecycle") == "spot" and "InstanceLifecycle" not in on_demand
+    assert {t["Key"]: t["Value"] for t in spot["Tags"]}["cml-attempt"] == "2"
+    assert {t["Key"]: t["Value"] for t in on_demand["Tags"]}["cml-runner-uuid"] == tags["cml-runner-uuid"]
+    assert (spot["ImageId"], spot["InstanceType"], spot["SubnetId"]) == (UBUNTU_AMI, "m5.large", subnet["SubnetId"])
+    assert spot["IamInstanceProfile"]["Arn"] == profile
+    assert relauncher() is not None  # a third interruption (the on-demand one): still within the cap, on-demand
+    assert relauncher() is None and logged[-1].endswith("the cap; not relaunching")
+    assert "interruption 1, replacement" in logged[0] and "(spot)" in logged[0] and "(on-demand)" in logged[1]
+
+
+def test_a_refused_relaunch_is_one_line(program: Any, imds: Imds, moto: Any, s3: Any) -> None:
+    cfg = {"store": {"cloud": "aws", "bucket": BUCKET, "region": "us-east-1", "endpoint": moto.url}, "base": BASE,
+           "path": "checkpoints", "interval_s": 60,
+           "relaunch": {"spot_attempts": 2, "disk_gb": 40, "endpoint": moto.url, "tags_b64": "e30="}}  # fmt: skip
+    imds.meta = {"/latest/meta-data/iam/info": b"{}"}
+    keys = program.instance_keys(imds.url, program.http)
+    logged: list[str] = []
+    relauncher = program.Relauncher(cfg, {"imds_url": imds.url, "runner_uuid": "{0a1b}"},
+                                    program.objects_for(cfg, keys), keys, logged.append)  # fmt: skip
+    assert relauncher() is None
+    assert logged == ["relaunch FAILED after interruption: the instance's metadata names no instance profile "
+                      "(iam/info) to pass on; the retried step waits for a runner"]  # fmt: skip

@@ -5,6 +5,7 @@ profile fails before anything exists."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import re
@@ -60,6 +61,12 @@ def test_the_launch_prepares_the_store_and_tells_the_agent(
     agent_json = json.loads(re.search(r"<<CML_AGENT_JSON\n(.*?)\nCML_AGENT_JSON", script, re.S).group(1))
     assert agent_json["checkpoint"]["store"]["bucket"] == bucket and agent_json["checkpoint"]["base"] == base
     assert agent_json["checkpoint"]["interval_s"] == 120
+    relaunch = agent_json["checkpoint"]["relaunch"]
+    assert (relaunch["spot_attempts"], relaunch["disk_gb"]) == (2, 35)
+    [raw] = our_instances(ec2)
+    tags = json.loads(base64.b64decode(relaunch["tags_b64"]))
+    assert tags == {t["Key"]: t["Value"] for t in raw["Tags"] if t["Key"].startswith("cml-")}
+    assert '"ec2:RunInstances"' in out and "aws:RequestTag/cml-repository" in out
     assert env["AWS_SECRET_ACCESS_KEY"] not in script and env["BITBUCKET_ACCESS_TOKEN"] not in script
     assert run_pipe(env).returncode == 0  # a second launch reuses the bucket
     assert len([b for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("cml-checkpoints-")]) == 1
