@@ -9,6 +9,9 @@ import base64
 import gzip
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -88,3 +91,109 @@ def test_a_store_bucket_that_cannot_be_read_launches_nothing(
     assert proc.returncode == 1
     assert "CHECKPOINT_STORE: bucket no-such-bucket-here: NoSuchBucket" in failure_line(proc)
     assert our_instances(ec2) == [] and list(bitbucket.repo().runners.values()) == []
+
+
+def test_an_interruption_end_to_end(
+    env: dict[str, str], ec2: Any, s3: Any, moto: Any, bitbucket: FakeBitbucket, aws_vm: VmStandIn, tmp_path: Path
+) -> None:
+    """The runner step launches; the instance's own agent program (as rendered into its user data) trains along,
+    gets the spot notice from an IMDSv2 stand-in that answers as that instance, copies the checkpoints and
+    starts its on-spot replacement with the same boot script; the retried step's `COMMAND: restore` (the real
+    pipe process) brings the checkpoints back and the training goes on from epoch 3, not 1."""
+    assert run_pipe(env).returncode == 0
+    [first] = our_instances(ec2)
+    script = _script(ec2)
+    agent_cfg = json.loads(re.search(r"<<CML_AGENT_JSON\n(.*?)\nCML_AGENT_JSON", script, re.S).group(1))
+    packed = re.search(r"<<'CML_AGENT_EOF'[^\n]*\n(.*?)\nCML_AGENT_EOF", script, re.S).group(1)
+    program: dict[str, Any] = {"__name__": "cml_agent"}
+    exec(compile(gzip.decompress(base64.b64decode(packed)).decode(), "agent", "exec"), program)  # noqa: S102
+
+    iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="AKIAFAKE",
+                       aws_secret_access_key="fake")  # fmt: skip
+    profile = iam.get_instance_profile(InstanceProfileName="cml-checkpoints")["InstanceProfile"]["Arn"]
+    imds = InstanceMetadata(first, profile, user_data=dict(user_data_source(ec2)())[first["InstanceId"]])
+    agent_cfg["imds_url"] = imds.url
+    clone = tmp_path / "vm" / "build"
+    clone.mkdir(parents=True)
+    seeds = Path(__file__).resolve().parents[2] / "examples" / "seeds"
+    subprocess.run([sys.executable, str(seeds / "data.py")], cwd=clone, check=True, capture_output=True)
+    subprocess.run([sys.executable, str(seeds / "train_epochs.py"), "--epochs", "2"], cwd=clone, check=True,
+                   capture_output=True)  # the epochs done before the notice  # fmt: skip
+    events: list[str] = []
+    saving = program["with_checkpoints"](program["CloudMetadata"])
+    cloud = saving(agent_cfg, power_off=lambda: events.append("power-off"), log=events.append)
+    cloud.saver.locate = lambda: str(clone)  # the build container's mount (Docker is not asked here)
+    assert cloud.interruption() is None  # no notice yet: an interval tick only
+    imds.notice = '{"action": "terminate"}'
+    assert cloud.interruption().startswith("AWS spot instance-action")
+    assert any("checkpoint (interruption):" in e and "saved, 2 files" in e for e in events), events
+    replacements = [i for i in our_instances(ec2) if i["InstanceId"] != first["InstanceId"]]
+    assert len(replacements) == 1, events
+    [second] = replacements
+    assert second.get("InstanceLifecycle") == "spot"
+    assert dict(user_data_source(ec2)())[second["InstanceId"]] == imds.user_data  # same boot script, same runner
+
+    rerun = tmp_path / "rerun"
+    rerun.mkdir()
+    restore_env = {"COMMAND": "restore", "CHECKPOINT_PATH": "checkpoints/", "AWS_ENDPOINT_URL": moto.url,
+                   "AWS_ACCESS_KEY_ID": "AKIAFAKE", "AWS_SECRET_ACCESS_KEY": "fake", "AWS_DEFAULT_REGION": "us-west-1",
+                   "BITBUCKET_ACCESS_TOKEN": None, "BITBUCKET_REPO_UUID": env.get("BITBUCKET_REPO_UUID"),
+                   "BITBUCKET_COMMIT": pipe_env(env)["BITBUCKET_COMMIT"]}  # fmt: skip
+    proc = run_pipe(restore_env, cwd=rerun)
+    assert proc.returncode == 0 and "Restored checkpoint" in proc.stdout, proc.stdout + proc.stderr
+    subprocess.run([sys.executable, str(seeds / "data.py")], cwd=rerun, check=True, capture_output=True)
+    resumed = subprocess.run([sys.executable, str(seeds / "train_epochs.py"), "--epochs", "4"], cwd=rerun,
+                             check=True, capture_output=True, text=True)  # fmt: skip
+    assert "Resumed from the checkpoint of epoch 2: training from epoch 3" in resumed.stdout
+
+
+class InstanceMetadata:
+    """IMDSv2 answering as one moto instance: its image, type, subnet, groups, profile and user data, the role's
+    keys, and a spot notice once set."""
+
+    def __init__(self, instance: dict[str, Any], profile: str, user_data: bytes) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.notice, self.user_data = "", user_data
+        mac = "0a:00:00:00:00:01"
+        md = "/latest/meta-data/"
+        keys = {"AccessKeyId": "AKIAFAKE", "SecretAccessKey": "fake", "Token": "t",
+                "Expiration": "2099-01-01T00:00:00Z"}
+        routes = {
+            md + "ami-id": instance["ImageId"], md + "instance-type": instance["InstanceType"], md + "mac": mac,
+            md + f"network/interfaces/macs/{mac}/subnet-id": instance["SubnetId"],
+            md + f"network/interfaces/macs/{mac}/security-group-ids": " ".join(
+                g["GroupId"] for g in instance["SecurityGroups"]),
+            md + "iam/info": json.dumps({"InstanceProfileArn": profile}), md + "placement/region": "us-west-1",
+            md + "block-device-mapping/root": "/dev/sda1", md + "iam/security-credentials/": "cml-checkpoints",
+            md + "iam/security-credentials/cml-checkpoints": json.dumps(keys),
+        }  # fmt: skip
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True
+
+            def do_PUT(self) -> None:
+                self._send(200, b"TOKEN")
+
+            def do_GET(self) -> None:
+                if self.path == "/latest/user-data":
+                    return self._send(200, outer.user_data)
+                if self.path == md + "spot/instance-action" and outer.notice:
+                    return self._send(200, outer.notice.encode())
+                found = routes.get(self.path)
+                return self._send(200, found.encode()) if found is not None else self._send(404, b"")
+
+            def _send(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
