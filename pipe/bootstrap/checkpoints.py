@@ -159,9 +159,15 @@ def restore(objects: Objects, base: str, folder: str) -> dict[str, object] | Non
             if not found or os.path.getsize(target) != entry["size"] or h.hexdigest() != entry["sha256"]:
                 raise StoreError(f"checkpoint {pointer['id']}: {rel} is missing or damaged in the store")
         os.makedirs(folder, exist_ok=True)
+        root = os.path.realpath(folder)
         for rel, full in _files(staging):
-            os.makedirs(os.path.dirname(os.path.join(folder, rel)), exist_ok=True)
-            os.replace(full, os.path.join(folder, rel))
+            target = os.path.join(root, rel)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            # A symlinked folder inside CHECKPOINT_PATH (from the commit) must not carry a file out of it.
+            parent = os.path.realpath(os.path.dirname(target))
+            if (parent != root and not parent.startswith(root + os.sep)) or os.path.islink(target):
+                raise StoreError(f"{rel} would be written through a symlink in the folder; nothing more is written")
+            os.replace(full, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return pointer

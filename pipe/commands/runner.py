@@ -33,6 +33,11 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
     plan = build_plan(settings, settings.name or random_name(), int(time.time()))
     for line in plan.describe():
         log.info("Plan: %s", line)
+    if settings.recovery is not None:
+        recovery = settings.recovery
+        log.info("Plan: spot recovery: %s/ to %s every %d s and on a notice; on-demand after %d interruptions",
+                 recovery.checkpoint_path, recovery.store or "the bucket of ours", recovery.interval_s,
+                 recovery.attempts)  # fmt: skip
     warn_if_too_small(common.clone_dir, plan.labels, plan.machine.instance_type, plan.machine.memory_gib, log)
     pipeline = common.build_number or common.pipeline_uuid
     if common.dry_run:

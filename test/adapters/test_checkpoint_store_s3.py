@@ -172,3 +172,17 @@ def test_the_signature_is_botocores(monkeypatch: Any) -> None:
     S3SigV4Auth(Credentials(*keys), "s3", "eu-west-1").add_auth(request)
     assert put[2]["x-amz-content-sha256"] == request.headers["X-Amz-Content-SHA256"]
     assert put[2]["Authorization"] == request.headers["Authorization"]
+
+
+def test_a_symlink_in_the_folder_never_carries_a_file_out(store: S3Objects, tmp_path: Path) -> None:
+    saved = checkpoints.save(store, BASE, str(_folder(tmp_path / "src", {"sub/a.pt": b"a", "b.pt": b"b"})),
+                             reason="interval")  # fmt: skip
+    assert saved is not None
+    outside, dest = tmp_path / "outside", tmp_path / "clone" / "ckpt"
+    outside.mkdir()
+    dest.mkdir(parents=True)
+    (dest / "sub").symlink_to(outside)
+    (dest / "b.pt").symlink_to(outside / "b.pt")
+    with pytest.raises(StoreError, match="through a symlink"):
+        checkpoints.restore(store, BASE, str(dest))
+    assert list(outside.iterdir()) == []

@@ -197,3 +197,11 @@ class InstanceMetadata:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_dry_run_names_the_recovery_and_creates_nothing(env: dict[str, str], ec2: Any, s3: Any) -> None:
+    proc = run_pipe({**env, "DRY_RUN": "true"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Plan: spot recovery: checkpoints/ to the bucket of ours every 120 s and on a notice; on-demand after 2 " \
+        "interruptions" in "\n".join(output_lines(proc))  # fmt: skip
+    assert s3.list_buckets()["Buckets"] == [] and our_instances(ec2) == []
