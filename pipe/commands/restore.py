@@ -44,8 +44,10 @@ def run(common: CommonSettings, settings: RestoreSettings, *, log: logging.Logge
 
 
 def _open(common: CommonSettings, settings: RestoreSettings, env: Mapping[str, str]) -> tuple[Objects, StoreUrl]:
+    if settings.cloud == "gcp" and settings.store is not None:
+        return _gcs(settings, env), settings.store
     if settings.cloud != "aws":
-        raise PipeError(f"COMMAND: restore from {settings.cloud} stores is not in this version; use an s3:// store")
+        raise PipeError(f"COMMAND: restore from {settings.cloud} stores is not in this version; use s3:// or gs://")
     from pipe.checkpoint import aws  # boto3 only on this path
     from pipe.providers.aws.credentials import session
 
@@ -53,3 +55,26 @@ def _open(common: CommonSettings, settings: RestoreSettings, env: Mapping[str, s
     boto = session(region, load_aws(env, "aws"), cloud_credentials(env, "aws", build_number=common.build_number))
     store = settings.store or StoreUrl("aws", aws.bucket_name(aws.account_id(boto), common.repo_uuid), "")
     return aws.session_objects(boto, store.bucket), store
+
+
+def _gcs(settings: RestoreSettings, env: Mapping[str, str]) -> Objects:
+    """Cloud Storage with the step's GCP credentials (the same variables as runner mode's); a stand-in takes none."""
+    from pipe.bootstrap.store_gcs import GcsObjects
+
+    assert settings.store is not None
+    if settings.gcs_endpoint:
+        return GcsObjects(settings.store.bucket, lambda: "", endpoint=settings.gcs_endpoint)
+    import google.auth.transport.requests  # google-auth only on this path
+
+    from pipe.providers.gcp.credentials import gcp_credentials
+
+    credentials = gcp_credentials(cloud_credentials(env, "gcp")).credentials
+    if getattr(credentials, "requires_scopes", False):
+        credentials = credentials.with_scopes(["https://www.googleapis.com/auth/devstorage.read_write"])
+
+    def token() -> str:
+        if not credentials.valid:
+            credentials.refresh(google.auth.transport.requests.Request())
+        return str(credentials.token)
+
+    return GcsObjects(settings.store.bucket, token)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pipe import paths
-from pipe.config.parsers import check_text, parse_bool, parse_duration, parse_int
+from pipe.config.parsers import check_text, parse_bool, parse_duration, parse_endpoint, parse_int
 from pipe.config.variables import ConfigError, Variable
 
 DEFAULT_ATTEMPTS = 2
@@ -63,6 +63,10 @@ VARIABLES: tuple[Variable, ...] = (
         example="'<integer>'",
     ),
     Variable("CHECKPOINT_INTERVAL", "How often the running step's checkpoints are copied.", default=DEFAULT_INTERVAL),
+    Variable(
+        "STORAGE_EMULATOR_HOST", "A Cloud Storage stand-in for `gs://` checkpoints (loopback only); for tests.",
+        modes=("restore",), testing=True,
+    ),
 )
 
 
@@ -94,6 +98,7 @@ class RestoreSettings:
     checkpoint_path: str
     store: StoreUrl | None  # None = the bucket of ours: needs CLOUD: aws
     cloud: str  # the store's cloud (CHECKPOINT_STORE's scheme, else CLOUD)
+    gcs_endpoint: str = ""  # STORAGE_EMULATOR_HOST (tests); '' = Cloud Storage
 
 
 def parse_store(name: str, value: str) -> StoreUrl | None:
@@ -198,8 +203,12 @@ def load(env: Mapping[str, str]) -> RestoreSettings:
     cloud = store.cloud if store else env.get("CLOUD", "").strip().lower() or "aws"
     if store is None and cloud != "aws":
         check_store_cloud(None, cloud, "")
+    emulator = parse_endpoint(
+        "STORAGE_EMULATOR_HOST", env.get("STORAGE_EMULATOR_HOST", "").strip(), example="http://127.0.0.1:9023"
+    )
     return RestoreSettings(
         checkpoint_path=parse_checkpoint_path("CHECKPOINT_PATH", env.get("CHECKPOINT_PATH", "").strip()),
         store=store,
         cloud=cloud,
+        gcs_endpoint=emulator,
     )

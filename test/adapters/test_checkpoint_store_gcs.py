@@ -3,16 +3,12 @@ gcp-storage-emulator server from PyPI (requirements-test.txt): the same atomic s
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes.moto import free_port
+from fakes.gcs_emulator import GcsEmulator
 
 from pipe.bootstrap import checkpoints
 from pipe.bootstrap.checkpoints import StoreError
@@ -23,32 +19,15 @@ BASE = "ml/repo/abc123/checkpoints"
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gcp_storage_emulator", "start", "--port", str(port), "-H", "127.0.0.1", "-q", "-M"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/storage/v1/b?project=test", timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+def emulator() -> Iterator[GcsEmulator]:
+    server = GcsEmulator().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture()
-def store(emulator: str) -> GcsObjects:
-    name = f"ckpt-{time.monotonic_ns()}"
-    request = urllib.request.Request(emulator + "/storage/v1/b?project=test", data=json.dumps({"name": name}).encode(),
-                                     method="POST", headers={"Content-Type": "application/json"})  # fmt: skip
-    urllib.request.urlopen(request, timeout=10).close()
-    return GcsObjects(name, lambda: "", endpoint=emulator)
+def store(emulator: GcsEmulator) -> GcsObjects:
+    return GcsObjects(emulator.bucket(f"ckpt-{time.monotonic_ns()}"), lambda: "", endpoint=emulator.url)
 
 
 def _folder(root: Path, files: dict[str, bytes]) -> Path:
@@ -72,10 +51,10 @@ def test_save_then_restore_and_prune(store: GcsObjects, tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == ["e0.pt", "e1.pt", "e2.pt", "sub"]
 
 
-def test_nothing_on_a_first_run_and_a_missing_bucket_is_an_error(store: GcsObjects, emulator: str) -> None:
+def test_nothing_on_a_first_run_and_a_missing_bucket_is_an_error(store: GcsObjects, emulator: GcsEmulator) -> None:
     assert checkpoints.read_pointer(store, BASE) is None
     with pytest.raises(StoreError, match="gs://no-such-bucket/"):
-        checkpoints.read_pointer(GcsObjects("no-such-bucket", lambda: "", endpoint=emulator), BASE)
+        checkpoints.read_pointer(GcsObjects("no-such-bucket", lambda: "", endpoint=emulator.url), BASE)
 
 
 def test_a_save_cut_halfway_is_never_the_latest(store: GcsObjects, tmp_path: Path) -> None:
