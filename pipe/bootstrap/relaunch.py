@@ -42,6 +42,20 @@ def count_interruption(objects: Objects, base: str, runner_uuid: str) -> int:
     return seen + 1
 
 
+def interruptions(objects: Objects, base: str) -> int:
+    """The most interruptions any runner of this run has had (0: none recorded): the restore step's attempt is
+    this plus one."""
+    most = 0
+    for key in objects.keys(f"{base}/attempts/"):
+        sink = _Buffer()
+        try:
+            if objects.get(key, sink):
+                most = max(most, int(json.loads(sink.data.decode()).get("interruptions", 0)))
+        except (ValueError, AttributeError):
+            continue
+    return most
+
+
 def market(interruptions: int, spot_attempts: int) -> str | None:
     """'spot', 'on-demand', or None when the cap is reached (no relaunch)."""
     if interruptions > spot_attempts + 1:

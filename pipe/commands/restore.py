@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pipe import paths
 from pipe.bootstrap import checkpoints
 from pipe.bootstrap.checkpoints import Objects, StoreError
+from pipe.bootstrap.relaunch import interruptions
 from pipe.checkpoint.keys import run_base
 from pipe.config.clouds import cloud_credentials, load_aws
 from pipe.config.common import CommonSettings
@@ -37,10 +38,15 @@ def run(common: CommonSettings, settings: RestoreSettings, *, log: logging.Logge
         raise PipeError(f"restore from {store}: {error}") from None
     if pointer is None:
         return f"No checkpoint of commit {common.commit[:12]} in {store}: the training starts from the beginning"
+    try:
+        attempt = interruptions(objects, base) + 1
+    except StoreError:
+        attempt = 0  # the count is for the log only
     files = pointer["files"] if isinstance(pointer["files"], list) else []
     log.info("Checkpoint %s, saved %s (%s), %d files, into %s/", pointer["id"], pointer.get("saved_at"),
              pointer.get("reason"), len(files), folder.relative)  # fmt: skip
-    return f"Restored checkpoint {pointer['id']} ({pointer.get('reason')}) into {folder.relative}/"
+    after = f", attempt {attempt} after {attempt - 1} interruption{'s' * (attempt != 2)}" if attempt > 1 else ""
+    return f"Restored checkpoint {pointer['id']} ({pointer.get('reason')}{after}) into {folder.relative}/"
 
 
 def _open(common: CommonSettings, settings: RestoreSettings, env: Mapping[str, str]) -> tuple[Objects, StoreUrl]:

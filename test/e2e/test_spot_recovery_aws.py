@@ -140,7 +140,8 @@ def test_an_interruption_end_to_end(
                    "BITBUCKET_ACCESS_TOKEN": None, "BITBUCKET_REPO_UUID": env.get("BITBUCKET_REPO_UUID"),
                    "BITBUCKET_COMMIT": pipe_env(env)["BITBUCKET_COMMIT"]}  # fmt: skip
     proc = run_pipe(restore_env, cwd=rerun)
-    assert proc.returncode == 0 and "Restored checkpoint" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "(interruption, attempt 2 after 1 interruption) into checkpoints/" in (
+        proc.stdout), proc.stdout + proc.stderr  # fmt: skip
     subprocess.run([sys.executable, str(seeds / "data.py")], cwd=rerun, check=True, capture_output=True)
     resumed = subprocess.run([sys.executable, str(seeds / "train_epochs.py"), "--epochs", "4"], cwd=rerun,
                              check=True, capture_output=True, text=True)  # fmt: skip
