@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from fakes.bitbucket import FakeBitbucket
+from fakes.imds import InstanceMetadata, agent_from_script
 from fixtures_aws import our_instances, user_data_source
 from fixtures_pipe import output_lines, pipe_env, run_pipe, strip_ansi
 from vm_standin import VmStandIn
@@ -102,11 +103,7 @@ def test_an_interruption_end_to_end(
     pipe process) brings the checkpoints back and the training goes on from epoch 3, not 1."""
     assert run_pipe(env).returncode == 0
     [first] = our_instances(ec2)
-    script = _script(ec2)
-    agent_cfg = json.loads(re.search(r"<<CML_AGENT_JSON\n(.*?)\nCML_AGENT_JSON", script, re.S).group(1))
-    packed = re.search(r"<<'CML_AGENT_EOF'[^\n]*\n(.*?)\nCML_AGENT_EOF", script, re.S).group(1)
-    program: dict[str, Any] = {"__name__": "cml_agent"}
-    exec(compile(gzip.decompress(base64.b64decode(packed)).decode(), "agent", "exec"), program)  # noqa: S102
+    agent_cfg, program = agent_from_script(_script(ec2))
 
     iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="AKIAFAKE",
                        aws_secret_access_key="fake")  # fmt: skip
@@ -146,58 +143,6 @@ def test_an_interruption_end_to_end(
     resumed = subprocess.run([sys.executable, str(seeds / "train_epochs.py"), "--epochs", "4"], cwd=rerun,
                              check=True, capture_output=True, text=True)  # fmt: skip
     assert "Resumed from the checkpoint of epoch 2: training from epoch 3" in resumed.stdout
-
-
-class InstanceMetadata:
-    """IMDSv2 answering as one moto instance: its image, type, subnet, groups, profile and user data, the role's
-    keys, and a spot notice once set."""
-
-    def __init__(self, instance: dict[str, Any], profile: str, user_data: bytes) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.notice, self.user_data = "", user_data
-        mac = "0a:00:00:00:00:01"
-        md = "/latest/meta-data/"
-        keys = {"AccessKeyId": "AKIAFAKE", "SecretAccessKey": "fake", "Token": "t",
-                "Expiration": "2099-01-01T00:00:00Z"}
-        routes = {
-            md + "ami-id": instance["ImageId"], md + "instance-type": instance["InstanceType"], md + "mac": mac,
-            md + f"network/interfaces/macs/{mac}/subnet-id": instance["SubnetId"],
-            md + f"network/interfaces/macs/{mac}/security-group-ids": " ".join(
-                g["GroupId"] for g in instance["SecurityGroups"]),
-            md + "iam/info": json.dumps({"InstanceProfileArn": profile}), md + "placement/region": "us-west-1",
-            md + "block-device-mapping/root": "/dev/sda1", md + "iam/security-credentials/": "cml-checkpoints",
-            md + "iam/security-credentials/cml-checkpoints": json.dumps(keys),
-        }  # fmt: skip
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            disable_nagle_algorithm = True
-
-            def do_PUT(self) -> None:
-                self._send(200, b"TOKEN")
-
-            def do_GET(self) -> None:
-                if self.path == "/latest/user-data":
-                    return self._send(200, outer.user_data)
-                if self.path == md + "spot/instance-action" and outer.notice:
-                    return self._send(200, outer.notice.encode())
-                found = routes.get(self.path)
-                return self._send(200, found.encode()) if found is not None else self._send(404, b"")
-
-            def _send(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 def test_dry_run_names_the_recovery_and_creates_nothing(env: dict[str, str], ec2: Any, s3: Any) -> None:
