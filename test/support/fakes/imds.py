@@ -12,8 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-def agent_from_script(script: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(agent.json, the agent program's namespace) from a rendered boot script, as the VM would unpack them."""
+def agent_from_script(script: str | bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(agent.json, the agent program's namespace) from a rendered boot script (text, or the gzip user data),
+    as the VM would unpack them."""
+    if isinstance(script, bytes):
+        script = (gzip.decompress(script) if script[:2] == b"\x1f\x8b" else script).decode()
     agent_cfg = json.loads(re.search(r"<<CML_AGENT_JSON\n(.*?)\nCML_AGENT_JSON", script, re.S).group(1))  # type: ignore[union-attr]
     packed = re.search(r"<<'CML_AGENT_EOF'[^\n]*\n(.*?)\nCML_AGENT_EOF", script, re.S).group(1)  # type: ignore[union-attr]
     program: dict[str, Any] = {"__name__": "cml_agent"}
