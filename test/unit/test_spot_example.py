@@ -42,3 +42,11 @@ def test_the_pipeline_restores_then_trains_and_retries_the_step() -> None:
     restore = train["script"][0]
     assert restore["variables"]["COMMAND"] == "restore" and restore["variables"]["CHECKPOINT_PATH"] == "checkpoints/"
     assert train["script"].index("python train_epochs.py --epochs 20") > 0
+
+
+def test_the_spot_pipeline_is_valid_against_bitbucket_schema() -> None:
+    """check-jsonschema's vendored Bitbucket Pipelines schema, as test_demo.py checks the seeds pipeline."""
+    proc = subprocess.run([str(Path(sys.executable).parent / "check-jsonschema"), "--builtin-schema",
+                           "vendor.bitbucket-pipelines", str(SEEDS / "bitbucket-pipelines-spot.yml")],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
