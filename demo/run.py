@@ -77,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dvc", action="store_true", help="play examples/dvc with the real dvc and a local S3")
     parser.add_argument("--workdir", help="where to put the outputs (default: a new temporary directory)")
     parser.add_argument("--state-out", type=Path, help="write the local servers' final state here (JSON)")
+    parser.add_argument("--spot", action="store_true", help="a spot interruption and the resumed training (AWS)")
     args = parser.parse_args(argv)
+    if args.spot:
+        return _spot(prepare_workdir(args.workdir))
     if args.vm and args.cloud == "kubernetes":
         parser.error("--vm boots VMs for aws, gcp and azure; a kubernetes runner is a pod")
 
@@ -114,6 +117,21 @@ def main(argv: list[str] | None = None) -> int:
     else:
         say("Stopped: the local servers, the VM stand-in and every child process.")
     return status
+
+
+def _spot(workdir: Path) -> int:
+    """demo/spot.py: the seeds example's spot version through an interruption (its docstring says what)."""
+    from demo.spot import run_spot
+
+    started = time.monotonic()
+    say("CML Runner demo, spot recovery: an interruption mid-training and the resumed run, all on 127.0.0.1.")
+    try:
+        run_spot(workdir)
+    except (RuntimeError, OSError) as err:
+        say(f"\nDemo failed: {err}")
+        return 1
+    say(f"Demo finished in {time.monotonic() - started:.1f}s; the local servers are stopped. Outputs: {workdir}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ FAST_PATH = (
 AGENT = _HERE / "agent.py"  # the decision, in both programs
 AGENT_VM = _HERE / "agent_vm.py"  # what the VM's agent watches and how it ends the VM
 AGENT_POD = _HERE / "agent_pod.py"  # what the pod's agent watches (the pod ends when it returns)
+# Spot recovery (SPOT_RECOVERY): shipped only then, after the VM's agent, whose main() the last one calls.
+CHECKPOINT_PARTS = tuple(_HERE / f"{name}.py" for name in ("checkpoints", "store_s3", "relaunch", "agent_checkpoint"))
 GPU_RUNTIME = _HERE / "gpu_runtime.py"
 
 DEFAULT_RUNNER_IMAGE = "docker-public.packages.atlassian.com/sox/atlassian/bitbucket-pipelines-runner:1"
@@ -59,6 +61,8 @@ class BootConfig:
     # ('resource-group' = the runner's own group, 'vm', or 'none' = power off, the sweep deletes).
     azure_self_delete: str = "resource-group"
     baked: bool = False  # booting a baked image of ours (COMMAND: bake): the boot says what it skips
+    # Spot recovery's agent settings (pipe/checkpoint/launch.py): store, base key, path, interval; no secret.
+    checkpoint: dict[str, object] | None = None
 
     @property
     def runner_container(self) -> str:
@@ -84,6 +88,8 @@ def _check(cfg: BootConfig) -> None:
         raise ValueError(f"runner_image is not an image reference: {cfg.runner_image!r}")
     if cfg.max_lifetime_s <= 0 or (cfg.idle_timeout_s is not None and cfg.idle_timeout_s < 0):
         raise ValueError("max_lifetime_s must be > 0 and idle_timeout_s >= 0 or None")
+    if cfg.checkpoint is not None and not re.fullmatch(r"[\w\s\"{}\[\]:,./=+@~-]*", json.dumps(cfg.checkpoint)):
+        raise ValueError("checkpoint settings hold a character the boot script must not see")  # unquoted heredoc
     if re.search(r"^CML_USER_EOF$", cfg.user_startup_script, re.M):
         raise ValueError("CLOUD_STARTUP_SCRIPT must not contain a line 'CML_USER_EOF'")
 
@@ -117,12 +123,14 @@ def agent_config(cfg: BootConfig) -> dict[str, object]:
         "root": "@ROOT@",
         "started_at_file": "@LIB@/started_at",
         "baseline_file": "@LIB@/baseline",
+        **({"checkpoint": cfg.checkpoint} if cfg.checkpoint else {}),
     }
 
 
-def shipped_agent() -> str:
-    """The VM's idle agent program (the startup script installs it as a systemd service)."""
-    return shipped(AGENT, AGENT_VM)
+def shipped_agent(recovery: bool = False) -> str:
+    """The VM's idle agent program (the startup script installs it as a systemd service); with spot recovery's
+    checkpoint copies when recovery is on."""
+    return shipped(AGENT, AGENT_VM, *(CHECKPOINT_PARTS if recovery else ()))
 
 
 def shipped_pod_agent() -> str:
@@ -142,7 +150,7 @@ def render_startup_script(cfg: BootConfig) -> str:
         "@RUNNER_CONTAINER@": shlex.quote(cfg.runner_container),
         "@MAX_LIFETIME_S@": str(int(cfg.max_lifetime_s)),
         "@LIFETIME_BACKUP_GRACE_S@": str(LIFETIME_BACKUP_GRACE_S),
-        "@AGENT_B64@": packed(shipped_agent()),
+        "@AGENT_B64@": packed(shipped_agent(cfg.checkpoint is not None)),
         # Only GPU machines run it (ensure_gpu); CPU scripts stay small.
         "@GPU_RUNTIME_B64@": packed(shipped(GPU_RUNTIME)) if cfg.gpu else "",
         "@AGENT_JSON@": agent_json,

@@ -14,9 +14,11 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 from pipe.commands.clients import bitbucket_client, checked_uuid, cloud_provider
 from pipe.commands.shared import leave_for_later_steps
+from pipe.config.clouds import AwsOptions, cloud_credentials
 from pipe.config.common import CommonSettings
 from pipe.config.runner import RunnerSettings, random_name
 from pipe.providers.tags import repository_tag
@@ -32,6 +34,11 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
     plan = build_plan(settings, settings.name or random_name(), int(time.time()))
     for line in plan.describe():
         log.info("Plan: %s", line)
+    if settings.recovery is not None:
+        recovery = settings.recovery
+        log.info("Plan: spot recovery: %s/ to %s every %d s and on a notice; on-demand after %d interruptions",
+                 recovery.checkpoint_path, recovery.store or "the bucket of ours", recovery.interval_s,
+                 recovery.attempts)  # fmt: skip
     machine = plan.machine
     check_step_sizes(
         common.clone_dir, plan.labels, (plan.cloud, machine.instance_type, machine.gpu, machine.memory_gib),
@@ -70,6 +77,8 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
         return f"Reusing runner {decision.runner.name} with labels {', '.join(decision.runner.labels)}"
     if decision.reason:
         log.info("Provisioning a new runner: %s.", decision.reason)
+    if settings.recovery is not None:  # before anything is created: a store or policy problem creates nothing
+        plan = replace(plan, checkpoint=_recovery(common, settings, plan.location.region, repo_uuid, env, log))
 
     launched = provision(
         client, provider, plan, repository=repository or client.repository(), repo_uuid=repo_uuid,
@@ -96,6 +105,25 @@ def run(common: CommonSettings, settings: RunnerSettings, *, log: logging.Logger
         log,
     )
     return f"Runner {runner.name} is ONLINE on {plan.cloud} instance {instance.id}"
+
+
+def _recovery(
+    common: CommonSettings, settings: RunnerSettings, region: str, repo_uuid: str, env: Mapping[str, str],
+    log: logging.Logger,
+) -> dict[str, object]:
+    """Spot recovery's store and the agent's settings (AWS: config refuses it elsewhere in this version)."""
+    from pipe.checkpoint.launch import prepare_aws  # boto3 only on this path
+    from pipe.providers.aws.credentials import session
+
+    recovery, options = settings.recovery, settings.options
+    assert recovery is not None and isinstance(options, AwsOptions)
+    store = recovery.store
+    return prepare_aws(
+        session(region, options, cloud_credentials(env, "aws", build_number=common.build_number)),
+        bucket=store.bucket if store else "", prefix=store.prefix if store else "", region=region,
+        checkpoint_path=recovery.checkpoint_path, interval_s=recovery.interval_s, spot_attempts=recovery.attempts,
+        permission_set=settings.permission_set, repository_uuid=repo_uuid, commit=common.commit, log=log,
+    )  # fmt: skip
 
 
 def _share(common: CommonSettings, data: dict[str, object], log: logging.Logger) -> None:

@@ -12,7 +12,7 @@ from pipe.config import spelling
 from pipe.config.parsers import check_text, parse_bool, parse_choice, parse_endpoint
 from pipe.config.variables import ConfigError, Variable
 
-COMMANDS = ("runner", "report", "pr", "sweep", "bake")
+COMMANDS = ("runner", "report", "pr", "sweep", "bake", "restore")
 DEFAULT_API_URL = "https://api.bitbucket.org/2.0"
 APP_PASSWORDS_OFF = "2026-07-28"
 
@@ -27,7 +27,8 @@ VARIABLES: tuple[Variable, ...] = (
         "What the pipe does: `runner` starts a cloud instance as a self-hosted runner, `report` posts a training "
         "report, `pr` opens a pull request with files, `sweep` removes leftover instances and stale baked images, "
         "`bake` makes a machine image with Docker and the runner image installed, so runners skip those installs "
-        "at boot (AWS, GCP and Azure in this version).",
+        "at boot (AWS, GCP and Azure in this version), `restore` puts the newest spot-recovery checkpoint of the "
+        "commit into CHECKPOINT_PATH (nothing on a first run).",
         default="runner",
         modes=("all",),
         example="'<string>'",
@@ -244,7 +245,9 @@ def load(env: Mapping[str, str]) -> CommonSettings:
         return env.get(name, "").strip()
 
     check_tokens(env)
-    auth, warnings = load_auth(env)
+    command = load_command(env)
+    # COMMAND: restore speaks only to the checkpoint store: it needs no Bitbucket token, and takes none.
+    auth, warnings = (AuthSettings(), ()) if command == "restore" else load_auth(env)
     warnings = (*_spelling(env), *warnings)
     commit = check_text(
         "BITBUCKET_COMMIT",
@@ -254,7 +257,7 @@ def load(env: Mapping[str, str]) -> CommonSettings:
         allowed="a commit hash",
     )
     return CommonSettings(
-        command=load_command(env),
+        command=command,
         debug=parse_bool("DEBUG", get("DEBUG")),
         dry_run=parse_bool("DRY_RUN", get("DRY_RUN")),
         api_url=_api_url(env),

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pipe.config import clouds, machine
 from pipe.config import kubernetes as kube_config
+from pipe.config import spot as spot_config
 from pipe.config.clouds import OPTIONS_TYPE, CloudOptions
 from pipe.config.kubernetes import KubernetesOptions
 from pipe.config.parsers import (
@@ -193,6 +194,7 @@ class RunnerSettings:
     runner_scope: Literal["repository", "workspace"] = "repository"
     poll_every_s: float | None = None  # CML_RUNNER_POLL_SECONDS (tests); None = the rate-limited cadence
     allow_small: bool = False  # ALLOW_SMALL, with a native CLOUD_TYPE: a machine smaller than a step is a warning
+    recovery: spot_config.SpotRecovery | None = None  # SPOT_RECOVERY and its companions (pipe/config/spot.py)
 
     def __post_init__(self) -> None:
         if OPTIONS_TYPE[self.cloud] is not type(self.options):
@@ -309,6 +311,7 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         else "repository",
         poll_every_s=_poll_every(get("CML_RUNNER_POLL_SECONDS")),
         allow_small=parse_bool("ALLOW_SMALL", get("ALLOW_SMALL")) and instance_type not in GENERIC_SIZES,
+        recovery=spot_config.load_recovery(env, spot=spot, cloud=cloud),
     )
 
 

@@ -68,6 +68,7 @@ class LaunchPlan:
     kubernetes: KubernetesOptions | None = None  # CLOUD: kubernetes only
     spot_fallback: bool = True  # CLOUD_SPOT_FALLBACK: on-demand when no zone has spot capacity (at the price)
     image_stock: bool = False  # CLOUD_IMAGE: stock: never a baked image (pipe/bake/lookup.py)
+    checkpoint: dict[str, object] | None = None  # spot recovery's agent settings, set at launch (pipe/checkpoint)
 
     @property
     def requested_labels(self) -> tuple[str, ...]:
@@ -98,6 +99,7 @@ class LaunchPlan:
             gpu=self.machine.has_gpu,
             user_startup_script=self.startup_script,
             baked=baked,
+            checkpoint=self.checkpoint,
         )
 
     def root_disk_gb(self, image_gb: int | None) -> int:
