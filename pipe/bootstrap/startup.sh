@@ -19,6 +19,7 @@ LIB="$R/var/lib/cml-runner"
 OPT="$R/opt/cml-runner"
 export DEBIAN_FRONTEND=noninteractive
 
+unpack_packed() { base64 -d | gzip -dc; }  # a program shipped gzip + base64 (render.py, UNPACK)
 now_us() { local t="${EPOCHREALTIME:-$(date +%s).000000}"; echo "${t//[.,]/}"; }
 log() {
   echo "cml-runner: $*"
@@ -79,7 +80,7 @@ lifetime_fallback() {
 }
 
 install_agent() {
-  base64 -d <<'CML_AGENT_EOF' | gzip -dc >"$OPT/agent.py"
+  @UNPACK@ <<'CML_AGENT_EOF' >"$OPT/agent.py"
 @AGENT_B64@
 CML_AGENT_EOF
   cat >"$ETC/agent.json" <<CML_AGENT_JSON
@@ -162,7 +163,7 @@ ensure_gpu() {
   mkdir -p "$R/etc/docker"
   grep -q '"nvidia"' "$R/etc/docker/daemon.json" 2>/dev/null ||
     nvidia-ctk runtime configure --runtime=docker --config="$R/etc/docker/daemon.json"
-  base64 -d <<'CML_GPU_EOF' | gzip -dc >"$OPT/gpu-runtime"
+  @UNPACK@ <<'CML_GPU_EOF' >"$OPT/gpu-runtime"
 @GPU_RUNTIME_B64@
 CML_GPU_EOF
   chmod 755 "$OPT/gpu-runtime"
