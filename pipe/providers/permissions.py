@@ -9,6 +9,7 @@ rollback's included). A mode's policy is the union of its calls' permissions.
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
 MODES = ("runner", "bake", "sweep")
@@ -16,15 +17,9 @@ CLOUDS = ("aws", "gcp", "azure")
 
 
 def _declaration(cloud: str) -> ModuleType:
-    if cloud == "aws":
-        from pipe.providers import permissions_aws as module
-    elif cloud == "gcp":
-        from pipe.providers import permissions_gcp as module
-    elif cloud == "azure":
-        from pipe.providers import permissions_azure as module
-    else:
+    if cloud not in CLOUDS:
         raise ValueError(f"no permission declaration for cloud {cloud!r}")
-    return module
+    return importlib.import_module(f"pipe.providers.permissions_{cloud}")
 
 
 def needed(cloud: str, mode: str) -> list[str]:

@@ -36,7 +36,7 @@ ACCOUNT = "123456789012"  # moto's default account
 ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 _EC2_XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15"
 _STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
-_TAGGED_ON_CREATE = ("RunInstances", "CreateImage", "CreateSecurityGroup")
+_TAGGED_ON_CREATE = {"RunInstances": "instance", "CreateImage": "image", "CreateSecurityGroup": "security-group"}
 
 
 @dataclass
@@ -126,7 +126,7 @@ class IamEnforcement:
         return self.users.get(scope[0]), scope[2], scope[3]
 
     def refuse(self, params: Mapping[str, list[str]], headers: Mapping[str, str]) -> Refusal | None:
-        user, _, service = self.caller(headers)
+        user, region, service = self.caller(headers)
         if user is None:
             return None  # moto's own check answers an unknown key
         action = params.get("Action", [""])[0]
@@ -136,7 +136,7 @@ class IamEnforcement:
             return None
         needed = []
         if action in _TAGGED_ON_CREATE and any(k.startswith("TagSpecification.") for k in params):
-            needed.append(("ec2:CreateTags", f"arn:aws:ec2:*:{ACCOUNT}:*/*"))
+            needed.append(("ec2:CreateTags", f"arn:aws:ec2:{region}:{ACCOUNT}:{_TAGGED_ON_CREATE[action]}/*"))
         if action == "RunInstances":
             profile = params.get("IamInstanceProfile.Name", params.get("IamInstanceProfile.Arn", [""]))[0]
             if profile:
@@ -195,7 +195,9 @@ class IamEnforcement:
         ).encode()
         return Refusal("", 200, "", xml)
 
-    def sign(self, method: str, url: str, headers: Mapping[str, str], body: bytes, *, as_admin: bool = False) -> dict[str, str]:
+    def sign(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes, *, as_admin: bool = False
+    ) -> dict[str, str]:
         """Headers for moto: the request signed again (SigV4) with its caller's key, or the administrator's."""
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import urllib.parse
-from http.server import BaseHTTPRequestHandler
 from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from fakes.gcp import iam
@@ -78,7 +78,8 @@ class _Handler(BaseHTTPRequestHandler):
             needed = iam.required(record.method_id, params, record.body, state.project)
             with state.lock:
                 state.permissions_needed.update(needed)
-                missing = [p for p in needed if state.allowed_permissions is not None and p not in state.allowed_permissions]
+                allowed = state.allowed_permissions
+                missing = [p for p in needed if allowed is not None and p not in allowed]
             if missing:
                 resource = iam.resource_of(record.path)
                 raise ApiError(403, f"Required '{missing[0]}' permission for '{resource}'", "forbidden")
