@@ -12,8 +12,10 @@ naming it.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,18 @@ from fixtures_pipe import REPO_ROOT, output_lines, run_pipe, strip_ansi
 from test_bake_aws import BakeGuest
 from test_bake_azure import AzureBakeGuest
 from test_bake_gcp import GcpBakeGuest
+
+from pipe.providers import permissions_aws
+from pipe.providers.base import (
+    ROLE_BAKED_IMAGE,
+    TAG_CREATED_AT,
+    TAG_MANAGED_BY,
+    TAG_MANAGED_BY_VALUE,
+    TAG_RECIPE,
+    TAG_REPOSITORY,
+    TAG_ROLE,
+)
+from pipe.providers.tags import repository_tag
 
 POLICIES = REPO_ROOT / "docs" / "policies"
 PROFILE = "cml-runner-instance"  # CLOUD_PERMISSION_SET: the instance profile the runner's instance gets
@@ -69,6 +83,16 @@ def test_the_policy_files_are_generated_from_the_declaration() -> None:
         assert {f"aws-{mode}.json", f"gcp-{mode}.yaml", f"azure-{mode}.json"} <= names
 
 
+def test_every_aws_call_the_pipe_makes_is_declared_with_its_permissions() -> None:
+    """An access denied lists the permissions of its call (pipe/providers/aws/errors.py): none may be missing."""
+    source = "\n".join(p.read_text() for p in (REPO_ROOT / "pipe" / "providers" / "aws").glob("*.py"))
+    called = set(re.findall(r'(?:explain\(error, |_call\(\s*)"([a-z_]+)"', source))
+    assert len(called) > 10
+    assert called - set(permissions_aws.CALLS) == set()
+    for mode in ("runner", "bake", "sweep"):
+        assert set(permissions_aws.MODES[mode]) <= set(permissions_aws.CALLS)
+
+
 # --- AWS: moto's IAM enforcement of the calling user's policy
 
 
@@ -78,10 +102,10 @@ class AwsWithIam:
         self.proxy = proxy
         self.env = env
 
-    def admin_ec2(self) -> Any:
+    def admin_ec2(self, *, through_proxy: bool = False) -> Any:
         assert self.iam.admin is not None
         return boto3.client(
-            "ec2", region_name=AWS_REGION, endpoint_url=self.iam.moto_url,
+            "ec2", region_name=AWS_REGION, endpoint_url=self.proxy.url if through_proxy else self.iam.moto_url,
             aws_access_key_id=self.iam.admin.key_id, aws_secret_access_key=self.iam.admin.secret,
         )  # fmt: skip
 
@@ -93,6 +117,13 @@ class AwsWithIam:
         self.iam.enforce()
         return self.user_env(user)
 
+    def two_users(self, runner: dict[str, Any], sweep: dict[str, Any]) -> dict[str, User]:
+        users = self.iam.start({"cml-runner": runner, "cml-sweep": sweep})
+        self._instance_profile()
+        self.proxy.enforce_iam(self.iam)
+        self.iam.enforce()
+        return users
+
     def user_env(self, user: User) -> dict[str, str]:
         return {**self.env, "AWS_ACCESS_KEY_ID": user.key_id, "AWS_SECRET_ACCESS_KEY": user.secret}
 
@@ -101,8 +132,8 @@ class AwsWithIam:
             "iam", endpoint_url=self.iam.moto_url, region_name="us-east-1",
             aws_access_key_id="AKIAFAKEFORTESTS0001", aws_secret_access_key="unused",
         )  # fmt: skip
-        trust = {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}  # fmt: skip
+        ec2_may_assume = {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        trust = {"Version": "2012-10-17", "Statement": [ec2_may_assume]}
         iam.create_role(RoleName=PROFILE, AssumeRolePolicyDocument=json.dumps(trust))
         iam.create_instance_profile(InstanceProfileName=PROFILE)
         iam.add_role_to_instance_profile(InstanceProfileName=PROFILE, RoleName=PROFILE)
@@ -140,17 +171,29 @@ def test_aws_bake_mode_runs_with_only_the_permissions_of_its_policy_file(aws: Aw
 def test_aws_sweep_mode_runs_with_only_the_permissions_of_its_policy_file(
     aws: AwsWithIam, bitbucket: FakeBitbucket
 ) -> None:
-    runner = aws_policy("runner")
-    sweep = aws_policy("sweep")
-    users = aws.iam.start({"cml-runner": runner, "cml-sweep": sweep})
-    aws._instance_profile()
-    aws.proxy.enforce_iam(aws.iam)
-    aws.iam.enforce()
+    users = aws.two_users(aws_policy("runner"), aws_policy("sweep"))
     ok(run_pipe(aws.user_env(users["cml-runner"])))
+    [instance] = our_instances(aws.admin_ec2())
+    # Three baked images of one recipe, made through the stand-in (it tags their snapshots): the oldest is stale.
+    ec2 = aws.admin_ec2(through_proxy=True)
+    now = int(time.time())
+    made = []
+    for age in (3, 2, 1):
+        baked = {
+            TAG_MANAGED_BY: TAG_MANAGED_BY_VALUE, TAG_REPOSITORY: repository_tag(bitbucket.repo().uuid),
+            TAG_ROLE: ROLE_BAKED_IMAGE, TAG_RECIPE: "0123456789ab", TAG_CREATED_AT: str(now - age),
+        }  # fmt: skip
+        tags = [{"Key": k, "Value": v} for k, v in baked.items()]
+        made.append(ec2.create_image(
+            InstanceId=instance["InstanceId"], Name=f"cml-baked-0123456789ab-{now - age}", NoReboot=True,
+            TagSpecifications=[{"ResourceType": kind, "Tags": tags} for kind in ("image", "snapshot")],
+        )["ImageId"])  # fmt: skip
     bitbucket.repo().runners.clear()  # its runner is gone: the instance is an orphan
     out = ok(run_pipe({**aws.user_env(users["cml-sweep"]), "COMMAND": "sweep"}))
-    assert "1 instance(s) terminated" in out
+    assert "1 instance(s) terminated" in out and "1 stale baked image(s) deleted" in out, out
     assert our_instances(aws.admin_ec2()) == []
+    left = {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
+    assert made[0] not in left and set(made[1:]) <= left
 
 
 def test_aws_without_ec2_create_tags_the_launch_fails_naming_ec2_create_tags_and_leaves_nothing(
@@ -196,10 +239,7 @@ def test_aws_bake_without_ec2_create_image_fails_naming_it_and_leaves_no_instanc
 
 
 def test_aws_sweep_without_ec2_terminate_instances_fails_naming_it(aws: AwsWithIam, bitbucket: FakeBitbucket) -> None:
-    users = aws.iam.start({"cml-runner": aws_policy("runner"), "cml-sweep": without(aws_policy("sweep"), "ec2:TerminateInstances")})
-    aws._instance_profile()
-    aws.proxy.enforce_iam(aws.iam)
-    aws.iam.enforce()
+    users = aws.two_users(aws_policy("runner"), without(aws_policy("sweep"), "ec2:TerminateInstances"))
     ok(run_pipe(aws.user_env(users["cml-runner"])))
     bitbucket.repo().runners.clear()
     proc = run_pipe({**aws.user_env(users["cml-sweep"]), "COMMAND": "sweep"})
