@@ -13,30 +13,46 @@ from __future__ import annotations
 _GROUPS = "Microsoft.Resources/subscriptions/resourceGroups"
 _NET = "Microsoft.Network"
 _VM = "Microsoft.Compute/virtualMachines"
+# A long-running operation's status is polled at its provider ("{provider}/locations/operations/read"); a PUT's
+# poller then reads the resource it made (its own read action).
+_NET_POLL = f"{_NET}/locations/operations/read"
+_COMPUTE_POLL = "Microsoft.Compute/locations/operations/read"
 
 CALLS: dict[str, tuple[str, ...]] = {
     "resource_groups.list": (f"{_GROUPS}/read",),
     "resource_groups.get": (f"{_GROUPS}/read",),
     "resource_groups.create_or_update": (f"{_GROUPS}/write",),
     "resource_groups.begin_delete": (f"{_GROUPS}/delete",),
-    "virtual_networks.begin_create_or_update": (f"{_NET}/virtualNetworks/write",),
-    "network_security_groups.begin_create_or_update": (f"{_NET}/networkSecurityGroups/write",),
-    "public_ip_addresses.begin_create_or_update": (f"{_NET}/publicIPAddresses/write",),
+    "virtual_networks.begin_create_or_update": (
+        f"{_NET}/virtualNetworks/write", f"{_NET}/virtualNetworks/read", _NET_POLL,
+    ),
+    "network_security_groups.begin_create_or_update": (
+        f"{_NET}/networkSecurityGroups/write", f"{_NET}/networkSecurityGroups/read", _NET_POLL,
+    ),
+    "public_ip_addresses.begin_create_or_update": (
+        f"{_NET}/publicIPAddresses/write", f"{_NET}/publicIPAddresses/read", _NET_POLL,
+    ),
     "network_interfaces.begin_create_or_update": (
         f"{_NET}/networkInterfaces/write",
         f"{_NET}/virtualNetworks/subnets/join/action",
         f"{_NET}/networkSecurityGroups/join/action",
         f"{_NET}/publicIPAddresses/join/action",
+        f"{_NET}/networkInterfaces/read",
+        _NET_POLL,
     ),
     "virtual_machines.begin_create_or_update": (
         f"{_VM}/write",
         f"{_NET}/networkInterfaces/join/action",
         "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
+        f"{_VM}/read",
+        _COMPUTE_POLL,
     ),
     "virtual_machines.list": (f"{_VM}/read",),
-    "virtual_machines.begin_deallocate": (f"{_VM}/deallocate/action",),
+    "virtual_machines.begin_deallocate": (f"{_VM}/deallocate/action", _COMPUTE_POLL),
     "virtual_machines.generalize": (f"{_VM}/generalize/action",),
-    "images.begin_create_or_update": ("Microsoft.Compute/images/write",),
+    "images.begin_create_or_update": (
+        "Microsoft.Compute/images/write", "Microsoft.Compute/images/read", _COMPUTE_POLL,
+    ),
     "images.get": ("Microsoft.Compute/images/read",),
     "images.list_by_resource_group": ("Microsoft.Compute/images/read",),
 }

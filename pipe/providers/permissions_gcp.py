@@ -3,8 +3,10 @@
 Each method's own permission is the one its REST reference names ("Requires the following IAM permission",
 cloud.google.com/compute/docs/reference/rest/v1); instances.insert also needs those of what it asks for
 (cloud.google.com/compute/docs/instances/create-start-instance, "Required roles": the boot disk, the image of the
-project, the network or subnetwork and its external IP, metadata, tags, labels, and a service account with
-CLOUD_PERMISSION_SET); images.insert from a disk needs compute.disks.useReadOnly
+project, the subnetwork and its external IP, metadata, tags, labels, and a service account with
+CLOUD_PERMISSION_SET; compute.networks.use and compute.networks.useExternalIp instead on a legacy network, which
+these files leave out, cloud.google.com/compute/docs/access/create-enable-service-accounts-for-instances);
+images.insert from a disk needs compute.disks.useReadOnly
 (cloud.google.com/compute/docs/images/create-custom); firewalls.insert needs compute.networks.updatePolicy
 (cloud.google.com/firewall/docs/using-firewalls). The test stand-in checks the same (test/support/fakes/gcp/iam.py).
 """
@@ -19,8 +21,6 @@ CALLS: dict[str, tuple[str, ...]] = {
         "compute.instances.create",
         "compute.disks.create",
         "compute.images.useReadOnly",
-        "compute.networks.use",
-        "compute.networks.useExternalIp",
         "compute.subnetworks.use",
         "compute.subnetworks.useExternalIp",
         "compute.instances.setMetadata",

@@ -271,6 +271,7 @@ def azure(azure_fake: FakeAzure, bb_env: dict[str, str], bitbucket: FakeBitbucke
           tmp_path: Path) -> Iterator[tuple[FakeAzure, dict[str, str]]]:  # fmt: skip
     bitbucket.connect_on_register = True
     azure_fake.retry_after = 1
+    azure_fake.async_polls = 2  # long-running operations are polled, as on Azure: that needs a permission too
     yield azure_fake, cloud_env(azure_fake.cloud_env(), bb_env, tmp_path)
     azure_fake.allow(None)
 
@@ -280,8 +281,9 @@ def test_gcp_each_mode_runs_with_only_the_permissions_of_its_role_file(
 ) -> None:
     fake, env = gcp
     fake.allow(gcp_permissions("runner"))
-    ok(run_pipe(env))
-    assert len([i for i in fake.instances() if i.get("status") == "RUNNING"]) == 1
+    ok(run_pipe({**env, "CLOUD_PERMISSION_SET": gcp_service_account(fake)}))
+    [instance] = [i for i in fake.instances() if i.get("status") == "RUNNING"]
+    assert instance["serviceAccounts"][0]["email"] == gcp_service_account(fake)
     bitbucket.repo().runners.clear()
     fake.allow(gcp_permissions("sweep"))
     assert "1 instance(s) terminated" in ok(run_pipe({**env, "COMMAND": "sweep"}))
@@ -290,12 +292,19 @@ def test_gcp_each_mode_runs_with_only_the_permissions_of_its_role_file(
         assert "Baked image" in ok(run_pipe({**env, "COMMAND": "bake"}))
 
 
-def test_gcp_one_permission_less_and_the_launch_fails_naming_it(gcp: tuple[FakeGcp, dict[str, str]]) -> None:
+def gcp_service_account(fake: FakeGcp) -> str:
+    return f"cml-runner@{fake.project}.iam.gserviceaccount.com"
+
+
+@pytest.mark.parametrize("permission", ["compute.instances.setMetadata", "iam.serviceAccounts.actAs"])
+def test_gcp_one_permission_less_and_the_launch_fails_naming_it(
+    gcp: tuple[FakeGcp, dict[str, str]], permission: str
+) -> None:
     fake, env = gcp
-    fake.allow(set(gcp_permissions("runner")) - {"compute.instances.setMetadata"})
-    proc = run_pipe(env)
+    fake.allow(set(gcp_permissions("runner")) - {permission})
+    proc = run_pipe({**env, "CLOUD_PERMISSION_SET": gcp_service_account(fake)})
     assert proc.returncode == 1
-    assert "compute.instances.setMetadata" in failure_line(proc), failure_line(proc)
+    assert permission in failure_line(proc), failure_line(proc)
     assert fake.instances() == []
 
 
@@ -303,21 +312,32 @@ def test_azure_each_mode_runs_with_only_the_actions_of_its_role_file(
     azure: tuple[FakeAzure, dict[str, str]], bitbucket: FakeBitbucket
 ) -> None:
     fake, env = azure
+    slow = 180  # every long-running operation polled once a second (Retry-After: 1), as Azure asks
     fake.allow(azure_actions("runner"))
-    ok(run_pipe(env))
+    ok(run_pipe({**env, "CLOUD_PERMISSION_SET": fake.add_identity("identities", "cml-runner")}, timeout=slow))
     assert len(fake.groups()) == 1
     bitbucket.repo().runners.clear()
     fake.allow(azure_actions("sweep"))
-    assert "1 instance(s) terminated" in ok(run_pipe({**env, "COMMAND": "sweep"}))
+    assert "1 instance(s) terminated" in ok(run_pipe({**env, "COMMAND": "sweep"}, timeout=slow))
     fake.allow(azure_actions("bake"))
     with AzureBakeGuest(fake):
-        assert "Baked image" in ok(run_pipe({**env, "COMMAND": "bake"}))
+        assert "Baked image" in ok(run_pipe({**env, "COMMAND": "bake"}, timeout=slow))
 
 
-def test_azure_one_action_less_and_the_launch_fails_naming_it(azure: tuple[FakeAzure, dict[str, str]]) -> None:
+@pytest.mark.parametrize(
+    "action",
+    [
+        "Microsoft.Network/virtualNetworks/subnets/join/action",
+        "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
+        "Microsoft.Compute/locations/operations/read",
+    ],
+)
+def test_azure_one_action_less_and_the_launch_fails_naming_it(
+    azure: tuple[FakeAzure, dict[str, str]], action: str
+) -> None:
     fake, env = azure
-    fake.allow(set(azure_actions("runner")) - {"Microsoft.Network/virtualNetworks/subnets/join/action"})
-    proc = run_pipe(env)
+    fake.allow(set(azure_actions("runner")) - {action})
+    proc = run_pipe({**env, "CLOUD_PERMISSION_SET": fake.add_identity("identities", "cml-runner")})
     assert proc.returncode == 1
-    assert "Microsoft.Network/virtualNetworks/subnets/join/action" in "\n".join(output_lines(proc))
+    assert action in "\n".join(output_lines(proc))
     assert fake.groups() == []

@@ -7,7 +7,9 @@ An ARM request needs the operation "{resource provider}/{resource type}/{read|wr
 "{...}/{action}/action" for a POST action (learn.microsoft.com/azure/role-based-access-control/
 resource-provider-operations: "Microsoft.Compute/virtualMachines/write", ".../deallocate/action",
 ".../instanceView/read"; resource groups are "Microsoft.Resources/subscriptions/resourceGroups/..."; the status of
-an asynchronous operation is "Microsoft.Compute/locations/operations/read"). A refusal is AuthorizationFailed:
+a provider's asynchronous operation is "{provider}/locations/operations/read", "Microsoft.Compute/locations/
+operations/read: Gets operation", and callers without it are refused, Azure/azure-xplat-cli#2051 for
+"Microsoft.Network/locations/operations/read"). A refusal is AuthorizationFailed:
 "The client '...' with object id '...' does not have authorization to perform action '...' over scope '...' or the
 scope is invalid." A resource that references another also needs the linked action on the one referenced, and its
 refusal is LinkedAuthorizationFailed (learn.microsoft.com/azure/role-based-access-control/troubleshooting,
@@ -45,7 +47,10 @@ def required(method: str, path: str, body: Any) -> tuple[list[tuple[str, str]], 
         return [(f"{_GROUPS_TYPE}/{verb}", path)], []
     m = _OPERATION.match(path)
     if m:
-        return [(f"{_NAMESPACES.get(m['ns'].lower(), m['ns'])}/locations/operations/read", path)], []
+        ns = _NAMESPACES.get(m["ns"].lower(), m["ns"])
+        # A resource group's deletion is tracked at a subscription-level operationresults URL on real ARM (this
+        # fake serves it under Microsoft.Resources): no operation of a resource provider to check.
+        return ([] if ns == "Microsoft.Resources" else [(f"{ns}/locations/operations/read", path)]), []
     m = _INSTANCE_VIEW.match(path)
     if m and method == "GET":
         return [(f"{_type(m['ns'], m['type'])}/instanceView/read", path)], []

@@ -9,9 +9,11 @@ cloud.google.com/compute/docs/reference/rest/v1/<resource>/<method>; aggregatedL
 operations.wait the get permission). instances.insert also needs the permissions of what the request asks for
 (cloud.google.com/compute/docs/instances/create-start-instance, "Required roles": compute.instances.create;
 compute.disks.create for the boot disk; compute.images.useReadOnly for an image of the project;
-compute.subnetworks.use and compute.subnetworks.useExternalIp, or compute.networks.use and
-compute.networks.useExternalIp for an auto-mode network without a subnetwork; compute.instances.setMetadata,
-setTags, setLabels; compute.instances.setServiceAccount and iam.serviceAccounts.actAs for a service account).
+compute.subnetworks.use, and compute.subnetworks.useExternalIp for an external IP, on a VPC network's subnetwork,
+the auto-mode default network's included (compute.networks.use and compute.networks.useExternalIp are for legacy
+networks only, cloud.google.com/compute/docs/access/create-enable-service-accounts-for-instances, "Required
+permissions"); compute.instances.setMetadata, setTags, setLabels; compute.instances.setServiceAccount and
+iam.serviceAccounts.actAs for a service account).
 images.insert from a disk also needs compute.disks.useReadOnly (cloud.google.com/compute/docs/images/
 create-custom, "Required roles"); firewalls.insert also needs compute.networks.updatePolicy
 (cloud.google.com/firewall/docs/using-firewalls, "Required roles").
@@ -72,11 +74,10 @@ def _insert_side_permissions(body: Mapping[str, Any], project: str) -> list[str]
             needed.append("compute.disks.create")
         if f"projects/{project}/" in str(params.get("sourceImage", "")):
             needed.append("compute.images.useReadOnly")
-    for nic in body.get("networkInterfaces", []):
-        kind = "subnetworks" if nic.get("subnetwork") else "networks"
-        needed.append(f"compute.{kind}.use")
+    for nic in body.get("networkInterfaces", []):  # a VPC network's (this fake has no legacy network)
+        needed.append("compute.subnetworks.use")
         if nic.get("accessConfigs"):
-            needed.append(f"compute.{kind}.useExternalIp")
+            needed.append("compute.subnetworks.useExternalIp")
     if (body.get("metadata") or {}).get("items"):
         needed.append("compute.instances.setMetadata")
     if (body.get("tags") or {}).get("items"):
