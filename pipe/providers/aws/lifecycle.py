@@ -10,7 +10,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from pipe.providers.aws import images
-from pipe.providers.aws.errors import CAPACITY_CODES, error_code, explain, log_calls
+from pipe.providers.aws.errors import CAPACITY_CODES, decode_with, error_code, explain, log_calls
 from pipe.providers.aws.network import Network
 from pipe.providers.aws.request import instance_from, run_instances_request
 from pipe.providers.base import (
@@ -51,6 +51,7 @@ class AwsProvider:
         self._session = session
         self._described: dict[str, dict[str, Any]] = {}  # AMI id -> describe_images entry
         log_calls(self._ec2)
+        decode_with(lambda: session.client("sts"))  # an access denied names the permission (errors.py)
         self.network = Network(
             self._ec2, region, self._call, subnet_id=options.subnet, security_group=options.security_group
         )

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from fakes.aws_iam import IamEnforcement
 from fakes.aws_images import ImageRules
 
 EC2_XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15"
@@ -58,6 +59,7 @@ class FaultProxy:
         self.record: set[str] = set()  # Actions whose answers are kept in `answers` (tests that look for leaks)
         self.answers: list[tuple[str, bytes]] = []  # (Action, body as moto answered it)
         self.images = ImageRules(self.upstream)  # CreateImage's rules and image states (aws_images.py)
+        self.iam: IamEnforcement | None = None  # set: IAM enforced, with EC2's side checks (aws_iam.py)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -68,6 +70,10 @@ class FaultProxy:
     def start(self) -> FaultProxy:
         self._thread.start()
         return self
+
+    def enforce_iam(self, iam: IamEnforcement | None) -> None:
+        """IAM enforced through this proxy (aws_iam.py), or (None) no longer."""
+        self.iam = self.images.iam = iam
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -110,6 +116,14 @@ class FaultProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
                 params = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
                 proxy.requests.append((arrived, params.get("Action", [""])[0]))
+                denied = proxy.iam.refuse(params, dict(self.headers.items())) if proxy.iam else None
+                if denied is not None:
+                    self.send_response(denied.status)
+                    self.send_header("Content-Type", "text/xml")
+                    self.send_header("Content-Length", str(len(denied.xml)))
+                    self.end_headers()
+                    self.wfile.write(denied.xml)
+                    return
                 fault = proxy._match(params) or proxy._broken_rule(params)
                 refused = None if fault else proxy.images.refuse(params, dict(self.headers.items()))
                 if refused:
@@ -128,6 +142,9 @@ class FaultProxy:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
                 headers["Content-Length"] = str(len(body))
+                if proxy.iam is not None:  # the body may have changed: signed again, by the same caller
+                    url = f"http://{proxy.upstream.netloc}{self.path}"
+                    headers = proxy.iam.sign(self.command, url, dict(self.headers.items()), body)
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 answer = upstream.getresponse()
                 data = answer.read()

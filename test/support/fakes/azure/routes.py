@@ -21,6 +21,7 @@ from azure.mgmt.resource.resources import models as rm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from fakes.azure import iam
 from fakes.azure.images import IMAGE_TYPE, ImageRules
 from fakes.azure.schema import check
 from fakes.azure.state import (
@@ -98,6 +99,8 @@ class ArmRoutes(ImageRules):
     retry_after: int | None
     page_size: int
     on_vm_created: Callable[[str, str, str], None] | None
+    allowed_actions: frozenset[str] | None
+    actions_needed: set[str]
 
     # -- dispatch (called by the handler) ---------------------------------------------------------
 
@@ -127,6 +130,7 @@ class ArmRoutes(ImageRules):
             else:
                 entry.body = json.loads(body) if body else None
                 self._authorize(headers)
+                self._check_rbac(method, path, entry.body)
                 if "api-version" not in query or not re.fullmatch(
                     r"\d{4}-\d{2}-\d{2}(-preview)?", query["api-version"]
                 ):
@@ -208,6 +212,32 @@ class ArmRoutes(ImageRules):
             ok = auth.startswith("Bearer ") and auth[len("Bearer ") :] in self._tokens
         if not ok:
             raise ArmError(401, "InvalidAuthenticationToken", "The access token is invalid or missing.")
+
+    def _check_rbac(self, method: str, path: str, body: Any) -> None:
+        """The caller's RBAC actions (fakes/azure/iam.py): AuthorizationFailed or LinkedAuthorizationFailed."""
+        own, linked = iam.required(method, path, body)
+        with self._lock:
+            self.actions_needed.update(action for action, _ in own + linked)
+            allowed = self.allowed_actions
+        if allowed is None:
+            return
+        client = self.client_id
+        for action, scope in own:
+            if action not in allowed:
+                raise ArmError(
+                    403, "AuthorizationFailed",
+                    f"The client '{client}' with object id '{client}' does not have authorization to perform action "
+                    f"'{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please "
+                    "refresh your credentials.",
+                )  # fmt: skip
+        for action, scope in linked:
+            if action not in allowed:
+                raise ArmError(
+                    403, "LinkedAuthorizationFailed",
+                    f"The client '{client}' with object id '{client}' has permission to perform action "
+                    f"'{own[0][0]}' on scope '{own[0][1]}'; however, it does not have permission to perform action(s) "
+                    f"'{action}' on the linked scope(s) '{scope}' (respectively) or the linked scope(s) are invalid.",
+                )  # fmt: skip
 
     # -- ARM --------------------------------------------------------------------------------------
 

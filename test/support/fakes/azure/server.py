@@ -7,7 +7,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,13 @@ class FakeAzure(ArmRoutes, AzureEmulation):
             self.retry_after: int | None = 1  # Retry-After on async responses; None = omit
             self.page_size = 0  # items per page of list responses; 0 = one page
             self.on_vm_created = None
+            self.allowed_actions: frozenset[str] | None = None  # the caller's RBAC actions (fakes/azure/iam.py)
+            self.actions_needed: set[str] = set()  # every action a request so far needed
+
+    def allow(self, actions: Iterable[str] | None) -> None:
+        """From now on serve only requests whose RBAC actions (fakes/azure/iam.py) are all in this list; None: all."""
+        with self._lock:
+            self.allowed_actions = None if actions is None else frozenset(actions)
 
     def env(self) -> dict[str, str]:
         """Variables that point the adapter's from_env() at this server (service principal)."""

@@ -184,6 +184,8 @@ class GcpState:
             self.request_ids: dict[str, dict[str, Any]] = {}
             self.faults: list[Fault] = []
             self.requests: list[RequestRecord] = []
+            self.allowed_permissions: frozenset[str] | None = None  # the caller's permissions (fakes/gcp/iam.py)
+            self.permissions_needed: set[str] = set()  # every permission a request so far needed
             self.validation_errors: list[str] = []
             self.op_polls = 2  # polls before an operation is DONE (PENDING, RUNNING, DONE)
             self.op_polls_by_kind: dict[str, int] = {}  # 'insert' / 'delete' overrides
