@@ -229,7 +229,7 @@ def test_missing_rights_are_one_line_naming_the_verb_and_the_role(
     assert "lister" not in proc.stdout + proc.stderr.replace("system:serviceaccount:ci:lister", "")
 
 
-# The Role of docs/pending/k8saz.md (for README.md, "Kubernetes"), as (verb, resource) pairs.
+# The Role in README.md's Prerequisites, as (verb, resource) pairs.
 README_ROLE = {
     *(("create", "jobs"), ("get", "jobs"), ("list", "jobs"), ("delete", "jobs")),
     *(("create", "secrets"), ("delete", "secrets")),
