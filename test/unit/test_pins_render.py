@@ -66,7 +66,8 @@ def test_a_script_exactly_at_the_clouds_limit_goes_as_text_and_one_byte_more_doe
             render_user_data(over)
     else:
         data = render_user_data(over)
-        assert isinstance(data, bytes) and gzip.decompress(data).decode() == render_startup_script(over, programs="plain")
+        plain = render_startup_script(over, programs="plain")
+        assert isinstance(data, bytes) and gzip.decompress(data).decode() == plain
 
 
 # --- what render refuses: a bad value stops the launch before anything is rendered
