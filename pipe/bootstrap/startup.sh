@@ -19,7 +19,8 @@ LIB="$R/var/lib/cml-runner"
 OPT="$R/opt/cml-runner"
 export DEBIAN_FRONTEND=noninteractive
 
-unpack_packed() { base64 -d | gzip -dc; }  # a program shipped gzip + base64 (render.py, UNPACK)
+# A program shipped gzip + base64 (render.py, UNPACK).
+unpack_packed() { base64 -d | gzip -dc; }
 now_us() { local t="${EPOCHREALTIME:-$(date +%s).000000}"; echo "${t//[.,]/}"; }
 log() {
   echo "cml-runner: $*"

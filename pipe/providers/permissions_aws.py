@@ -24,6 +24,9 @@ CALLS: dict[str, tuple[str, ...]] = {
     "deregister_image": ("ec2:DeregisterImage",),
     "delete_snapshot": ("ec2:DeleteSnapshot",),
     "decode_authorization_message": ("sts:DecodeAuthorizationMessage",),
+    # DRY_RUN's credentials check: "No permissions are required to perform this operation" (STS API Reference,
+    # GetCallerIdentity).
+    "get_caller_identity": (),
 }
 
 _LAUNCH = (
@@ -37,6 +40,7 @@ _LAUNCH = (
     "describe_instances",
     "terminate_instances",  # the rollback, and retiring leftovers
     "decode_authorization_message",
+    "get_caller_identity",
 )
 _IMAGES = ("describe_images", "describe_snapshots", "deregister_image", "delete_snapshot")
 

@@ -18,9 +18,12 @@ def agent_from_script(script: str | bytes) -> tuple[dict[str, Any], dict[str, An
     if isinstance(script, bytes):
         script = (gzip.decompress(script) if script[:2] == b"\x1f\x8b" else script).decode()
     agent_cfg = json.loads(re.search(r"<<CML_AGENT_JSON\n(.*?)\nCML_AGENT_JSON", script, re.S).group(1))  # type: ignore[union-attr]
-    packed = re.search(r"<<'CML_AGENT_EOF'[^\n]*\n(.*?)\nCML_AGENT_EOF", script, re.S).group(1)  # type: ignore[union-attr]
+    found = re.search(r"(\S+) <<'CML_AGENT_EOF'[^\n]*\n(.*?)\nCML_AGENT_EOF", script, re.S)
+    assert found is not None, "no agent in the boot script"
+    unpack, body = found.groups()  # as the script's own install_agent: unpack_packed (gzip + base64) or cat
+    source = gzip.decompress(base64.b64decode(body)).decode() if unpack == "unpack_packed" else body
     program: dict[str, Any] = {"__name__": "cml_agent"}
-    exec(compile(gzip.decompress(base64.b64decode(packed)).decode(), "cml-agent", "exec"), program)  # noqa: S102
+    exec(compile(source, "cml-agent", "exec"), program)  # noqa: S102
     return agent_cfg, program
 
 
