@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from pipe.providers.base import ProviderError
+from pipe.providers.base import PermissionDenied, ProviderError
 
 log = logging.getLogger("pipe.providers.aws")
 
@@ -40,7 +40,7 @@ def explain(error: Exception, operation: str) -> ProviderError:
         code = error_code(error)
         message = str(error.response.get("Error", {}).get("Message", "")).splitlines()[0][:300]
         if code in ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException"):
-            return ProviderError(
+            return PermissionDenied(
                 f"the AWS credentials may not call ec2:{_action(operation)} ({code}); grant it to the user or role"
             )
         if code in ("AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken"):
