@@ -34,7 +34,21 @@ from pathlib import Path
 
 from vm_sandbox_stubs import ALLOWED_HOST_TOOLS, BASH_ENV, BODIES, RECORD, SEP, STUBBED, UNEXPECTED
 
-__all__ = ["SEP", "DockerRun", "VmSandbox"]
+__all__ = ["SEP", "DockerRun", "VmSandbox", "allowed_tools"]
+
+
+def allowed_tools(realbin: Path) -> str:
+    """Link only the allowed host tools (bash, coreutils, python3, ...) into realbin, from the system's own
+    directories: never from the caller's PATH, never a tool that could change the host (those are stubs or
+    absent). Returns realbin as a PATH entry, for any test that runs product code with stubs of its own."""
+    realbin.mkdir(parents=True, exist_ok=True)
+    for name in ALLOWED_HOST_TOOLS:
+        for d in ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"):
+            if os.path.isfile(os.path.join(d, name)) and os.access(os.path.join(d, name), os.X_OK):
+                if not (realbin / name).is_symlink():
+                    (realbin / name).symlink_to(os.path.join(d, name))
+                break
+    return str(realbin)
 
 
 @dataclass
@@ -104,14 +118,7 @@ class VmSandbox:
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
     def _link_real_tools(self) -> None:
-        """Only the allowed host tools (bash, coreutils, python3, ...), from the system's own directories: never
-        from the caller's PATH, and never a tool that could change the host (those are stubs or absent)."""
-        realbin = self.path / "realbin"
-        for name in ALLOWED_HOST_TOOLS:
-            for d in ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"):
-                if os.path.isfile(os.path.join(d, name)) and os.access(os.path.join(d, name), os.X_OK):
-                    (realbin / name).symlink_to(os.path.join(d, name))
-                    break
+        allowed_tools(self.path / "realbin")
 
     def state(self, name: str) -> None:
         (self.path / "state" / name).touch()
