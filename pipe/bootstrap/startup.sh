@@ -44,9 +44,15 @@ step() {
   log "step $1: done in $((($(now_us) - STEP_T0) / 1000)) ms"
 }
 
+# Every apt call: on a first boot of Ubuntu's cloud images unattended-upgrades holds dpkg's lock for minutes, and
+# apt-get fails at once (exit 100) unless told to wait (DPkg::Lock::Timeout, apt >= 1.9.11: Ubuntu 20.04 and later).
+apt_get() {
+  log "apt-get $1 (waits for dpkg's lock up to 600 s)"
+  apt-get -o DPkg::Lock::Timeout=600 "$@"
+}
 apt_install() {
-  apt-get update -q || { sleep 5; apt-get update -q; }
-  apt-get install -y -q --no-install-recommends "$@"
+  apt_get update -q || { sleep 5; apt_get update -q; }
+  apt_get install -y -q --no-install-recommends "$@"
 }
 
 prepare() {
@@ -136,6 +142,11 @@ ensure_gpu() {
     log "NVIDIA driver not found: installing the recommended server driver"
     command -v ubuntu-drivers >/dev/null 2>&1 || apt_install ubuntu-drivers-common
     ubuntu-drivers install --gpgpu
+    # --gpgpu installs the headless server driver without nvidia-utils-<branch>-server, the package that holds
+    # nvidia-smi (Ubuntu Server docs, "NVIDIA drivers installation"): add the one of the branch it installed.
+    local b
+    b=$(dpkg-query -Wf '${Status} ${Package}\n' 'nvidia-headless-no-dkms-*' | sed -n 's/.*ok installed nvidia-headless-no-dkms-//p' | tail -1) || :
+    [ -z "$b" ] || apt_install "nvidia-utils-$b"
     modprobe nvidia 2>/dev/null || true
   fi
   if ! nvidia-smi -L >/dev/null 2>&1; then

@@ -314,7 +314,7 @@ def test_failing_cloud_startup_script_stops_the_boot_before_the_runner(tmp_path:
 def test_docker_is_installed_from_the_distribution_when_absent(tmp_path: Path) -> None:
     box = VmSandbox(tmp_path, docker=False)
     boot(box, make_cfg("azure"))
-    installs = [c for c in box.calls("apt-get") if c[0] == "install"]
+    installs = [c for c in box.apt_calls() if c[0] == "install"]
     assert installs == [["install", "-y", "-q", "--no-install-recommends", "docker.io"]]
     assert box.runner_env() == expected_env(make_cfg("azure"))
 
@@ -422,7 +422,7 @@ def test_the_shim_touches_only_create(tmp_path: Path, args: list[str]) -> None:
 def test_gpu_stack_missing_pieces_are_installed_only(tmp_path: Path) -> None:
     box = VmSandbox(tmp_path, nvidia_driver=True, nvidia_toolkit=False, apt_has_toolkit=False)
     boot(box, make_cfg("gcp", gpu=True))
-    installs = [c[-1] for c in box.calls("apt-get") if c[0] == "install"]
+    installs = [c[-1] for c in box.apt_calls() if c[0] == "install"]
     assert installs == ["nvidia-container-toolkit"]  # not docker, not the driver
     assert any("nvidia.github.io/libnvidia-container" in " ".join(c) for c in box.calls("curl"))
     assert box.file("/etc/apt/sources.list.d/nvidia-container-toolkit.list").exists()

@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from pipe.providers.base import ProviderError
+from pipe.providers.base import PermissionDenied, ProviderError
 from pipe.providers.permissions import needed_by
 
 log = logging.getLogger("pipe.providers.aws")
@@ -46,7 +46,7 @@ def explain(error: Exception, operation: str) -> ProviderError:
         code = error_code(error)
         message = str(error.response.get("Error", {}).get("Message", "")).splitlines()[0][:300]
         if code in DENIED_CODES:
-            return ProviderError(denied(operation, code, str(error.response.get("Error", {}).get("Message", ""))))
+            return PermissionDenied(denied(operation, code, str(error.response.get("Error", {}).get("Message", ""))))
         if code in ("AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken"):
             return ProviderError(
                 f"AWS rejected the credentials ({code}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"

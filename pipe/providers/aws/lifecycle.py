@@ -194,6 +194,9 @@ class AwsProvider:
     def delete_image(self, image: MachineImage) -> None:
         images.delete_image(self._ec2, image, image.tags.get(TAG_REPOSITORY, ""))
 
+    def console_output(self, instance: Instance) -> str:
+        return images.console_output(self._ec2, instance.id)
+
     def delete_bake_leftovers(self, repository_tag: str, bake_id: str) -> None:
         for image in self.images_ours(repository_tag):
             if image.tags.get(TAG_BAKE_ID) == bake_id:

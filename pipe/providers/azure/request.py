@@ -142,6 +142,11 @@ def virtual_machine(
         security_profile=cm.SecurityProfile(security_type="Standard") if standard_security(spec, checked) else None,
         priority="Spot" if spot else "Regular",
         eviction_policy="Delete" if spot else None,
+        # A bake's success is a line on its serial console (pipe/bake/flow.py): boot diagnostics, off by default
+        # (MicrosoftDocs/azure-docs#33130), with Azure's managed storage account (no storageUri).
+        diagnostics_profile=(
+            cm.DiagnosticsProfile(boot_diagnostics=cm.BootDiagnostics(enabled=True)) if spec.stop_on_shutdown else None
+        ),
         billing_profile=cm.BillingProfile(max_price=_max_price(spec.spot_price)) if spot else None,
     )
     return cm.VirtualMachine(location=region, tags=tags, zones=zones, identity=checked.identity, properties=properties)

@@ -15,7 +15,9 @@ RunInstances the way EC2 does.
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
+import re
 import threading
 import time
 import urllib.parse
@@ -46,6 +48,7 @@ class Fault:
     zone: str | None = None  # only requests for this AvailabilityZone / subnet zone
     spot: bool | None = None  # only spot (True) or on-demand (False) requests
     message: str = "We currently do not have sufficient capacity in the Availability Zone you requested."
+    where: dict[str, str] | None = None  # only requests with these query parameters, e.g. {"Owner.1": "self"}
 
 
 class FaultProxy:
@@ -60,6 +63,9 @@ class FaultProxy:
         self.answers: list[tuple[str, bytes]] = []  # (Action, body as moto answered it)
         self.images = ImageRules(self.upstream)  # CreateImage's rules and image states (aws_images.py)
         self.iam: IamEnforcement | None = None  # set: IAM enforced, with EC2's side checks (aws_iam.py)
+        # instance id -> what its guest wrote to the serial console: GetConsoleOutput answers it (moto answers a
+        # fixed sample of a 2006 Xen boot for every instance).
+        self.consoles: dict[str, str] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -91,6 +97,8 @@ class FaultProxy:
             if fault.zone is not None and fault.zone != zone:
                 continue
             if fault.spot is not None and fault.spot != spot:
+                continue
+            if fault.where and any(params.get(k, [""])[0] != v for k, v in fault.where.items()):
                 continue
             return fault
         return None
@@ -154,6 +162,8 @@ class FaultProxy:
                 if action == "DescribeImages" and answer.status == 200:
                     data = proxy._real_root_sizes(data)
                 data = proxy.images.answered(params, data, dict(self.headers.items()))
+                if action == "GetConsoleOutput" and answer.status == 200:
+                    data = proxy._console(params.get("InstanceId", [""])[0], data)
                 if action in proxy.record:
                     proxy.answers.append((action, data))
                 self.send_response(answer.status)
@@ -198,6 +208,15 @@ class FaultProxy:
                 if need is not None and size is not None and mapping.findtext("e:deviceName", "", ns) == device:
                     size.text = str(need)
         return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+    def _console(self, instance_id: str, xml: bytes) -> bytes:
+        """GetConsoleOutput with the guest's own console: base64 of its most recent 64 KB, as EC2 keeps it
+        ("Amazon EC2 preserves the most recent 64 KB output", EC2 API reference, GetConsoleOutput)."""
+        text = self.consoles.get(instance_id)
+        if text is None:
+            return xml
+        tail = base64.b64encode(text.encode()[-64 * 1024 :]).decode()
+        return re.sub(rb"<output>.*?</output>", f"<output>{tail}</output>".encode(), xml, count=1, flags=re.S)
 
     def _learn_subnets(self, xml: bytes) -> None:
         import re

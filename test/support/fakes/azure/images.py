@@ -31,6 +31,12 @@ generalize), with the rules Azure keeps, each cited. ArmRoutes (routes.py) dispa
   (learn.microsoft.com/azure/azure-resource-manager/troubleshooting/common-deployment-errors). Here the refusal
   comes at once, for the image's DELETE and for its group's (where Azure would fail the group's operation).
 
+- Boot diagnostics is off unless the VM's diagnosticsProfile.bootDiagnostics.enabled is true (MicrosoftDocs/azure-docs
+  #33130); POST .../retrieveBootDiagnosticsData answers SAS URIs of the serial log and the screenshot blobs
+  (serialConsoleLogBlobUri, consoleScreenshotBlobUri; `az vm boot-diagnostics get-boot-log-uris`, Azure/azure-cli
+  #15145), readable with a plain GET until they expire. The refusal's wording for a VM without boot diagnostics is
+  ours, not sourced.
+
 Test controls: ``hold_images`` keeps every image made from now on "Creating" (a test stops the pipe meanwhile),
 ``fail_images`` ends it "Failed"; ``images_made`` lists the ids of images created through PUT.
 """
@@ -38,6 +44,7 @@ Test controls: ``hold_images`` keeps every image made from now on "Creating" (a 
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from fakes.azure.state import DEFAULT_IMAGE_OS_DISK_GB, IMAGE_OS_DISK_GB, VM_TYPE, ArmError, _Group
@@ -49,6 +56,7 @@ TRUSTED_LAUNCH_DEFAULT_FROM = "2025-11-01"  # API versions compare as dates: yyy
 TRUSTED_LAUNCH_CAPTURE_REFUSED = (
     "Creation of managed images are not supported for virtual machine with TrustedLaunch security type."
 )
+_BLOB = re.compile(r"^/_bootdiagnostics/(?P<rg>[^/]+)/(?P<vm>[^/]+)/serialconsole\.log$")
 _POWERED_OFF = ("stopped", "deallocated")
 
 
@@ -59,6 +67,9 @@ class ImageRules:
     _groups: dict[str, _Group]
     _power: dict[tuple[str, str], str]
     _generalized: set[tuple[str, str]]
+    _consoles: dict[tuple[str, str], str]
+    _sas: set[str]
+    url: str
     hold_images: bool
     fail_images: bool
     images_made: list[str]
@@ -98,6 +109,29 @@ class ImageRules:
             )
         if action not in ("deallocate", "generalize"):
             raise ArmError(405, "MethodNotAllowed", f"VM action {action} is not served")
+
+    def _boot_diagnostics(self, group: _Group, vm: str) -> dict[str, Any]:
+        doc = group.resources.get((VM_TYPE.lower(), vm.lower()))
+        if doc is None:
+            raise ArmError(404, "ResourceNotFound", f"The Resource '{VM_TYPE}/{vm}' was not found.")
+        diagnostics = doc["properties"].get("diagnosticsProfile", {}).get("bootDiagnostics", {})
+        if not diagnostics.get("enabled"):
+            raise ArmError(409, "OperationNotAllowed", f"Boot diagnostics is not enabled for VM '{vm}'.")
+        sig = uuid.uuid4().hex
+        self._sas.add(sig)
+        base = f"{self.url}/_bootdiagnostics/{group.name}/{vm}"
+        return {
+            "consoleScreenshotBlobUri": f"{base}/screenshot.bmp?sv=2020-04-08&se=2099-01-01&sp=r&sig={sig}",
+            "serialConsoleLogBlobUri": f"{base}/serialconsole.log?sv=2020-04-08&se=2099-01-01&sp=r&sig={sig}",
+        }
+
+    def _serial_log(self, group: str, vm: str, sig: str) -> tuple[int, dict[str, str], Any]:
+        if sig not in self._sas:
+            raise ArmError(403, "AuthenticationFailed", "Server failed to authenticate the request.")
+        key = (group.lower(), vm.lower())
+        if key not in self._consoles:
+            raise ArmError(404, "BlobNotFound", "The specified blob does not exist.")
+        return 200, {}, self._consoles[key].encode()
 
     def _vm_action_done(self, group_name: str, vm: str, action: str) -> None:
         key = (group_name.lower(), vm.lower())

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fakes.azure import iam
-from fakes.azure.images import IMAGE_TYPE, ImageRules
+from fakes.azure.images import _BLOB, IMAGE_TYPE, ImageRules
 from fakes.azure.schema import check
 from fakes.azure.state import (
     _ACTION,
@@ -117,7 +117,10 @@ class ArmRoutes(ImageRules):
         try:
             token = _TOKEN.match(path)
             openid = _OPENID.match(path)
-            if openid and method == "GET":  # MSAL reads the tenant's OpenID configuration first
+            blob = _BLOB.match(path)
+            if blob and method == "GET":  # a SAS URI: the signature is the authorization, no bearer token
+                status, out_headers, out = self._serial_log(blob["rg"], blob["vm"], query.get("sig", ""))
+            elif openid and method == "GET":  # MSAL reads the tenant's OpenID configuration first
                 self._take_fault(method, path)
                 status, out_headers, out = 200, {}, self._openid(openid["tenant"])
             elif token:
@@ -630,7 +633,10 @@ class ArmRoutes(ImageRules):
         return {"computerName": vm["properties"].get("osProfile", {}).get("computerName"), "statuses": statuses}
 
     def _vm_action(self, group: _Group, vm: str, action: str) -> tuple[int, dict[str, str], Any]:
-        """POST deallocate (a long-running operation, as ARM runs it) or generalize (synchronous)."""
+        """POST deallocate (a long-running operation, as ARM runs it) or generalize (synchronous), or
+        retrieveBootDiagnosticsData (fakes/azure/images.py)."""
+        if action.lower() == "retrievebootdiagnosticsdata":
+            return 200, {}, self._boot_diagnostics(group, vm)
         self._vm_action_check(group, vm, action)
         if action == "deallocate" and self.async_polls > 0:
             self._power[(group.name.lower(), vm.lower())] = "deallocating"

@@ -255,6 +255,13 @@ class FakeGcp(GcpEmulation):
                 if instance_name == name:
                     inst["status"] = status
 
+    def write_console(self, name: str, text: str) -> None:
+        """What the instance's guest wrote to serial port 1 (its startup-script's output), wherever it is."""
+        with self.state.lock:
+            for key in self.state.instances:
+                if key[2] == name:
+                    self.state.consoles[key] = self.state.consoles.get(key, "") + text
+
     @property
     def image_rules(self) -> ImageRules:
         """hold_pending / fail_new for images made from now on (fakes/gcp/images.py)."""

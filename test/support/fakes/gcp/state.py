@@ -179,6 +179,7 @@ class GcpState:
             self.no_egress: set[tuple[str, str, str]] = set()  # instances with no way to the internet
             self.instances: dict[tuple[str, str, str], dict[str, Any]] = {}  # (project, zone, name)
             self.disks: dict[tuple[str, str, str], dict[str, Any]] = {}  # (project, zone, name): fakes/gcp/images.py
+            self.consoles: dict[tuple[str, str, str], str] = {}  # (project, zone, name) -> serial port 1's output
             self.image_rules = ImageRules()
             self.operations: dict[tuple[str, str, str], _Operation] = {}
             self.request_ids: dict[str, dict[str, Any]] = {}
