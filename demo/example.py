@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "seeds"
+DVC_EXAMPLE = EXAMPLE.parent / "dvc"  # --dvc
 WORKSPACE, REPO_SLUG = "acme", "ml-seeds"
 
 
@@ -24,6 +25,7 @@ class ExamplePipeline:
     runs_on: list[str]
     pr_vars: dict[str, str]
     python_commands: list[list[str]]  # the training step's `python ...` lines, in order
+    dvc_commands: list[list[str]]  # its `dvc ...` lines (examples/dvc), in order
 
 
 def _pipe_vars(step: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -66,14 +68,18 @@ def read_example(path: Path) -> ExamplePipeline:
         python_commands=[
             line.split()[1:] for line in train.get("script", []) if isinstance(line, str) and line.startswith("python ")
         ],
+        dvc_commands=[
+            line.split() for line in train.get("script", []) if isinstance(line, str) and line.startswith("dvc ")
+        ],
     )
 
 
-def example_files() -> dict[str, bytes]:
+def example_files(example: Path = EXAMPLE) -> dict[str, bytes]:
     """The example repository as it is committed: its sources, not outputs of a local training run."""
     skip = {"model", "data", "metrics.json", "report.md", "__pycache__", ".venv"}
+    skip |= {"model.pkl", "confusion.png", "dvc.lock", "cache", "tmp", "config.local"}  # examples/dvc's outputs
     return {
-        p.relative_to(EXAMPLE).as_posix(): p.read_bytes()
-        for p in sorted(EXAMPLE.rglob("*"))
-        if p.is_file() and not (set(p.relative_to(EXAMPLE).parts) & skip)
+        p.relative_to(example).as_posix(): p.read_bytes()
+        for p in sorted(example.rglob("*"))
+        if p.is_file() and not (set(p.relative_to(example).parts) & skip)
     }

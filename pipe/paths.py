@@ -33,6 +33,7 @@ _HFS_IGNORED = re.compile("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+_PROBE = ".cml-folder-probe"
 _GIT_WHY = "which is never read or published (.git/config holds the clone's token)"
 
 
@@ -101,6 +102,25 @@ def resolve(
         what = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
         raise PathRefused(f"it is {what} ({real})")
     return ClonePath(real, relative)
+
+
+def resolve_dir(clone_dir: str | Path, written: str) -> ClonePath:
+    """`written` as a folder inside the clone for the pipe to write into (CHECKPOINT_PATH): it need not exist, but
+    what exists of it must be a directory, after symlinks inside the clone and never in .git; not the clone itself.
+    Checked as resolve() checks a file to be written in it (a name in the folder that is never used)."""
+    if not written or not written.strip():
+        raise PathRefused("the path is empty")
+    try:
+        probe = resolve(clone_dir, written.rstrip("/") + "/" + _PROBE, must_exist=False)
+    except PathRefused as why:
+        raise PathRefused(str(why).replace("/" + _PROBE, "")) from None
+    folder = probe.real.parent
+    root = clone_root(clone_dir)
+    if folder == root:
+        raise PathRefused("it is the clone directory itself; name a folder inside it")
+    if folder.exists() and not folder.is_dir():
+        raise PathRefused(f"it is not a directory ({folder})")
+    return ClonePath(folder, folder.relative_to(root).as_posix())
 
 
 def read_bytes(path: ClonePath | Path, *, max_bytes: int | None = None) -> bytes:

@@ -6,6 +6,7 @@ one-line failure (runner mode's Rollback, pipe/runner/rollback.py)."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,6 +27,12 @@ BOOT_ALLOWANCE_S = 5 * 60
 # CreateImage of a 35-100 GB disk takes minutes (EC2: the snapshot's first copy of every block).
 IMAGE_TIMEOUT_S = 60 * 60
 POLL_EVERY_S = 15.0
+# The guest's own word that the bake worked: the line bake.sh prints last, before its power-off. A stopped instance
+# without it on its serial console (the backup power-off after a failed step, a power-off by hand) is no bake.
+# EC2 posts console output shortly after a state change (GetConsoleOutput), so the console is read a few times.
+BAKE_SUCCEEDED = "cml-runner: bake succeeded for recipe {recipe}"
+CONSOLE_READS = 12
+CONSOLE_LINES_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ def bake(
             instance = launch_with_fallback(provider, spec, zones, spot=False)
             log.info("Instance %s is installing in %s; waiting for it to power off.", instance.id, instance.zone)
             stopped = _wait_stopped(provider, repo_tag, bake_id, BAKE_DEADLINE_S + BOOT_ALLOWANCE_S, every)
+            _require_success_line(provider, stopped, recipe, every, log)
             # Whatever CreateImage got to make is found by the bake's tag: this covers a stop mid-call.
             rollback.add("delete the bake's image", lambda: provider.delete_bake_leftovers(repo_tag, bake_id))
             tags = image_tags(
@@ -122,6 +130,33 @@ def _wait_stopped(provider: ImageProvider, repo_tag: str, bake_id: str, timeout_
                 "console log (the lines starting 'cml-runner:' name the step that hung)"
             )
         time.sleep(every)
+
+
+def _require_success_line(
+    provider: ImageProvider, instance: Instance, recipe: Recipe, every: float, log: logging.Logger
+) -> None:
+    line = BAKE_SUCCEEDED.format(recipe=recipe.hash)
+    console = ""
+    for attempt in range(CONSOLE_READS):
+        console = provider.console_output(instance)
+        if line in console:
+            return
+        if attempt + 1 < CONSOLE_READS:
+            time.sleep(every)
+    tail = [printable(text) for text in console.splitlines() if text.strip()][-CONSOLE_LINES_SHOWN:]
+    log.error("The bake's instance %s powered off without its success line; its last console lines:", instance.id)
+    for text in tail or ["(the console is empty)"]:
+        log.error("  | %s", text)
+    raise BakeFailure(
+        f"the bake's instance {instance.id} powered off without '{line}' on its console: the bake failed (the "
+        "console lines above name the step), so no image was made"
+    )
+
+
+def printable(text: str) -> str:
+    """A console line as plain text: escape sequences and control characters dropped, at most 300 characters."""
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+    return "".join(ch for ch in text if ch.isprintable())[:300]
 
 
 def _wait_available(provider: ImageProvider, image: MachineImage, timeout_s: float, every: float) -> MachineImage:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pipe.bake.recipe import Recipe
 from pipe.bootstrap.render import DEFAULT_RUNNER_IMAGE
-from pipe.providers.base import ROLE_BAKED_IMAGE, TAG_RECIPE, TAG_ROLE, MakesImages, Provider
+from pipe.providers.base import ROLE_BAKED_IMAGE, TAG_RECIPE, TAG_ROLE, MakesImages, PermissionDenied, Provider
 from pipe.providers.tags import created_at
 
 
@@ -26,9 +26,16 @@ def choose_image(
     if image_request or stock or not isinstance(provider, MakesImages):
         return Chosen(base, baked=False)
     recipe = Recipe(base_image=base, runner_image=DEFAULT_RUNNER_IMAGE, gpu=gpu)
+    try:
+        ours = provider.images_ours(repository_tag)
+    except PermissionDenied as denied:
+        # Credentials that may launch but not list images (e.g. without ec2:DescribeImages on images of their
+        # own, or compute.images.list): the stock image still boots; a baked one is an optimisation.
+        log.warning("Plan: image: %s, stock (could not look for a baked image: %s)", base, denied)
+        return Chosen(base, baked=False)
     candidates = [
         image
-        for image in provider.images_ours(repository_tag)
+        for image in ours
         if image.state == "available"
         and image.tags.get(TAG_ROLE) == ROLE_BAKED_IMAGE
         and image.tags.get(TAG_RECIPE) == recipe.hash

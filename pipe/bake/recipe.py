@@ -26,8 +26,9 @@ from pipe.providers.base import (
 from pipe.providers.tags import label_value, repository_tag
 
 # The bake role of pipe/bootstrap/startup.sh: bump it when what the bake installs or clears changes, so images
-# baked by the old script are no longer used (and the sweep removes them).
-BAKE_SCRIPT_VERSION = "1"
+# baked by the old script are no longer used (and the sweep removes them). 2: GPU images hold nvidia-utils
+# (nvidia-smi), which images of v1 baked from a driver-less base lack.
+BAKE_SCRIPT_VERSION = "2"
 HASH_CHARS = 12
 IMAGE_PREFIX = "cml-baked-"
 # One name for all three clouds, under the strictest rule:

@@ -24,16 +24,18 @@ bake_clean() {
   rm -rf "$LIB" "$ETC" "$R/root/.docker" # $OPT stays: Docker's default GPU runtime is $OPT/gpu-runtime
   rm -f "$R"/etc/ssh/ssh_host_*key "$R"/etc/ssh/ssh_host_*key.pub
   find "$R/root" "$R/home" -name authorized_keys -type f -delete 2>/dev/null || true
-  apt-get clean || true
+  apt_get clean || true
   # Azure's Linux agent keeps its own provisioning state (its copy of the custom data, the admin user it made):
   # deprovision it as Azure's capture steps and Packer's azure-arm builds do before an image is made.
   if [ "$CLOUD" = azure ] && command -v waagent >/dev/null 2>&1; then waagent -force -deprovision+user || true; fi
+  # cloud-init's clean (its CLI reference): --machine-id writes "uninitialized" to /etc/machine-id, so systemd makes
+  # a new id at the first boot; a cloud-init too old for it, or none: an empty file does the same (machine-id(5)).
   if command -v cloud-init >/dev/null 2>&1; then
-    cloud-init clean --logs --machine-id || cloud-init clean --logs
+    cloud-init clean --logs --machine-id || { cloud-init clean --logs && : >"$R/etc/machine-id"; }
   else
     rm -rf "$R/var/lib/cloud/instances" "$R/var/lib/cloud/instance" "$R/var/lib/cloud/data"
+    : >"$R/etc/machine-id"
   fi
-  : >"$R/etc/machine-id" # empty, not absent: systemd makes a new one at the first boot
   rm -f "$R/var/lib/dbus/machine-id"
   journalctl --rotate >/dev/null 2>&1 && journalctl --vacuum-time=1s >/dev/null 2>&1 || true
   find "$R/var/log" -type f \( -name '*.gz' -o -name '*.[0-9]' -o -name '*.old' \) -delete 2>/dev/null || true
@@ -49,6 +51,9 @@ if [ -n "$RECIPE" ]; then
   bake_install
   step clean bake_clean
   log "bake done in $((($(now_us) - BOOT_T0) / 1000)) ms (install and pull: ${INSTALL_MS} ms); powering off for the image"
+  # The pipe makes an image only after it reads this line on the instance's serial console (pipe/bake/flow.py
+  # BAKE_SUCCEEDED): a power-off without it (the backup timer after a failed step, say) bakes nothing.
+  log "bake succeeded for recipe $RECIPE"
   systemctl poweroff || shutdown -h now
   exit 0
 fi

@@ -14,6 +14,14 @@ capabilities) to the container's OCI spec (<bundle>/config.json, process.env) wh
 them, then hands every command, unchanged, to nvidia-container-runtime. A container that chose (e.g.
 NVIDIA_VISIBLE_DEVICES=void or 0) keeps its choice.
 
+In a Kubernetes pod (Docker-in-Docker, privileged) the shim is the pod's dockerd's default runtime too, and
+`all` must not mean the node's GPUs. A privileged container sees every /dev/nvidia<N> of the node, while
+/proc/driver/nvidia/gpus holds only the GPUs the device plugin gave the pod (libnvidia-container mounts just
+those), so `all` either fails ("stat failed: /proc/driver/nvidia/gpus/...", NVIDIA/nvidia-docker#1686) or takes
+other pods' GPUs. When there are fewer GPUs in /proc/driver/nvidia/gpus than device nodes, the shim makes
+`all`, an unset value and plain indices (0 = the pod's first GPU) name the pod's own GPUs by UUID (the "GPU
+UUID" line of each GPU's `information` file); on a VM the two counts agree and nothing changes.
+
 Usage:  gpu-runtime --configure-docker /etc/docker/daemon.json   (prints "changed" when it wrote the file)
         gpu-runtime [runtime arguments...]                         (as Docker's runtime)
 """
@@ -67,15 +75,59 @@ def is_create(args: list[str]) -> bool:
     return False
 
 
-def add_gpu_defaults(spec: dict[str, Any]) -> bool:
-    """Add our defaults to process.env where the container set nothing; True when the spec changed."""
+def own_gpus(root: str = "/") -> list[str] | None:
+    """The UUIDs of the GPUs this container was given, when it sees more GPU device nodes than that (a
+    privileged container in a pod); None when they agree (a VM, or a pod given the whole node)."""
+    gpus_dir = os.path.join(root, "proc/driver/nvidia/gpus")
+    try:
+        buses = sorted(os.listdir(gpus_dir))
+        nodes = [n for n in os.listdir(os.path.join(root, "dev")) if n.startswith("nvidia") and n[6:].isdigit()]
+    except OSError:
+        return None
+    if not buses or len(buses) >= len(nodes):
+        return None
+    uuids = []
+    for bus in buses:
+        try:
+            with open(os.path.join(gpus_dir, bus, "information")) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return None
+        found = [line.split(":", 1)[1].strip() for line in lines if line.split(":", 1)[0].strip() == "GPU UUID"]
+        if not found or not found[0]:
+            return None
+        uuids.append(found[0])
+    return uuids
+
+
+def _pod_devices(value: str | None, own: list[str]) -> str | None:
+    """What NVIDIA_VISIBLE_DEVICES becomes in a pod; None: keep the container's value."""
+    if value is None or value.strip() in ("", "all"):
+        return ",".join(own)
+    picked = [p.strip() for p in value.split(",")]
+    if all(p.isdigit() for p in picked):
+        return ",".join(own[int(p)] for p in picked if int(p) < len(own)) or "void"
+    return None  # void, none or UUIDs: the container's own choice
+
+
+def add_gpu_defaults(spec: dict[str, Any], own: list[str] | None = None) -> bool:
+    """Add our defaults to process.env where the container set nothing, and in a pod (own: its GPUs) make the
+    container's GPUs the pod's; True when the spec changed."""
     process = spec.setdefault("process", {})
     env: list[str] = process.setdefault("env", []) or []
     process["env"] = env
-    names = {item.split("=", 1)[0] for item in env}
-    if "NVIDIA_VISIBLE_DEVICES" in names:
+    values = {item.split("=", 1)[0]: item.split("=", 1)[1] if "=" in item else "" for item in env}
+    changed = False
+    if own:
+        devices = _pod_devices(values.get("NVIDIA_VISIBLE_DEVICES"), own)
+        if devices is not None and devices != values.get("NVIDIA_VISIBLE_DEVICES"):
+            env[:] = [item for item in env if item.split("=", 1)[0] != "NVIDIA_VISIBLE_DEVICES"]
+            env.append(f"NVIDIA_VISIBLE_DEVICES={devices}")
+            values["NVIDIA_VISIBLE_DEVICES"] = devices
+            changed = True
+    if "NVIDIA_VISIBLE_DEVICES" in values and not changed:
         return False  # the container chose (a CUDA image sets all; void or an index is a choice too)
-    env.extend(f"{name}={value}" for name, value in DEFAULTS if name not in names)
+    env.extend(f"{name}={value}" for name, value in DEFAULTS if name not in values)
     return True
 
 
@@ -83,7 +135,7 @@ def patch_bundle(args: list[str]) -> None:
     path = os.path.join(bundle_dir(args), "config.json")
     with open(path) as f:
         spec = json.load(f)
-    if add_gpu_defaults(spec):
+    if add_gpu_defaults(spec, own_gpus()):
         temporary = path + ".cml-tmp"
         with open(temporary, "w") as f:
             json.dump(spec, f)

@@ -8,6 +8,7 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pipe.bootstrap.shipping import packed, shipped, without_comments
 
@@ -26,6 +27,8 @@ FAST_PATH = (
 AGENT = _HERE / "agent.py"  # the decision, in both programs
 AGENT_VM = _HERE / "agent_vm.py"  # what the VM's agent watches and how it ends the VM
 AGENT_POD = _HERE / "agent_pod.py"  # what the pod's agent watches (the pod ends when it returns)
+# Spot recovery (SPOT_RECOVERY): shipped only then, after the VM's agent, whose main() the last one calls.
+CHECKPOINT_PARTS = tuple(_HERE / f"{name}.py" for name in ("checkpoints", "store_s3", "relaunch", "agent_checkpoint"))
 GPU_RUNTIME = _HERE / "gpu_runtime.py"
 
 DEFAULT_RUNNER_IMAGE = "docker-public.packages.atlassian.com/sox/atlassian/bitbucket-pipelines-runner:1"
@@ -59,6 +62,8 @@ class BootConfig:
     # ('resource-group' = the runner's own group, 'vm', or 'none' = power off, the sweep deletes).
     azure_self_delete: str = "resource-group"
     baked: bool = False  # booting a baked image of ours (COMMAND: bake): the boot says what it skips
+    # Spot recovery's agent settings (pipe/checkpoint/launch.py): store, base key, path, interval; no secret.
+    checkpoint: dict[str, object] | None = None
 
     @property
     def runner_container(self) -> str:
@@ -84,6 +89,8 @@ def _check(cfg: BootConfig) -> None:
         raise ValueError(f"runner_image is not an image reference: {cfg.runner_image!r}")
     if cfg.max_lifetime_s <= 0 or (cfg.idle_timeout_s is not None and cfg.idle_timeout_s < 0):
         raise ValueError("max_lifetime_s must be > 0 and idle_timeout_s >= 0 or None")
+    if cfg.checkpoint is not None and not re.fullmatch(r"[\w\s\"{}\[\]:,./=+@~-]*", json.dumps(cfg.checkpoint)):
+        raise ValueError("checkpoint settings hold a character the boot script must not see")  # unquoted heredoc
     if re.search(r"^CML_USER_EOF$", cfg.user_startup_script, re.M):
         raise ValueError("CLOUD_STARTUP_SCRIPT must not contain a line 'CML_USER_EOF'")
 
@@ -117,12 +124,14 @@ def agent_config(cfg: BootConfig) -> dict[str, object]:
         "root": "@ROOT@",
         "started_at_file": "@LIB@/started_at",
         "baseline_file": "@LIB@/baseline",
+        **({"checkpoint": cfg.checkpoint} if cfg.checkpoint else {}),
     }
 
 
-def shipped_agent() -> str:
-    """The VM's idle agent program (the startup script installs it as a systemd service)."""
-    return shipped(AGENT, AGENT_VM)
+def shipped_agent(recovery: bool = False) -> str:
+    """The VM's idle agent program (the startup script installs it as a systemd service); with spot recovery's
+    checkpoint copies when recovery is on."""
+    return shipped(AGENT, AGENT_VM, *(CHECKPOINT_PARTS if recovery else ()))
 
 
 def shipped_pod_agent() -> str:
@@ -130,9 +139,17 @@ def shipped_pod_agent() -> str:
     return shipped(AGENT, AGENT_POD)
 
 
-def render_startup_script(cfg: BootConfig) -> str:
+# How the boot script carries its programs (the agent, the GPU shim): "packed" (gzip + base64, the smallest
+# plain-text script) or "plain" (the code itself in a quoted heredoc): when the whole user-data is gzipped,
+# gzip finds the code's redundancy, where base64 of gzip is incompressible (a GPU spot-recovery VM's
+# user-data was 18 KB gzipped packed, 14 KB gzipped plain).
+UNPACK = {"packed": "unpack_packed", "plain": "cat"}
+
+
+def render_startup_script(cfg: BootConfig, *, programs: Literal["packed", "plain"] = "packed") -> str:
     """The boot script text for user-data / startup-script / custom data."""
     _check(cfg)
+    ship = packed if programs == "packed" else _as_heredoc_body
     agent_json = json.dumps(agent_config(cfg), indent=1).replace("@ROOT@", "$R").replace("@LIB@", "$LIB")
     values = {
         "@ROLE_PART@": FAST_PATH if cfg.baked else "",
@@ -142,9 +159,10 @@ def render_startup_script(cfg: BootConfig) -> str:
         "@RUNNER_CONTAINER@": shlex.quote(cfg.runner_container),
         "@MAX_LIFETIME_S@": str(int(cfg.max_lifetime_s)),
         "@LIFETIME_BACKUP_GRACE_S@": str(LIFETIME_BACKUP_GRACE_S),
-        "@AGENT_B64@": packed(shipped_agent()),
+        "@UNPACK@": UNPACK[programs],
+        "@AGENT_B64@": ship(shipped_agent(cfg.checkpoint is not None)),
         # Only GPU machines run it (ensure_gpu); CPU scripts stay small.
-        "@GPU_RUNTIME_B64@": packed(shipped(GPU_RUNTIME)) if cfg.gpu else "",
+        "@GPU_RUNTIME_B64@": ship(shipped(GPU_RUNTIME)) if cfg.gpu else "",
         "@AGENT_JSON@": agent_json,
         "@RUNNER_ENV@": "\n".join(f"{k}={v}" for k, v in runner_env(cfg).items()),
         "@USER_SCRIPT@": cfg.user_startup_script.rstrip("\n"),
@@ -170,6 +188,7 @@ def render_bake_script(
         "@RUNNER_CONTAINER@": "none",
         "@MAX_LIFETIME_S@": str(int(deadline_s)),
         "@LIFETIME_BACKUP_GRACE_S@": "0",
+        "@UNPACK@": UNPACK["packed"],
         "@AGENT_B64@": "",
         "@GPU_RUNTIME_B64@": packed(shipped(GPU_RUNTIME)) if gpu else "",
         "@AGENT_JSON@": "{}",
@@ -177,6 +196,13 @@ def render_bake_script(
         "@USER_SCRIPT@": "",
     }
     return _filled(values)
+
+
+def _as_heredoc_body(program: str) -> str:
+    """A shipped program as the body of a quoted heredoc: copied byte for byte, so no line may end it."""
+    if any(line.startswith("CML_") and line.endswith("_EOF") for line in program.splitlines()):
+        raise ValueError("a shipped program has a line that would end its heredoc")
+    return program.rstrip("\n")
 
 
 def _filled(values: dict[str, str]) -> str:
@@ -194,9 +220,9 @@ def render_user_data(cfg: BootConfig) -> str | bytes:
     if len(raw) <= limit:
         return script
     if cfg.cloud != "gcp":
-        packed = gzip.compress(raw, 9, mtime=0)
-        if len(packed) <= limit:
-            return packed
+        zipped = gzip.compress(render_startup_script(cfg, programs="plain").encode(), 9, mtime=0)
+        if len(zipped) <= limit:
+            return zipped
     raise ValueError(
         f"the startup script is {len(raw)} bytes, over the {cfg.cloud} user-data limit of {limit} bytes "
         "even compressed; shorten CLOUD_STARTUP_SCRIPT"

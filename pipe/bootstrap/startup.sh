@@ -19,6 +19,8 @@ LIB="$R/var/lib/cml-runner"
 OPT="$R/opt/cml-runner"
 export DEBIAN_FRONTEND=noninteractive
 
+# A program shipped gzip + base64 (render.py, UNPACK).
+unpack_packed() { base64 -d | gzip -dc; }
 now_us() { local t="${EPOCHREALTIME:-$(date +%s).000000}"; echo "${t//[.,]/}"; }
 log() {
   echo "cml-runner: $*"
@@ -42,9 +44,15 @@ step() {
   log "step $1: done in $((($(now_us) - STEP_T0) / 1000)) ms"
 }
 
+# Every apt call: on a first boot of Ubuntu's cloud images unattended-upgrades holds dpkg's lock for minutes, and
+# apt-get fails at once (exit 100) unless told to wait (DPkg::Lock::Timeout, apt >= 1.9.11: Ubuntu 20.04 and later).
+apt_get() {
+  log "apt-get $1 (waits for dpkg's lock up to 600 s)"
+  apt-get -o DPkg::Lock::Timeout=600 "$@"
+}
 apt_install() {
-  apt-get update -q || { sleep 5; apt-get update -q; }
-  apt-get install -y -q --no-install-recommends "$@"
+  apt_get update -q || { sleep 5; apt_get update -q; }
+  apt_get install -y -q --no-install-recommends "$@"
 }
 
 prepare() {
@@ -79,7 +87,7 @@ lifetime_fallback() {
 }
 
 install_agent() {
-  base64 -d <<'CML_AGENT_EOF' | gzip -dc >"$OPT/agent.py"
+  @UNPACK@ <<'CML_AGENT_EOF' >"$OPT/agent.py"
 @AGENT_B64@
 CML_AGENT_EOF
   cat >"$ETC/agent.json" <<CML_AGENT_JSON
@@ -134,6 +142,11 @@ ensure_gpu() {
     log "NVIDIA driver not found: installing the recommended server driver"
     command -v ubuntu-drivers >/dev/null 2>&1 || apt_install ubuntu-drivers-common
     ubuntu-drivers install --gpgpu
+    # --gpgpu installs the headless server driver without nvidia-utils-<branch>-server, the package that holds
+    # nvidia-smi (Ubuntu Server docs, "NVIDIA drivers installation"): add the one of the branch it installed.
+    local b
+    b=$(dpkg-query -Wf '${Status} ${Package}\n' 'nvidia-headless-no-dkms-*' | sed -n 's/.*ok installed nvidia-headless-no-dkms-//p' | tail -1) || :
+    [ -z "$b" ] || apt_install "nvidia-utils-$b"
     modprobe nvidia 2>/dev/null || true
   fi
   if ! nvidia-smi -L >/dev/null 2>&1; then
@@ -162,7 +175,7 @@ ensure_gpu() {
   mkdir -p "$R/etc/docker"
   grep -q '"nvidia"' "$R/etc/docker/daemon.json" 2>/dev/null ||
     nvidia-ctk runtime configure --runtime=docker --config="$R/etc/docker/daemon.json"
-  base64 -d <<'CML_GPU_EOF' | gzip -dc >"$OPT/gpu-runtime"
+  @UNPACK@ <<'CML_GPU_EOF' >"$OPT/gpu-runtime"
 @GPU_RUNTIME_B64@
 CML_GPU_EOF
   chmod 755 "$OPT/gpu-runtime"

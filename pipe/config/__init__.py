@@ -21,6 +21,7 @@ CONFIG_MODULES = (
     "pipe.config.kubernetes",
     "pipe.config.report",
     "pipe.config.pr",
+    "pipe.config.spot",
 )
 
 # Which settings module each COMMAND loads after the common settings (sweep and bake reuse runner's cloud settings).
@@ -29,6 +30,7 @@ COMMAND_CONFIG = {
     "report": "pipe.config.report",
     "pr": "pipe.config.pr",
     "sweep": "pipe.config.runner",
+    "restore": "pipe.config.spot",  # CHECKPOINT_PATH, CHECKPOINT_STORE (spot recovery)
     "bake": "pipe.config.runner",  # CLOUD, CLOUD_REGION, CLOUD_TYPE, CLOUD_GPU, CLOUD_IMAGE and the cloud options
 }
 

@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipe.config import spelling
 from pipe.config.parsers import check_text, parse_bool, parse_choice, parse_endpoint
 from pipe.config.variables import ConfigError, Variable
 
-COMMANDS = ("runner", "report", "pr", "sweep", "bake")
+COMMANDS = ("runner", "report", "pr", "sweep", "bake", "restore")
 DEFAULT_API_URL = "https://api.bitbucket.org/2.0"
 APP_PASSWORDS_OFF = "2026-07-28"
 
@@ -26,7 +27,8 @@ VARIABLES: tuple[Variable, ...] = (
         "What the pipe does: `runner` starts a cloud instance as a self-hosted runner, `report` posts a training "
         "report, `pr` opens a pull request with files, `sweep` removes leftover instances and stale baked images, "
         "`bake` makes a machine image with Docker and the runner image installed, so runners skip those installs "
-        "at boot (AWS, GCP and Azure in this version).",
+        "at boot (AWS, GCP and Azure in this version), `restore` puts the newest spot-recovery checkpoint of the "
+        "commit into CHECKPOINT_PATH (nothing on a first run).",
         default="runner",
         modes=("all",),
         example="'<string>'",
@@ -67,6 +69,14 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("DRY_RUN", "Print the plan and make no changes.", default="false", modes=("all",), example="'<boolean>'"),
     Variable("DEBUG", "Turn on extra debug information.", default="false", modes=("all",), example="'<boolean>'"),
+    Variable(
+        "STRICT_VARIABLES",
+        "Fail, instead of warning, on a variable that looks like a misspelling of one of the pipe's (`IDLE_TIMOUT`) "
+        "or is one of CML's flag names (`CLOUD_HDD`, `SPOT`).",
+        default="false",
+        modes=("all",),
+        example="'<boolean>'",
+    ),
     # Bitbucket Pipelines sets these in every step; the pipe reads them, users do not.
     Variable("BITBUCKET_WORKSPACE", "The workspace of the build.", modes=("all",), context=True),
     Variable("BITBUCKET_REPO_SLUG", "The repository of the build.", modes=("all",), context=True),
@@ -212,12 +222,33 @@ def check_tokens(env: Mapping[str, str]) -> None:
             )
 
 
+def _spelling(env: Mapping[str, str]) -> list[str]:
+    """Warnings for variables that look like ours but are not (pipe/config/spelling.py); with
+    STRICT_VARIABLES: 'true' the first is the error, naming how many more there are."""
+    from pipe.config import all_variables  # imported late (it imports us)
+
+    found = spelling.suspicious(env, {v.name for v in all_variables()})
+    strict = parse_bool("STRICT_VARIABLES", env.get("STRICT_VARIABLES", "").strip())
+    if strict and found:
+        name, meant = found[0]
+        more = f" (and {len(found) - 1} more such variable(s))" if len(found) > 1 else ""
+        message = f"{name} is not a variable of this pipe: {meant}{more} (STRICT_VARIABLES: 'true')"
+        raise ConfigError(name, "", "", message=message)
+    return [
+        f"{name} is not a variable of this pipe and is ignored: {meant} (STRICT_VARIABLES: 'true' makes this an error)"
+        for name, meant in found
+    ]
+
+
 def load(env: Mapping[str, str]) -> CommonSettings:
     def get(name: str) -> str:
         return env.get(name, "").strip()
 
     check_tokens(env)
-    auth, warnings = load_auth(env)
+    command = load_command(env)
+    # COMMAND: restore speaks only to the checkpoint store: it needs no Bitbucket token, and takes none.
+    auth, warnings = (AuthSettings(), ()) if command == "restore" else load_auth(env)
+    warnings = (*_spelling(env), *warnings)
     commit = check_text(
         "BITBUCKET_COMMIT",
         get("BITBUCKET_COMMIT").lower(),
@@ -226,7 +257,7 @@ def load(env: Mapping[str, str]) -> CommonSettings:
         allowed="a commit hash",
     )
     return CommonSettings(
-        command=load_command(env),
+        command=command,
         debug=parse_bool("DEBUG", get("DEBUG")),
         dry_run=parse_bool("DRY_RUN", get("DRY_RUN")),
         api_url=_api_url(env),

@@ -39,6 +39,7 @@ NOT_ON_KUBERNETES = {
     "CLOUD_REGION": "the cluster in KUBE_CONFIG decides where; set KUBERNETES_NAMESPACE instead",
     "CLOUD_SPOT": "spot capacity is a node pool's property; select such nodes with CLOUD_KUBERNETES_NODE_SELECTOR",
     "CLOUD_SPOT_PRICE": "spot capacity is a node pool's property; see CLOUD_SPOT",
+    "CLOUD_SPOT_FALLBACK": "spot capacity is a node pool's property; see CLOUD_SPOT",
     "CLOUD_IMAGE": "the pod runs Atlassian's runner image; KUBERNETES_DIND_IMAGE picks the Docker-in-Docker image",
     "CLOUD_HDD_SIZE": "the pod's disk is the node's ephemeral storage",
     "CLOUD_STARTUP_SCRIPT": "there is no VM to run it on",

@@ -41,6 +41,22 @@ def spot_price(env: Mapping[str, str], cloud: str, spot: bool) -> float | None:
     return price
 
 
+SPOT_FALLBACKS = ("on-demand", "none")
+
+
+def spot_fallback(env: Mapping[str, str], spot: bool, price: float | None) -> bool:
+    """CLOUD_SPOT_FALLBACK: whether a spot shortage may end in an on-demand instance. A price cap is never
+    exceeded unless the user says so: the default is `on-demand` without CLOUD_SPOT_PRICE, `none` with one."""
+    raw = env.get("CLOUD_SPOT_FALLBACK", "").strip().lower()
+    if not raw:
+        return price is None
+    if raw not in SPOT_FALLBACKS:
+        raise ConfigError("CLOUD_SPOT_FALLBACK", raw, "on-demand or none")
+    if not spot:
+        raise ConfigError("CLOUD_SPOT_FALLBACK", raw, "only with CLOUD_SPOT: 'true'")
+    return raw == "on-demand"
+
+
 # CLOUD_IMAGE: stock boots the provider's Ubuntu image even when a baked image of ours exists (COMMAND: bake).
 STOCK_IMAGE = "stock"
 

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pipe.config import clouds, machine
 from pipe.config import kubernetes as kube_config
+from pipe.config import spot as spot_config
 from pipe.config.clouds import OPTIONS_TYPE, CloudOptions
 from pipe.config.kubernetes import KubernetesOptions
 from pipe.config.parsers import (
@@ -31,6 +32,7 @@ from pipe.config.parsers import (
 from pipe.config.variables import ConfigError, Variable
 
 CLOUDS = ("aws", "gcp", "azure", "kubernetes")
+GENERIC_SIZES = ("s", "m", "l", "xl")  # CLOUD_TYPE's generic sizes (pipe/providers/catalog.py SIZES)
 RUNNER_SCOPES = ("repository", "workspace")
 DEFAULT_LABELS = "cml.runner"
 DEFAULT_HDD_GB = 35  # CML's (TPI's) default root disk; grown at launch to what the image needs
@@ -85,6 +87,12 @@ VARIABLES: tuple[Variable, ...] = (
         default="on-demand price",
     ),
     Variable(
+        "CLOUD_SPOT_FALLBACK",
+        "What to do when no zone has spot capacity (at or below CLOUD_SPOT_PRICE): `on-demand` launches an "
+        "on-demand instance, `none` fails. A price cap is never exceeded unless you set `on-demand`.",
+        default="on-demand without CLOUD_SPOT_PRICE, none with it",
+    ),
+    Variable(
         "CLOUD_HDD_SIZE",
         "Root disk size in GB; at least what the image needs (GPU images need more than 35).",
         default=f"the larger of {DEFAULT_HDD_GB} and the image's own size",
@@ -135,6 +143,13 @@ VARIABLES: tuple[Variable, ...] = (
         "`atlassian.`; `self.hosted` and `linux` are always added.",
         default=DEFAULT_LABELS,
     ),
+    Variable(
+        "ALLOW_SMALL",
+        "Launch a native CLOUD_TYPE even when it has less memory than the runner's steps' `size:` needs (a warning "
+        "instead of the refusal).",
+        default="false",
+        example="'<boolean>'",
+    ),
     Variable("NAME", "Runner and instance name: lowercase letters, digits, `-`.", default="cml-<10 random characters>"),
     Variable("WAIT_TIMEOUT", "How long to wait for the runner to come online.", default="10min"),
     Variable(
@@ -160,6 +175,7 @@ class RunnerSettings:
     gpu: str = ""  # "" = none; generic (t4, a10g, ...) or native
     spot: bool = False
     spot_price: float | None = None  # None = up to on-demand
+    spot_fallback: bool = True  # CLOUD_SPOT_FALLBACK: on-demand (True) or none
     hdd_size_gb: int | None = None  # None = CLOUD_HDD_SIZE not given: DEFAULT_HDD_GB, or the image's size if larger
     image: str = ""  # "" = a baked image of ours for the current recipe, else the provider's default
     image_stock: bool = False  # CLOUD_IMAGE: stock: the provider's default, never a baked image
@@ -177,6 +193,8 @@ class RunnerSettings:
     wait_timeout_s: int = 600
     runner_scope: Literal["repository", "workspace"] = "repository"
     poll_every_s: float | None = None  # CML_RUNNER_POLL_SECONDS (tests); None = the rate-limited cadence
+    allow_small: bool = False  # ALLOW_SMALL, with a native CLOUD_TYPE: a machine smaller than a step is a warning
+    recovery: spot_config.SpotRecovery | None = None  # SPOT_RECOVERY and its companions (pipe/config/spot.py)
 
     def __post_init__(self) -> None:
         if OPTIONS_TYPE[self.cloud] is not type(self.options):
@@ -257,6 +275,7 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         allowed="s, m, l, xl, or a native machine type such as g4dn.xlarge",
     )
     vm_options = clouds.load(env, cloud)  # every VM cloud's, whichever cloud is chosen
+    price = machine.spot_price(env, cloud, spot)
     return RunnerSettings(
         cloud=cloud,
         options=kubernetes or vm_options[cloud],
@@ -264,7 +283,8 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         instance_type=instance_type,
         gpu=gpu,
         spot=spot,
-        spot_price=machine.spot_price(env, cloud, spot),
+        spot_price=price,
+        spot_fallback=machine.spot_fallback(env, spot, price),
         hdd_size_gb=parse_int(
             "CLOUD_HDD_SIZE", get("CLOUD_HDD_SIZE"), default=DEFAULT_HDD_GB, minimum=10, maximum=MAX_HDD_GB, unit="GB"
         )
@@ -290,6 +310,8 @@ def load(env: Mapping[str, str]) -> RunnerSettings:
         if parse_choice("RUNNER_SCOPE", get("RUNNER_SCOPE"), RUNNER_SCOPES, "repository") == "workspace"
         else "repository",
         poll_every_s=_poll_every(get("CML_RUNNER_POLL_SECONDS")),
+        allow_small=parse_bool("ALLOW_SMALL", get("ALLOW_SMALL")) and instance_type not in GENERIC_SIZES,
+        recovery=spot_config.load_recovery(env, spot=spot, cloud=cloud),
     )
 
 

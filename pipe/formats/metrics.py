@@ -1,5 +1,5 @@
-"""A metrics file (METRICS_FILE, and the same file on the destination branch): JSON, YAML, dvclive's
-metrics.json or `key: value` lines, flattened; and how a metric is shown.
+"""A metrics file (METRICS_FILE, and the same file on the destination branch): JSON, YAML, TOML (by its
+`.toml` name), dvclive's metrics.json or `key: value` lines, flattened; and how a metric is shown.
 
 Nested keys are flattened with '.', lists by index (`scores.0`); numbers are shown rounded to 5 decimals.
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -56,7 +57,12 @@ def parse(text: str, filename: str = "") -> dict[str, Metric]:
     suffix = filename.lower().rsplit(".", 1)[-1] if "." in filename else ""
     data: object
     try:
-        if suffix == "json":
+        if suffix == "toml":  # DVC reads TOML metrics too (dvc.org/doc/command-reference/metrics)
+            try:
+                data = tomllib.loads(text, parse_float=_float_text)
+            except tomllib.TOMLDecodeError as err:
+                raise MetricsError(f"not valid TOML: {err}") from err
+        elif suffix == "json":
             try:
                 data = _json(text)
             except json.JSONDecodeError as err:

@@ -17,7 +17,7 @@ from typing import Protocol
 from pipe import paths as clone_paths
 from pipe.bitbucket.client import BitbucketClient, BitbucketError
 from pipe.bitbucket.models import MergeStrategy, PullRequest
-from pipe.pr import PrError, files
+from pipe.pr import PrError, dvc_outputs, files
 from pipe.pr.plan import Action, Names, decide, is_own_branch, names
 from pipe.report import size
 
@@ -89,7 +89,7 @@ def run_pr(
 ) -> PrResult:
     """report_file: the PR's description (REPORT_FILE); post_report posts it on the PR too. opened(pr, branch,
     commit) is told about the PR before the report is posted (the command leaves it for later steps)."""
-    local = files.collect(inputs.files, Path(build.clone_dir))
+    local = dvc_outputs.keep_data_out(files.collect(inputs.files, Path(build.clone_dir)), Path(build.clone_dir), log)
     files.check_size(local)
     report = _read_report(report_file) if report_file else None
     target = inputs.target_branch or build.branch

@@ -43,6 +43,10 @@ class ProviderError(PipeError):
     """A permanent cloud failure; the message says what to fix."""
 
 
+class PermissionDenied(ProviderError):
+    """The cloud refused the credentials this call (they lack a permission): the message names it."""
+
+
 class CapacityError(ProviderError):
     """The cloud has no capacity for this type in this zone/market: try the next option."""
 
@@ -178,6 +182,11 @@ class MakesImages(Protocol):
     def delete_image(self, image: MachineImage) -> None:
         """Delete the image and what it keeps (AWS: deregister, then its snapshots tagged ours for the image's
         repository); a missing one is not an error."""
+        ...
+
+    def console_output(self, instance: Instance) -> str:
+        """The instance's serial console as the cloud keeps it (its most recent part: EC2 64 KB, GCE 1 MB), or ''
+        when the cloud has none yet. COMMAND: bake reads the guest's success line there."""
         ...
 
     def delete_bake_leftovers(self, repository_tag: str, bake_id: str) -> None:

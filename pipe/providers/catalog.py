@@ -73,12 +73,26 @@ DEFAULT_IMAGES: dict[str, tuple[str, str]] = {
 GPUS = ("t4", "a10g", "l4", "a100", "h100", "k80", "v100")
 
 # CLOUD: kubernetes. CLOUD_TYPE sizes the Docker-in-Docker container, where the steps run, with requests equal
-# to limits: the clouds' generic sizes (m = m5.2xlarge's 8 vCPUs and 32 GiB) less what a node keeps for itself
-# and the pod's two small containers, so that a size fits a node of the matching machine type (an m pod asks
-# for 7.51 CPU and 29 GiB in all; a request for the node's full 8 CPUs could never be scheduled there).
+# to limits, so that the whole pod fits the allocatable of a node of the machine type the size names on the
+# clouds (s = 2 vCPU / 8 GiB as t3.large, m = 8 / 32 as m5.2xlarge, l = 32 / 128, xl = 64 / 256). The pod asks
+# for the sum of its native sidecars and its regular container (KEP-753): Docker-in-Docker, the runner (250m,
+# 1 GiB) and the agent (10m, 32 MiB); its plain init container runs alone, before them, and is smaller.
+# Allocatable is the node's capacity less the kubelet's and the system's reservations and the eviction threshold:
+# - GKE (cloud.google.com/kubernetes-engine/docs/concepts/plan-node-sizes): memory 25% of the first 4 GiB, 20% of
+#   the next 4, 10% of the next 8, 6% of the next 112, 2% above, plus 100 MiB; CPU 6% of the first core, 1% of
+#   the second, 0.5% of the next two, 0.25% above four;
+# - EKS (the EKS-optimized AMIs, awslabs/amazon-eks-ami): 11 MiB per pod the VPC CNI allows (35 on t3.large)
+#   plus 255 MiB and 100 MiB eviction; CPU as GKE;
+# - AKS 1.29+ (learn.microsoft.com/azure/aks/node-resource-reservations): the lesser of 20 MiB per pod (250)
+#   plus 50 MiB and 25% of memory, plus 100 MiB; CPU 100m on 2 cores, 180m on 8, 420m on 32, 740m on 64.
+# and a node's memory capacity is about 7.5% below the machine's (kernel, firmware: Karpenter's default
+# vmMemoryOverheadPercent). The smallest allocatable of the three, less 500m and 1 GiB per node for DaemonSets
+# (kube-proxy, CNI, CSI, log and metrics agents; 2 GiB on l and xl), less the runner and the agent:
+#   s: 1.9 CPU, 5.45 GiB (AKS) -> 1.1 CPU, 3.25 GiB     m: 7.82 CPU (AKS), 24.6 GiB (AKS) -> 7 CPU, 22 GiB
+#   l: 31.58 CPU (AKS), 109.6 GiB (GKE) -> 30, 104 GiB  xl: 63.26 CPU (AKS), 225.2 GiB (GKE) -> 62, 220 GiB
 # CLOUD_GPU asks for nvidia.com/gpu in the counts the clouds' GPU types carry (l = 4, as g4dn.12xlarge).
 # Which GPU model the node has is the node selector's business (docs/clouds/kubernetes.md).
-KUBERNETES_SIZES = {"s": ("1.5", "6Gi"), "m": ("7", "28Gi"), "l": ("30", "120Gi"), "xl": ("60", "240Gi")}
+KUBERNETES_SIZES = {"s": ("1.1", "3.25Gi"), "m": ("7", "22Gi"), "l": ("30", "104Gi"), "xl": ("62", "220Gi")}
 KUBERNETES_GPU_COUNTS = {"s": 1, "m": 1, "l": 4, "xl": 8}
 KUBERNETES_GPU_RESOURCE = "nvidia.com/gpu"
 

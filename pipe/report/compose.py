@@ -14,7 +14,7 @@ from pipe.bitbucket.models import PullRequest, Repository
 from pipe.formats import metrics
 from pipe.formats.metrics import MAX_FILE_BYTES, Metric
 from pipe.formats.thresholds import Threshold
-from pipe.report import insights, metrics_table, publish, size
+from pipe.report import dvc_baseline, insights, metrics_table, publish, size
 from pipe.report.errors import ReportError
 from pipe.report.links import find_refs
 from pipe.report.marker import add_marker, marker_line
@@ -116,7 +116,7 @@ def metrics_section(
 ) -> MetricsSection:
     """The metrics table against the destination branch's head (as `dvc metrics diff`), and the thresholds."""
     path = _repo_path(metrics_file, clone_dir)
-    old, baseline = _baseline(client, commit, pr, path, warn)
+    old, baseline = _baseline(client, commit, pr, path, warn, clone_dir)
     section = "\n\n" + metrics_table.table(metrics_table.diff(path, old, values), baseline)
     report = insights.build(values, thresholds, source=path, watermark_title=watermark_title)
     if report.outcomes:
@@ -130,9 +130,10 @@ def _repo_path(path: Path, clone_dir: str | Path) -> str:
 
 
 def _baseline(
-    client: BaselineClient, commit: str, pr: PullRequest | None, path: str, warn: Warn
+    client: BaselineClient, commit: str, pr: PullRequest | None, path: str, warn: Warn, clone_dir: str | Path
 ) -> tuple[dict[str, Metric] | None, str]:
-    """The same metrics file at the destination branch's head, read through the API."""
+    """The same metrics file at the destination branch's head, read through the API; when git has none there,
+    the one that commit's dvc.lock (or .dvc file) records, from the local DVC cache (pipe/report/dvc_baseline.py)."""
     branch = pr.destination_branch if pr is not None else client.repository().main_branch
     if not branch:
         return None, "none (no destination branch)"
@@ -144,7 +145,8 @@ def _baseline(
     where = f"`{path}` on `{branch}` at {head[:12]}"
     content = client.get_file(head, path)
     if content is None:
-        return None, f"none (no `{path}` on `{branch}` at {head[:12]})"
+        found = dvc_baseline.from_cache(client, head, path, clone_dir, where)
+        return found or (None, f"none (no `{path}` on `{branch}` at {head[:12]})")
     if len(content) > MAX_FILE_BYTES:
         warn(f"METRICS_FILE: {path} on {branch} is larger than {MAX_FILE_BYTES:,} bytes; no comparison")
         return None, f"none ({where} is too large)"

@@ -22,6 +22,10 @@ from pipe import paths
 from pipe.bitbucket.models import Download
 from pipe.report.links import find_refs, replace_refs
 
+# DVC's git-ignored local config: `dvc remote modify --local` writes the remote's keys there
+# (dvc.org/doc/user-guide/project-structure/internal-files). Never published, like .git/.
+DVC_LOCAL_CONFIG = ".dvc/config.local"
+
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _DATA = re.compile(
     r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^;,]*)*?)(?P<b64>;base64)?,(?P<data>.*)$", re.DOTALL
@@ -98,6 +102,8 @@ def plan(markdown: str, base_dir: Path, clone_dir: Path) -> PublishPlan:
             shown = ref.url.split("#", 1)[0]
             try:
                 found = paths.resolve(clone_dir, link_path(ref.url), base=base_dir)
+                if found.relative == DVC_LOCAL_CONFIG:
+                    raise paths.PathRefused(f"it is {DVC_LOCAL_CONFIG}, which may hold the DVC remote's credentials")
                 content = paths.read_bytes(found)
             except paths.PathRefused as why:
                 _warn(result, warned, f"link {shown!r}: {why}; its link is left as is")
@@ -105,8 +111,11 @@ def plan(markdown: str, base_dir: Path, clone_dir: Path) -> PublishPlan:
             except OSError as err:
                 _warn(result, warned, f"link {shown!r}: it cannot be read ({err.strerror}); its link is left as is")
                 continue
-            mime = mimetypes.guess_type(found.real.name)[0] or "application/octet-stream"
-            asset = Asset(download_name(content, found.real.name), content, mime, found.relative)
+            # A link into DVC's cache (`cache.type symlink`) resolves to an object named by its md5 alone: the
+            # name as linked then gives the type and the Downloads name.
+            name = found.real.name if found.real.suffix else Path(link_path(ref.url)).name
+            mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            asset = Asset(download_name(content, name), content, mime, found.relative)
         if asset is not None:
             result.assets.setdefault(asset.name, asset)
             fragment = "#" + ref.url.split("#", 1)[1] if "#" in ref.url and is_local(ref.url) else ""

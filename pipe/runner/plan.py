@@ -66,7 +66,9 @@ class LaunchPlan:
     created_at: int
     expires_at: int
     kubernetes: KubernetesOptions | None = None  # CLOUD: kubernetes only
+    spot_fallback: bool = True  # CLOUD_SPOT_FALLBACK: on-demand when no zone has spot capacity (at the price)
     image_stock: bool = False  # CLOUD_IMAGE: stock: never a baked image (pipe/bake/lookup.py)
+    checkpoint: dict[str, object] | None = None  # spot recovery's agent settings, set at launch (pipe/checkpoint)
 
     @property
     def requested_labels(self) -> tuple[str, ...]:
@@ -97,6 +99,7 @@ class LaunchPlan:
             gpu=self.machine.has_gpu,
             user_startup_script=self.startup_script,
             baked=baked,
+            checkpoint=self.checkpoint,
         )
 
     def root_disk_gb(self, image_gb: int | None) -> int:
@@ -140,7 +143,7 @@ class LaunchPlan:
         return [
             f"cloud: {self.cloud}, region: {self.location.region}, zones: {zones}",
             f"instance type: {machine.instance_type}{gpu} ({price})",
-            f"market: {market if self.spot else 'on-demand'}" + (", falling back to on-demand" if self.spot else ""),
+            f"market: {market if self.spot else 'on-demand'}" + (self.fallback_words if self.spot else ""),
             f"image: {self._image_line()}",
             f"disk: {self.disk_gb} GB" if self.disk_explicit else
             f"disk: {self.disk_gb} GB, or the image's own size if larger (looked up at launch)",
@@ -148,6 +151,12 @@ class LaunchPlan:
             f"runner: {self.name}, labels: {', '.join(self.requested_labels)}",
             f"idle timeout: {idle}, max lifetime: {self.max_lifetime_s}s, single step: {self.single}",
         ]
+
+    @property
+    def fallback_words(self) -> str:
+        if self.spot_fallback:
+            return ", falling back to on-demand if no zone has spot capacity"
+        return ", no on-demand fallback (CLOUD_SPOT_FALLBACK: none)"
 
     def _image_line(self) -> str:
         if self.image_request:
@@ -235,6 +244,7 @@ def build_plan(settings: RunnerSettings, name: str, now: int) -> LaunchPlan:
         disk_explicit=settings.hdd_size_gb is not None,
         spot=settings.spot,
         spot_price=settings.spot_price,
+        spot_fallback=settings.spot_fallback,
         labels=runner_labels(settings.labels),
         name=name,
         permission_set=settings.permission_set,

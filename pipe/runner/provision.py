@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipe.bake.lookup import choose_image
 from pipe.bitbucket.client import BitbucketClient
 from pipe.bitbucket.models import RegisteredRunner, Repository, Runner
 from pipe.bootstrap.render import render_user_data
+from pipe.checkpoint.keys import with_relaunch
 from pipe.providers.base import Instance, InstanceSpec, Provider, ReportsTrouble, WorkloadFailed
 from pipe.providers.tags import repository_tag, runner_tag
 from pipe.runner.errors import RunnerFailure
@@ -71,7 +72,9 @@ def provision(
                 f"terminate instances of runner {runner.name}", lambda: _terminate_for(provider, runner, repo_tag)
             )
             spec = _spec(plan, registered, repository, repo_uuid, image, disk_gb, pipeline, baked=chosen.baked)
-            instance = launch_with_fallback(provider, spec, zones, plan.spot)
+            instance = launch_with_fallback(
+                provider, spec, zones, plan.spot, fallback=plan.spot_fallback, spot_price=plan.spot_price
+            )
             log.info("Instance %s is starting in %s; waiting for the runner to connect.", instance.id, instance.zone)
             online = wait_online(
                 client.get_runner,
@@ -137,6 +140,9 @@ def _spec(
         client_id=registered.oauth_client_id,
         client_secret=registered.oauth_client_secret,
     )
+    tags = plan.tags(runner_uuid=runner.uuid, repository_uuid=repo_uuid, pipeline=pipeline)
+    if boot.checkpoint is not None:  # spot recovery: the replacement the VM starts carries the same tags and disk
+        boot = replace(boot, checkpoint=with_relaunch(boot.checkpoint, tags, disk_gb))
     try:  # a Kubernetes workload is built from boot by the provider: there is no boot script
         user_data = "" if plan.kubernetes is not None else render_user_data(boot)
     except ValueError as too_big:
@@ -149,7 +155,7 @@ def _spec(
         disk_gb=disk_gb,
         disk_explicit=plan.disk_explicit,
         user_data=user_data,
-        tags=plan.tags(runner_uuid=runner.uuid, repository_uuid=repo_uuid, pipeline=pipeline),
+        tags=tags,
         accelerator=plan.machine.accelerator,
         accelerator_count=plan.machine.accelerator_count,
         spot_price=plan.spot_price,

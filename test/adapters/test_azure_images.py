@@ -3,6 +3,8 @@ capture rules the local Azure keeps (fakes/azure/images.py): what Azure refuses,
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute import models as cm
@@ -30,7 +32,7 @@ IMAGE_TAGS = {TAG_MANAGED_BY: TAG_MANAGED_BY_VALUE, TAG_REPOSITORY: REPO, TAG_RO
 
 def stopped_vm(provider: AzureProvider, fake: FakeAzure, name: str = "cml-bake-test1") -> Instance:
     """A VM whose guest powered itself off: stopped, still allocated."""
-    instance = provider.launch(spec(name), "", False)
+    instance = provider.launch(dataclasses.replace(spec(name), stop_on_shutdown=True), "", False)  # the bake's VM
     fake.set_power_state(instance.id, instance.name, "stopped")
     return instance
 
@@ -73,6 +75,27 @@ def test_an_image_being_made_is_pending_and_one_azure_failed_is_failed(
     assert (now := azure_provider.image(started.id)) is not None and now.state == "failed"
     azure_provider.delete_bake_leftovers(REPO, "bake-1")  # both images: they carry the bake's id
     assert azure_fake.images() == [] and azure_provider.image(started.id) is None
+
+
+def test_trusted_launch_is_azures_default_and_only_the_bakes_standard_vm_can_be_captured(
+    azure_provider: AzureProvider, azure_fake: FakeAzure
+) -> None:
+    """From VM API 2025-11-01 a Gen2 VM is Trusted Launch unless asked otherwise (the SDK sends 2026-04-01), and
+    Azure makes no managed image of a Trusted Launch VM (fakes/azure/images.py). The bake's VM asks for Standard."""
+
+    def security(instance: Instance) -> str:
+        vm = azure_fake.resource(instance.id, "Microsoft.Compute/virtualMachines", instance.name)
+        return str(vm["properties"]["securityProfile"]["securityType"])
+
+    bake = stopped_vm(azure_provider, azure_fake)
+    assert security(bake) == "Standard"
+    runner = azure_provider.launch(spec("cml-runner09"), "", False)  # a marketplace runner keeps Azure's default
+    assert security(runner) == "TrustedLaunch"
+    azure_fake.set_power_state(runner.id, runner.name, "stopped")
+    with pytest.raises(ProviderError, match="Creation of managed images are not supported for virtual machine "
+                                            "with TrustedLaunch security type"):  # fmt: skip
+        azure_provider.create_image(runner, "cml-baked-0123456789ab-1790000009", IMAGE_TAGS)
+    azure_provider.create_image(bake, "cml-baked-0123456789ab-1790000000", IMAGE_TAGS)
 
 
 def test_azure_refuses_to_generalize_a_running_vm(azure_provider: AzureProvider, azure_fake: FakeAzure) -> None:
@@ -129,6 +152,9 @@ def test_a_vm_boots_a_managed_image_by_id_only_once_it_is_made(
     vm = cm.VirtualMachine(azure_fake.resource(instance.id, "Microsoft.Compute/virtualMachines", instance.name))
     assert vm.properties and vm.properties.storage_profile and vm.properties.storage_profile.image_reference
     assert vm.properties.storage_profile.image_reference.id == made
+    # Sent, not left to Azure's default: a managed image is no Trusted Launch source.
+    [put] = [r for r in azure_fake.requests if r.method == "PUT" and r.path.endswith("/virtualMachines/cml-runner01")]
+    assert put.body["properties"]["securityProfile"] == {"securityType": "Standard"}
     with pytest.raises(ProviderError, match="CLOUD_IMAGE"):
         azure_provider.launch(spec("cml-runner02", image=creating), "", False)
     with pytest.raises(ProviderError, match="CLOUD_IMAGE: 'Canonical:ubuntu' is not valid"):

@@ -21,18 +21,19 @@ from fakes.aws_faults import Fault, FaultProxy
 from fakes.moto import UBUNTU_AMI
 from fixtures_aws import our_instances
 from fixtures_pipe import REPO_ROOT, output_lines, pipe_env, run_pipe, strip_ansi
-from vm_sandbox import VmSandbox
 
 REPO_TAG = "11111111-2222-3333-4444-555555555555"  # fixtures_pipe BASE_ENV's BITBUCKET_REPO_UUID
 
 
 class BakeGuest(PollingBakeGuest):
-    """Plays the bake's VM: runs the instance's user-data (the bake role) in a sandbox, then, as the guest's
-    power-off does with InstanceInitiatedShutdownBehavior stop, stops the instance. hang=True: never powers off."""
+    """Plays the bake's VM: runs the instance's user-data (the bake role) in a sandbox, puts its output on the
+    instance's console (what GetConsoleOutput answers, through the fault proxy), then, as the guest's power-off
+    does with InstanceInitiatedShutdownBehavior stop, stops the instance (bake_guest.py: only on the script's
+    power-off or its armed timer). hang=True: never powers off."""
 
-    def __init__(self, ec2: Any, hang: bool = False) -> None:
-        super().__init__(hang)
-        self.ec2 = ec2
+    def __init__(self, ec2: Any, faults: FaultProxy, hang: bool = False, sandbox: dict[str, Any] | None = None) -> None:
+        super().__init__(hang, sandbox)
+        self.ec2, self.faults = ec2, faults
 
     def running_bakes(self) -> list[tuple[str, dict[str, Any]]]:
         try:
@@ -42,18 +43,19 @@ class BakeGuest(PollingBakeGuest):
         tags_of = [(raw, {t["Key"]: t["Value"] for t in raw.get("Tags", [])}) for raw in running]
         return [(raw["InstanceId"], raw) for raw, tags in tags_of if tags.get("cml-role") == "bake"]
 
-    def boot(self, raw: dict[str, Any]) -> None:
-        instance_id = raw["InstanceId"]
-        attribute = self.ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
-        box = VmSandbox(Path(self._dir) / instance_id, docker=False)
-        result = box.run(base64.b64decode(attribute["UserData"]["Value"]))
-        self.outputs[instance_id] = result.stdout
-        behaviour = self.ec2.describe_instance_attribute(
-            InstanceId=instance_id, Attribute="instanceInitiatedShutdownBehavior"
-        )["InstanceInitiatedShutdownBehavior"]["Value"]
-        if result.returncode == 0 and ["poweroff"] in box.calls("systemctl") and not self.hang:
-            assert behaviour == "stop", "the bake's disk would be gone with a terminate-on-shutdown instance"
-            self.ec2.stop_instances(InstanceIds=[instance_id])
+    def script_of(self, raw: dict[str, Any]) -> bytes:
+        attribute = self.ec2.describe_instance_attribute(InstanceId=raw["InstanceId"], Attribute="userData")
+        return base64.b64decode(attribute["UserData"]["Value"])
+
+    def write_console(self, key: str, text: str) -> None:
+        self.faults.consoles[key] = self.faults.consoles.get(key, "") + text
+
+    def power_off(self, key: str) -> None:
+        behaviour = self.ec2.describe_instance_attribute(InstanceId=key, Attribute="instanceInitiatedShutdownBehavior")[
+            "InstanceInitiatedShutdownBehavior"
+        ]["Value"]
+        assert behaviour == "stop", "the bake's disk would be gone with a terminate-on-shutdown instance"
+        self.ec2.stop_instances(InstanceIds=[key])
 
 
 @pytest.fixture()
@@ -93,15 +95,15 @@ def failure_line(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_bake_makes_one_tagged_image_from_the_stopped_bake_instance_and_keeps_nothing_else(
-    env: dict[str, str], ec2: Any, baseline: tuple[set[str], set[str]], tmp_path: Path
+    env: dict[str, str], ec2: Any, aws_faults: FaultProxy, baseline: tuple[set[str], set[str]], tmp_path: Path
 ) -> None:
-    with BakeGuest(ec2) as guest:
+    with BakeGuest(ec2, aws_faults) as guest:
         proc = run_pipe(env)
     out = "\n".join(output_lines(proc))
     assert proc.returncode == 0, out
     [image_id] = cloud_images(ec2) - baseline[0]
     assert re.search(rf"Baked image {image_id} \(cml-baked-[0-9a-f]{{12}}-\d{{10}}, recipe [0-9a-f]{{12}}: base "
-                     rf"{UBUNTU_AMI}, runner image \S+, bake script v1, CPU\)", out), out  # fmt: skip
+                     rf"{UBUNTU_AMI}, runner image \S+, bake script v2, CPU\)", out), out  # fmt: skip
     [image] = ec2.describe_images(ImageIds=[image_id])["Images"]
     tags = {t["Key"]: t["Value"] for t in image["Tags"]}
     assert tags["cml-managed-by"] == "cml-runner-pipe" and tags["cml-repository"] == REPO_TAG
@@ -146,7 +148,7 @@ def test_a_failure_at_launch_or_at_create_image_leaves_nothing(
     env: dict[str, str], ec2: Any, aws_faults: FaultProxy, baseline: tuple[set[str], set[str]], fault: Fault, said: str
 ) -> None:
     aws_faults.faults.append(fault)
-    with BakeGuest(ec2):
+    with BakeGuest(ec2, aws_faults):
         proc = run_pipe(env)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert said in failure_line(proc)
@@ -159,10 +161,43 @@ def test_an_image_the_cloud_fails_to_make_is_deleted_with_its_snapshots_and_the_
     env: dict[str, str], ec2: Any, aws_faults: FaultProxy, baseline: tuple[set[str], set[str]]
 ) -> None:
     aws_faults.images.fail_new = True
-    with BakeGuest(ec2):
+    with BakeGuest(ec2, aws_faults):
         proc = run_pipe(env)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "could not make image" in failure_line(proc) and "rolled back" in failure_line(proc)
+    assert_nothing_left(ec2, baseline)
+
+
+def test_a_bake_whose_install_fails_powers_off_by_its_timer_and_makes_no_image_but_says_why(
+    env: dict[str, str], ec2: Any, aws_faults: FaultProxy, baseline: tuple[set[str], set[str]]
+) -> None:
+    # The install fails under set -e after the backup power-off was armed: the timer stops the instance later,
+    # and a stopped instance alone is no bake (issue 31.1).
+    with BakeGuest(ec2, aws_faults, sandbox={"apt_missing": ("docker.io",)}) as guest:
+        proc = run_pipe(env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert list(guest.powered_off.values()) == ["timer"]
+    out = "\n".join(output_lines(proc))
+    # The guest's last console lines name the failed step, then the one-line failure.
+    assert "| E: Unable to locate package docker.io" in out and "| cml-runner: step docker: FAILED (exit 100)" in out
+    assert "without 'cml-runner: bake succeeded for recipe " in failure_line(proc)
+    assert "rolled back" in failure_line(proc)
+    assert_nothing_left(ec2, baseline)
+    assert aws_faults.images.created == {}  # CreateImage was never called
+
+
+def test_the_success_line_is_read_from_the_console_ec2_keeps(
+    env: dict[str, str], ec2: Any, aws_faults: FaultProxy, baseline: tuple[set[str], set[str]]
+) -> None:
+    # A guest whose console EC2 no longer holds the line (more than 64 KB after it) is not taken on trust.
+    class Noisy(BakeGuest):
+        def write_console(self, key: str, text: str) -> None:
+            super().write_console(key, text + "kernel: noise\n" * 7000)
+
+    with Noisy(ec2, aws_faults):
+        proc = run_pipe(env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "| kernel: noise" in "\n".join(output_lines(proc))
     assert_nothing_left(ec2, baseline)
 
 
@@ -181,9 +216,9 @@ def wait_for(condition: Any, timeout: float = 60) -> None:
 
 
 def test_sigterm_while_the_bake_instance_installs_terminates_it(
-    env: dict[str, str], ec2: Any, baseline: tuple[set[str], set[str]]
+    env: dict[str, str], ec2: Any, aws_faults: FaultProxy, baseline: tuple[set[str], set[str]]
 ) -> None:
-    with BakeGuest(ec2, hang=True) as guest:
+    with BakeGuest(ec2, aws_faults, hang=True) as guest:
         proc = start_pipe(env)
         wait_for(lambda: bool(guest.outputs))
         proc.send_signal(signal.SIGTERM)
@@ -197,7 +232,7 @@ def test_sigterm_during_image_creation_deletes_the_half_made_image_its_snapshots
     env: dict[str, str], ec2: Any, aws_faults: FaultProxy, baseline: tuple[set[str], set[str]]
 ) -> None:
     aws_faults.images.hold_pending = True
-    with BakeGuest(ec2):
+    with BakeGuest(ec2, aws_faults):
         proc = start_pipe(env)
         wait_for(lambda: bool(aws_faults.images.created))
         time.sleep(0.3)  # the pipe is polling the pending image
@@ -209,8 +244,8 @@ def test_sigterm_during_image_creation_deletes_the_half_made_image_its_snapshots
 
 
 @pytest.fixture()
-def bake_once(env: dict[str, str], ec2: Any) -> Iterator[str]:
-    with BakeGuest(ec2):
+def bake_once(env: dict[str, str], ec2: Any, aws_faults: FaultProxy) -> Iterator[str]:
+    with BakeGuest(ec2, aws_faults):
         proc = run_pipe(env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     yield re.findall(r"Baked image (ami-\w+)", strip_ansi(proc.stdout))[-1]

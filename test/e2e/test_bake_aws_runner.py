@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from fakes.aws_faults import FaultProxy
+from fakes.aws_faults import Fault, FaultProxy
 from fakes.bitbucket import FakeBitbucket
 from fakes.moto import UBUNTU_AMI
 from fixtures_aws import AWS_REGION, our_instances
@@ -110,9 +110,9 @@ def user_data(ec2: Any) -> str:
 
 
 def test_runner_mode_boots_the_newest_baked_image_of_the_current_recipe_and_its_boot_skips_the_installs(
-    env: dict[str, str], ec2: Any, bitbucket: FakeBitbucket
+    env: dict[str, str], ec2: Any, aws_faults: FaultProxy, bitbucket: FakeBitbucket
 ) -> None:
-    with BakeGuest(ec2):
+    with BakeGuest(ec2, aws_faults):
         for _ in range(2):  # two bakes of the same recipe: the newer one is booted
             # The image name carries the bake's start second, and EC2 refuses a duplicate name: two bakes of one
             # recipe must not start in the same second (real bakes take minutes; these take under a second).
@@ -155,6 +155,22 @@ def test_images_of_another_recipe_or_another_repository_are_never_booted(
     assert proc.returncode == 0, out
     assert launched_image(ec2) == UBUNTU_AMI
     assert f"stock (no baked image of ours for recipe {CURRENT} in us-west-1" in out
+    assert FAST_PATH not in user_data(ec2)
+
+
+def test_credentials_that_may_not_list_images_boot_the_stock_image_with_one_warning(
+    env: dict[str, str], ec2: Any, aws_faults: FaultProxy, vm: VmStandIn
+) -> None:
+    # The lookup of our images (DescribeImages, Owners self) is refused; resolving the stock image is not.
+    aws_faults.faults.append(Fault("DescribeImages", code="UnauthorizedOperation", status=403,
+                                   message="You are not authorized to perform this operation.",
+                                   where={"Owner.1": "self"}))  # fmt: skip
+    proc = run_pipe(env)
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 0, out
+    assert launched_image(ec2) == UBUNTU_AMI
+    [warning] = [line for line in output_lines(proc) if "could not look for a baked image" in line]
+    assert warning.startswith("WARNING") and "ec2:DescribeImages (UnauthorizedOperation)" in warning, warning
     assert FAST_PATH not in user_data(ec2)
 
 

@@ -12,8 +12,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from bake_guest import power_off_reason
 from fakes.azure import FakeAzure
 from fixtures_pipe import output_lines, run_pipe, strip_ansi
 from test_bake_aws import failure_line, start_pipe, wait_for
@@ -28,12 +30,14 @@ IMAGES = "Microsoft.Compute/images"
 
 class AzureBakeGuest:
     """Plays the bake's VM: runs its custom data (the bake role) in a sandbox when the local Azure creates a VM in
-    a bake group, then, as the guest's power-off does on Azure, leaves the VM stopped but allocated. hang=True:
-    never powers off."""
+    a bake group, puts its output in the VM's boot diagnostics serial log, then, as the guest's power-off does on
+    Azure, leaves the VM stopped but allocated (bake_guest.py: only on the script's power-off or its armed timer).
+    hang=True: never powers off."""
 
-    def __init__(self, azure: FakeAzure, hang: bool = False) -> None:
-        self.azure, self.hang = azure, hang
+    def __init__(self, azure: FakeAzure, hang: bool = False, sandbox: dict[str, Any] | None = None) -> None:
+        self.azure, self.hang, self.sandbox = azure, hang, dict(sandbox or {})
         self.outputs: dict[str, str] = {}
+        self.errors: list[BaseException] = []
         self._dir = tempfile.mkdtemp(prefix="azure-bake-guest-")
         self._threads: list[threading.Thread] = []
 
@@ -45,15 +49,22 @@ class AzureBakeGuest:
         self.azure.on_vm_created = None
         for thread in self._threads:
             thread.join(timeout=30)
+        if self.errors and exc[0] is None:
+            raise self.errors[0]
 
     def _created(self, group: str, vm: str, script: str) -> None:
         if self.azure.group_tags(group).get("cml-role") != "bake":
             return
         self._threads.append(threading.current_thread())
-        box = VmSandbox(Path(self._dir) / group, docker=False)
-        result = box.run(script)
+        try:
+            box = VmSandbox(Path(self._dir) / group, docker=False, **self.sandbox)
+            result = box.run(script)
+        except Exception as error:  # noqa: BLE001 - reported by __exit__, in the test's thread
+            self.errors.append(error)
+            return
         self.outputs[group] = result.stdout
-        if result.returncode == 0 and ["poweroff"] in box.calls("systemctl") and not self.hang:
+        self.azure.write_console(group, vm, result.stdout)
+        if power_off_reason(box) and not self.hang:
             self.azure.set_power_state(group, vm, "stopped")
 
 
@@ -94,7 +105,7 @@ def test_bake_captures_a_generalized_image_of_the_deallocated_vm_and_keeps_only_
     assert group == name and state == "Succeeded"
     image_id = f"/subscriptions/{azure_fake.subscription_id}/resourceGroups/{group}/providers/{IMAGES}/{name}"
     said = (rf"Baked image {re.escape(image_id)} \(cml-baked-[0-9a-f]{{12}}-\d{{10}}, recipe [0-9a-f]{{12}}: "
-            rf"base {re.escape(AZURE_BASE_IMAGE)}, runner image \S+, bake script v1, CPU\)")  # fmt: skip
+            rf"base {re.escape(AZURE_BASE_IMAGE)}, runner image \S+, bake script v2, CPU\)")  # fmt: skip
     assert re.search(said, out), out
     assert tags["cml-managed-by"] == "cml-runner-pipe" and tags["cml-repository"] == REPO_TAG
     assert tags["cml-role"] == "baked-image" and name == f"cml-baked-{tags['cml-recipe']}-{tags['cml-created-at']}"
@@ -202,3 +213,16 @@ def test_a_gpu_bake_captures_the_hpc_image_at_its_own_disk_size(env: dict[str, s
     assert disk["diskSizeGB"] == 64 and disk["osState"] == "Generalized"
     [console] = guest.outputs.values()
     assert "gpu: true" in console
+
+
+def test_a_bake_whose_install_fails_powers_off_by_its_timer_and_makes_no_image(
+    env: dict[str, str], azure_fake: FakeAzure
+) -> None:
+    with AzureBakeGuest(azure_fake, sandbox={"apt_missing": ("docker.io",)}):
+        proc = run_pipe(env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = "\n".join(output_lines(proc))
+    assert "| cml-runner: step docker: FAILED (exit 100)" in out  # read from the boot diagnostics serial log
+    assert "without 'cml-runner: bake succeeded for recipe " in failure_line(proc)
+    assert_nothing_left(azure_fake)
+    assert not [a for a in actions(azure_fake) if a.endswith("/generalize") or "images/" in a]

@@ -17,7 +17,6 @@ from bake_guest import PollingBakeGuest
 from fakes.gcp import FakeGcp
 from fixtures_pipe import output_lines, run_pipe, strip_ansi
 from test_bake_aws import failure_line, start_pipe, wait_for
-from vm_sandbox import VmSandbox
 
 REPO_TAG = "11111111-2222-3333-4444-555555555555"  # fixtures_pipe BASE_ENV's BITBUCKET_REPO_UUID
 UBUNTU = (
@@ -26,11 +25,13 @@ UBUNTU = (
 
 
 class GcpBakeGuest(PollingBakeGuest):
-    """Plays the bake's VM: runs the instance's startup-script (the bake role) in a sandbox, then, as the guest's
-    power-off does on GCE, leaves the instance TERMINATED with its disk. hang=True: never powers off."""
+    """Plays the bake's VM: runs the instance's startup-script (the bake role) in a sandbox, puts its output on
+    serial port 1 (where GCE's guest agent logs a startup-script's output), then, as the guest's power-off does on
+    GCE, leaves the instance TERMINATED with its disk (bake_guest.py: only on the script's power-off or its armed
+    timer). hang=True: never powers off."""
 
-    def __init__(self, gcp: FakeGcp, hang: bool = False) -> None:
-        super().__init__(hang)
+    def __init__(self, gcp: FakeGcp, hang: bool = False, sandbox: dict[str, Any] | None = None) -> None:
+        super().__init__(hang, sandbox)
         self.gcp = gcp
 
     def running_bakes(self) -> list[tuple[str, dict[str, Any]]]:
@@ -40,17 +41,20 @@ class GcpBakeGuest(PollingBakeGuest):
             if (raw.get("labels") or {}).get("cml-role") == "bake" and raw.get("status") == "RUNNING"
         ]
 
-    def boot(self, raw: dict[str, Any]) -> None:
+    def script_of(self, raw: dict[str, Any]) -> bytes:
         # What keeps the disk for the image: the power-off leaves the instance, nothing deletes it on stop.
         assert "instanceTerminationAction" not in raw["scheduling"] and raw["scheduling"]["provisioningModel"] == (
             "STANDARD"
         ), "a Spot or maxRunDuration instance would be deleted, with its disk, when the guest powers off"
         items = {i["key"]: i.get("value", "") for i in raw["metadata"]["items"]}
-        box = VmSandbox(Path(self._dir) / raw["name"], docker=False)
-        result = box.run(items["startup-script"].encode())
-        self.outputs[raw["name"]] = result.stdout
-        if result.returncode == 0 and ["poweroff"] in box.calls("systemctl") and not self.hang:
-            self.gcp.power_off(raw["name"])
+        return str(items["startup-script"]).encode()
+
+    def write_console(self, key: str, text: str) -> None:
+        self.gcp.write_console(key, "".join(f"google_metadata_script_runner: startup-script: {line}\n"
+                                            for line in text.splitlines()))  # fmt: skip
+
+    def power_off(self, key: str) -> None:
+        self.gcp.power_off(key)
 
 
 @pytest.fixture()
@@ -80,7 +84,7 @@ def test_bake_makes_one_labelled_image_in_a_family_of_ours_from_the_stopped_inst
     [image] = fake_gcp.images_of()
     path = f"projects/{fake_gcp.project}/global/images/{image['name']}"
     assert re.search(rf"Baked image {path} \(cml-baked-[0-9a-f]{{12}}-\d{{10}}, recipe [0-9a-f]{{12}}: base "
-                     rf"{UBUNTU}, runner image \S+, bake script v1, CPU\)", out), out  # fmt: skip
+                     rf"{UBUNTU}, runner image \S+, bake script v2, CPU\)", out), out  # fmt: skip
     labels = image["labels"]
     assert labels["cml-managed-by"] == "cml-runner-pipe" and labels["cml-repository"] == REPO_TAG
     assert labels["cml-role"] == "baked-image" and re.fullmatch(r"[0-9a-f-]{36}", labels["cml-bake-id"])
@@ -214,4 +218,17 @@ def test_a_bake_instance_deleted_by_someone_else_before_it_powers_off_fails_and_
         stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 1, stdout + stderr
     assert "ended before powering off" in strip_ansi(stdout)
+    assert_nothing_left(fake_gcp)
+
+
+def test_a_bake_whose_install_fails_powers_off_by_its_timer_and_makes_no_image(
+    env: dict[str, str], fake_gcp: FakeGcp
+) -> None:
+    with GcpBakeGuest(fake_gcp, sandbox={"apt_missing": ("docker.io",)}) as guest:
+        proc = run_pipe(env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert list(guest.powered_off.values()) == ["timer"]
+    out = "\n".join(output_lines(proc))
+    assert "startup-script: cml-runner: step docker: FAILED (exit 100)" in out  # serial port 1, as GCE logs it
+    assert "without 'cml-runner: bake succeeded for recipe " in failure_line(proc)
     assert_nothing_left(fake_gcp)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from vm_sandbox import SEP, VmSandbox
 
+from pipe.bake.flow import BAKE_SUCCEEDED
 from pipe.bootstrap.render import BootConfig, render_bake_script, render_startup_script
 
 RECIPE = "0123456789ab"
@@ -63,27 +64,41 @@ def test_bake_on_a_docker_less_image_installs_docker_pulls_the_runner_clears_the
         "/root/.docker/config.json": '{"auths": {}}\n',
         "/var/log/cloud-init.log": "the bake's log\n",
         "/var/log/syslog.1": "old log\n",
+        "/var/log/cloud-init-output.log": "the bake's output\n",
+        "/var/lib/cloud/data/instance-id": "i-bake\n",
+        "/var/lib/cloud/sem/config_scripts_per_once.once": "",
+        "/var/lib/cloud/seed/nocloud/meta-data": "instance-id: seeded\n",  # the image's own seed: clean keeps it
     }.items():
         box.file(path).parent.mkdir(parents=True, exist_ok=True)
         box.file(path).write_text(text)
+    box.file("/var/lib/cloud/instance").symlink_to(box.file("/var/lib/cloud/instances/i-bake"))
 
     out = bake(box)
 
-    assert [c for c in box.calls("apt-get") if c[0] == "install"] == [["install", "-y", "-q",
+    assert [c for c in box.apt_calls() if c[0] == "install"] == [["install", "-y", "-q",
                                                                       "--no-install-recommends", "docker.io"]]
     assert box.calls("docker").count(["pull", "-q", runner_cfg().runner_image]) == 1
     assert box.calls("systemctl")[-1] == ["poweroff"]
-    assert not box.file("/var/lib/cloud/instances").exists()
-    assert box.file("/etc/machine-id").read_text() == ""  # empty, for systemd to fill at the first boot
+    # cloud-init's own clean ran (the sandbox's cloud-init does what `cloud-init clean --logs --machine-id` does,
+    # inside the sandbox root): all of /var/lib/cloud but seed/ is gone, as on a real guest.
+    assert box.calls("cloud-init") == [["clean", "--logs", "--machine-id"]]
+    assert sorted(p.name for p in box.file("/var/lib/cloud").iterdir()) == ["seed"]
+    assert box.file("/var/lib/cloud/seed/nocloud/meta-data").exists()
+    assert not box.file("/var/log/cloud-init-output.log").exists()
+    assert box.file("/etc/machine-id").read_text() == "uninitialized\n"  # for systemd to fill at the first boot
     for gone in ("/etc/ssh/ssh_host_ed25519_key", "/home/ubuntu/.ssh/authorized_keys", "/root/.docker/config.json",
                  "/var/log/syslog.1", "/var/lib/cml-runner", "/etc/cml-runner",
                  "/var/lib/cloud/scripts/per-boot/cml-runner.sh"):  # fmt: skip
         assert not box.file(gone).exists(), gone
-    assert box.file("/var/log/cloud-init.log").read_text() == ""
+    # cloud-init clean --logs deletes its own logs (the sandbox runs the stub of the real command, vm_sandbox_stubs.py)
+    assert not box.file("/var/log/cloud-init.log").exists()
     baked = box.file("/etc/cml-runner-baked").read_text()
     assert re.fullmatch(rf"recipe={RECIPE} gpu=false saved_ms=\d+\n", baked)
     assert box.calls("docker").count(["run"]) == 0 and not box.docker_runs()  # no runner on the bake's VM
     assert re.search(r"bake done in \d+ ms \(install and pull: \d+ ms\); powering off", out)
+    # The one line the pipe waits for on the console before it makes an image (pipe/bake/flow.py), last before
+    # the power-off.
+    assert BAKE_SUCCEEDED.format(recipe=RECIPE) in out.splitlines()[-1]
 
 
 def test_a_runner_booted_from_the_baked_disk_installs_nothing_pulls_nothing_and_says_what_it_saved(
@@ -110,13 +125,13 @@ def test_a_stock_image_boot_says_nothing_of_a_baked_image(tmp_path: Path) -> Non
     result = box.run(render_startup_script(runner_cfg()))
     assert result.returncode == 0, result.stdout
     assert "baked image" not in result.stdout
-    assert [c for c in box.calls("apt-get") if c[0] == "install"]
+    assert [c for c in box.apt_calls() if c[0] == "install"]
 
 
 def test_gpu_bake_installs_the_toolkit_and_makes_the_gpu_runtime_docker_s_default(tmp_path: Path) -> None:
     box = VmSandbox(tmp_path, docker=True, nvidia_driver=True)
     bake(box, "gcp", gpu=True)
-    assert ["install", "-y", "-q", "--no-install-recommends", "nvidia-container-toolkit"] in box.calls("apt-get")
+    assert ["install", "-y", "-q", "--no-install-recommends", "nvidia-container-toolkit"] in box.apt_calls()
     assert '"default-runtime"' in box.file("/etc/docker/daemon.json").read_text()
     assert box.file("/opt/cml-runner/gpu-runtime").exists()  # Docker's default runtime stays in the image
     assert "gpu=true" in box.file("/etc/cml-runner-baked").read_text()
@@ -136,3 +151,10 @@ def test_an_azure_bake_deprovisions_the_azure_linux_agent_and_no_other_does(tmp_
         power_off = len(names) - 1 - names[::-1].index("systemctl")
         assert names.index("docker") < names.index("waagent") < power_off
         assert box.calls("systemctl")[-1] == ["poweroff"]
+
+
+def test_a_bake_on_an_image_without_cloud_init_clears_its_state_itself(tmp_path: Path) -> None:
+    box = VmSandbox(tmp_path, docker=False, cloud_init=False)
+    box.file("/etc/machine-id").write_text("0123456789abcdef0123456789abcdef\n")
+    bake(box)
+    assert box.calls("cloud-init") == [] and box.file("/etc/machine-id").read_text() == ""

@@ -26,4 +26,5 @@ def test_the_bake_script_clears_the_instance_state_and_powers_the_real_guest_off
     console = vm.console()
     assert "cml-runner: step clean: done in" in console, vm.tail()
     assert "cml-runner: bake done in" in console and "powering off for the image" in console
+    assert "cml-runner: bake succeeded for recipe " in console  # the line COMMAND: bake waits for (pipe/bake/flow.py)
     assert "FAILED" not in console.split("bake script on aws")[-1], vm.tail()

@@ -430,7 +430,9 @@ def test_sweep_removes_expired_and_orphaned_instances_and_stale_runners_and_noth
 
 
 # ---------------------------------------------------------------------------------------------
-# 5. dry run: the plan, not one call to Bitbucket, and to the cloud only the quota reads (issue 29)
+# 5. dry run: the plan, no call to Bitbucket, and one read-only call that checks the cloud credentials
+# (issue 30 item 6: this test used to assert that DRY_RUN made no cloud call at all; the contract now is that it
+# makes one read, says whether the credentials work, and creates nothing)
 
 
 DRY_RUN_NETWORK = {
@@ -438,21 +440,23 @@ DRY_RUN_NETWORK = {
     "gcp": "external IP yes (ephemeral)",
     "azure": "public IP yes",
 }
+# The quota reads of a DRY_RUN whose credentials work (pipe/runner/quota.py), on top of the check's.
+DRY_RUN_QUOTA_READS = {"aws": 1, "gcp": 3, "azure": 2}
+# The read each cloud's check makes (pipe/runner/dry_run.py check_credentials).
+DRY_RUN_CHECK = {
+    "aws": "sts GetCallerIdentity answered arn:aws:",
+    "gcp": "a read-only listing of this repository's instances of ours answered (0 found)",
+    "azure": "a read-only listing of this repository's instances of ours answered (0 found)",
+}
 
 
-def test_dry_run_prints_the_plan_and_calls_nothing(
+def test_dry_run_prints_the_plan_checks_the_credentials_and_creates_nothing(
     vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket
 ) -> None:
     cloud, env = vm_cloud, vm_env
-    counter = CallCounter().start()
-    try:
-        calls_before = cloud.calls()
-        sink = {name: counter.url for name in ENDPOINT_VARS[cloud.name]}
-        proc = run_pipe(
-            {**env, **sink, "DRY_RUN": "true", "CLOUD_SPOT": "true", "CLOUD_STARTUP_SCRIPT": "echo proxy-setup"}
-        )
-    finally:
-        counter.stop()
+    variables = {"DRY_RUN": "true", "CLOUD_SPOT": "true", "CLOUD_STARTUP_SCRIPT": "echo proxy-setup"}
+    calls_before = cloud.calls()
+    proc = run_pipe({**env, **variables, "DEBUG": "true"})
     out = "\n".join(output_lines(proc))
     assert proc.returncode == 0, out
     expected = [NATIVE_M[cloud.name], cloud.region, "spot", "cml-managed-by", "(secrets masked)", "echo proxy-setup"]
@@ -465,11 +469,31 @@ def test_dry_run_prints_the_plan_and_calls_nothing(
     [network] = [line for line in out.splitlines() if "Plan: network: " in line]
     assert DRY_RUN_NETWORK[cloud.name] in network and "inbound: none" in network, network
     assert "disk: 35 GB, or the image's own size if larger" in out
+    [check] = [line for line in out.splitlines() if "Credentials: " in line]
+    assert check.startswith(f"INFO: Credentials: the {cloud.name} credentials the launch would use work: "), check
+    assert DRY_RUN_CHECK[cloud.name] in check, check
     assert bitbucket.request_count() == 0
-    # The quota check (pipe/runner/quota.py) is DRY_RUN's only cloud call: here it reaches the sink, fails, and
-    # is one warning (test_quota_*.py read real quotas).
-    assert counter.connections == 0 or [line for line in out.splitlines() if "Quota not checked" in line]
-    assert cloud.calls() == calls_before
+    calls_after = cloud.calls()
+    # The check's read (Azure: and its sign-in's), then the quota reads (issue 29; pipe/runner/quota.py): AWS
+    # DescribeInstanceTypes (Service Quotas is answered apart), GCP the machine type, region and project, Azure
+    # the Resource SKUs and usages lists. Nothing more.
+    if calls_before is not None and calls_after is not None:
+        assert 1 <= calls_after - calls_before <= 3 + DRY_RUN_QUOTA_READS[cloud.name], (calls_before, calls_after)
+    assert [line for line in out.splitlines() if "INFO: Quota: " in line], "the quotas were read"
+    assert cloud.instances() == []
+
+    # The same credentials against an endpoint that answers nothing: DRY_RUN says so, and still exits 0.
+    counter = CallCounter().start()
+    try:
+        sink = {name: counter.url for name in ENDPOINT_VARS[cloud.name]}
+        proc = run_pipe({**env, **sink, **variables})
+    finally:
+        counter.stop()
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 0, out
+    [check] = [line for line in out.splitlines() if "Credentials: " in line]
+    assert check.startswith("WARNING: Credentials: the ") and "DRY_RUN goes on" in check, check
+    assert "(secrets masked)" not in out and "echo proxy-setup" not in out  # the script itself only with DEBUG
     assert cloud.instances() == []
 
 

@@ -147,12 +147,61 @@ def test_spot_capacity_shortage_falls_back_to_on_demand(
     env: dict[str, str], ec2: Any, aws_faults: FaultProxy, vm: VmStandIn
 ) -> None:
     aws_faults.faults.append(Fault("RunInstances", spot=True))
-    proc = run_pipe({**env, "CLOUD_SPOT": "true", "CLOUD_SPOT_PRICE": "0.2"})
+    proc = run_pipe({**env, "CLOUD_SPOT": "true"})
     out = "\n".join(output_lines(proc))
     assert proc.returncode == 0, out
     assert "falling back to on-demand" in out
     [raw] = our_instances(ec2)
     assert raw.get("InstanceLifecycle") != "spot"
+
+
+# EC2's answer to a spot request whose MaxPrice is below the zone's spot price (an HTTP 400 client error).
+PRICE_TOO_LOW = Fault(
+    "RunInstances", code="SpotMaxPriceTooLow", status=400, spot=True,
+    message="Your Spot request price of 0.2 is lower than the minimum required Spot request fulfillment price of 0.31.",
+)  # fmt: skip
+
+
+def test_a_spot_price_cap_is_never_exceeded_by_an_on_demand_launch(
+    env: dict[str, str], ec2: Any, bitbucket: FakeBitbucket, aws_faults: FaultProxy
+) -> None:
+    aws_faults.faults.append(PRICE_TOO_LOW)
+    proc = run_pipe({**env, "CLOUD_SPOT": "true", "CLOUD_SPOT_PRICE": "0.2"})
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 1, out
+    assert "no on-demand fallback (CLOUD_SPOT_FALLBACK: none)" in out  # the plan says so
+    assert "not falling back to on-demand (CLOUD_SPOT_FALLBACK: none)" in out  # and the log
+    last = failure_line(proc)
+    assert "no spot capacity at or below CLOUD_SPOT_PRICE $0.2/h for m5.2xlarge" in last, last
+    assert "CLOUD_SPOT_FALLBACK: 'on-demand'" in last
+    assert "(on-demand)" not in out  # not one on-demand launch was tried
+    assert_nothing_left(ec2, bitbucket)
+
+
+def test_a_price_cap_may_fall_back_to_on_demand_when_the_user_says_so(
+    env: dict[str, str], ec2: Any, aws_faults: FaultProxy, vm: VmStandIn
+) -> None:
+    aws_faults.faults.append(PRICE_TOO_LOW)
+    variables = {"CLOUD_SPOT": "true", "CLOUD_SPOT_PRICE": "0.2", "CLOUD_SPOT_FALLBACK": "on-demand"}
+    proc = run_pipe({**env, **variables})
+    out = "\n".join(output_lines(proc))
+    assert proc.returncode == 0, out
+    assert "falling back to on-demand if no zone has spot capacity" in out
+    [raw] = our_instances(ec2)
+    assert raw.get("InstanceLifecycle") != "spot"
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({"CLOUD_SPOT": "true", "CLOUD_SPOT_FALLBACK": "cheapest"}, "CLOUD_SPOT_FALLBACK"),
+        ({"CLOUD_SPOT_FALLBACK": "none"}, "only with CLOUD_SPOT: 'true'"),
+    ],
+)
+def test_a_bad_spot_fallback_is_one_line(variables: dict[str, str], expected: str) -> None:
+    proc = run_pipe({"CLOUD": "aws", "DRY_RUN": "true", **variables})
+    assert proc.returncode == 1
+    assert expected in failure_line(proc) and "Traceback" not in proc.stdout + proc.stderr
 
 
 def test_no_capacity_in_any_zone_is_a_clear_error_and_leaves_nothing(
@@ -207,11 +256,13 @@ def test_sigterm_mid_wait_rolls_back_before_exiting_1(env: dict[str, str], ec2: 
 
 
 def test_dry_run_prints_the_plan_and_creates_nothing(env: dict[str, str], ec2: Any, bitbucket: FakeBitbucket) -> None:
-    proc = run_pipe({**env, "DRY_RUN": "true", "CLOUD_SPOT": "true", "CLOUD_STARTUP_SCRIPT": "echo proxy-setup"})
+    variables = {"DRY_RUN": "true", "DEBUG": "true", "CLOUD_SPOT": "true", "CLOUD_STARTUP_SCRIPT": "echo proxy-setup"}
+    proc = run_pipe({**env, **variables})
     out = "\n".join(output_lines(proc))
     assert proc.returncode == 0, out
     for expected in ("m5.2xlarge", "us-west-1", "spot", "0.384", "cml-managed-by", "echo proxy-setup"):
         assert expected in out
+    assert "Credentials: the aws credentials the launch would use work: sts GetCallerIdentity answered" in out
     assert bitbucket.request_count() == 0
     assert_nothing_left(ec2, bitbucket)
 

@@ -131,10 +131,14 @@ def test_the_gpu_configuration_the_pipe_writes(
     spec = job["spec"]["template"]["spec"]
     docker = next(c for c in spec["initContainers"] if c["name"] == "docker")
     assert docker["image"] == "registry.example.com/ci/dind-nvidia:27"
-    quantities = {"cpu": "30", "memory": "120Gi", "nvidia.com/gpu": "4"}  # l: 4 GPUs, as g4dn.12xlarge
+    quantities = {"cpu": "30", "memory": "104Gi", "nvidia.com/gpu": "4"}  # l: 4 GPUs, as g4dn.12xlarge
     assert docker["resources"] == {"requests": quantities, "limits": quantities}
-    assert "--default-runtime=nvidia" in docker["args"]
-    assert "--add-runtime=nvidia=/usr/bin/nvidia-container-runtime" in docker["args"]
+    # dockerd's configuration (the GPU runtime shim as its default runtime, the pod's MTU) comes from the pod's
+    # first init container (test/adapters/test_kubernetes_pod.py runs it against what the kubelet shows it).
+    daemon = ["dockerd", "--host=unix:///var/run/docker.sock", "--config-file=/etc/cml-docker/daemon.json"]
+    assert docker["args"] == daemon
+    config = spec["initContainers"][0]
+    assert config["name"] == "docker-config" and config["command"][3:] == ["/etc/cml-docker", "--gpu"]
     assert docker["securityContext"] == {"privileged": True}
     assert spec["nodeSelector"] == {"pool": "t4"}
     assert spec["tolerations"] == [
@@ -225,6 +229,28 @@ def test_missing_rights_are_one_line_naming_the_verb_and_the_role(
     assert "lister" not in proc.stdout + proc.stderr.replace("system:serviceaccount:ci:lister", "")
 
 
+# The Role in README.md's Prerequisites, as (verb, resource) pairs.
+README_ROLE = {
+    *(("create", "jobs"), ("get", "jobs"), ("list", "jobs"), ("delete", "jobs")),
+    *(("create", "secrets"), ("delete", "secrets")),
+    *(("list", "pods"), ("list", "events")),
+}
+
+
+def test_the_readmes_role_is_enough_where_owner_references_are_enforced(
+    kube: FakeKubernetes, env: dict[str, str], bitbucket: FakeBitbucket, pods: PodStandIn
+) -> None:
+    """OpenShift's OwnerReferencesPermissionEnforcement: no blockOwnerDeletion on the Secret (it would need
+    update on jobs/finalizers), and the Role may delete Secrets (an ownerReference needs it)."""
+    assert kube.owner_references_enforcement
+    kube.add_token("role", README_ROLE, user="system:serviceaccount:ci:cml-runner")
+    proc = run_pipe({**env, **kube.env(token="role")})
+    assert proc.returncode == 0, "\n".join(output_lines(proc))
+    [secret] = kube.objects("secrets")
+    [owner] = secret["metadata"]["ownerReferences"]
+    assert "blockOwnerDeletion" not in owner
+
+
 # -- sweep ----------------------------------------------------------------------------------------------------
 
 
@@ -276,13 +302,16 @@ def test_sweep_deletes_expired_and_orphaned_jobs_of_ours_in_its_namespace_only(
 # -- dry run, lazy import, variables --------------------------------------------------------------------------
 
 
-def test_dry_run_prints_the_manifests_with_secrets_masked_and_calls_nothing(
+def test_dry_run_prints_the_manifests_with_secrets_masked_and_only_reads(
     kube: FakeKubernetes, env: dict[str, str], bitbucket: FakeBitbucket
 ) -> None:
     proc = run_pipe({**env, "DRY_RUN": "true", "DEBUG": "true", "CLOUD_KUBERNETES_NODE_SELECTOR": "pool=ml"})
     out = strip_ansi(proc.stdout + proc.stderr)
     assert proc.returncode == 0, out
-    assert kube.requests == [] and bitbucket.request_count() == 0
+    # The credentials check (issue 30 item 6; this test used to assert no request at all): one read of our Jobs.
+    assert [(r.method, r.path) for r in kube.requests] == [("GET", "/apis/batch/v1/namespaces/default/jobs")]
+    assert "Credentials: the kubernetes credentials the launch would use work" in out
+    assert bitbucket.request_count() == 0 and kube.objects("jobs") == []
     manifests = out.split("Kubernetes manifests (secrets masked):", 1)[1]
     job, secret = list(yaml.safe_load_all(manifests.split("\n✔", 1)[0].split("\nINFO", 1)[0]))[:2]
     assert job["kind"] == "Job" and job["spec"]["template"]["spec"]["nodeSelector"] == {"pool": "ml"}
@@ -304,6 +333,10 @@ def test_a_kubernetes_run_loads_the_kubernetes_sdk_and_no_cloud_sdk(
     clouds = tuple(p for cloud in ("aws", "gcp", "azure") for p in SDK_MODULES[cloud])
     assert not [m for m in modules if any(m == p or m.startswith(p + ".") for p in clouds)]
 
+    # DRY_RUN checks the cluster's credentials with the Kubernetes SDK (issue 30 item 6; it used to load no SDK),
+    # and still loads no VM cloud's SDK.
     dry = run_pipe({**env, "DRY_RUN": "true"}, args=("-c", IMPORT_PROBE))
     probe = next(line for line in dry.stderr.splitlines() if line.startswith("IMPORTED "))
-    assert "kubernetes" not in json.loads(probe.removeprefix("IMPORTED ")), "DRY_RUN needs no SDK"
+    modules = json.loads(probe.removeprefix("IMPORTED "))
+    assert "kubernetes" in modules, "DRY_RUN's credentials check uses the SDK"
+    assert not [m for m in modules if any(m == p or m.startswith(p + ".") for p in clouds)]

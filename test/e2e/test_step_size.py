@@ -1,4 +1,5 @@
-"""Step sizes against the chosen machine: the runner-mode warning, on plain data and through the real process."""
+"""Step sizes against the chosen machine: the runner-mode refusal (a warning with ALLOW_SMALL and a native
+type), on plain data and through the real process."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import docs_pages
 import pytest
 import yaml
-from fixtures_pipe import output_lines, run_pipe
+from fixtures_pipe import output_lines, run_pipe, strip_ansi
 
 from pipe.runner.step_size import memory_warning, runner_step_sizes
 
@@ -40,7 +41,8 @@ def test_only_the_steps_this_runner_can_take_count_with_the_global_default() -> 
     ("sizes", "instance_type", "memory", "expected"),
     [
         ({"4x"}, "m5.2xlarge", 32, ""),
-        ({"8x"}, "m5.2xlarge", 32, "size 8x (32 GB), and the runner needs 4 GB more for itself: m5.2xlarge has 32 GiB"),
+        ({"8x"}, "m5.2xlarge", 32, "size 8x (32 GB), and the runner needs 4 GB more for itself (36 GiB in all): "
+         "m5.2xlarge has 32 GiB"),
         ({"1x", "4x"}, "g4dn.xlarge", 16, "size 4x (16 GB)"),
         ({"2x"}, "g4dn.xlarge", 16, ""),
         ({"1x"}, "t3.large", 8, ""),
@@ -53,24 +55,67 @@ def test_the_warning(sizes: set[str], instance_type: str, memory: float | None, 
     assert (expected in warning) if expected else warning == ""
 
 
-def run_dry(tmp_path: Path, pipelines: str, cloud_type: str = "m") -> str:
+def run_dry(tmp_path: Path, pipelines: str, cloud_type: str = "m", **env: str) -> tuple[int, str]:
+    """The exit code, and the output with the pipe's last line (its success or failure line, on stdout) last."""
     (tmp_path / "bitbucket-pipelines.yml").write_text(pipelines, encoding="utf-8")
-    proc = run_pipe({"CLOUD": "aws", "CLOUD_TYPE": cloud_type, "DRY_RUN": "true", "BITBUCKET_CLONE_DIR": str(tmp_path)})
-    out = "\n".join(output_lines(proc))
-    assert proc.returncode == 0, out
-    return out
+    variables = {"CLOUD": "aws", "CLOUD_TYPE": cloud_type, "DRY_RUN": "true", "BITBUCKET_CLONE_DIR": str(tmp_path)}
+    proc = run_pipe({**variables, **env})
+    last = strip_ansi(proc.stdout).strip().splitlines()[-1:]
+    return proc.returncode, "\n".join([*output_lines(proc), *last])
 
 
-def test_runner_mode_warns_when_the_machine_cannot_hold_the_step_size(tmp_path: Path) -> None:
-    out = run_dry(tmp_path, PIPELINES.replace("cml.gpu", "cml.other"))
+def failure(out: str) -> str:
+    return out.strip().splitlines()[-1]
+
+
+TRAIN_4X = """
+pipelines:
+  branches:
+    main:
+      - step: {name: train, runs-on: [self.hosted, cml.runner], size: 4x, script: [python train.py]}
+"""
+
+
+def test_a_machine_smaller_than_the_step_is_refused_naming_both_numbers_and_the_smallest_fit(tmp_path: Path) -> None:
+    # The issue's case: size 4x (16 GB for the step, 20 GiB with the runner) on a 16 GiB g4dn.xlarge.
+    code, out = run_dry(tmp_path, TRAIN_4X, cloud_type="g4dn.xlarge")
+    assert code == 1, out
+    line = failure(out)
+    assert "size 4x (16 GB)" in line and "(20 GiB in all)" in line and "g4dn.xlarge has 16 GiB" in line, line
+    assert "The smallest type that fits is g4dn.12xlarge (192 GiB; CLOUD_TYPE: l with CLOUD_GPU: t4" in line, line
+    assert "Plan: startup script" not in out and "Traceback" not in out
+    # A generic type: the smallest CPU machine of the catalog that fits.
+    code, out = run_dry(tmp_path, TRAIN_4X, cloud_type="s")
+    assert code == 1 and "t3.large has 8 GiB" in failure(out), out
+    fits = "The smallest type that fits is m5.2xlarge (32 GiB; CLOUD_TYPE: m, or CLOUD_TYPE: m5.2xlarge)"
+    assert fits in failure(out)
+
+
+def test_allow_small_with_a_native_type_launches_anyway_with_one_warning(tmp_path: Path) -> None:
+    code, out = run_dry(tmp_path, TRAIN_4X, cloud_type="g4dn.xlarge", ALLOW_SMALL="true")
+    assert code == 0, out
     [line] = [line for line in out.splitlines() if "Step size:" in line]
-    assert "size 8x (32 GB)" in line and "m5.2xlarge has 32 GiB" in line and "larger CLOUD_TYPE" in line
-    assert "Step size:" not in run_dry(tmp_path, PIPELINES, cloud_type="l")  # m5.8xlarge: 128 GiB
+    assert line.startswith("WARNING:") and "g4dn.xlarge has 16 GiB" in line and "ALLOW_SMALL" in line, line
+    # A generic type is the pipe's own choice: ALLOW_SMALL does not make it launch too small.
+    code, out = run_dry(tmp_path, TRAIN_4X, cloud_type="s", ALLOW_SMALL="true")
+    assert code == 1 and "with a native CLOUD_TYPE" in failure(out), out
+
+
+def test_runner_mode_refuses_when_the_machine_cannot_hold_the_step_size(tmp_path: Path) -> None:
+    code, out = run_dry(tmp_path, PIPELINES.replace("cml.gpu", "cml.other"))
+    assert code == 1, out
+    line = failure(out)
+    assert "size 8x (32 GB)" in line and "m5.2xlarge has 32 GiB" in line, line
+    assert "The smallest type that fits is g4dn.12xlarge" not in line and "m5.8xlarge (128 GiB; CLOUD_TYPE: l" in line
+    code, out = run_dry(tmp_path, PIPELINES, cloud_type="l")  # m5.8xlarge: 128 GiB
+    assert code == 0 and "Step size:" not in out, out
 
 
 def test_the_readme_training_example_fits_its_machine_and_says_how_to_get_more_memory(tmp_path: Path) -> None:
     example = docs_pages.pipelines("README.md")[0]
     train = yaml.safe_load(example)["pipelines"]["branches"]["main"][1]["step"]
     assert train["size"] == "4x"
-    assert "Step size:" not in run_dry(tmp_path, example)
-    assert "Step size:" in run_dry(tmp_path, example.replace("size: 4x", "size: 8x"))
+    code, out = run_dry(tmp_path, example)
+    assert code == 0 and "Step size:" not in out, out
+    code, out = run_dry(tmp_path, example.replace("size: 4x", "size: 8x"))
+    assert code == 1 and "Step size:" in failure(out), out

@@ -36,7 +36,7 @@ CLOUDS = ("aws", "gcp", "azure", "kubernetes")
 # The VM clouds: zones, spot markets, boot scripts and disks (Kubernetes refuses those options).
 VM_CLOUDS = ("aws", "gcp", "azure")
 # CLOUD_TYPE=m on each cloud, from the catalog (issue 4's table; Kubernetes: the Docker-in-Docker container's size).
-NATIVE_M = {"aws": "m5.2xlarge", "gcp": "e2-standard-8", "azure": "Standard_F8s_v2", "kubernetes": "7cpu-28Gi"}
+NATIVE_M = {"aws": "m5.2xlarge", "gcp": "e2-standard-8", "azure": "Standard_F8s_v2", "kubernetes": "7cpu-22Gi"}
 
 
 

@@ -124,12 +124,14 @@ def vm_cloud_factory(
 
     def make(name: str, *, variant: str = "docker") -> VmCloud:
         hooks: EmulatedCloud
+        console_sink: Callable[[str, str], None] | None = None
         if name == "aws":
             ec2 = request.getfixturevalue("ec2")
             hooks, cloud_env, ours = FakeAws(ec2), request.getfixturevalue("aws_env"), _aws_ours(ec2)
+            console_sink = request.getfixturevalue("aws_faults").consoles.__setitem__
         elif name == "gcp":
             gcp = request.getfixturevalue("fake_gcp")
-            hooks, cloud_env = gcp, request.getfixturevalue("gcp_env")
+            hooks, cloud_env, console_sink = gcp, request.getfixturevalue("gcp_env"), gcp.write_console
 
             def ours() -> list[str]:
                 return [i["name"] for i in gcp.instances() if i.get("labels", {}).get("cml-managed-by")]
@@ -141,7 +143,9 @@ def vm_cloud_factory(
             def ours() -> list[str]:
                 return [g for g in azure.groups() if azure.group_tags(g).get("cml-managed-by")]
 
-        hypervisor = Hypervisor(hooks, vm_images, tmp_path / f"vms-{name}", bitbucket.root_url, variant=variant)
+        hypervisor = Hypervisor(
+            hooks, vm_images, tmp_path / f"vms-{name}", bitbucket.root_url, variant=variant, console_sink=console_sink
+        )
         env = {
             **cloud_env, **bb_env, "CLOUD_REGION": "us-west", "CLOUD_TYPE": "m", "WAIT_TIMEOUT": "15min",
             "CML_RUNNER_POLL_SECONDS": "1", "AWS_MAX_ATTEMPTS": "1",

@@ -13,6 +13,11 @@ recorded `docker run` is the one systemd would run, with the env file's contents
     box.calls("apt-get")        # [] on the fast path
     box.names()                 # every recorded command in order, e.g. for ordering checks
 
+PATH holds only the stubs and a short list of harmless host tools (vm_sandbox_stubs.py): any other command
+the script calls is recorded as unexpected and makes run() fail, so no host binary (cloud-init, waagent, ...)
+is ever executed, whatever the caller's PATH holds. The apt-get stub models dpkg's lock held for a while after
+boot (apt_lock_s), and ubuntu-drivers installs a driver without nvidia-smi, as on Ubuntu.
+
 Scripts (including CLOUD_STARTUP_SCRIPT) can add their own marker to the log with
 `echo marker >>"$SANDBOX_LOG"`. Nothing leaves the machine: curl is a stub too.
 """
@@ -23,86 +28,27 @@ import gzip
 import os
 import stat
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SEP = "\x1f"
-STUBBED = (
-    "docker", "dockerd", "systemctl", "systemd-run", "shutdown", "poweroff", "reboot", "apt-get", "apt-cache", "apt",
-    "curl", "wget", "logger", "nvidia-smi", "nvidia-ctk", "ubuntu-drivers", "modprobe", "gpg", "useradd",
-)  # fmt: skip
+from vm_sandbox_stubs import ALLOWED_HOST_TOOLS, BASH_ENV, BODIES, RECORD, SEP, STUBBED, UNEXPECTED
 
-_RECORD = f"""#!/bin/bash
-{{ printf '%s' "${{0##*/}}"; printf '{SEP}%s' "$@"; printf '\\n'; }} >>"$SANDBOX_LOG"
-"""
+__all__ = ["SEP", "DockerRun", "VmSandbox", "allowed_tools"]
 
-_BODIES: dict[str, str] = {
-    "docker": r"""
-case "$1" in
-  image) [ -e "$SANDBOX/state/image-present" ]; exit ;;
-  pull) touch "$SANDBOX/state/image-present" ;;
-  ps) cat "$SANDBOX/state/containers" 2>/dev/null || true ;;
-  run)
-    n=$(($(wc -l <"$SANDBOX_LOG") - 1))
-    while [ $# -gt 0 ]; do
-      if [ "$1" = --env-file ]; then cp "$2" "$SANDBOX/runs/$n.env"; fi
-      shift
-    done ;;
-esac
-exit 0
-""",
-    "systemctl": r"""
-unit="${*: -1}"
-case "$1" in
-  is-active) [ -e "$SANDBOX/state/active-${unit%.service}" ]; exit ;;
-  stop) rm -f "$SANDBOX/state/active-${unit%.service}" ;;
-  start|restart)
-    touch "$SANDBOX/state/active-${unit%.service}"
-    if [ "$unit" = cml-runner.service ]; then
-      grep -E '^ExecStart(Pre)?=' "$CML_ROOT/etc/systemd/system/$unit" | cut -d= -f2- | sed 's/^-//' |
-        while read -r line; do bash -c "$line"; done
-    fi ;;
-esac
-""",
-    "apt-get": r"""
-if [ "$1" = install ]; then
-  for p in "$@"; do
-    case "$p" in
-      docker.io|docker-ce) cp "$SANDBOX/available/docker" "$SANDBOX/bin/docker"
-        touch "$SANDBOX/state/active-docker" ;;
-      nvidia-container-toolkit) cp "$SANDBOX/available/nvidia-ctk" "$SANDBOX/bin/nvidia-ctk" ;;
-      ubuntu-drivers-common) cp "$SANDBOX/available/ubuntu-drivers" "$SANDBOX/bin/ubuntu-drivers" ;;
-    esac
-  done
-fi
-exit 0
-""",
-    "apt-cache": r"""[ -e "$SANDBOX/state/apt-has-toolkit" ]""",
-    "ubuntu-drivers": r"""
-[ "$1" = install ] && cp "$SANDBOX/available/nvidia-smi" "$SANDBOX/bin/nvidia-smi"
-exit 0
-""",
-    # As `nvidia-ctk runtime configure --runtime=docker` does: keep the file, add runtimes.nvidia, and make it
-    # the default only with --set-as-default (NVIDIA container toolkit install guide, "Configuring Docker").
-    "nvidia-ctk": r"""
-config=/etc/docker/daemon.json default=
-for a in "$@"; do
-  case "$a" in
-    --config=*) config="${a#--config=}" ;;
-    --set-as-default) default=1 ;;
-  esac
-done
-python3 - "$config" "$default" <<'CTK'
-import json, os, sys
-path, default = sys.argv[1], sys.argv[2]
-config = json.load(open(path)) if os.path.exists(path) else {}
-config.setdefault("runtimes", {})["nvidia"] = {"args": [], "path": "nvidia-container-runtime"}
-if default:
-    config["default-runtime"] = "nvidia"
-json.dump(config, open(path, "w"), indent=4)
-CTK
-""",
-}
+
+def allowed_tools(realbin: Path) -> str:
+    """Link only the allowed host tools (bash, coreutils, python3, ...) into realbin, from the system's own
+    directories: never from the caller's PATH, never a tool that could change the host (those are stubs or
+    absent). Returns realbin as a PATH entry, for any test that runs product code with stubs of its own."""
+    realbin.mkdir(parents=True, exist_ok=True)
+    for name in ALLOWED_HOST_TOOLS:
+        for d in ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"):
+            if os.path.isfile(os.path.join(d, name)) and os.access(os.path.join(d, name), os.X_OK):
+                if not (realbin / name).is_symlink():
+                    (realbin / name).symlink_to(os.path.join(d, name))
+                break
+    return str(realbin)
 
 
 @dataclass
@@ -121,15 +67,21 @@ class VmSandbox:
     nvidia_toolkit: bool = False
     nvidia_default_runtime: bool = False
     apt_has_toolkit: bool = True  # the distribution's archive offers nvidia-container-toolkit
-    cloud_init: bool = True  # /var/lib/cloud exists (AWS and Azure images)
+    cloud_init: bool = True  # cloud-init is installed and /var/lib/cloud exists (every cloud's Ubuntu image)
     containers: list[str] = field(default_factory=list)  # ids `docker ps` reports
+    # How long after run() starts another apt holds dpkg's lock (unattended-upgrades on a first boot): an apt-get
+    # install without -o DPkg::Lock::Timeout fails at once with exit 100 (vm_sandbox_stubs.py _APT_LOCK).
+    apt_lock_s: float = 1.5
+    apt_missing: tuple[str, ...] = ()  # packages the archive lacks: apt-get install fails ("Unable to locate")
+    # Commands the script may call although the image lacks them (recorded as unexpected, not failing run()).
+    expected_absent: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.root = self.path / "root"
         self.bin = self.path / "bin"
         self.log = self.path / "calls.log"
         self.script = self.path / "user-data.sh"
-        for d in ("bin", "realbin", "available", "state", "runs"):
+        for d in ("bin", "realbin", "available", "state", "state/dpkg", "runs"):
             (self.path / d).mkdir(parents=True, exist_ok=True)
         for d in ("etc/systemd/system", "etc/apt/sources.list.d", "var/lib", "opt", "dev", "tmp"):
             (self.root / d).mkdir(parents=True, exist_ok=True)
@@ -138,9 +90,12 @@ class VmSandbox:
         self.log.touch()
         self._link_real_tools()
         for name in STUBBED:
-            self._write(self.path / "available" / name, _RECORD + _BODIES.get(name, "exit 0\n"))
+            self._write(self.path / "available" / name, RECORD + BODIES.get(name, "exit 0\n"))
+        (self.path / "bash_env").write_text(BASH_ENV)
         present = {"systemctl", "systemd-run", "shutdown", "poweroff", "reboot", "apt-get", "apt-cache", "curl",
-                   "logger", "modprobe", "gpg", "useradd"}  # fmt: skip
+                   "logger", "modprobe", "gpg", "useradd", "journalctl", "dpkg-query"}  # fmt: skip
+        if self.cloud_init:
+            present.add("cloud-init")
         if self.docker:
             present.add("docker")
             self.state("active-docker")
@@ -150,6 +105,7 @@ class VmSandbox:
             present.add("nvidia-ctk")
         if self.apt_has_toolkit:
             self.state("apt-has-toolkit")
+        (self.path / "state" / "apt-missing").write_text("".join(p + "\n" for p in self.apt_missing))
         if self.nvidia_default_runtime:
             (self.root / "etc/docker").mkdir(parents=True, exist_ok=True)
             (self.root / "etc/docker/daemon.json").write_text('{"default-runtime": "nvidia"}\n')
@@ -162,16 +118,7 @@ class VmSandbox:
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
     def _link_real_tools(self) -> None:
-        """Real tools (bash, coreutils, python3, ...) minus anything stubbed or meant to be absent."""
-        realbin = self.path / "realbin"
-        for d in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"):
-            if not os.path.isdir(d):
-                continue
-            for name in os.listdir(d):
-                target = realbin / name
-                if name in STUBBED or target.exists() or target.is_symlink():
-                    continue
-                target.symlink_to(os.path.join(d, name))
+        allowed_tools(self.path / "realbin")
 
     def state(self, name: str) -> None:
         (self.path / "state" / name).touch()
@@ -184,21 +131,38 @@ class VmSandbox:
             "CML_ROOT": str(self.root),
             "SANDBOX": str(self.path),
             "SANDBOX_LOG": str(self.log),
+            "BASH_ENV": str(self.path / "bash_env"),
         }
 
     def run(self, script: str | bytes, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """Run the boot script as cloud-init would (gzip undone, a file run by bash); stdout+stderr merged."""
+        """Run the boot script as cloud-init would (gzip undone, a file run by bash); stdout+stderr merged.
+        Raises AssertionError if the script called a command that is neither a stub nor an allowed host tool
+        (unless it is in expected_absent): on a real VM that would have run something the test never saw."""
         data = script if isinstance(script, bytes) else script.encode()
         self.script.write_bytes(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
         self.script.chmod(0o700)
-        return subprocess.run(
-            ["bash", str(self.script)], env=self.env(), cwd=self.path, capture_output=False, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, check=False,
+        if self.apt_lock_s > 0:
+            (self.path / "state" / "apt-lock-until").write_text(str(time.time_ns() + int(self.apt_lock_s * 1e9)))
+        result = subprocess.run(
+            [str(self.path / "realbin" / "bash"), str(self.script)], env=self.env(), cwd=self.path,
+            capture_output=False, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
+            check=False,
         )  # fmt: skip
+        unexpected = [argv for argv in self.unexpected() if argv[0] not in self.expected_absent]
+        if unexpected:
+            raise AssertionError(f"the script ran commands the sandbox does not know: {unexpected}\n{result.stdout}")
+        return result
 
     # -- what happened
     def records(self) -> list[list[str]]:
-        return [line.split(SEP) for line in self.log.read_text().splitlines()]
+        """Every call to a stub, in order (argv with the program's name first)."""
+        lines = self.log.read_text().splitlines()
+        return [line.split(SEP) for line in lines if not line.startswith(UNEXPECTED)]
+
+    def unexpected(self) -> list[list[str]]:
+        """Every call to a command that was not there (neither a stub nor an allowed host tool)."""
+        lines = self.log.read_text().splitlines()
+        return [line[len(UNEXPECTED) :].split(SEP) for line in lines if line.startswith(UNEXPECTED)]
 
     def names(self) -> list[str]:
         return [r[0] for r in self.records()]
@@ -206,6 +170,20 @@ class VmSandbox:
     def calls(self, name: str) -> list[list[str]]:
         """argv (without the program) of every call to name."""
         return [r[1:] for r in self.records() if r[0] == name]
+
+    def apt_calls(self) -> list[list[str]]:
+        """apt-get's calls without their `-o NAME=VALUE` options (every one waits for dpkg's lock:
+        test_bootstrap_script.py checks the options)."""
+        calls = []
+        for argv in self.calls("apt-get"):
+            kept: list[str] = []
+            for arg in argv:
+                if kept[-1:] == ["-o"]:
+                    kept.pop()
+                else:
+                    kept.append(arg)
+            calls.append(kept)
+        return calls
 
     def docker_runs(self) -> list[DockerRun]:
         runs = []

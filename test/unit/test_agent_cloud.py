@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fakes.clock import FakeClock
+from vm_sandbox import allowed_tools
 
 from pipe.bootstrap.agent import Agent
 from pipe.bootstrap.agent_vm import CloudMetadata, DockerHost, http
@@ -211,7 +211,7 @@ def test_docker_host_ignores_the_runner_and_preexisting_containers(
         "printf 'aaa runner-x\\nbbb proxy\\nccc 1f2e_build\\nddd 1f2e_pause\\n'\n"
     )
     docker.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{tmp_path}:{allowed_tools(tmp_path / 'tools')}")  # no host systemctl, shutdown, ...
     baseline = tmp_path / "baseline"
     baseline.write_text("bbb\n")
     host = DockerHost("runner-x", "cml-runner.service", str(baseline))
@@ -234,7 +234,7 @@ def test_the_agent_reads_the_real_runner_log_through_docker_logs(
     docker = tmp_path / "docker"
     docker.write_text(f'#!/bin/sh\ncase "$1" in logs) cat {log_file}; : >{log_file} ;; ps) ;; esac\n')
     docker.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{tmp_path}:{allowed_tools(tmp_path / 'tools')}")  # no host systemctl, shutdown, ...
     (tmp_path / "baseline").write_text("")
     host = DockerHost("runner-x", "cml-runner.service", str(tmp_path / "baseline"))
     clock = FakeClock()
@@ -258,7 +258,7 @@ def test_the_vm_host_drains_the_runner_with_no_restart_and_start_undoes_it(
         stub = tmp_path / tool
         stub.write_text(f'#!/bin/sh\necho "{tool} $*" >>{calls}\n{answer}')
         stub.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{tmp_path}:{allowed_tools(tmp_path / 'tools')}")  # no host systemctl, shutdown, ...
     host = DockerHost("runner-x", "cml-runner.service", str(tmp_path / "baseline"), root=str(tmp_path / "root"))
     host.drain_runner()
     drop_in = tmp_path / "root/run/systemd/system/cml-runner.service.d/50-cml-drain.conf"

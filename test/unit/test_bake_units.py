@@ -22,7 +22,7 @@ BASE = Recipe(base_image="ami-0ubuntu2404noble0001", runner_image="example/runne
         Recipe("ami-0ubuntu2404noble0002", "example/runner:1", False),
         Recipe("ami-0ubuntu2404noble0001", "example/runner:2", False),
         Recipe("ami-0ubuntu2404noble0001", "example/runner:1", True),
-        Recipe("ami-0ubuntu2404noble0001", "example/runner:1", False, script_version="2"),
+        Recipe("ami-0ubuntu2404noble0001", "example/runner:1", False, script_version="next"),
     ],
     ids=["base", "runner-tag", "gpu", "script"],
 )

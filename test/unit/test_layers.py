@@ -21,7 +21,7 @@ PIPE = Path(__file__).resolve().parents[2] / "pipe"
 GUIDE_LINES = 300
 MAX_LINES = 500
 SHIPPED_WHOLE = {"bootstrap/agent.py"}
-COMMANDS = ("runner", "report", "pr", "sweep", "bake")
+COMMANDS = ("runner", "report", "pr", "sweep", "bake", "restore")
 
 
 def modules(folder: str = "") -> list[Path]:

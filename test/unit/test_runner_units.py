@@ -328,6 +328,14 @@ def test_spot_is_tried_in_every_zone_before_on_demand() -> None:
     assert provider.calls == [("a", True), ("b", True), ("a", False)]
 
 
+def test_without_fallback_spot_is_tried_in_every_zone_and_on_demand_never() -> None:
+    assert attempts(["a", "b"], spot=True, fallback=False) == [("a", True), ("b", True)]
+    provider = FakeProvider(short={("a", True), ("b", True)})
+    with pytest.raises(ProviderError, match=r"no spot capacity at or below CLOUD_SPOT_PRICE \$0.2/h for t"):
+        launch_with_fallback(provider, SPEC, ["a", "b"], spot=True, fallback=False, spot_price=0.2)  # type: ignore[arg-type]
+    assert provider.calls == [("a", True), ("b", True)]
+
+
 def test_no_capacity_anywhere_is_one_clear_error() -> None:
     provider = FakeProvider(short={("a", False), ("b", False)})
     with pytest.raises(ProviderError, match=r"no capacity for t in any zone of us-west-1 \(a, b"):

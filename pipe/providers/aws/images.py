@@ -75,6 +75,16 @@ def delete_image(ec2: Any, found: MachineImage, repository_tag: str) -> None:
     delete_snapshots(ec2, _ours(ec2, snapshots, repository_tag))
 
 
+def console_output(ec2: Any, instance_id: str) -> str:
+    """GetConsoleOutput: the most recent 64 KB of the serial console, posted shortly after each state change (EC2
+    API reference, GetConsoleOutput); botocore decodes the base64 Output. '' while EC2 has none."""
+    try:
+        answer = ec2.get_console_output(InstanceId=instance_id)
+    except (ClientError, BotoCoreError) as error:
+        raise explain(error, "get_console_output") from None
+    return str(answer.get("Output") or "")
+
+
 def snapshots_of_bake(ec2: Any, tag: str, value: str) -> list[str]:
     """Our snapshots with tag=value (a bake's, by its id): what a CreateImage cut short may have left."""
     try:

@@ -10,7 +10,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from pipe.providers.aws import images
-from pipe.providers.aws.errors import CAPACITY_CODES, error_code, explain, log_calls
+from pipe.providers.aws.errors import CAPACITY_CODES, decode_with, error_code, explain, log_calls
 from pipe.providers.aws.network import Network
 from pipe.providers.aws.request import instance_from, run_instances_request
 from pipe.providers.base import (
@@ -50,11 +50,22 @@ class AwsProvider:
         # Capacity errors come back as HTTP 500: standard mode retries them 3 times (AWS_MAX_ATTEMPTS
         # overrides), then the zone fallback moves on.
         self._ec2: Any = session.client("ec2", config=Config(retries={"mode": "standard"}))
+        self._session = session
         self._described: dict[str, dict[str, Any]] = {}  # AMI id -> describe_images entry
         log_calls(self._ec2)
+        decode_with(lambda: session.client("sts"))  # an access denied names the permission (errors.py)
         self.network = Network(
             self._ec2, region, self._call, subnet_id=options.subnet, security_group=options.security_group
         )
+
+    def identity(self) -> str:
+        """Whose the credentials are: sts GetCallerIdentity, read-only and allowed to everyone (DRY_RUN's check)."""
+        sts = self._session.client("sts", config=Config(retries={"mode": "standard"}))
+        log_calls(sts)
+        try:
+            return str(sts.get_caller_identity().get("Arn", ""))
+        except (ClientError, BotoCoreError, NoCredentialsError) as error:
+            raise explain(error, "get_caller_identity") from None
 
     def zones(self, instance_type: str) -> list[str]:
         offerings = self._call(
@@ -184,6 +195,9 @@ class AwsProvider:
 
     def delete_image(self, image: MachineImage) -> None:
         images.delete_image(self._ec2, image, image.tags.get(TAG_REPOSITORY, ""))
+
+    def console_output(self, instance: Instance) -> str:
+        return images.console_output(self._ec2, instance.id)
 
     def delete_bake_leftovers(self, repository_tag: str, bake_id: str) -> None:
         for image in self.images_ours(repository_tag):

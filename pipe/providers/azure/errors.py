@@ -7,7 +7,7 @@ import re
 
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
-from pipe.providers.base import CapacityError, ProviderError
+from pipe.providers.base import CapacityError, PermissionDenied, ProviderError
 
 # Error codes that mean "no capacity for this size here right now": try the next zone/market.
 CAPACITY_CODES = frozenset(
@@ -81,7 +81,7 @@ def explain(exc: Exception, action: str, *, region: str, subscription_id: str, s
             f"role on the identities in CLOUD_PERMISSION_SET. {said}"
         )
     if "AuthorizationFailed" in codes or exc.status_code == 403:
-        return ProviderError(
+        return PermissionDenied(
             f"Not allowed to {action}: give the service principal AZURE_CLIENT_ID the Contributor role (or "
             f"Virtual Machine Contributor and Network Contributor) on subscription {subscription_id}. {said}"
         )

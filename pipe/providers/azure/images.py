@@ -10,6 +10,10 @@ Why a managed image of a generalized VM (and not a specialized one, or a gallery
   (learn.microsoft.com/python/api/azure-mgmt-compute/azure.mgmt.compute.models.operatingsystemstatetypes).
 - A gallery image version would also need a gallery and an image definition: two more resources to create,
   tag, sweep and roll back, for replication we do not use (a baked image serves one repository in one region).
+  The price: a managed image cannot be captured from a Trusted Launch VM ("Creation of managed images are not
+  supported for virtual machine with TrustedLaunch security type", hashicorp/packer#13189), which VMs are by
+  default from VM API 2025-11-01, so the bake's VM and the runners booted from its image are created with
+  securityType Standard (request.standard_security).
 
 The capture is Azure's documented sequence (learn.microsoft.com/azure/virtual-machines/capture-image-resource,
 "Create a managed image of a generalized VM"): deallocate, generalize, create the image from the VM.
@@ -204,3 +208,32 @@ def _image_from(raw: Any, found_id: str, group_tags: dict[str, str] | None = Non
         state=_STATE.get(state, "failed"),
         tags={**(group_tags or {}), **(raw.tags or {})},
     )
+
+
+def serial_console(
+    compute: Any, instance: Instance, verify: str | bool, fail: Callable[[Exception, str], ProviderError]
+) -> str:
+    """The VM's serial log through boot diagnostics (managed storage, enabled on bake VMs: request.py): ARM hands a
+    short-lived SAS URI of the log blob (virtualMachines/retrieveBootDiagnosticsData), read with a plain GET. ''
+    while Azure has no log yet."""
+    action = f"read the serial log of VM {instance.name}"
+    try:
+        found = compute.virtual_machines.retrieve_boot_diagnostics_data(
+            instance.id, instance.name, sas_uri_expiration_time_in_minutes=5
+        )
+    except (HttpResponseError, ServiceRequestError) as exc:
+        raise fail(exc, action) from exc
+    uri = getattr(found, "serial_console_log_blob_uri", None)
+    if not uri:
+        return ""
+    import requests  # only a bake reads a console
+
+    try:
+        answer = requests.get(uri, timeout=30, verify=verify)
+    except requests.RequestException as exc:
+        raise ProviderError(f"Azure: could not {action} ({type(exc).__name__})") from None
+    if answer.status_code == 404:
+        return ""
+    if answer.status_code != 200:
+        raise ProviderError(f"Azure: could not {action} (HTTP {answer.status_code} from its boot diagnostics blob)")
+    return answer.content.decode("utf-8", "replace")

@@ -223,6 +223,11 @@ class AzureProvider:
     def delete_image(self, image: MachineImage) -> None:
         images.delete(self._resources, image, image.tags.get(TAG_REPOSITORY, ""), self._error)
 
+    def console_output(self, instance: Instance) -> str:
+        return images.serial_console(
+            self._compute, instance, self._client_kwargs.get("connection_verify", True), self._error
+        )
+
     def delete_bake_leftovers(self, repository_tag: str, bake_id: str) -> None:
         images.delete_of_bake(self._resources, repository_tag, bake_id, self._error)
 

@@ -139,11 +139,30 @@ def virtual_machine(
                 )
             ]
         ),
+        security_profile=cm.SecurityProfile(security_type="Standard") if standard_security(spec, checked) else None,
         priority="Spot" if spot else "Regular",
         eviction_policy="Delete" if spot else None,
+        # A bake's success is a line on its serial console (pipe/bake/flow.py): boot diagnostics, off by default
+        # (MicrosoftDocs/azure-docs#33130), with Azure's managed storage account (no storageUri).
+        diagnostics_profile=(
+            cm.DiagnosticsProfile(boot_diagnostics=cm.BootDiagnostics(enabled=True)) if spec.stop_on_shutdown else None
+        ),
         billing_profile=cm.BillingProfile(max_price=_max_price(spec.spot_price)) if spot else None,
     )
     return cm.VirtualMachine(location=region, tags=tags, zones=zones, identity=checked.identity, properties=properties)
+
+
+def standard_security(spec: InstanceSpec, checked: Checked) -> bool:
+    """securityType Standard for the bake's VM (its disk becomes a managed image) and for a VM booted from a
+    managed image; other VMs take Azure's default. From VM API version 2025-11-01 that default is Trusted Launch
+    for Gen2 images and sizes (Azure's "Trusted Launch as default" announcement, 2025-05-29), and Azure refuses
+    to capture a managed image from a Trusted Launch VM: "Creation of managed images are not supported for
+    virtual machine with TrustedLaunch security type" (hashicorp/packer#13189); a managed image is no Trusted
+    Launch source either ("Managed image" is among the unsupported features in
+    learn.microsoft.com/azure/virtual-machines/trusted-launch). Why a managed image and not a gallery image that
+    supports Trusted Launch: pipe/providers/azure/images.py. A runner booted from a baked image therefore has no
+    Secure Boot or vTPM, like every VM created before Trusted Launch became the default."""
+    return spec.stop_on_shutdown or bool(checked.image.id)
 
 
 def parse_image(image: str) -> cm.ImageReference:

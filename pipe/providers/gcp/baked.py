@@ -112,6 +112,20 @@ class MakesGcpImages:
         except gexc.GoogleAPICallError as exc:
             raise api.explain(exc, "list images", "compute.images.list") from None
 
+    def console_output(self, instance: Instance) -> str:
+        """Serial port 1, where the startup-script's output goes (google_metadata_script_runner): GCE keeps its most
+        recent 1 MB, readable while the instance is TERMINATED (instances.getSerialPortOutput)."""
+        api = self.api
+        action = f"read the serial console of instance {instance.id}"
+        request = compute_v1.GetSerialPortOutputInstanceRequest(
+            project=api.project, zone=instance.zone, instance=instance.id, port=1
+        )
+        try:
+            found = api.call(lambda: api.instances.get_serial_port_output(request=request, retry=None), action)
+        except gexc.GoogleAPICallError as exc:
+            raise api.explain(exc, action, "compute.instances.getSerialPortOutput") from None
+        return str(found.contents or "")
+
     def delete_image(self, image: MachineImage) -> None:
         """Delete and wait; an image still PENDING (its creation running: GCE answers resourceNotReady) is waited
         for first, bounded by the operation timeout; a missing one is not an error."""

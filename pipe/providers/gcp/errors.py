@@ -9,7 +9,7 @@ import requests
 from google.api_core import exceptions as gexc
 from google.cloud import compute_v1
 
-from pipe.providers.base import CapacityError, ProviderError
+from pipe.providers.base import CapacityError, PermissionDenied, ProviderError
 
 # Operation/HTTP error codes that mean "no capacity here now": try another zone or market.
 CAPACITY_CODES = frozenset(
@@ -65,7 +65,7 @@ def explain(
         if "accessNotConfigured" in reasons or "has not been used" in message or "is disabled" in message:
             return ProviderError(f"Enable the Compute Engine API (compute.googleapis.com) in project "
                                  f"{project}: {message}")  # fmt: skip
-        return ProviderError(
+        return PermissionDenied(
             f"GCP denied permission to {action}: {source} need {permission} in project {project} ({message})"
         )
     if isinstance(exc, gexc.NotFound):

@@ -13,7 +13,7 @@ from pipe.providers.base import ProviderError
 
 ROLE_HINT = (
     "give the kubeconfig's user the Role in the README "
-    "(jobs: create, get, list, delete; secrets: create; pods, events: list)"
+    "(jobs: create, get, list, delete; secrets: create, delete; pods, events: list)"
 )
 
 

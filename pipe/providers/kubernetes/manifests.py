@@ -11,7 +11,10 @@ differ where the pipe needs it:
   and the Job is finished; ttlSecondsAfterFinished then deletes it, with its pod and Secret;
 - activeDeadlineSeconds = MAX_LIFETIME ends the Job whatever the agent does; backoffLimit 0: a runner that
   fails is not restarted behind the pipe's back;
-- the Secret is owned by the Job (ownerReference), so every deletion of the Job takes it along;
+- the Secret is owned by the Job (ownerReference, without blockOwnerDeletion), so every deletion of the Job
+  takes it along;
+- a plain init container (docker_config.py) writes dockerd's configuration first: the MTU of the pod's
+  interface, and on GPU pods the GPU runtime shim;
 - dockerd listens on the shared socket only (the image's entrypoint would also open TCP 2375 to the pod
   network), and the pod mounts no service account token: nothing in it can call the Kubernetes API.
 """
@@ -24,6 +27,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from pipe.bootstrap.pod_programs import shipped_docker_config, shipped_gpu_runtime
 from pipe.bootstrap.render import DEFAULT_RUNNER_IMAGE, BootConfig, runner_env, shipped_pod_agent
 from pipe.config.kubernetes import KubernetesOptions
 from pipe.providers.base import TAG_CREATED_AT, TAG_EXPIRES_AT, InstanceSpec
@@ -34,12 +38,19 @@ DOCKER_SOCKET = "/var/run/docker.sock"
 FINISHED_JOB_TTL_S = 300  # a finished Job stays this long for `kubectl logs`, then goes with its pod and Secret
 ANNOTATION_PREFIX = "cml-runner-pipe/"
 SECRET_KEYS = ("oauth_client_id", "oauth_client_secret")  # the runners-autoscaler's keys
-# The NVIDIA Container Toolkit's runtime, registered in the Docker-in-Docker daemon and made its default, so
-# step containers see the GPUs the device plugin gave the docker container (docs/clouds/kubernetes.md, "GPU").
-NVIDIA_RUNTIME_ARGS = ("--add-runtime=nvidia=/usr/bin/nvidia-container-runtime", "--default-runtime=nvidia")
-RUNNER_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
+# The Docker-in-Docker daemon's configuration, written by the pod's first init container (docker_config.py):
+# the pod interface's MTU and, on GPU pods, the NVIDIA runtime shim (gpu_runtime.py) as the default runtime, so
+# step containers see the GPUs the device plugin gave the docker container, and only those
+# (docs/clouds/kubernetes.md, "GPU"). The shim hands every call on to the NVIDIA Container Toolkit's
+# nvidia-container-runtime.
+DOCKER_CONFIG_DIR = "/etc/cml-docker"
+DOCKER_CONFIG_FILE = f"{DOCKER_CONFIG_DIR}/daemon.json"
+CONFIG_RESOURCES = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}
+# The runner mostly waits on Bitbucket while a step runs in Docker-in-Docker: a small CPU request, room to burst
+# (pipe/providers/catalog.py, KUBERNETES_SIZES, counts these requests).
+RUNNER_RESOURCES = {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
 AGENT_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}
-_VOLUMES = ("tmp", "docker-containers", "var-run")
+_VOLUMES = ("tmp", "docker-containers", "var-run", "docker-config")
 
 
 def secret_name(job_name: str) -> str:
@@ -88,7 +99,7 @@ def _docker(settings: KubernetesOptions, cpu: str, memory: str, gpus: int) -> di
     quantities: dict[str, str] = {"cpu": cpu, "memory": memory}
     if gpus:
         quantities[KUBERNETES_GPU_RESOURCE] = str(gpus)
-    args = ["dockerd", f"--host=unix://{DOCKER_SOCKET}", *(NVIDIA_RUNTIME_ARGS if gpus else ())]
+    args = ["dockerd", f"--host=unix://{DOCKER_SOCKET}", f"--config-file={DOCKER_CONFIG_FILE}"]
     return {
         "name": "docker",
         "image": settings.dind_image,
@@ -99,7 +110,21 @@ def _docker(settings: KubernetesOptions, cpu: str, memory: str, gpus: int) -> di
         "resources": {"requests": dict(quantities), "limits": dict(quantities)},
         # The runner starts once the daemon answers (native sidecars start in order, each after its probe).
         "startupProbe": {"exec": {"command": ["docker", "info"]}, "periodSeconds": 2, "failureThreshold": 90},
-        "volumeMounts": _mounts(),
+        "volumeMounts": [*_mounts(), {"name": "docker-config", "mountPath": DOCKER_CONFIG_DIR, "readOnly": True}],
+    }
+
+
+def _docker_config(gpus: int) -> dict[str, Any]:
+    """A plain init container: runs alone, before the sidecars, in the pod's network namespace."""
+    env = [{"name": "CML_GPU_RUNTIME", "value": shipped_gpu_runtime()}] if gpus else []
+    return {
+        "name": "docker-config",
+        "image": AGENT_IMAGE,
+        "command": ["python3", "-c", shipped_docker_config(), DOCKER_CONFIG_DIR, *(["--gpu"] if gpus else [])],
+        "env": env,
+        "resources": CONFIG_RESOURCES,
+        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True},
+        "volumeMounts": [{"name": "docker-config", "mountPath": DOCKER_CONFIG_DIR}],
     }
 
 
@@ -148,6 +173,7 @@ def job_manifest(spec: InstanceSpec, settings: KubernetesOptions) -> dict[str, A
         "enableServiceLinks": False,
         "terminationGracePeriodSeconds": 60,
         "initContainers": [
+            _docker_config(spec.accelerator_count),
             _docker(settings, cpu, memory, spec.accelerator_count),
             _runner(boot, secret_name(spec.name)),
         ],
@@ -189,15 +215,11 @@ def secret_manifest(job: dict[str, Any], boot: BootConfig, job_uid: str) -> dict
             "name": secret_name(meta["name"]),
             "namespace": meta["namespace"],
             "labels": dict(meta["labels"]),
-            "ownerReferences": [
-                {
-                    "apiVersion": "batch/v1",
-                    "kind": "Job",
-                    "name": meta["name"],
-                    "uid": job_uid,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            # No blockOwnerDeletion: garbage collection deletes the Secret after the Job without it, and where
+            # OwnerReferencesPermissionEnforcement is on (OpenShift) setting it needs `update` on jobs/finalizers
+            # (kubernetes/kubernetes plugin/pkg/admission/gc/gc_admission.go). An ownerReference at all needs
+            # `delete` on secrets there: the README's Role grants it.
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"], "uid": job_uid}],
         },
         "data": {
             key: base64.b64encode(value.encode()).decode() for key, value in zip(SECRET_KEYS, values, strict=True)
@@ -208,11 +230,16 @@ def secret_manifest(job: dict[str, Any], boot: BootConfig, job_uid: str) -> dict
 def for_display(job: dict[str, Any]) -> dict[str, Any]:
     """The Job as DRY_RUN prints it: the agent's embedded program (about 7 KB) named, not shown."""
     shown = copy.deepcopy(job)
-    for container in shown["spec"]["template"]["spec"]["containers"]:
-        if container["name"] == "agent":
+    pod = shown["spec"]["template"]["spec"]
+    sources = {"agent": "agent.py and agent_pod.py", "docker-config": "docker_config.py"}
+    for container in [*pod["initContainers"], *pod["containers"]]:
+        if container["name"] in sources:
             code = container["command"][2]
-            shown_as = f"<pipe/bootstrap/agent.py and agent_pod.py without comments, {len(code)} characters>"
+            shown_as = f"<pipe/bootstrap/{sources[container['name']]} without comments, {len(code)} characters>"
             container["command"][2] = shown_as
+        for env in container.get("env") or []:
+            if env["name"] == "CML_GPU_RUNTIME":
+                env["value"] = f"<pipe/bootstrap/gpu_runtime.py without comments, {len(env['value'])} characters>"
     return shown
 
 

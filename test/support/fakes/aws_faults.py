@@ -15,7 +15,9 @@ RunInstances the way EC2 does.
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
+import re
 import threading
 import time
 import urllib.parse
@@ -24,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from fakes.aws_iam import IamEnforcement
 from fakes.aws_images import ImageRules
 from fakes.aws_quotas import ServiceQuotas, refusal
 
@@ -46,6 +49,7 @@ class Fault:
     zone: str | None = None  # only requests for this AvailabilityZone / subnet zone
     spot: bool | None = None  # only spot (True) or on-demand (False) requests
     message: str = "We currently do not have sufficient capacity in the Availability Zone you requested."
+    where: dict[str, str] | None = None  # only requests with these query parameters, e.g. {"Owner.1": "self"}
 
 
 class FaultProxy:
@@ -61,6 +65,10 @@ class FaultProxy:
         self.images = ImageRules(self.upstream)  # CreateImage's rules and image states (aws_images.py)
         self.quotas = ServiceQuotas()  # EC2's vCPU quotas, which moto does not answer (aws_quotas.py)
         self._vcpus_known: dict[str, int] = {}  # instance type -> vCPUs, read from moto once
+        self.iam: IamEnforcement | None = None  # set: IAM enforced, with EC2's side checks (aws_iam.py)
+        # instance id -> what its guest wrote to the serial console: GetConsoleOutput answers it (moto answers a
+        # fixed sample of a 2006 Xen boot for every instance).
+        self.consoles: dict[str, str] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -71,6 +79,10 @@ class FaultProxy:
     def start(self) -> FaultProxy:
         self._thread.start()
         return self
+
+    def enforce_iam(self, iam: IamEnforcement | None) -> None:
+        """IAM enforced through this proxy (aws_iam.py), or (None) no longer."""
+        self.iam = self.images.iam = iam
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -88,6 +100,8 @@ class FaultProxy:
             if fault.zone is not None and fault.zone != zone:
                 continue
             if fault.spot is not None and fault.spot != spot:
+                continue
+            if fault.where and any(params.get(k, [""])[0] != v for k, v in fault.where.items()):
                 continue
             return fault
         return None
@@ -122,6 +136,14 @@ class FaultProxy:
                     return
                 params = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
                 proxy.requests.append((arrived, params.get("Action", [""])[0]))
+                denied = proxy.iam.refuse(params, dict(self.headers.items())) if proxy.iam else None
+                if denied is not None:
+                    self.send_response(denied.status)
+                    self.send_header("Content-Type", "text/xml")
+                    self.send_header("Content-Length", str(len(denied.xml)))
+                    self.end_headers()
+                    self.wfile.write(denied.xml)
+                    return
                 fault = proxy._match(params) or proxy._broken_rule(params) or proxy._over_quota(params)
                 refused = None if fault else proxy.images.refuse(params, dict(self.headers.items()))
                 if refused:
@@ -140,6 +162,9 @@ class FaultProxy:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
                 headers["Content-Length"] = str(len(body))
+                if proxy.iam is not None:  # the body may have changed: signed again, by the same caller
+                    url = f"http://{proxy.upstream.netloc}{self.path}"
+                    headers = proxy.iam.sign(self.command, url, dict(self.headers.items()), body)
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 answer = upstream.getresponse()
                 data = answer.read()
@@ -149,6 +174,8 @@ class FaultProxy:
                 if action == "DescribeImages" and answer.status == 200:
                     data = proxy._real_root_sizes(data)
                 data = proxy.images.answered(params, data, dict(self.headers.items()))
+                if action == "GetConsoleOutput" and answer.status == 200:
+                    data = proxy._console(params.get("InstanceId", [""])[0], data)
                 if action in proxy.record:
                     proxy.answers.append((action, data))
                 self.send_response(answer.status)
@@ -220,6 +247,15 @@ class FaultProxy:
                 if need is not None and size is not None and mapping.findtext("e:deviceName", "", ns) == device:
                     size.text = str(need)
         return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+    def _console(self, instance_id: str, xml: bytes) -> bytes:
+        """GetConsoleOutput with the guest's own console: base64 of its most recent 64 KB, as EC2 keeps it
+        ("Amazon EC2 preserves the most recent 64 KB output", EC2 API reference, GetConsoleOutput)."""
+        text = self.consoles.get(instance_id)
+        if text is None:
+            return xml
+        tail = base64.b64encode(text.encode()[-64 * 1024 :]).decode()
+        return re.sub(rb"<output>.*?</output>", f"<output>{tail}</output>".encode(), xml, count=1, flags=re.S)
 
     def _learn_subnets(self, xml: bytes) -> None:
         import re

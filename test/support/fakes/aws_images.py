@@ -39,6 +39,7 @@ class ImageRules:
     fail_new: bool = False
     created: dict[str, str] = field(default_factory=dict)  # image id -> name, made through CreateImage
     _snapshot_tags: list[dict[str, str]] = field(default_factory=list)
+    iam: Any = None  # an IamEnforcement (aws_iam.py) while IAM is enforced
 
     def reset(self) -> None:
         self.hold_pending = self.fail_new = False
@@ -105,6 +106,8 @@ class ImageRules:
         body = urllib.parse.urlencode({**params, "Version": _VERSION}).encode()
         sent = {k: v for k, v in headers.items() if k.lower() not in ("host", "connection", "content-length")}
         sent["Content-Length"] = str(len(body))
+        if self.iam is not None:  # IAM enforced (aws_iam.py): the fake's own bookkeeping, as an administrator
+            sent = self.iam.sign("POST", f"http://{self.upstream.netloc}/", headers, body, as_admin=True)
         connection = http.client.HTTPConnection(self.upstream.hostname or "127.0.0.1", self.upstream.port)
         try:
             connection.request("POST", "/", body=body, headers=sent)

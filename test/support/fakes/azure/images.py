@@ -16,9 +16,26 @@ generalize), with the rules Azure keeps, each cited. ArmRoutes (routes.py) dispa
   Microsoft.Compute/images).
 - A VM from a managed image (imageReference.id) needs the image to exist and be made (the OS disk at least the
   image's size, as for marketplace images). The refusal's wording for a missing image is ours, not sourced.
+- Trusted Launch by default: from VM API version 2025-11-01 a VM created without securityProfile.securityType is
+  TrustedLaunch (Secure Boot and vTPM on) when its image can be, i.e. a Gen2 marketplace image (Azure's "Trusted
+  Launch as default" announcement, 2025-05-29: "Set security type as 'TrustedLaunch' by default for new Gen2 VM &
+  Scale set deployments"; issue 31 dates it to API 2025-11-01); otherwise, and below that version, Standard, which
+  responses from 2025-11-01 name ("If not specified, Standard will be returned starting api version 2025-11-01":
+  azure-mgmt-compute's SecurityProfile.security_type). A managed image is no Trusted Launch source ("Managed
+  image" is among trusted launch's unsupported features, learn.microsoft.com/azure/virtual-machines/trusted-launch):
+  the default leaves it Standard, and an explicit TrustedLaunch on one is refused here (that wording is ours).
+- PUT of an image from a TrustedLaunch VM: OperationNotAllowed "Creation of managed images are not supported for
+  virtual machine with TrustedLaunch security type." (hashicorp/packer#13189, taskcluster/community-tc-config#936;
+  the HTTP status, 409 here as for Azure's other OperationNotAllowed, is not verified).
 - An image cannot be deleted while VMs are being provisioned from it: OperationNotAllowedOnVMImageAsVMsBeingProvisioned
   (learn.microsoft.com/azure/azure-resource-manager/troubleshooting/common-deployment-errors). Here the refusal
   comes at once, for the image's DELETE and for its group's (where Azure would fail the group's operation).
+
+- Boot diagnostics is off unless the VM's diagnosticsProfile.bootDiagnostics.enabled is true (MicrosoftDocs/azure-docs
+  #33130); POST .../retrieveBootDiagnosticsData answers SAS URIs of the serial log and the screenshot blobs
+  (serialConsoleLogBlobUri, consoleScreenshotBlobUri; `az vm boot-diagnostics get-boot-log-uris`, Azure/azure-cli
+  #15145), readable with a plain GET until they expire. The refusal's wording for a VM without boot diagnostics is
+  ours, not sourced.
 
 Test controls: ``hold_images`` keeps every image made from now on "Creating" (a test stops the pipe meanwhile),
 ``fail_images`` ends it "Failed"; ``images_made`` lists the ids of images created through PUT.
@@ -27,6 +44,7 @@ Test controls: ``hold_images`` keeps every image made from now on "Creating" (a 
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from fakes.azure.state import DEFAULT_IMAGE_OS_DISK_GB, IMAGE_OS_DISK_GB, VM_TYPE, ArmError, _Group
@@ -34,6 +52,11 @@ from fakes.azure.state import DEFAULT_IMAGE_OS_DISK_GB, IMAGE_OS_DISK_GB, VM_TYP
 IMAGE_TYPE = "Microsoft.Compute/images"
 _IMAGE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?")
 _DEALLOCATED = ("deallocated",)
+TRUSTED_LAUNCH_DEFAULT_FROM = "2025-11-01"  # API versions compare as dates: yyyy-mm-dd[-preview]
+TRUSTED_LAUNCH_CAPTURE_REFUSED = (
+    "Creation of managed images are not supported for virtual machine with TrustedLaunch security type."
+)
+_BLOB = re.compile(r"^/_bootdiagnostics/(?P<rg>[^/]+)/(?P<vm>[^/]+)/serialconsole\.log$")
 _POWERED_OFF = ("stopped", "deallocated")
 
 
@@ -44,9 +67,31 @@ class ImageRules:
     _groups: dict[str, _Group]
     _power: dict[tuple[str, str], str]
     _generalized: set[tuple[str, str]]
+    _consoles: dict[tuple[str, str], str]
+    _sas: set[str]
+    url: str
     hold_images: bool
     fail_images: bool
     images_made: list[str]
+
+    # -- security type (a VM's PUT) -------------------------------------------------------------------
+
+    def _security_type(self, props: dict[str, Any], api_version: str) -> None:
+        profile = props.get("securityProfile") or {}
+        image = (props.get("storageProfile") or {}).get("imageReference") or {}
+        chosen = profile.get("securityType")
+        if chosen and str(chosen).lower() == "trustedlaunch" and image.get("id"):
+            raise ArmError(
+                400, "InvalidParameter", "Trusted launch VMs cannot be created from a managed image.", "securityType"
+            )
+        if chosen or api_version[:10] < TRUSTED_LAUNCH_DEFAULT_FROM:
+            return
+        gen2_marketplace = not image.get("id") and not str(image.get("sku", "")).lower().endswith("gen1")
+        if gen2_marketplace:
+            profile.update(securityType="TrustedLaunch", uefiSettings={"secureBootEnabled": True, "vTpmEnabled": True})
+        else:
+            profile["securityType"] = "Standard"
+        props["securityProfile"] = profile
 
     # -- VM actions (POST .../virtualMachines/{vm}/{action}) ---------------------------------------
 
@@ -64,6 +109,29 @@ class ImageRules:
             )
         if action not in ("deallocate", "generalize"):
             raise ArmError(405, "MethodNotAllowed", f"VM action {action} is not served")
+
+    def _boot_diagnostics(self, group: _Group, vm: str) -> dict[str, Any]:
+        doc = group.resources.get((VM_TYPE.lower(), vm.lower()))
+        if doc is None:
+            raise ArmError(404, "ResourceNotFound", f"The Resource '{VM_TYPE}/{vm}' was not found.")
+        diagnostics = doc["properties"].get("diagnosticsProfile", {}).get("bootDiagnostics", {})
+        if not diagnostics.get("enabled"):
+            raise ArmError(409, "OperationNotAllowed", f"Boot diagnostics is not enabled for VM '{vm}'.")
+        sig = uuid.uuid4().hex
+        self._sas.add(sig)
+        base = f"{self.url}/_bootdiagnostics/{group.name}/{vm}"
+        return {
+            "consoleScreenshotBlobUri": f"{base}/screenshot.bmp?sv=2020-04-08&se=2099-01-01&sp=r&sig={sig}",
+            "serialConsoleLogBlobUri": f"{base}/serialconsole.log?sv=2020-04-08&se=2099-01-01&sp=r&sig={sig}",
+        }
+
+    def _serial_log(self, group: str, vm: str, sig: str) -> tuple[int, dict[str, str], Any]:
+        if sig not in self._sas:
+            raise ArmError(403, "AuthenticationFailed", "Server failed to authenticate the request.")
+        key = (group.lower(), vm.lower())
+        if key not in self._consoles:
+            raise ArmError(404, "BlobNotFound", "The specified blob does not exist.")
+        return 200, {}, self._consoles[key].encode()
 
     def _vm_action_done(self, group_name: str, vm: str, action: str) -> None:
         key = (group_name.lower(), vm.lower())
@@ -100,6 +168,9 @@ class ImageRules:
                     "OperationNotAllowed",
                     f"The operation 'Create Image' requires the Virtual Machine '{vm_name}' to be Generalized.",
                 )
+            security = (vm["properties"].get("securityProfile") or {}).get("securityType")
+            if str(security or "").lower() == "trustedlaunch":
+                raise ArmError(409, "OperationNotAllowed", TRUSTED_LAUNCH_CAPTURE_REFUSED)
             vm_disk = vm["properties"].get("storageProfile", {}).get("osDisk", {})
             disk_gb = int(vm_disk.get("diskSizeGB") or 0) or self._marketplace_gb(vm)
         props["storageProfile"] = {

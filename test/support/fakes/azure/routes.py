@@ -21,7 +21,8 @@ from azure.mgmt.resource.resources import models as rm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from fakes.azure.images import IMAGE_TYPE, ImageRules
+from fakes.azure import iam
+from fakes.azure.images import _BLOB, IMAGE_TYPE, ImageRules
 from fakes.azure.quotas import ComputeQuotas, exceeded
 from fakes.azure.schema import check
 from fakes.azure.state import (
@@ -99,6 +100,8 @@ class ArmRoutes(ImageRules):
     retry_after: int | None
     page_size: int
     on_vm_created: Callable[[str, str, str], None] | None
+    allowed_actions: frozenset[str] | None
+    actions_needed: set[str]
     quotas: ComputeQuotas
 
     # -- dispatch (called by the handler) ---------------------------------------------------------
@@ -116,7 +119,10 @@ class ArmRoutes(ImageRules):
         try:
             token = _TOKEN.match(path)
             openid = _OPENID.match(path)
-            if openid and method == "GET":  # MSAL reads the tenant's OpenID configuration first
+            blob = _BLOB.match(path)
+            if blob and method == "GET":  # a SAS URI: the signature is the authorization, no bearer token
+                status, out_headers, out = self._serial_log(blob["rg"], blob["vm"], query.get("sig", ""))
+            elif openid and method == "GET":  # MSAL reads the tenant's OpenID configuration first
                 self._take_fault(method, path)
                 status, out_headers, out = 200, {}, self._openid(openid["tenant"])
             elif token:
@@ -129,6 +135,7 @@ class ArmRoutes(ImageRules):
             else:
                 entry.body = json.loads(body) if body else None
                 self._authorize(headers)
+                self._check_rbac(method, path, entry.body)
                 if "api-version" not in query or not re.fullmatch(
                     r"\d{4}-\d{2}-\d{2}(-preview)?", query["api-version"]
                 ):
@@ -211,6 +218,32 @@ class ArmRoutes(ImageRules):
         if not ok:
             raise ArmError(401, "InvalidAuthenticationToken", "The access token is invalid or missing.")
 
+    def _check_rbac(self, method: str, path: str, body: Any) -> None:
+        """The caller's RBAC actions (fakes/azure/iam.py): AuthorizationFailed or LinkedAuthorizationFailed."""
+        own, linked = iam.required(method, path, body)
+        with self._lock:
+            self.actions_needed.update(action for action, _ in own + linked)
+            allowed = self.allowed_actions
+        if allowed is None:
+            return
+        client = self.client_id
+        for action, scope in own:
+            if action not in allowed:
+                raise ArmError(
+                    403, "AuthorizationFailed",
+                    f"The client '{client}' with object id '{client}' does not have authorization to perform action "
+                    f"'{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please "
+                    "refresh your credentials.",
+                )  # fmt: skip
+        for action, scope in linked:
+            if action not in allowed:
+                raise ArmError(
+                    403, "LinkedAuthorizationFailed",
+                    f"The client '{client}' with object id '{client}' has permission to perform action "
+                    f"'{own[0][0]}' on scope '{own[0][1]}'; however, it does not have permission to perform action(s) "
+                    f"'{action}' on the linked scope(s) '{scope}' (respectively) or the linked scope(s) are invalid.",
+                )  # fmt: skip
+
     # -- ARM --------------------------------------------------------------------------------------
 
     def _arm(
@@ -251,7 +284,7 @@ class ArmRoutes(ImageRules):
                 return 200, {}, {"value": [self._respond(kind[1], i) for i in items]}
             if pattern is _RESOURCE:
                 if method == "PUT":
-                    return self._put(m["rg"], kind, m["name"], body, fault)
+                    return self._put(m["rg"], kind, m["name"], body, fault, query["api-version"])
                 if method == "GET":
                     group = self._group(m["rg"])
                     doc = group.resources.get((kind[0].lower(), m["name"].lower()))
@@ -345,7 +378,7 @@ class ArmRoutes(ImageRules):
     # resources
 
     def _put(
-        self, group_name: str, kind: tuple[str, type], name: str, body: Any, fault: Fault | None
+        self, group_name: str, kind: tuple[str, type], name: str, body: Any, fault: Fault | None, api_version: str = ""
     ) -> tuple[int, dict[str, str], Any]:
         type_, model = kind
         self._validate(model, body)
@@ -377,6 +410,8 @@ class ArmRoutes(ImageRules):
             IMAGE_TYPE: self._image,
         }[type_]
         builder(group, doc, props)
+        if type_ == VM_TYPE:
+            self._security_type(props, api_version)  # fakes/azure/images.py: Trusted Launch by default
         doc["properties"] = props
         is_vm = type_ == VM_TYPE
         if is_vm:
@@ -607,7 +642,10 @@ class ArmRoutes(ImageRules):
         return {"computerName": vm["properties"].get("osProfile", {}).get("computerName"), "statuses": statuses}
 
     def _vm_action(self, group: _Group, vm: str, action: str) -> tuple[int, dict[str, str], Any]:
-        """POST deallocate (a long-running operation, as ARM runs it) or generalize (synchronous)."""
+        """POST deallocate (a long-running operation, as ARM runs it) or generalize (synchronous), or
+        retrieveBootDiagnosticsData (fakes/azure/images.py)."""
+        if action.lower() == "retrievebootdiagnosticsdata":
+            return 200, {}, self._boot_diagnostics(group, vm)
         self._vm_action_check(group, vm, action)
         if action == "deallocate" and self.async_polls > 0:
             self._power[(group.name.lower(), vm.lower())] = "deallocating"

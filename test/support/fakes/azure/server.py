@@ -7,7 +7,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,8 @@ class FakeAzure(ArmRoutes, AzureEmulation):
             self._custom_data: dict[tuple[str, str], str] = {}
             self._power: dict[tuple[str, str], str] = {}
             self._generalized: set[tuple[str, str]] = set()  # (group, vm) lowercased: POST .../generalize done
+            self._consoles: dict[tuple[str, str], str] = {}  # (group, vm) lowercased: the guest's serial log
+            self._sas: set[str] = set()  # signatures of the boot diagnostics SAS URIs handed out
             self.hold_images = False  # images made from now on stay Creating (fakes/azure/images.py)
             self.fail_images = False  # images made from now on end Failed
             self.images_made: list[str] = []  # ids of the images created through PUT
@@ -96,6 +98,13 @@ class FakeAzure(ArmRoutes, AzureEmulation):
             self.retry_after: int | None = 1  # Retry-After on async responses; None = omit
             self.page_size = 0  # items per page of list responses; 0 = one page
             self.on_vm_created = None
+            self.allowed_actions: frozenset[str] | None = None  # the caller's RBAC actions (fakes/azure/iam.py)
+            self.actions_needed: set[str] = set()  # every action a request so far needed
+
+    def allow(self, actions: Iterable[str] | None) -> None:
+        """From now on serve only requests whose RBAC actions (fakes/azure/iam.py) are all in this list; None: all."""
+        with self._lock:
+            self.allowed_actions = None if actions is None else frozenset(actions)
 
     def env(self) -> dict[str, str]:
         """Variables that point the adapter's from_env() at this server (service principal)."""
@@ -201,6 +210,12 @@ class FakeAzure(ArmRoutes, AzureEmulation):
             self._identities.add(ident.lower())
         return ident
 
+    def write_console(self, group: str, vm: str, text: str) -> None:
+        """What the VM's guest wrote to its serial console (boot diagnostics keeps it: fakes/azure/images.py)."""
+        with self._lock:
+            key = (group.lower(), vm.lower())
+            self._consoles[key] = self._consoles.get(key, "") + text
+
     def set_power_state(self, group: str, vm: str, state: str) -> None:
         """running | stopped | deallocated | starting | stopping | deallocating."""
         with self._lock:
@@ -254,13 +269,14 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, out_headers, out = self.fake.handle(self.command, self.path, headers, body)
-        data = json.dumps(out).encode() if out is not None else b""
+        raw = isinstance(out, bytes)  # a blob (boot diagnostics' serial log), not an ARM document
+        data = out if isinstance(out, bytes) else json.dumps(out).encode() if out is not None else b""
         self.send_response(status)
         for key, value in out_headers.items():
             self.send_header(key, value)
         self.send_header("x-ms-request-id", str(uuid.uuid4()))
         if data:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", "text/plain" if raw else "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if data and self.command != "HEAD":

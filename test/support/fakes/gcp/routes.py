@@ -31,6 +31,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "projects/{project}/zones/{zone}/instances", "compute.instances.list"),
     ("GET", "projects/{project}/zones/{zone}/instances/{instance}", "compute.instances.get"),
     ("DELETE", "projects/{project}/zones/{zone}/instances/{instance}", "compute.instances.delete"),
+    ("GET", "projects/{project}/zones/{zone}/instances/{instance}/serialPort", "compute.instances.getSerialPortOutput"),
     ("GET", "projects/{project}/aggregated/instances", "compute.instances.aggregatedList"),
     ("GET", "projects/{project}/zones/{zone}/operations/{operation}", "compute.zoneOperations.get"),
     ("POST", "projects/{project}/zones/{zone}/operations/{operation}/wait", "compute.zoneOperations.wait"),
@@ -139,6 +140,7 @@ class ComputeApi:
                 raise ApiError(409, f"The resource 'projects/{project}/zones/{zone}/instances/{name}' already exists")
             instance = self._materialise(project, zone, body)
             s.instances[(project, zone, name)] = instance
+            s.consoles.pop((project, zone, name), None)  # a new instance of the name starts with an empty console
             if not self._has_way_out(project, zone, body):
                 s.no_egress.add((project, zone, name))
             op_fault = s.take_fault("instances.insert", zone, spot, op=True)
@@ -260,6 +262,27 @@ class ComputeApi:
                 raise _not_found(f"projects/{p['project']}/zones/{p['zone']}/instances/{p['instance']}")
             return copy.deepcopy(inst)
 
+    def instances_serial_port(self, p: dict[str, str], q: dict[str, str], body: Any) -> dict[str, Any]:
+        """instances.getSerialPortOutput: GCE keeps the most recent 1 MB of each port; `start` below the oldest byte
+        kept starts at the oldest one; `next` is where the next read starts (int64s as strings on the wire)."""
+        self._check_zone(p["project"], p["zone"])
+        key = (p["project"], p["zone"], p["instance"])
+        if q.get("port", "1") not in ("1", "2", "3", "4"):
+            raise ApiError(400, "Invalid value for field 'port': must be between 1 and 4", "invalid")
+        with self.s.lock:
+            if key not in self.s.instances:
+                raise _not_found(f"projects/{key[0]}/zones/{key[1]}/instances/{key[2]}")
+            data = self.s.consoles.get(key, "").encode() if q.get("port", "1") == "1" else b""
+        oldest = max(0, len(data) - 1024 * 1024)
+        start = max(int(q.get("start", "0") or 0), oldest)
+        return {
+            "kind": "compute#serialPortOutput",
+            "contents": data[start:].decode("utf-8", "replace"),
+            "start": str(start),
+            "next": str(len(data)),
+            "selfLink": self.s.link(f"projects/{key[0]}/zones/{key[1]}/instances/{key[2]}/serialPort"),
+        }
+
     def instances_delete(self, p: dict[str, str], q: dict[str, str], body: Any) -> dict[str, Any]:
         s, project, zone, name = self.s, p["project"], p["zone"], p["instance"]
         self._check_zone(project, zone)
@@ -276,6 +299,7 @@ class ComputeApi:
             def finish() -> None:
                 if op_fault is None:
                     s.instances.pop((project, zone, name), None)
+                    s.consoles.pop((project, zone, name), None)
                     made_images.release_disks(s, project, zone, inst)
 
             op = s.new_operation(project, zone, "delete", name, inst["id"], finish)
@@ -505,6 +529,7 @@ _HANDLERS = {
     "compute.instances.insert": ComputeApi.instances_insert,
     "compute.instances.get": ComputeApi.instances_get,
     "compute.instances.delete": ComputeApi.instances_delete,
+    "compute.instances.getSerialPortOutput": ComputeApi.instances_serial_port,
     "compute.instances.list": ComputeApi.instances_list,
     "compute.instances.aggregatedList": ComputeApi.instances_aggregated_list,
     "compute.zoneOperations.get": ComputeApi.zone_operations_get,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import copy
 import json
 import urllib.parse
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from fakes.gcp import iam
 from fakes.gcp.emulated import GcpEmulation
 from fakes.gcp.routes import _HANDLERS, _ROUTE_PATTERNS, PREFIX, ComputeApi
 from fakes.gcp.schema import discovery_method, validate, validate_query
@@ -73,6 +75,14 @@ class _Handler(BaseHTTPRequestHandler):
                 with state.lock:
                     state.validation_errors += problems
                 raise ApiError(400, "Invalid JSON payload received. " + "; ".join(problems), "invalid")
+            needed = iam.required(record.method_id, params, record.body, state.project)
+            with state.lock:
+                state.permissions_needed.update(needed)
+                allowed = state.allowed_permissions
+                missing = [p for p in needed if allowed is not None and p not in allowed]
+            if missing:
+                resource = iam.resource_of(record.path)
+                raise ApiError(403, f"Required '{missing[0]}' permission for '{resource}'", "forbidden")
             short = record.method_id.removeprefix("compute.")
             if short not in ("instances.insert", "instances.delete", "firewalls.insert", "routers.list"):
                 fault = state.take_fault(short, params.get("zone"), None, op=False)
@@ -121,6 +131,16 @@ class FakeGcp(GcpEmulation):
     def reset(self) -> None:
         """Forget instances, operations, faults and the request log; restore the default catalog."""
         self.state.reset()
+
+    def allow(self, permissions: Iterable[str] | None) -> None:
+        """From now on serve only requests whose permissions (fakes/gcp/iam.py) are all in this list; None: all."""
+        with self.state.lock:
+            self.state.allowed_permissions = None if permissions is None else frozenset(permissions)
+
+    @property
+    def permissions_needed(self) -> set[str]:
+        with self.state.lock:
+            return set(self.state.permissions_needed)
 
     def fail(
         self, method: str, status: int, *, message: str = "", reason: str = "", zone: str | None = None,
@@ -234,6 +254,13 @@ class FakeGcp(GcpEmulation):
             for (_, _, instance_name), inst in self.state.instances.items():
                 if instance_name == name:
                     inst["status"] = status
+
+    def write_console(self, name: str, text: str) -> None:
+        """What the instance's guest wrote to serial port 1 (its startup-script's output), wherever it is."""
+        with self.state.lock:
+            for key in self.state.instances:
+                if key[2] == name:
+                    self.state.consoles[key] = self.state.consoles.get(key, "") + text
 
     @property
     def image_rules(self) -> ImageRules:

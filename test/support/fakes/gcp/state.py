@@ -182,6 +182,7 @@ class GcpState:
             self.no_egress: set[tuple[str, str, str]] = set()  # instances with no way to the internet
             self.instances: dict[tuple[str, str, str], dict[str, Any]] = {}  # (project, zone, name)
             self.disks: dict[tuple[str, str, str], dict[str, Any]] = {}  # (project, zone, name): fakes/gcp/images.py
+            self.consoles: dict[tuple[str, str, str], str] = {}  # (project, zone, name) -> serial port 1's output
             self.image_rules = ImageRules()
             self.operations: dict[tuple[str, str, str], _Operation] = {}
             self.request_ids: dict[str, dict[str, Any]] = {}
@@ -192,6 +193,8 @@ class GcpState:
             }
             self.project_quotas: dict[str, tuple[float, float]] = dict(DEFAULT_PROJECT_QUOTAS)
             self.requests: list[RequestRecord] = []
+            self.allowed_permissions: frozenset[str] | None = None  # the caller's permissions (fakes/gcp/iam.py)
+            self.permissions_needed: set[str] = set()  # every permission a request so far needed
             self.validation_errors: list[str] = []
             self.op_polls = 2  # polls before an operation is DONE (PENDING, RUNNING, DONE)
             self.op_polls_by_kind: dict[str, int] = {}  # 'insert' / 'delete' overrides

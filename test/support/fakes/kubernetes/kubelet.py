@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from fakes.kubernetes import devices
 from fakes.kubernetes.events import record_event
 from fakes.kubernetes.scheduler import Node, pod_requests, schedule
 from fakes.kubernetes.state import Store, rfc3339
@@ -34,6 +35,28 @@ class Behaviour:
 class Kubelet:
     def __init__(self, store: Store, nodes: list[Node], behaviour: Behaviour) -> None:
         self.store, self.nodes, self.behaviour = store, nodes, behaviour
+        self.gpus: dict[str, dict[str, list[int]]] = {}  # pod uid -> container -> GPU indices on its node
+        self.pod_mtu = devices.DEFAULT_POD_MTU
+
+    def view(self, pod: dict[str, Any], container_name: str) -> devices.ContainerView:
+        """What the named container of a scheduled pod sees of its node (fakes.kubernetes.devices)."""
+        node = next(n for n in self.nodes if n.name == pod["spec"]["nodeName"])
+        containers = [*(pod["spec"].get("initContainers") or []), *(pod["spec"].get("containers") or [])]
+        container = next(c for c in containers if c["name"] == container_name)
+        given = self.gpus.get(pod["metadata"]["uid"], {}).get(container_name, [])
+        node_gpus = int(node.allocatable.get("nvidia.com/gpu", 0))
+        return devices.view(node.name, node_gpus, given, container, self.pod_mtu)
+
+    def _allocate_gpus(self, pod: dict[str, Any], node: Node) -> None:
+        live = {
+            p["metadata"]["uid"]
+            for p in self.store.of_kind("pods")
+            if p["spec"].get("nodeName") == node.name and p["status"].get("phase") not in ("Succeeded", "Failed")
+        }
+        taken = {i for uid, given in self.gpus.items() if uid in live for ids in given.values() for i in ids}
+        given = devices.allocate(int(node.allocatable.get("nvidia.com/gpu", 0)), taken, pod)
+        if given:
+            self.gpus[pod["metadata"]["uid"]] = given
 
     @property
     def now(self) -> float:
@@ -74,6 +97,7 @@ class Kubelet:
                     self.event(pod, "Normal", "TriggeredScaleUp", scale, "cluster-autoscaler")
                 continue
             pod["spec"]["nodeName"] = node
+            self._allocate_gpus(pod, next(n for n in self.nodes if n.name == node))
             for name, amount in pod_requests(pod["spec"]).items():
                 used.setdefault(node, {}).setdefault(name, Decimal(0))
                 used[node][name] += amount

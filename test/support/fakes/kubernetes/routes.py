@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from fakes.kubernetes import schema, validation
 from fakes.kubernetes.lifecycle import admit_job, admit_pod_spec, qos_class
 from fakes.kubernetes.state import KINDS, ORPHAN_WARNING, check_namespace
-from fakes.kubernetes.status import Cause, KubeError, bad_request, invalid
+from fakes.kubernetes.status import Cause, KubeError, bad_request, invalid, resource_name
 
 if TYPE_CHECKING:
     from fakes.kubernetes.server import FakeKubernetes, Grant
@@ -173,6 +173,8 @@ def _create(fake: FakeKubernetes, target: Target, request: Request) -> Reply:
     if causes:
         fake.violations.append(f"POST {request.path}: " + "; ".join(f"{c.field}: {c.message}" for c in causes))
         raise invalid(kind.group, kind.kind, meta.get("name") or meta.get("generateName") or "", causes)
+    if fake.owner_references_enforcement:
+        _admit_owner_references(fake, request.grant, target, body)
     if request.query.get("dryRun") == "All":
         return Reply(201, body, headers)
     doc = fake.store.create(target.plural, target.namespace, body)
@@ -187,6 +189,31 @@ def _create(fake: FakeKubernetes, target: Target, request: Request) -> Reply:
         for key, value in (doc.pop("stringData", None) or {}).items():
             doc.setdefault("data", {})[key] = base64.b64encode(str(value).encode()).decode()
     return Reply(201, copy.deepcopy(doc), headers)
+
+
+def _admit_owner_references(fake: FakeKubernetes, grant: Grant, target: Target, body: dict[str, Any]) -> None:
+    """The OwnerReferencesPermissionEnforcement admission plugin (on in OpenShift; kubernetes/kubernetes
+    plugin/pkg/admission/gc/gc_admission.go): an object created with ownerReferences needs `delete` on its own
+    resource, and a reference with blockOwnerDeletion true needs `update` on the owner's `finalizers`
+    subresource. Its messages, with the authorizer's empty reason and nil error as RBAC gives them."""
+    meta = body.get("metadata") or {}
+    refs = meta.get("ownerReferences") or []
+    if not refs:
+        return
+    kind = KINDS[target.plural]
+    subject = f'{resource_name(kind.group, target.plural)} "{meta.get("name", "")}"'
+    if not fake.allowed(grant, "delete", target.plural):
+        raise KubeError(403, f"{subject} is forbidden: cannot set an ownerRef on a resource you can't delete: , <nil>")
+    for ref in refs:
+        owner = next((k for k in KINDS.values() if k.kind == ref.get("kind")), None)
+        if ref.get("blockOwnerDeletion") is True and (
+            owner is None or not fake.allowed(grant, "update", f"{owner.plural}/finalizers")
+        ):
+            raise KubeError(
+                403,
+                f"{subject} is forbidden: cannot set blockOwnerDeletion if an ownerReference refers to a resource "
+                "you can't set finalizers on: , <nil>",
+            )
 
 
 def _delete(fake: FakeKubernetes, target: Target, request: Request) -> Reply:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from fakes.kubernetes import nodes
 from fakes.kubernetes.validation import parse_quantity
 
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
@@ -27,6 +28,7 @@ class Node:
     allocatable: dict[str, Decimal]  # cpu (cores), memory (bytes), nvidia.com/gpu, ...
     labels: dict[str, str] = field(default_factory=dict)
     taints: list[dict[str, str]] = field(default_factory=list)  # {"key", "value", "effect"}
+    daemonsets: dict[str, Decimal] = field(default_factory=dict)  # what the node's DaemonSet pods request
 
 
 def make_node(
@@ -37,32 +39,58 @@ def make_node(
     gpus: int = 0,
     labels: dict[str, str] | None = None,
     taints: list[dict[str, str]] | None = None,
+    cloud: str = "",
+    max_pods: int = 110,
 ) -> Node:
-    allocatable = {"cpu": parse_quantity(cpu) or Decimal(0), "memory": parse_quantity(memory) or Decimal(0)}
+    """cpu and memory are the allocatable as given; with a cloud (gke, eks, aks) they are the machine's own
+    figures, and the node has that cloud's allocatable and DaemonSets (fakes.kubernetes.nodes)."""
+    cores, size = parse_quantity(cpu) or Decimal(0), parse_quantity(memory) or Decimal(0)
+    daemonsets: dict[str, Decimal] = {}
+    if cloud:
+        cores, size = nodes.allocatable(cloud, int(cores), int(size / nodes.GIB), max_pods)
+        daemonsets = nodes.daemonset_requests(cloud)
+    allocatable = {"cpu": cores, "memory": size}
     if gpus:
         allocatable["nvidia.com/gpu"] = Decimal(gpus)
     base = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
-    return Node(name, allocatable, {**base, **(labels or {})}, list(taints or []))
+    return Node(name, allocatable, {**base, **(labels or {})}, list(taints or []), daemonsets)
+
+
+def class_node(name: str, size: str, cloud: str, **kwargs: Any) -> Node:
+    """A node of the machine type CLOUD_TYPE `size` names on that cloud (fakes.kubernetes.nodes.NODE_CLASSES)."""
+    machine, cores, gib, max_pods = nodes.NODE_CLASSES[size][cloud]
+    labels = {"node.kubernetes.io/instance-type": machine, **kwargs.pop("labels", {})}
+    return make_node(name, cpu=str(cores), memory=f"{gib}Gi", cloud=cloud, max_pods=max_pods, labels=labels, **kwargs)
+
+
+def _requests(container: dict[str, Any]) -> dict[str, Decimal]:
+    resources = container.get("resources") or {}
+    merged = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}  # requests default to limits
+    return {name: parse_quantity(raw) or Decimal(0) for name, raw in merged.items()}
 
 
 def pod_requests(spec: dict[str, Any]) -> dict[str, Decimal]:
-    """What a pod asks for: its containers and native sidecars together; a plain init container's share
-    counts only when it is larger (it runs alone, before the rest)."""
-    total: dict[str, Decimal] = {}
-    plain_init: dict[str, Decimal] = {}
-    for group in ("initContainers", "containers"):
-        for container in spec.get(group) or []:
-            resources = container.get("resources") or {}
-            requests = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
-            sidecar = group == "containers" or container.get("restartPolicy") == "Always"
-            for name, raw in requests.items():
-                amount = parse_quantity(raw) or Decimal(0)
-                if sidecar:
-                    total[name] = total.get(name, Decimal(0)) + amount
-                else:
-                    plain_init[name] = max(plain_init.get(name, Decimal(0)), amount)
-    names = set(total) | set(plain_init)
-    return {name: max(total.get(name, Decimal(0)), plain_init.get(name, Decimal(0))) for name in names}
+    """What a pod asks for, as KEP-753 (native sidecars) defines it: init containers run in order, each
+    sidecar (restartPolicy Always) keeps running beside everything after it, so a plain init container needs
+    its own request plus the sidecars started before it; the pod needs the larger of that peak and the
+    sidecars plus the regular containers (kubernetes/enhancements keps/sig-node/753-sidecar-containers,
+    "Resources calculation for scheduling and pod admission")."""
+    sidecars: dict[str, Decimal] = {}
+    peak: dict[str, Decimal] = {}
+    for container in spec.get("initContainers") or []:
+        requests = _requests(container)
+        if container.get("restartPolicy") == "Always":
+            for name, amount in requests.items():
+                sidecars[name] = sidecars.get(name, Decimal(0)) + amount
+            requests = {}
+        for name in set(sidecars) | set(requests):
+            here = sidecars.get(name, Decimal(0)) + requests.get(name, Decimal(0))
+            peak[name] = max(peak.get(name, Decimal(0)), here)
+    total = dict(sidecars)
+    for container in spec.get("containers") or []:
+        for name, amount in _requests(container).items():
+            total[name] = total.get(name, Decimal(0)) + amount
+    return {name: max(total.get(name, Decimal(0)), peak.get(name, Decimal(0))) for name in set(total) | set(peak)}
 
 
 def _tolerated(taint: dict[str, str], tolerations: list[dict[str, Any]]) -> bool:
@@ -85,7 +113,8 @@ def _reasons(node: Node, spec: dict[str, Any], used: dict[str, Decimal], wanted:
         return ["node(s) didn't match Pod's node affinity/selector"]
     short = []
     for resource, amount in sorted(wanted.items()):
-        if amount > node.allocatable.get(resource, Decimal(0)) - used.get(resource, Decimal(0)):
+        free = node.allocatable.get(resource, Decimal(0)) - node.daemonsets.get(resource, Decimal(0))
+        if amount > free - used.get(resource, Decimal(0)):
             short.append(f"Insufficient {resource}")
     return short
 

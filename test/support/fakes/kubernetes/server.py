@@ -2,11 +2,13 @@
 
 The real `kubernetes` client talks to it through a kubeconfig (`kubeconfig()`: the server URL, this server's
 own CA certificate and a bearer token), as it would to a cluster. Control API (tests):
-    nodes, add_node()              the cluster's nodes (default: three 8-CPU, 32 GiB nodes without GPUs)
+    nodes, add_node()              the cluster's nodes (default: three GKE e2-standard-8 nodes, 8 vCPU and 32 GiB,
+                                   with GKE's allocatable and DaemonSets; fakes.kubernetes.nodes), no GPUs
     behaviour                      bad_images, crashing containers, hold (ContainerCreating), exits
     exit_container(pod, name, code) a container ends; tick() settles the cluster; advance(s) moves the clock
     fail(...)                      fault injection: a status (429 with Retry-After, 500 ...), a delay or a drop
     add_token(token, rules)        another bearer token, allowed only the (verb, resource) pairs in rules
+    container_view(pod, container) what a container sees of its node (GPUs, /proc, its MTU; fakes.kubernetes.devices)
     objects(plural, namespace)     state as stored; requests: the request log; violations: schema breaches
 """
 
@@ -28,10 +30,11 @@ import yaml
 
 from fakes.clock import FakeClock
 from fakes.kubernetes import schema
+from fakes.kubernetes.devices import ContainerView
 from fakes.kubernetes.emulated import KubernetesEmulation
 from fakes.kubernetes.lifecycle import Behaviour, Cluster
 from fakes.kubernetes.routes import Reply, Request, Target, dispatch
-from fakes.kubernetes.scheduler import Node, make_node
+from fakes.kubernetes.scheduler import Node, class_node, make_node
 from fakes.kubernetes.state import KINDS, Store
 from fakes.kubernetes.status import KubeError, forbidden, unauthorized
 from fakes.serving import LocalServer
@@ -99,13 +102,17 @@ class FakeKubernetes(KubernetesEmulation):
     def reset(self) -> None:
         with self.lock:
             self.store = Store(self.clock.now if self.clock else time.time)
-            self.nodes: list[Node] = [make_node(f"node-{i}") for i in (1, 2, 3)]
+            # Three GKE e2-standard-8 nodes (CLOUD_TYPE m's machine) with GKE's allocatable and DaemonSets.
+            self.nodes: list[Node] = [class_node(f"node-{i}", "m", "gke") for i in (1, 2, 3)]
             self.behaviour = Behaviour()
             self.cluster = Cluster(self.store, self.nodes, self.behaviour)
             self.tokens: dict[str, Grant] = {DEFAULT_TOKEN: Grant(DEFAULT_USER, None)}
             self.faults: list[Fault] = []
             self.requests: list[RequestRecord] = []
             self.violations: list[str] = []
+            # OpenShift's admission rule for ownerReferences (fakes.kubernetes.routes._admit_owner_references);
+            # vanilla Kubernetes has it off: the stricter of the two is the default here.
+            self.owner_references_enforcement = True
 
     # -- client configuration -----------------------------------------------------------------------
 
@@ -140,7 +147,7 @@ class FakeKubernetes(KubernetesEmulation):
             self.store.namespaces.add(name)
 
     def add_node(self, name: str, **kwargs: Any) -> Node:
-        """make_node's options: cpu, memory, gpus, labels, taints."""
+        """make_node's options: cpu, memory, gpus, labels, taints, cloud (gke, eks, aks: realistic allocatable)."""
         node = make_node(name, **kwargs)
         with self.lock:
             self.nodes.append(node)
@@ -191,6 +198,14 @@ class FakeKubernetes(KubernetesEmulation):
             self.clock.sleep(seconds)
         self.tick()
 
+    def container_view(self, pod: str, container: str, namespace: str = "default") -> ContainerView:
+        """What a container of a scheduled pod sees of its node: GPU devices, /proc, the pod's interface."""
+        with self.lock:
+            found = self.store.find("pods", namespace, pod)
+            if found is None or not found["spec"].get("nodeName"):
+                raise KeyError(f"pod {namespace}/{pod} is not scheduled")
+            return self.cluster.kubelet.view(found, container)
+
     def objects(self, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
             return copy.deepcopy(self.store.of_kind(plural, namespace))
@@ -200,8 +215,12 @@ class FakeKubernetes(KubernetesEmulation):
             found = self.store.find(plural, namespace, name)
             return copy.deepcopy(found) if found is not None else None
 
+    def allowed(self, grant: Grant, verb: str, plural: str) -> bool:
+        """RBAC's answer for (verb, resource), a subresource written as `jobs/finalizers`."""
+        return grant.rules is None or (verb, plural) in grant.rules
+
     def authorize(self, grant: Grant, target: Target) -> None:
-        if grant.rules is None or (target.verb, target.plural) in grant.rules:
+        if self.allowed(grant, target.verb, target.plural):
             return
         kind = KINDS[target.plural]
         raise forbidden(kind.group, target.plural, target.name, target.verb, grant.user, target.namespace)

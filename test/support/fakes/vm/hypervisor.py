@@ -21,6 +21,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,9 @@ class Hypervisor:
     user_data: dict[str, bytes] = field(default_factory=dict)  # what each VM booted, for assertions
     ended: dict[str, str] = field(default_factory=dict)  # instance id -> 'powered off' | 'killed' | 'failed'
     errors: list[str] = field(default_factory=list)
+    # (instance id, console text) -> None: where a powered-off guest's serial console goes, for a cloud API that
+    # serves it (the AWS fault proxy's GetConsoleOutput, the local GCP's serial port): COMMAND: bake reads it there.
+    console_sink: Callable[[str, str], None] | None = None
     disk_images: DiskImages = field(init=False)  # images made from ended VMs' disks, under workdir/images
     _captured: set[str] = field(default_factory=set)  # image ids copied, or tried once and failed (an error)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -146,6 +150,8 @@ class Hypervisor:
                         self.errors.append(failed)
                         continue
                     self.ended[iid] = "powered off"  # the guest powered off
+                    if self.console_sink is not None:
+                        self.console_sink(iid, vm.console())
                     self.cloud.power_off(iid)
                 elif iid not in running:  # terminated or stopped through the cloud's API
                     vm.kill()
