@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fakes.azure.quotas import _SKUS, _USAGES
 from fakes.azure.state import _ACTION, _GROUP, _GROUPS, _INSTANCE_VIEW, _LIST, _OPERATION, _RESOURCE, RESOURCE_TYPES
 
 _VERBS = {"GET": "read", "HEAD": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete"}
@@ -43,6 +44,10 @@ def _type(ns: str, kind: str) -> str:
 def required(method: str, path: str, body: Any) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(actions on the request's own scope, linked actions on the scopes it references), as (action, scope)."""
     verb = _VERBS.get(method, "read")
+    if _USAGES.match(path):  # the quota reads (issue 29; fakes/azure/quotas.py), as resource-provider-operations
+        return [("Microsoft.Compute/locations/usages/read", path)], []  # lists them: "Gets usage"
+    if _SKUS.match(path):
+        return [("Microsoft.Compute/skus/read", path)], []
     if _GROUPS.match(path) or _GROUP.match(path):
         return [(f"{_GROUPS_TYPE}/{verb}", path)], []
     m = _OPERATION.match(path)

@@ -48,6 +48,10 @@ OWN_PERMISSION: dict[str, str] = {
     "compute.firewalls.get": "compute.firewalls.get",
     "compute.firewalls.insert": "compute.firewalls.create",
     "compute.routers.list": "compute.routers.list",
+    # The quota reads (issue 29): regions.get and projects.get need compute.regions.get and compute.projects.get
+    # (Compute Engine IAM permissions reference; both are in roles/compute.viewer).
+    "compute.regions.get": "compute.regions.get",
+    "compute.projects.get": "compute.projects.get",
 }
 
 
