@@ -26,7 +26,7 @@ from pipe.config.variables import Variable  # noqa: E402
 README = REPO_ROOT / "README.md"
 CLOUD_PREFIXES = ("AWS_", "GCP_", "GOOGLE_", "AZURE_")
 AUTH = ("BITBUCKET_ACCESS_TOKEN", "ATLASSIAN_ACCOUNT_EMAIL", "ATLASSIAN_API_TOKEN", "BITBUCKET_APP_PASSWORD")
-MODES = ("runner", "report", "pr", "sweep", "bake")
+MODES = ("runner", "report", "pr", "sweep", "bake", "restore")
 CLOUDS = {
     "aws": ("AWS", ("AWS_", "CLOUD_AWS_")),
     "gcp": ("GCP", ("GCP_", "GOOGLE_", "CLOUD_GCP_")),
@@ -60,6 +60,11 @@ def _every_mode(v: Variable) -> bool:
     return "all" in v.modes and not v.testing
 
 
+def _every_mode_but_auth(v: Variable) -> bool:
+    """COMMAND: restore takes no Bitbucket token (pipe/config/common.py load): its page lists none."""
+    return _every_mode(v) and v.name not in AUTH
+
+
 def _own(mode: str) -> Predicate:
     """The mode's variables that belong to no one cloud."""
     return lambda v: mode in v.modes and "all" not in v.modes and cloud_of(v) is None and not v.testing
@@ -80,11 +85,13 @@ MODE_TITLES = {
     "pr": "PR mode (`COMMAND: pr`)",
     "sweep": "Sweep mode (`COMMAND: sweep`)",
     "bake": "Bake mode (`COMMAND: bake`)",
+    "restore": "Restore mode (`COMMAND: restore`)",
 }
 
 
 def mode_groups(mode: str) -> list[Group]:
-    groups: list[Group] = [("Every mode", _every_mode), (MODE_TITLES[mode], _own(mode))]
+    every = _every_mode_but_auth if mode == "restore" else _every_mode
+    groups: list[Group] = [("Every mode", every), (MODE_TITLES[mode], _own(mode))]
     if mode in ("runner", "sweep", "bake"):
         groups += [(f"{title} (`CLOUD: {cloud}`)", _cloud(cloud, mode)) for cloud, (title, _) in CLOUDS.items()]
     return groups
@@ -97,7 +104,10 @@ def _cell(text: str) -> str:
 REQUIRED_NOTE = "_(*) = required in its mode._"
 
 
-def variables_table(variables: Iterable[Variable], groups: list[Group], note: str = REQUIRED_NOTE) -> str:
+def variables_table(
+    variables: Iterable[Variable], groups: list[Group], note: str = REQUIRED_NOTE, mode: str | None = None
+) -> str:
+    """The tables of groups; with mode, (*) marks what that mode requires (REPORT_FILE not in pr mode)."""
     shown = [v for v in variables if not v.context]
     lines: list[str] = []
     placed: set[str] = set()
@@ -108,7 +118,8 @@ def variables_table(variables: Iterable[Variable], groups: list[Group], note: st
         placed.update(v.name for v in rows)
         lines += ["", f"**{title}**", "", "| Variable | Usage |", "| --- | --- |"]
         for v in rows:
-            name = f"{v.name} (*)" if v.required else v.name
+            required = v.is_required(mode) if mode else v.required
+            name = f"{v.name} (*)" if required else v.name
             usage = v.description
             if v.default:
                 usage += f" Default: `{v.default}`."
@@ -127,7 +138,8 @@ def yaml_definition(variables: Iterable[Variable], image: str, mode: str, requir
     lines = ["```yaml", "script:", f"  - pipe: docker://{image}", "    variables:"]
     if mode != "runner":
         lines.append(f"      COMMAND: '{mode}'")
-    lines.append(f"      BITBUCKET_ACCESS_TOKEN: $BITBUCKET_ACCESS_TOKEN # Or {AUTH[1]} + {AUTH[2]}")
+    if mode != "restore":  # restore speaks only to the checkpoint store
+        lines.append(f"      BITBUCKET_ACCESS_TOKEN: $BITBUCKET_ACCESS_TOKEN # Or {AUTH[1]} + {AUTH[2]}")
     for v in own:
         if v.is_required(mode):
             lines.append(f"      {v.name}: {v.example}")
@@ -149,8 +161,8 @@ def _definition(mode: str, required_only: bool = False) -> Section:
     return lambda variables, image: yaml_definition(variables, image, mode, required_only)
 
 
-def _table(groups: list[Group], note: str = REQUIRED_NOTE) -> Section:
-    return lambda variables, image: variables_table(variables, groups, note)
+def _table(groups: list[Group], note: str = REQUIRED_NOTE, mode: str | None = None) -> Section:
+    return lambda variables, image: variables_table(variables, groups, note, mode)
 
 
 # Every page with generated parts, and what each part is. README.md keeps the short form (runner mode's
@@ -161,7 +173,7 @@ PAGES: dict[str, dict[str, Section]] = {
         "variables": _table([("Every mode", _every_mode)] + [(MODE_TITLES[m], _required(m)) for m in MODES]),
     },
     **{
-        f"docs/{mode}.md": {"yaml-definition": _definition(mode), "variables": _table(mode_groups(mode))}
+        f"docs/{mode}.md": {"yaml-definition": _definition(mode), "variables": _table(mode_groups(mode), mode=mode)}
         for mode in MODES
     },
     **{

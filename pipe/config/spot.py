@@ -46,7 +46,10 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "CHECKPOINT_PATH",
-        "The folder, relative to the clone, where the training writes its checkpoints (`checkpoints/`).",
+        "The folder, relative to the clone, where the training writes its checkpoints (`checkpoints/`). Required "
+        "with SPOT_RECOVERY and for `COMMAND: restore`.",
+        required=True,  # in restore mode; runner mode's load() requires it with SPOT_RECOVERY only
+        optional_in=("runner",),
         modes=("runner", "restore"),
     ),
     Variable(

@@ -20,6 +20,7 @@ CALLS: dict[str, tuple[str, ...]] = {
     "describe_instances": ("ec2:DescribeInstances",),
     "terminate_instances": ("ec2:TerminateInstances",),
     "create_image": ("ec2:CreateImage", "ec2:CreateTags"),
+    "get_console_output": ("ec2:GetConsoleOutput",),  # the bake's success line
     "describe_snapshots": ("ec2:DescribeSnapshots",),
     "deregister_image": ("ec2:DeregisterImage",),
     "delete_snapshot": ("ec2:DeleteSnapshot",),
@@ -46,7 +47,7 @@ _IMAGES = ("describe_images", "describe_snapshots", "deregister_image", "delete_
 
 MODES: dict[str, tuple[str, ...]] = {
     "runner": _LAUNCH,
-    "bake": (*_LAUNCH, "create_image", *_IMAGES),
+    "bake": (*_LAUNCH, "get_console_output", "create_image", *_IMAGES),
     "sweep": ("describe_instances", "terminate_instances", *_IMAGES, "decode_authorization_message"),
 }
 

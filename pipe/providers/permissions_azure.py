@@ -50,6 +50,8 @@ CALLS: dict[str, tuple[str, ...]] = {
     "virtual_machines.list": (f"{_VM}/read",),
     "virtual_machines.begin_deallocate": (f"{_VM}/deallocate/action", _COMPUTE_POLL),
     "virtual_machines.generalize": (f"{_VM}/generalize/action",),
+    # the bake's success line, from the serial log (the SAS URI it answers is read without RBAC)
+    "virtual_machines.retrieve_boot_diagnostics_data": (f"{_VM}/retrieveBootDiagnosticsData/action",),
     "images.begin_create_or_update": (
         "Microsoft.Compute/images/write", "Microsoft.Compute/images/read", _COMPUTE_POLL,
     ),
@@ -76,7 +78,8 @@ _IMAGES = ("resource_groups.list", "images.get", "images.list_by_resource_group"
 MODES: dict[str, tuple[str, ...]] = {
     "runner": _LAUNCH,
     "bake": (
-        *_LAUNCH, "virtual_machines.begin_deallocate", "virtual_machines.generalize", "images.begin_create_or_update",
+        *_LAUNCH, "virtual_machines.retrieve_boot_diagnostics_data", "virtual_machines.begin_deallocate",
+        "virtual_machines.generalize", "images.begin_create_or_update",
     ),
     "sweep": ("resource_groups.list", "virtual_machines.list", "resource_groups.begin_delete", *_IMAGES),
 }

@@ -30,6 +30,7 @@ CALLS: dict[str, tuple[str, ...]] = {
         "iam.serviceAccounts.actAs",
     ),
     "instances.get": ("compute.instances.get",),
+    "instances.getSerialPortOutput": ("compute.instances.getSerialPortOutput",),  # the bake's success line
     "instances.aggregatedList": ("compute.instances.list",),
     "instances.delete": ("compute.instances.delete",),
     "zoneOperations.wait": ("compute.zoneOperations.get",),
@@ -61,6 +62,6 @@ _IMAGES = ("images.list", "images.delete", "globalOperations.wait")
 
 MODES: dict[str, tuple[str, ...]] = {
     "runner": _LAUNCH,
-    "bake": (*_LAUNCH, "images.insert", *_IMAGES),
+    "bake": (*_LAUNCH, "instances.getSerialPortOutput", "images.insert", *_IMAGES),
     "sweep": ("instances.aggregatedList", "instances.delete", "zoneOperations.wait", *_IMAGES),
 }

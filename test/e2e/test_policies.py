@@ -162,7 +162,7 @@ def test_aws_runner_mode_runs_with_only_the_permissions_of_its_policy_file(aws: 
 
 def test_aws_bake_mode_runs_with_only_the_permissions_of_its_policy_file(aws: AwsWithIam) -> None:
     env = aws.as_user(aws_policy("bake"))
-    with BakeGuest(aws.admin_ec2()):
+    with BakeGuest(aws.admin_ec2(), aws.proxy):
         out = ok(run_pipe({**env, "COMMAND": "bake", "CLOUD_PERMISSION_SET": None, "CML_RUNNER_POLL_SECONDS": "0.1"}))
     assert "Baked image ami-" in out
     assert our_instances(aws.admin_ec2()) == []
@@ -231,7 +231,7 @@ def test_aws_a_caller_who_may_not_decode_is_told_every_permission_the_call_needs
 
 def test_aws_bake_without_ec2_create_image_fails_naming_it_and_leaves_no_instance(aws: AwsWithIam) -> None:
     env = aws.as_user(without(aws_policy("bake"), "ec2:CreateImage"))
-    with BakeGuest(aws.admin_ec2()):
+    with BakeGuest(aws.admin_ec2(), aws.proxy):
         proc = run_pipe({**env, "COMMAND": "bake", "CLOUD_PERMISSION_SET": None, "CML_RUNNER_POLL_SECONDS": "0.1"})
     assert proc.returncode == 1
     assert "may not call ec2:CreateImage" in failure_line(proc), failure_line(proc)

@@ -12,7 +12,7 @@ import yaml
 from fixtures_pipe import REPO_ROOT
 
 CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
-MODES = ("runner", "report", "pr", "sweep", "bake")
+MODES = ("runner", "report", "pr", "sweep", "bake", "restore")
 
 
 def validate_pipelines(*files: Path) -> subprocess.CompletedProcess[str]:

@@ -52,7 +52,7 @@ def test_the_readme_definition_is_runner_mode_with_its_required_variables_only()
 
 
 def test_one_line_per_mode_links_its_page_and_each_page_has_the_whole_definition() -> None:
-    for mode in MODES:
+    for mode in (*MODES, "restore"):  # restore's page lists no Bitbucket token: MODES is for "all" variables
         [line] = [ln for ln in README.splitlines() if ln.startswith(f"- `{mode}`")]
         assert f"(docs/{mode}.md)" in line
         [snippet] = docs_pages.definitions(f"docs/{mode}.md")

@@ -33,6 +33,7 @@ OWN_PERMISSION: dict[str, str] = {
     "compute.instances.get": "compute.instances.get",
     "compute.instances.delete": "compute.instances.delete",
     "compute.instances.aggregatedList": "compute.instances.list",
+    "compute.instances.getSerialPortOutput": "compute.instances.getSerialPortOutput",
     "compute.zoneOperations.get": "compute.zoneOperations.get",
     "compute.zoneOperations.wait": "compute.zoneOperations.get",
     "compute.globalOperations.get": "compute.globalOperations.get",
