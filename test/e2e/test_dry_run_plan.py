@@ -73,7 +73,10 @@ def test_dry_run_with_working_credentials_says_whose_they_are_and_creates_nothin
     assert proc.returncode == 0, out
     assert "INFO: Credentials: the aws credentials the launch would use work: sts GetCallerIdentity answered " \
         "arn:aws:sts::123456789012:user/moto." in out  # fmt: skip
-    assert [action for _, action in aws_faults.requests] == ["GetCallerIdentity"]  # one call, read-only
+    actions = [action for _, action in aws_faults.requests]
+    # the credentials check, one read-only call; then only the quota pre-check's reads (issue 29)
+    assert actions[0] == "GetCallerIdentity" and actions.count("GetCallerIdentity") == 1, actions
+    assert all(action.startswith(("Describe", "Get")) for action in actions), actions
     assert aws_faults.answers == [] and our_instances(ec2) == [] and bitbucket.request_count() == 0
 
 
