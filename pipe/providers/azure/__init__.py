@@ -2,8 +2,8 @@
 
 Modules: credentials (a service principal's secret or the step's OIDC token), request (the group's resources as
 Azure's models), errors (what Resource Manager answered -> what to fix), instances (a VM as the Instance the flow
-reads), lifecycle (the Provider). The Azure SDK is imported only by create(), so a run on another cloud, or a
-DRY_RUN, loads none of it.
+reads), lifecycle (the Provider). The Azure SDK is imported only by create(), so a run on another cloud loads none of it
+(a DRY_RUN loads it for its one credentials check and the quota reads).
 """
 
 from __future__ import annotations

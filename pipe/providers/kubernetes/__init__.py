@@ -3,7 +3,7 @@
 Modules: manifests (the Job and its Secret as plain dicts, no SDK: DRY_RUN prints them), credentials (the
 kubernetes client from KUBE_CONFIG, KUBECONFIG or in-cluster), errors (API failures as one line), trouble (why a
 pod is not up), lifecycle (the Provider). The kubernetes SDK is imported only by create(), so a run on
-another cloud, or a DRY_RUN, loads none of it.
+another cloud, loads none of it (a DRY_RUN loads it for its credentials check).
 """
 
 from __future__ import annotations
