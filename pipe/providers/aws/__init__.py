@@ -3,7 +3,8 @@
 Modules: credentials (a boto3 session: the standard chain, or OIDC web identity), request (the RunInstances
 body and the instance it answers, plain data), errors (AWS error codes -> what to fix; one DEBUG line per
 call), network (the subnet, the security group and whether a public IP is needed), lifecycle (the Provider).
-boto3 is imported only by create(), so a run on another cloud, loads none of it (a DRY_RUN loads it for its one credentials check and the quota reads).
+boto3 is imported only by create(), so a run on another cloud loads none of it
+(a DRY_RUN loads it for its one credentials check and the quota reads).
 """
 
 from __future__ import annotations

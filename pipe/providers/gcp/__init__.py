@@ -4,7 +4,8 @@ Modules: credentials (a key, a key file or workload identity, google.auth only),
 Cloud NAT, decided on plain data), request (the insert body), errors (what Compute answered -> what to fix),
 api (the clients, bounded retries, operation waits), images (CLOUD_IMAGE), baked (images of ours: COMMAND: bake),
 egress (the network calls made once per run), lifecycle (the Provider). The compute SDK (about 2 s to import) is
-loaded only by create(), so a run on another cloud, loads none of it (a DRY_RUN loads it for its one credentials check and the quota reads).
+loaded only by create(), so a run on another cloud loads none of it
+(a DRY_RUN loads it for its one credentials check and the quota reads).
 """
 
 from __future__ import annotations
