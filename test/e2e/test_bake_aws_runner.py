@@ -109,6 +109,7 @@ def user_data(ec2: Any) -> str:
     return base64.b64decode(value["UserData"]["Value"]).decode()
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_runner_mode_boots_the_newest_baked_image_of_the_current_recipe_and_its_boot_skips_the_installs(
     env: dict[str, str], ec2: Any, aws_faults: FaultProxy, bitbucket: FakeBitbucket
 ) -> None:

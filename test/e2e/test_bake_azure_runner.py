@@ -87,6 +87,7 @@ def image_ids(azure: FakeAzure) -> set[str]:
             for g, n, _, _ in azure.images()}  # fmt: skip
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_runner_mode_boots_the_newest_baked_image_of_the_current_recipe_and_its_boot_skips_the_installs(
     env: dict[str, str], azure_fake: FakeAzure, bitbucket: FakeBitbucket, repo_tag: str
 ) -> None:

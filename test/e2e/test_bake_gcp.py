@@ -128,6 +128,7 @@ def test_a_failure_at_each_step_leaves_nothing(
     assert_nothing_left(fake_gcp)
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_an_image_the_cloud_fails_to_make_is_deleted_with_the_instance_and_its_disk(
     env: dict[str, str], fake_gcp: FakeGcp
 ) -> None:
@@ -139,6 +140,7 @@ def test_an_image_the_cloud_fails_to_make_is_deleted_with_the_instance_and_its_d
     assert_nothing_left(fake_gcp)
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_sigterm_while_the_bake_instance_installs_deletes_it_and_its_disk(
     env: dict[str, str], fake_gcp: FakeGcp
 ) -> None:
@@ -152,6 +154,7 @@ def test_sigterm_while_the_bake_instance_installs_deletes_it_and_its_disk(
     assert_nothing_left(fake_gcp)
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_sigterm_during_image_creation_waits_for_gce_to_let_the_pending_image_go_then_deletes_it_and_the_instance(
     env: dict[str, str], fake_gcp: FakeGcp
 ) -> None:
@@ -192,6 +195,7 @@ def test_bake_never_images_the_disk_of_a_running_instance(fake_gcp: FakeGcp, gcp
     assert fake_gcp.images_of() == []
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_a_failure_to_delete_the_instance_after_the_image_is_made_rolls_everything_back(
     env: dict[str, str], fake_gcp: FakeGcp
 ) -> None:
@@ -221,6 +225,7 @@ def test_a_bake_instance_deleted_by_someone_else_before_it_powers_off_fails_and_
     assert_nothing_left(fake_gcp)
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_a_bake_whose_install_fails_powers_off_by_its_timer_and_makes_no_image(
     env: dict[str, str], fake_gcp: FakeGcp
 ) -> None:

@@ -70,6 +70,7 @@ def startup_script(gcp: FakeGcp) -> str:
     return str({i["key"]: i.get("value", "") for i in raw["metadata"]["items"]}["startup-script"])
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_runner_mode_boots_the_newest_baked_image_of_the_current_recipe_and_its_boot_skips_the_installs(
     env: dict[str, str], fake_gcp: FakeGcp, bitbucket: FakeBitbucket, repo_tag: str
 ) -> None:

@@ -142,6 +142,7 @@ def secrets_in(env: dict[str, str]) -> list[str]:
 # 1. launch: one instance of ours, booting exactly the registered runner, which comes ONLINE
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_launch_creates_one_tagged_instance_whose_runner_comes_online(
     cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn | PodStandIn
 ) -> None:
@@ -193,6 +194,7 @@ def way_out(cloud: CloudUnderTest) -> bool:
 @pytest.mark.parametrize(("vm_cloud", "variable"), [("gcp", "GCP_EXTERNAL_IP"), ("azure", "AZURE_PUBLIC_IP")],
                          indirect=["vm_cloud"])  # fmt: skip
 @pytest.mark.parametrize("value", ["on", "off"])
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_the_public_ip_option_does_what_it_says_for_every_boolean_spelling(
     vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn, variable: str,
     value: str,
@@ -220,6 +222,7 @@ def gpu_image_gb(cloud: str) -> int:
     return IMAGE_OS_DISK_GB[("microsoft-dsvm", "ubuntu-hpc")]
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_gpu_launch_without_cloud_hdd_size_gets_the_images_size(
     vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
 ) -> None:
@@ -230,6 +233,7 @@ def test_gpu_launch_without_cloud_hdd_size_gets_the_images_size(
     assert gpu_image_gb(cloud.name) > 35 and live.disk_gb == gpu_image_gb(cloud.name)
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_cpu_launch_without_cloud_hdd_size_keeps_35_gb(
     vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn
 ) -> None:
@@ -239,6 +243,7 @@ def test_cpu_launch_without_cloud_hdd_size_keeps_35_gb(
     assert [live.disk_gb for live in ours(cloud)] == [35]
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_cloud_hdd_size_below_the_images_size_is_refused_in_one_line_and_leaves_nothing(
     vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket
 ) -> None:
@@ -257,6 +262,7 @@ def test_cloud_hdd_size_below_the_images_size_is_refused_in_one_line_and_leaves_
 # 2. reuse
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_reuse_and_reuse_idle_create_nothing_when_a_runner_suits_and_reuse_idle_skips_a_busy_one(
     cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn | PodStandIn
 ) -> None:
@@ -300,6 +306,7 @@ def test_no_capacity_in_any_zone_is_a_clear_error_and_leaves_nothing(
     assert_nothing_left(cloud, bitbucket)
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_spot_capacity_shortage_falls_back_to_on_demand(
     vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket, vm: VmStandIn | PodStandIn
 ) -> None:
@@ -315,6 +322,7 @@ def test_spot_capacity_shortage_falls_back_to_on_demand(
     assert runner.status == "ONLINE"
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_runner_never_online_times_out_and_rolls_back(
     cloud: CloudUnderTest, env: dict[str, str], bitbucket: FakeBitbucket
 ) -> None:
@@ -450,6 +458,7 @@ DRY_RUN_CHECK = {
 }
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_dry_run_prints_the_plan_checks_the_credentials_and_creates_nothing(
     vm_cloud: CloudUnderTest, vm_env: dict[str, str], bitbucket: FakeBitbucket
 ) -> None:

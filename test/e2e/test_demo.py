@@ -195,6 +195,7 @@ def test_example_pipeline_is_the_seeds_scenario() -> None:
 
 
 @pytest.mark.parametrize("cloud", ["aws", "gcp", "azure", "kubernetes"])
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_demo_prints_what_exists_in_the_local_servers(cloud: str, tmp_path: Path) -> None:
     started = time.monotonic()
     demo = run_demo(cloud, tmp_path)

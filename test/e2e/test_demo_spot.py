@@ -7,10 +7,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from fakes.isolation import isolated_env
 from fixtures_pipe import REPO_ROOT
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_the_spot_demo_shows_the_interruption_and_the_resumed_run(tmp_path: Path) -> None:
     started = time.monotonic()
     done = subprocess.run([sys.executable, "demo/run.py", "--spot", "--workdir", str(tmp_path)], cwd=REPO_ROOT,

@@ -50,6 +50,7 @@ def _repo(where: Path, dvc: Path, env: dict[str, str], moto_url: str) -> None:
         _dvc(dvc, where, env, *command)
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_the_example_trains_pushes_opens_a_pr_with_the_pointer_and_dvc_pull_gets_the_model_back(
     dvc_cli: Path, moto: MotoServer, bitbucket: FakeBitbucket, bb_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -121,6 +122,7 @@ def _lower(keys: dict[str, str]) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_the_demo_plays_the_dvc_scenario_and_stops_what_it_started(dvc_cli: Path, tmp_path: Path) -> None:
     """`make demo DEMO_ARGS=--dvc`: train, push, PR, then dvc pull on the PR's branch gives the model back."""
     state = tmp_path / "state.json"

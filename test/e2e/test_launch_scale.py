@@ -50,6 +50,7 @@ def fresh(bitbucket: FakeBitbucket, moto: MotoServer) -> None:
     bitbucket.connect_on_register = True
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_a_launch_makes_the_same_calls_whatever_the_runners_and_instances_of_others(
     env: dict[str, str], instant: FakeBitbucket, moto: MotoServer, aws_faults: FaultProxy, ec2: Any
 ) -> None:

@@ -276,6 +276,7 @@ def azure(azure_fake: FakeAzure, bb_env: dict[str, str], bitbucket: FakeBitbucke
     azure_fake.allow(None)
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_gcp_each_mode_runs_with_only_the_permissions_of_its_role_file(
     gcp: tuple[FakeGcp, dict[str, str]], bitbucket: FakeBitbucket
 ) -> None:
@@ -308,6 +309,7 @@ def test_gcp_one_permission_less_and_the_launch_fails_naming_it(
     assert fake.instances() == []
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_azure_each_mode_runs_with_only_the_actions_of_its_role_file(
     azure: tuple[FakeAzure, dict[str, str]], bitbucket: FakeBitbucket
 ) -> None:

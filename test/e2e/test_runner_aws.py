@@ -128,6 +128,7 @@ def test_reuse_creates_nothing_when_an_online_runner_has_the_labels(
     assert len(our_instances(ec2)) == 1 and len(runners(bitbucket)) == 1
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_reuse_idle_reuses_an_idle_runner_and_provisions_when_the_only_one_is_busy(
     env: dict[str, str], ec2: Any, bitbucket: FakeBitbucket, vm: VmStandIn
 ) -> None:
@@ -224,6 +225,7 @@ def test_runner_never_online_times_out_and_rolls_back(env: dict[str, str], ec2: 
     assert_nothing_left(ec2, bitbucket)
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_bitbucket_5xx_storm_fails_cleanly_and_leaves_nothing(
     env: dict[str, str], ec2: Any, bitbucket: FakeBitbucket
 ) -> None:

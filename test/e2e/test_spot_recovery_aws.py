@@ -94,6 +94,7 @@ def test_a_store_bucket_that_cannot_be_read_launches_nothing(
     assert our_instances(ec2) == [] and list(bitbucket.repo().runners.values()) == []
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_an_interruption_end_to_end(
     env: dict[str, str], ec2: Any, s3: Any, moto: Any, bitbucket: FakeBitbucket, aws_vm: VmStandIn, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from contract_clouds import VM_CLOUDS, CloudUnderTest, ours
 from fakes.aws_faults import FaultProxy
 from fakes.bitbucket import FakeBitbucket
@@ -55,6 +56,7 @@ def run_ok(env: Mapping[str, str | None]) -> str:
     return out
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_lookalike_repositories_and_both_scopes_launch_and_sweep_without_touching_each_other(
     cloud: CloudUnderTest, bitbucket: FakeBitbucket, tmp_path: Path
 ) -> None:
@@ -124,6 +126,7 @@ def test_old_tagged_instances_are_acted_on_only_when_proven_this_repositorys(
 EXTRA_CLOUD_CALLS = 5  # the goal: within 5 of a launch in an empty repository
 
 
+@pytest.mark.slow  # over 10 s in CI: `make test-fast` leaves it out
 def test_a_launch_beside_live_and_orphaned_instances_costs_at_most_5_more_cloud_calls(
     cloud: CloudUnderTest, bitbucket: FakeBitbucket, tmp_path: Path
 ) -> None:

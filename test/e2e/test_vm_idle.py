@@ -14,7 +14,7 @@ import pytest
 from fakes.bitbucket import FakeBitbucket
 from fixtures_vm import USER_SCRIPT_ENV, VmCloud, assert_booted_from_its_user_data, launch_online
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.vm_long]  # `make vm-long-test`; not in `make test` (CI time, issue 27)
 
 IDLE_S = 45  # the idle clock starts when the runner is ready (agent.py), however slow the boot
 STOPPING = r"cml-agent: idle for (\d+) s: stopping the runner"

@@ -16,7 +16,7 @@ import pytest
 from fakes.bitbucket import FakeBitbucket
 from fixtures_vm import VmCloud, launch_online
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.vm_long]  # `make vm-long-test`; not in `make test` (CI time, issue 27)
 
 IDLE_S = 30  # the Docker install alone took 100-130 s under TCG (bench/run.py --vm)
 

@@ -11,7 +11,7 @@ import pytest
 from fakes.bitbucket import FakeBitbucket
 from fixtures_vm import BOOT_TO_ONLINE_S, VmCloud, launch_online
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.vm_long]  # `make vm-long-test`; not in `make test` (CI time, issue 27)
 
 REGISTER = "POST /repositories/{workspace}/{repo_slug}/pipelines-config/runners"
 BOOT_SCRIPT = "cml-runner: boot script for "
