@@ -21,7 +21,7 @@ from pipe.providers.base import Provider, ProviderError
 from pipe.runner.errors import RunnerFailure, SweepFailure
 from pipe.runner.leftovers import Listing
 from pipe.runner.rollback import Interrupted, signals_raise
-from pipe.runner.sweeper import Budget, Limits, Outcome, Sweeper, first_line, refused
+from pipe.runner.sweeper import Budget, Limits, Outcome, Sweeper, fail_if_refused, first_line
 
 # At launch: Bitbucket calls the sweep may spend (lookups, or one runner deletion), instances it may
 # terminate and runners it may delete. Anything more is left to COMMAND: sweep.
@@ -99,8 +99,7 @@ def read_listing(client: BitbucketClient, budget: Budget) -> tuple[Listing, str]
             if stop:
                 return Listing(client.runner_scope, tuple(runners), complete=False), stop
     except BitbucketError as problem:
-        if refused(problem):  # a token without read:runner: no later run does better, so the sweep fails
-            raise SweepFailure(f"Sweep failed: {first_line(problem)}") from None
+        fail_if_refused(problem)  # a token without read:runner: no later run does better
         why = budget.stop_reason() or f"listing the runners failed: {first_line(problem)}"
         return Listing(client.runner_scope, tuple(runners), complete=False), why
     return Listing(client.runner_scope, tuple(runners), complete=not more), ""

@@ -144,8 +144,7 @@ class Sweeper:
             try:
                 runner = self.client.get_runner(_braced(instance.runner_uuid), _scope(scope))
             except BitbucketError as problem:
-                if refused(problem):
-                    raise SweepFailure(f"Sweep failed: {first_line(problem)}") from None
+                fail_if_refused(problem)
                 self._stop(self.budget.stop_reason() or f"looking up a runner failed: {first_line(problem)}")
                 self.outcome.instances_left += len(candidates) - index
                 break
@@ -186,8 +185,7 @@ class Sweeper:
             except RetireError:
                 raise  # a runner left DISABLED: the user must hear of it
             except BitbucketError as problem:
-                if refused(problem):
-                    raise SweepFailure(f"Sweep failed: {first_line(problem)}") from None
+                fail_if_refused(problem)
                 self._stop(self.budget.stop_reason() or f"deleting runner {runner.name} failed: {first_line(problem)}")
                 self.outcome.runners_left += len(stale) - index
                 return
@@ -201,10 +199,11 @@ class Sweeper:
             self.outcome.stopped = reason
 
 
-def refused(problem: BitbucketError) -> bool:
+def fail_if_refused(problem: BitbucketError) -> None:
     """Bitbucket refused the token (401) or a scope it lacks (403): the next run would be refused too, so the
     sweep fails and says what to fix instead of "stopping early"."""
-    return problem.status in (401, 403)
+    if problem.status in (401, 403):
+        raise SweepFailure(f"Sweep failed: {first_line(problem)}") from None
 
 
 def first_line(problem: Exception) -> str:
