@@ -6,9 +6,7 @@ then finds the newest. A notice without store access is one clear line, and the 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from fakes.clock import FakeClock
+from fakes.imds import Imds
 
 from pipe.bootstrap import checkpoints
 from pipe.bootstrap.render import shipped_agent
@@ -26,60 +25,11 @@ BUCKET = "cml-checkpoints-test"
 BASE = "11111111-2222-3333-4444-555555555555/0123456789abcdef/checkpoints"
 
 
-class Imds:
-    """IMDSv2 as EC2 answers it: a token first, then the role's temporary keys and the spot notice with it
-    (docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-security-credentials.html)."""
-
-    def __init__(self) -> None:
-        self.role = "cml-checkpoints"
-        self.notice = ""
-        self.meta: dict[str, bytes] = {}  # other /latest/... paths (the relaunch reads its own instance's)
-        self.requests: list[str] = []
-        imds = self
-
-        class Handler(BaseHTTPRequestHandler):
-            disable_nagle_algorithm = True
-
-            def do_PUT(self) -> None:
-                imds.requests.append("PUT " + self.path)
-                self._send(200, b"TOKEN" if self.path == "/latest/api/token" else b"")
-
-            def do_GET(self) -> None:
-                imds.requests.append("GET " + self.path)
-                if self.headers.get("X-aws-ec2-metadata-token") != "TOKEN":
-                    return self._send(401, b"")
-                base = "/latest/meta-data/iam/security-credentials/"
-                if self.path == base and imds.role:
-                    return self._send(200, imds.role.encode())
-                if imds.role and self.path == base + imds.role:
-                    keys = {"AccessKeyId": KEYS.access_key, "SecretAccessKey": KEYS.secret_key,
-                            "Token": "session", "Expiration": "2099-01-01T00:00:00Z"}  # fmt: skip
-                    return self._send(200, json.dumps(keys).encode())
-                if self.path == "/latest/meta-data/spot/instance-action" and imds.notice:
-                    return self._send(200, imds.notice.encode())
-                if self.path in imds.meta:
-                    return self._send(200, imds.meta[self.path])
-                return self._send(404, b"")
-
-            def _send(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture()
 def imds() -> Iterator[Imds]:
-    server = Imds()
+    server = Imds(keys={"AccessKeyId": KEYS.access_key, "SecretAccessKey": KEYS.secret_key, "Token": "session"})
     yield server
-    server.server.shutdown()
+    server.stop()
 
 
 @pytest.fixture()

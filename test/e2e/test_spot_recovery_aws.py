@@ -129,7 +129,8 @@ def test_an_interruption_end_to_end(
     assert len(replacements) == 1, events
     [second] = replacements
     assert second.get("InstanceLifecycle") == "spot"
-    assert dict(user_data_source(ec2)())[second["InstanceId"]] == imds.user_data  # same boot script, same runner
+    # same boot script, same runner
+    assert dict(user_data_source(ec2)())[second["InstanceId"]] == imds.meta["/latest/user-data"]
 
     rerun = tmp_path / "rerun"
     rerun.mkdir()

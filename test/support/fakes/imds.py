@@ -27,40 +27,44 @@ def agent_from_script(script: str | bytes) -> tuple[dict[str, Any], dict[str, An
     return agent_cfg, program
 
 
-class InstanceMetadata:
-    """IMDSv2 answering as one moto instance: its image, type, subnet, groups, profile and user data, the role's
-    keys, and a spot notice once set."""
+ROLE = "cml-checkpoints"
+FAKE_KEYS = {"AccessKeyId": "AKIAFAKE", "SecretAccessKey": "fake", "Token": "t"}
 
-    def __init__(self, instance: dict[str, Any], profile: str, user_data: bytes, region: str = "us-west-1") -> None:
-        self.notice, self.user_data = "", user_data
-        mac = "0a:00:00:00:00:01"
-        md = "/latest/meta-data/"
-        keys = {"AccessKeyId": "AKIAFAKE", "SecretAccessKey": "fake", "Token": "t",
-                "Expiration": "2099-01-01T00:00:00Z"}
-        routes = {
-            md + "ami-id": instance["ImageId"], md + "instance-type": instance["InstanceType"], md + "mac": mac,
-            md + f"network/interfaces/macs/{mac}/subnet-id": instance["SubnetId"],
-            md + f"network/interfaces/macs/{mac}/security-group-ids": " ".join(
-                g["GroupId"] for g in instance["SecurityGroups"]),
-            md + "iam/info": json.dumps({"InstanceProfileArn": profile}), md + "placement/region": region,
-            md + "block-device-mapping/root": "/dev/sda1", md + "iam/security-credentials/": "cml-checkpoints",
-            md + "iam/security-credentials/cml-checkpoints": json.dumps(keys),
-        }  # fmt: skip
-        outer = self
+
+class Imds:
+    """IMDSv2 as EC2 answers it: a token first (PUT /latest/api/token), then, with it, the role's temporary keys,
+    the spot notice once set, and any other path in `meta`; every request is recorded
+    (docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-security-credentials.html)."""
+
+    def __init__(self, keys: dict[str, str] | None = None) -> None:
+        self.role = ROLE  # "": no instance profile
+        self.notice = ""
+        self.meta: dict[str, bytes] = {}  # other /latest/... paths
+        self.requests: list[str] = []
+        credentials = {**(keys or FAKE_KEYS), "Expiration": "2099-01-01T00:00:00Z"}
+        imds = self
 
         class Handler(BaseHTTPRequestHandler):
             disable_nagle_algorithm = True
 
             def do_PUT(self) -> None:
-                self._send(200, b"TOKEN")
+                imds.requests.append("PUT " + self.path)
+                self._send(200, b"TOKEN" if self.path == "/latest/api/token" else b"")
 
             def do_GET(self) -> None:
-                if self.path == "/latest/user-data":
-                    return self._send(200, outer.user_data)
-                if self.path == md + "spot/instance-action" and outer.notice:
-                    return self._send(200, outer.notice.encode())
-                found = routes.get(self.path)
-                return self._send(200, found.encode()) if found is not None else self._send(404, b"")
+                imds.requests.append("GET " + self.path)
+                if self.headers.get("X-aws-ec2-metadata-token") != "TOKEN":
+                    return self._send(401, b"")
+                base = "/latest/meta-data/iam/security-credentials/"
+                if self.path == base and imds.role:
+                    return self._send(200, imds.role.encode())
+                if imds.role and self.path == base + imds.role:
+                    return self._send(200, json.dumps(credentials).encode())
+                if self.path == "/latest/meta-data/spot/instance-action" and imds.notice:
+                    return self._send(200, imds.notice.encode())
+                if self.path in imds.meta:
+                    return self._send(200, imds.meta[self.path])
+                return self._send(404, b"")
 
             def _send(self, status: int, body: bytes) -> None:
                 self.send_response(status)
@@ -78,3 +82,23 @@ class InstanceMetadata:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class InstanceMetadata(Imds):
+    """IMDSv2 answering as one moto instance: its image, type, subnet, groups, profile and user data, the role's
+    keys, and a spot notice once set."""
+
+    def __init__(self, instance: dict[str, Any], profile: str, user_data: bytes, region: str = "us-west-1") -> None:
+        super().__init__()
+        mac = "0a:00:00:00:00:01"
+        md = "/latest/meta-data/"
+        about = {
+            md + "ami-id": instance["ImageId"], md + "instance-type": instance["InstanceType"], md + "mac": mac,
+            md + f"network/interfaces/macs/{mac}/subnet-id": instance["SubnetId"],
+            md + f"network/interfaces/macs/{mac}/security-group-ids": " ".join(
+                g["GroupId"] for g in instance["SecurityGroups"]),
+            md + "iam/info": json.dumps({"InstanceProfileArn": profile}), md + "placement/region": region,
+            md + "block-device-mapping/root": "/dev/sda1",
+        }  # fmt: skip
+        self.meta = {path: value.encode() for path, value in about.items()}
+        self.meta["/latest/user-data"] = user_data
